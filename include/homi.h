@@ -1,0 +1,225 @@
+/* homi.h - the public host API of HOMI (Host Orchestrated Multipath I/O).
+ *
+ * One engine per process (or per component) owns the I/O paths, the worker
+ * rings and the in-process control plane.  Files are ordinary files; reads
+ * land in caller memory and every byte is accounted to the path that served
+ * it.  All functions return HOMI_OK (0) or a negative homi_err value unless
+ * documented otherwise; homi_strerror() turns either into text.
+ *
+ * Thread safety: an engine and its files may be used from any number of
+ * threads at once.  homi_close() must not race with reads on the same file.
+ */
+#ifndef HOMI_H
+#define HOMI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HOMI_VERSION_MAJOR 0
+#define HOMI_VERSION_MINOR 1
+#define HOMI_VERSION_PATCH 0
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum homi_err {
+    HOMI_OK = 0,
+    HOMI_EINVAL = -1,       /* bad argument (NULL buffer, negative offset...) */
+    HOMI_ENOMEM = -2,       /* out of memory                                   */
+    HOMI_EIO = -3,          /* the storage returned an I/O error               */
+    HOMI_EBADF = -4,        /* closed / foreign handle, or not open for that   */
+    HOMI_ENOENT = -5,       /* file does not exist                             */
+    HOMI_EISDIR = -6,       /* path names a directory                          */
+    HOMI_EACCES = -7,       /* permission denied                               */
+    HOMI_ERANGE = -8,       /* offset/length overflow or too large             */
+    HOMI_EHINT = -9,        /* unknown configuration key                       */
+    HOMI_EHINTVAL = -10,    /* bad value for a known configuration key         */
+    HOMI_ENOTSUP = -11,     /* requested feature/path is not available         */
+    HOMI_ESYS = -12,        /* other system error (see errno / the log)        */
+    HOMI_EBUSY = -13,       /* resource busy (too many files, queue full)      */
+    HOMI_ETIMEDOUT = -14,   /* wait timed out                                  */
+    HOMI_ENOTREG = -15,     /* not a regular file                              */
+} homi_err;
+
+/* Text for a homi_err value (never NULL). */
+const char *homi_strerror(int err);
+
+/* ---------------------------------------------------------------- paths */
+
+/* The I/O paths of DESIGN.md.  HOMI_PATH_HOLE is not an I/O path: it counts
+ * bytes of file holes that were served as zeros without any I/O. */
+typedef enum homi_path_id {
+    HOMI_PATH_KERNEL = 0,   /* io_uring through the file system            */
+    HOMI_PATH_PASSTHRU = 1, /* NVMe commands from extents (uring_cmd)      */
+    HOMI_PATH_DEVICE = 2,   /* GPU-initiated, host-mediated                */
+    HOMI_PATH_CUFILE = 3,   /* NVIDIA cuFile / GPUDirect Storage           */
+    HOMI_PATH_HOLE = 4,     /* zero-fill of holes, no I/O                  */
+    HOMI_PATH_COUNT = 5
+} homi_path_id;
+
+const char *homi_path_name(int path);
+
+/* Why a request (or part of one) did not take the path it would otherwise
+ * have taken.  Every fallback is counted; none is silent. */
+typedef enum homi_fallback {
+    HOMI_FB_PATH_UNAVAILABLE = 0, /* requested path not available here       */
+    HOMI_FB_DIRECT_UNSUPPORTED,   /* file system refused O_DIRECT: buffered  */
+    HOMI_FB_DIRECT_UNALIGNED,     /* O_DIRECT piece went through a bounce    */
+    HOMI_FB_EXTENT_UNSAFE,        /* extent not safe to read raw             */
+    HOMI_FB_NO_NVME,              /* backing device is not an NVMe namespace */
+    HOMI_FB_MAP_STALE,            /* file changed: extent map rebuilt        */
+    HOMI_FB_MAP_FAILED,           /* FIEMAP unavailable: no hole planning    */
+    HOMI_FB_COUNT
+} homi_fallback;
+
+const char *homi_fallback_name(int reason);
+
+/* ---------------------------------------------------------------- config */
+
+/* A configuration is a set of key/value hints.  The same keys are used by
+ * environment variables (key upper-cased: homi_threads -> HOMI_THREADS), by
+ * MPI-IO hints and by the HDF5 driver.  See docs/hints.md for every key. */
+typedef struct homi_config homi_config;
+
+/* New configuration holding the built-in defaults. */
+homi_config *homi_config_new(void);
+void homi_config_free(homi_config *cfg);
+/* Set one hint.  HOMI_EHINT for an unknown key, HOMI_EHINTVAL for a bad
+ * value; the configuration is unchanged on error. */
+int homi_config_set(homi_config *cfg, const char *key, const char *value);
+/* Apply every HOMI_<KEY> environment variable that names a known key.
+ * Returns HOMI_OK or the first error (and names the variable in the log). */
+int homi_config_load_env(homi_config *cfg);
+/* Current value of a key as text into buf; HOMI_EHINT if unknown. */
+int homi_config_get(const homi_config *cfg, const char *key, char *buf, size_t buflen);
+/* Iterate keys: returns the i-th known key name or NULL past the end. */
+const char *homi_config_key(unsigned i);
+/* One-line description of a key (NULL if unknown). */
+const char *homi_config_help(const char *key);
+
+/* ---------------------------------------------------------------- engine */
+
+typedef struct homi_engine homi_engine;
+typedef struct homi_file homi_file;
+
+/* Create an engine.  cfg may be NULL: defaults plus HOMI_* environment.
+ * When cfg is given it is used as is (call homi_config_load_env on it first
+ * to let the environment override).  The engine copies cfg. */
+int homi_engine_create(const homi_config *cfg, homi_engine **out);
+/* Waits for in-flight requests, closes remaining files, frees everything. */
+void homi_engine_destroy(homi_engine *eng);
+
+/* ---------------------------------------------------------------- files */
+
+#define HOMI_RDONLY 0x0
+#define HOMI_RDWR 0x1
+#define HOMI_CREATE 0x2 /* with HOMI_RDWR: create if missing (mode 0644) */
+#define HOMI_TRUNC 0x4  /* with HOMI_RDWR: truncate on open                */
+
+int homi_open(homi_engine *eng, const char *path, unsigned flags, homi_file **out);
+/* Close a file; reads on it must have completed.  NULL is a no-op. */
+int homi_close(homi_file *f);
+/* Current size in bytes (fstat), or a negative homi_err. */
+int64_t homi_file_size(homi_file *f);
+
+/* ---------------------------------------------------------------- memory */
+
+/* Where a destination buffer lives.  HOMI_MEM_AUTO detects it (with CUDA
+ * builds: cudaPointerGetAttributes); host memory is the only kind a build
+ * without CUDA accepts. */
+typedef enum homi_mem_kind {
+    HOMI_MEM_AUTO = 0,
+    HOMI_MEM_HOST = 1,
+    HOMI_MEM_PINNED = 2,
+    HOMI_MEM_DEVICE = 3,
+} homi_mem_kind;
+
+/* ---------------------------------------------------------------- reads */
+
+/* Synchronous read, like pread(2): returns the number of bytes read (short
+ * only at end of file; 0 at or past EOF) or a negative homi_err. */
+int64_t homi_pread(homi_file *f, void *buf, size_t len, int64_t offset);
+
+/* Per-request options (zero-initialise, then set what you need). */
+typedef struct homi_read_opts {
+    homi_mem_kind mem; /* destination memory kind, default AUTO            */
+    int path;          /* -1 or 0 (=HOMI_PATH_KERNEL) ... ; see below     */
+    unsigned flags;    /* reserved, must be 0                              */
+} homi_read_opts;
+/* opts->path: a homi_path_id to force a path for this request, or
+ * HOMI_PATH_AUTO to let the engine choose (the engine hint homi_path). */
+#define HOMI_PATH_AUTO (-1)
+
+int64_t homi_pread_ex(homi_file *f, void *buf, size_t len, int64_t offset,
+                      const homi_read_opts *opts);
+
+/* Synchronous write through the kernel path (files opened HOMI_RDWR);
+ * invalidates the file's extent map.  Returns bytes written or error. */
+int64_t homi_pwrite(homi_file *f, const void *buf, size_t len, int64_t offset);
+
+/* ---------------------------------------------------------------- async */
+
+/* One asynchronous read request. */
+typedef struct homi_io {
+    homi_file *file;
+    void *buf;
+    size_t len;
+    int64_t offset;
+    uint64_t user_data; /* returned in the completion                     */
+    homi_read_opts opts;
+} homi_io;
+
+/* One completion. */
+typedef struct homi_completion {
+    uint64_t user_data;
+    int64_t result;      /* bytes read or negative homi_err               */
+    uint32_t path_mask;  /* bit (1u << homi_path_id) for each path used   */
+    uint32_t reserved;
+} homi_completion;
+
+/* Submit n requests.  Returns n when all were queued, or a negative
+ * homi_err when the batch was rejected (then none was queued: arguments
+ * are validated for the whole batch first). */
+int homi_submit(homi_engine *eng, const homi_io *ios, unsigned n);
+/* Collect up to max completions without blocking; returns the count. */
+int homi_poll(homi_engine *eng, homi_completion *out, unsigned max);
+/* Block until at least min (<= max) completions are available or
+ * timeout_ms passes (-1: forever).  Returns the count collected (which is
+ * less than min only on timeout) or a negative homi_err. */
+int homi_wait(homi_engine *eng, homi_completion *out, unsigned min, unsigned max,
+              int timeout_ms);
+/* Number of submitted requests whose completion was not collected yet. */
+unsigned homi_inflight(homi_engine *eng);
+
+/* ---------------------------------------------------------------- stats */
+
+typedef struct homi_path_stats {
+    uint64_t bytes;    /* bytes delivered by this path                     */
+    uint64_t requests; /* sub-requests (chunks) served by this path        */
+    uint64_t ns;       /* sum of sub-request service times, nanoseconds    */
+} homi_path_stats;
+
+typedef struct homi_stats {
+    homi_path_stats path[HOMI_PATH_COUNT];
+    uint64_t fallbacks[HOMI_FB_COUNT];
+    uint64_t reads;        /* user-level read requests completed           */
+    uint64_t read_bytes;   /* bytes returned to the user                   */
+    uint64_t errors;       /* user-level requests that failed              */
+    uint64_t map_builds;   /* extent maps built (FIEMAP walks)             */
+} homi_stats;
+
+int homi_file_stats(homi_file *f, homi_stats *out);
+int homi_engine_stats(homi_engine *eng, homi_stats *out);
+/* Human-readable multi-line summary of s (paths, bytes, fallbacks). */
+void homi_stats_print(const homi_stats *s, double seconds, void *file /* FILE* */);
+
+/* Library version string "major.minor.patch". */
+const char *homi_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HOMI_H */

@@ -1,0 +1,208 @@
+/* config.c - configuration keys: defaults, parsing, environment, help.
+ * Each key is one row of the table below; docs/hints.md lists the same. */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "homi.h"
+
+enum kind { K_PATH, K_UINT, K_SIZE, K_BOOL, K_LOGLEVEL };
+
+struct key {
+    const char *name;
+    enum kind kind;
+    size_t offset;
+    uint64_t min, max; /* for K_UINT / K_SIZE */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct homi_config, f)
+static const struct key keys[] = {
+    {"homi_path", K_PATH, OFF(path), 0, 0,
+     "I/O path: auto|kernel|passthru|device|cufile (default auto)"},
+    {"homi_threads", K_UINT, OFF(threads), 0, 256,
+     "kernel-path worker threads, one io_uring ring each; 0 = one per CPU, max 16 (default 0)"},
+    {"homi_queue_depth", K_UINT, OFF(queue_depth), 1, 4096,
+     "reads in flight per worker ring (default 32)"},
+    {"homi_chunk_size", K_SIZE, OFF(chunk_size), 4096, 1ull << 30,
+     "large reads are split into pieces of this size, multiple of 4K (default 1M)"},
+    {"homi_direct", K_BOOL, OFF(direct), 0, 0,
+     "read with O_DIRECT, bypassing the page cache (default off)"},
+    {"homi_bounce_buffers", K_UINT, OFF(bounce_buffers), 1, 1024,
+     "registered bounce buffers per worker for unaligned O_DIRECT pieces (default 4)"},
+    {"homi_hole_skip", K_BOOL, OFF(hole_skip), 0, 0,
+     "serve file holes as zeros without I/O, using the extent map (default on)"},
+    {"homi_min_hole", K_SIZE, OFF(min_hole), 0, 1ull << 40,
+     "holes smaller than this are read rather than skipped (default 64K)"},
+    {"homi_max_files", K_UINT, OFF(max_files), 1, 65536, "open files per engine (default 1024)"},
+    {"homi_log_level", K_LOGLEVEL, OFF(log_level), 0, 0, "error|warn|info|debug (default warn)"},
+    {"homi_fixed_files", K_BOOL, OFF(fixed_files), 0, 0,
+     "register open files with the io_uring rings (default on)"},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const char *const path_names[] = {"kernel", "passthru", "device", "cufile"};
+
+homi_config *homi_config_new(void)
+{
+    homi_config *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->path = HOMI_PATH_AUTO;
+    c->threads = 0;
+    c->queue_depth = 32;
+    c->chunk_size = 1u << 20;
+    c->direct = 0;
+    c->bounce_buffers = 4;
+    c->hole_skip = 1;
+    c->min_hole = 64u << 10;
+    c->max_files = 1024;
+    c->log_level = HOMI_LOG_WARN;
+    c->fixed_files = 1;
+    return c;
+}
+
+void homi_config_free(homi_config *cfg) { free(cfg); }
+
+int homi_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !*s) return -1;
+    while (isspace((unsigned char)*s)) s++;
+    if (*s == '-' || !isdigit((unsigned char)*s)) return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno) return -1;
+    unsigned shift = 0;
+    switch (toupper((unsigned char)*end)) {
+    case 'K': shift = 10; end++; break;
+    case 'M': shift = 20; end++; break;
+    case 'G': shift = 30; end++; break;
+    case 'T': shift = 40; end++; break;
+    default: break;
+    }
+    if (shift && (*end == 'i' || *end == 'I')) end++;
+    if (shift && (*end == 'b' || *end == 'B')) end++;
+    if (*end) return -1;
+    if (shift && v > (UINT64_MAX >> shift)) return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+int homi_parse_bool(const char *s, int *out)
+{
+    static const char *const t[] = {"1", "on", "true", "yes", "enable", "enabled"};
+    static const char *const f[] = {"0", "off", "false", "no", "disable", "disabled"};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (strcasecmp(s, t[i]) == 0) { *out = 1; return 0; }
+        if (strcasecmp(s, f[i]) == 0) { *out = 0; return 0; }
+    }
+    return -1;
+}
+
+static const struct key *find_key(const char *name)
+{
+    if (!name) return NULL;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcasecmp(keys[i].name, name) == 0) return &keys[i];
+    return NULL;
+}
+
+static int parse_into(const struct key *k, const char *v, void *field)
+{
+    uint64_t u;
+    int b;
+    switch (k->kind) {
+    case K_PATH:
+        if (strcasecmp(v, "auto") == 0) { *(int *)field = HOMI_PATH_AUTO; return 0; }
+        for (int i = 0; i < 4; i++)
+            if (strcasecmp(v, path_names[i]) == 0) { *(int *)field = i; return 0; }
+        return -1;
+    case K_UINT:
+        if (homi_parse_size(v, &u) || u < k->min || u > k->max) return -1;
+        *(unsigned *)field = (unsigned)u;
+        return 0;
+    case K_SIZE:
+        if (homi_parse_size(v, &u) || u < k->min || u > k->max) return -1;
+        if (k->offset == OFF(chunk_size) && (u % 4096)) return -1;
+        *(uint64_t *)field = u;
+        return 0;
+    case K_BOOL:
+        if (homi_parse_bool(v, &b)) return -1;
+        *(int *)field = b;
+        return 0;
+    case K_LOGLEVEL:
+        b = homi_log_level_parse(v);
+        if (b < 0) return -1;
+        *(int *)field = b;
+        return 0;
+    }
+    return -1;
+}
+
+int homi_config_set(homi_config *cfg, const char *key, const char *value)
+{
+    if (!cfg || !key) return HOMI_EINVAL;
+    const struct key *k = find_key(key);
+    if (!k) return HOMI_EHINT;
+    if (!value) return HOMI_EHINTVAL;
+    if (parse_into(k, value, (char *)cfg + k->offset)) return HOMI_EHINTVAL;
+    return HOMI_OK;
+}
+
+int homi_config_get(const homi_config *cfg, const char *key, char *buf, size_t buflen)
+{
+    if (!cfg || !key || !buf) return HOMI_EINVAL;
+    const struct key *k = find_key(key);
+    if (!k) return HOMI_EHINT;
+    const void *field = (const char *)cfg + k->offset;
+    int n = 0;
+    switch (k->kind) {
+    case K_PATH: {
+        int p = *(const int *)field;
+        n = snprintf(buf, buflen, "%s", p < 0 ? "auto" : path_names[p]);
+        break;
+    }
+    case K_UINT: n = snprintf(buf, buflen, "%u", *(const unsigned *)field); break;
+    case K_SIZE: n = snprintf(buf, buflen, "%" PRIu64, *(const uint64_t *)field); break;
+    case K_BOOL: n = snprintf(buf, buflen, "%s", *(const int *)field ? "on" : "off"); break;
+    case K_LOGLEVEL: n = snprintf(buf, buflen, "%s", homi_log_level_name(*(const int *)field)); break;
+    }
+    if (n < 0 || (size_t)n >= buflen) return HOMI_ERANGE;
+    return HOMI_OK;
+}
+
+int homi_config_load_env(homi_config *cfg)
+{
+    if (!cfg) return HOMI_EINVAL;
+    for (size_t i = 0; i < NKEYS; i++) {
+        char env[64];
+        size_t j = 0;
+        for (; keys[i].name[j] && j < sizeof env - 1; j++)
+            env[j] = (char)toupper((unsigned char)keys[i].name[j]);
+        env[j] = 0;
+        const char *v = getenv(env);
+        if (!v) continue;
+        int rc = homi_config_set(cfg, keys[i].name, v);
+        if (rc) {
+            homi_log(HOMI_LOG_ERROR, "environment %s=\"%s\": %s (%s)", env, v, homi_strerror(rc),
+                     keys[i].help);
+            return rc;
+        }
+    }
+    return HOMI_OK;
+}
+
+const char *homi_config_key(unsigned i) { return i < NKEYS ? keys[i].name : NULL; }
+
+const char *homi_config_help(const char *key)
+{
+    const struct key *k = find_key(key);
+    return k ? k->help : NULL;
+}

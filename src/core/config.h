@@ -1,0 +1,27 @@
+/* config.h - the engine configuration: one table of keys shared by the
+ * environment (HOMI_*), key/value hints (MPI-IO, HDF5) and the API. */
+#ifndef HOMI_CORE_CONFIG_H
+#define HOMI_CORE_CONFIG_H
+
+#include <stdint.h>
+
+struct homi_config {
+    int path;                /* HOMI_PATH_AUTO or a homi_path_id      */
+    unsigned threads;        /* 0: one per online CPU (max 16)         */
+    unsigned queue_depth;    /* per worker ring                        */
+    uint64_t chunk_size;     /* split size of large reads, bytes       */
+    int direct;              /* O_DIRECT reads                         */
+    unsigned bounce_buffers; /* per worker, chunk_size each            */
+    int hole_skip;           /* serve holes as zeros without I/O       */
+    uint64_t min_hole;       /* smaller holes are read, not skipped    */
+    unsigned max_files;      /* open files per engine                  */
+    int log_level;
+    int fixed_files;         /* register files with the rings          */
+};
+
+/* Parse a size with optional K/M/G/T suffix (binary).  0 or -1. */
+int homi_parse_size(const char *s, uint64_t *out);
+/* Parse on/off/true/false/1/0/yes/no.  0 or -1. */
+int homi_parse_bool(const char *s, int *out);
+
+#endif

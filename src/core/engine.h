@@ -1,0 +1,119 @@
+/* engine.h - internal engine, file, request (op) and sub-request (chunk)
+ * structures: the one request/completion model every path plugs into.
+ *
+ * A user read becomes one homi_op.  The planner splits it into hole
+ * segments (zero-filled at once) and chunks; each chunk is handed to one
+ * path's submit(); the path calls homi_chunk_complete() exactly once per
+ * chunk.  When the last chunk completes the op completes: a synchronous
+ * caller is woken, an asynchronous op is queued on the engine's completion
+ * queue for homi_poll/homi_wait. */
+#ifndef HOMI_CORE_ENGINE_H
+#define HOMI_CORE_ENGINE_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "core/config.h"
+#include "core/stats.h"
+#include "cplane/extmap.h"
+#include "homi.h"
+#include "paths/path.h"
+
+struct homi_watcher;
+struct homi_watch;
+struct homi_fh;
+
+struct homi_chunk {
+    struct homi_op *op;
+    uint64_t off;    /* file offset of the user bytes       */
+    uint32_t len;    /* user bytes wanted                   */
+    uint32_t done;   /* user bytes delivered so far         */
+    char *dst;       /* user memory for this chunk          */
+    int path;        /* homi_path_id serving it             */
+    int direct;      /* use the O_DIRECT descriptor         */
+    int bounce;      /* O_DIRECT window read into a bounce  */
+    int slot;        /* bounce slot while in flight, or -1  */
+    uint64_t woff;   /* bounce: aligned window offset        */
+    uint32_t wlen;   /* bounce: aligned window length        */
+    uint32_t wdone;  /* bounce: window bytes read so far     */
+    uint64_t t0;     /* submit time, ns                     */
+    struct homi_chunk *next;
+};
+
+struct homi_op {
+    struct homi_engine *eng;
+    struct homi_fh *file;
+    uint64_t user_data;
+    int64_t off;
+    uint64_t len;
+    atomic_uint pending;        /* chunks not completed yet             */
+    _Atomic uint64_t short_at;  /* smallest user-relative end of data    */
+    atomic_int err;             /* first error (homi_err) or 0          */
+    atomic_uint path_mask;
+    int sync;
+    sem_t done;                 /* sync ops: posted on completion       */
+    int64_t result;             /* sync ops: filled on completion       */
+    size_t nchunks;
+    struct homi_chunk chunks[];
+};
+
+struct homi_fh {
+    struct homi_engine *eng;
+    uint64_t handle;      /* the encoded value handed to the user   */
+    int reg;              /* index in the process-wide handle table */
+    int fd;               /* buffered descriptor                    */
+    int dfd;              /* O_DIRECT descriptor or -1              */
+    unsigned flags;
+    int slot;             /* index in the engine's file table       */
+    char *path;
+    unsigned dio_mem_align, dio_off_align;
+    atomic_uint inflight; /* ops not completed                      */
+
+    pthread_mutex_t map_lock;
+    struct homi_extmap map;
+    int map_valid;
+    int map_failed;   /* FIEMAP unsupported: plan without holes   */
+    struct stat map_st;
+    uint64_t map_seen; /* watch change counter at build time     */
+    struct homi_watch *watch;
+
+    struct homi_stats_acc stats;
+};
+
+struct homi_engine {
+    struct homi_config cfg;
+    struct homi_path_inst paths[HOMI_PATH_COUNT];
+    struct homi_watcher *watcher;
+    struct homi_stats_acc stats;
+
+    pthread_mutex_t files_lock;
+    struct homi_fh **files; /* cfg.max_files slots (fixed-file index) */
+    unsigned nfiles;
+
+    /* completion queue for asynchronous ops */
+    pthread_mutex_t cq_lock;
+    pthread_cond_t cq_cond;
+    homi_completion *cq;
+    size_t cq_head, cq_count, cq_cap;
+    atomic_uint inflight; /* async ops submitted and not yet collected */
+};
+
+/* Called by paths, exactly once per chunk: res = bytes delivered for the
+ * chunk (may be short only at EOF) or a negative homi_err. */
+void homi_chunk_complete(struct homi_chunk *c, int64_t res);
+
+/* Look up a user handle; NULL when closed or foreign. */
+struct homi_fh *homi_file_lookup(homi_file *handle);
+/* Bring the file's extent map up to date (caller holds f->map_lock). */
+void homi_file_refresh_map(struct homi_fh *f);
+/* Record that the file changed through this engine (writes). */
+void homi_file_invalidate(struct homi_fh *f);
+
+/* Build and dispatch an op; sync ops are waited for and freed. */
+int homi_read_start(struct homi_fh *f, void *buf, uint64_t len, int64_t off,
+                    const homi_read_opts *opts, uint64_t user_data, int sync, int64_t *result);
+
+#endif

@@ -1,0 +1,278 @@
+/* read.c - the read pipeline shared by every front-end: validate, choose
+ * the path, plan against the extent map (holes become zeros without I/O),
+ * split into chunks, dispatch, and complete ops (sync wake-up or the
+ * engine's completion queue). */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/engine.h"
+#include "core/log.h"
+
+int homi_cq_push(struct homi_engine *e, const homi_completion *c);
+
+#define SEGS_INLINE 16
+
+static void op_finish(struct homi_op *op)
+{
+    struct homi_fh *f = op->file;
+    struct homi_engine *e = op->eng;
+    int err = atomic_load(&op->err);
+    uint64_t short_at = atomic_load(&op->short_at);
+    int64_t result = err ? err : (int64_t)(short_at < op->len ? short_at : op->len);
+    if (result < 0) {
+        atomic_fetch_add(&f->stats.errors, 1);
+        atomic_fetch_add(&e->stats.errors, 1);
+    } else {
+        atomic_fetch_add(&f->stats.read_bytes, (uint64_t)result);
+        atomic_fetch_add(&e->stats.read_bytes, (uint64_t)result);
+    }
+    atomic_fetch_add(&f->stats.reads, 1);
+    atomic_fetch_add(&e->stats.reads, 1);
+    if (op->sync) {
+        op->result = result;
+        atomic_fetch_sub(&f->inflight, 1);
+        sem_post(&op->done);
+        return;
+    }
+    homi_completion c = {op->user_data, result, atomic_load(&op->path_mask), 0};
+    atomic_fetch_sub(&f->inflight, 1);
+    free(op);
+    if (homi_cq_push(e, &c))
+        homi_log(HOMI_LOG_ERROR, "completion lost: out of memory (user_data %llu)",
+                 (unsigned long long)c.user_data);
+}
+
+void homi_chunk_complete(struct homi_chunk *c, int64_t res)
+{
+    struct homi_op *op = c->op;
+    if (res < 0) {
+        int zero = 0;
+        atomic_compare_exchange_strong(&op->err, &zero, (int)res);
+    } else {
+        uint64_t ns = homi_now_ns() - c->t0;
+        homi_stats_path(&op->file->stats, c->path, (uint64_t)res, ns);
+        homi_stats_path(&op->eng->stats, c->path, (uint64_t)res, ns);
+        if ((uint64_t)res < c->len) {
+            uint64_t at = c->off - (uint64_t)op->off + (uint64_t)res;
+            uint64_t cur = atomic_load(&op->short_at);
+            while (at < cur && !atomic_compare_exchange_weak(&op->short_at, &cur, at)) {
+            }
+        }
+    }
+    atomic_fetch_or(&op->path_mask, 1u << c->path);
+    if (atomic_fetch_sub(&op->pending, 1) == 1) op_finish(op);
+}
+
+static void fallback(struct homi_fh *f, int reason)
+{
+    homi_stats_fallback(&f->stats, reason);
+    homi_stats_fallback(&f->eng->stats, reason);
+}
+
+/* Which path serves the data chunks of this request. */
+static int choose_path(struct homi_fh *f, const homi_read_opts *opts)
+{
+    struct homi_engine *e = f->eng;
+    int want = opts && opts->path != HOMI_PATH_AUTO ? opts->path : e->cfg.path;
+    if (want == HOMI_PATH_AUTO || want == HOMI_PATH_KERNEL) return HOMI_PATH_KERNEL;
+    if (e->paths[want].ok) return want;
+    fallback(f, HOMI_FB_PATH_UNAVAILABLE);
+    HOMI_DEBUG("%s: path %s requested: %s; using kernel", f->path, homi_path_name(want),
+               e->paths[want].why);
+    return HOMI_PATH_KERNEL;
+}
+
+/* Plan [off, off+len) under the map lock; returns the clamped length and
+ * the segments (allocated when more than SEGS_INLINE are needed). */
+static uint64_t plan(struct homi_fh *f, int64_t off, uint64_t len, struct homi_seg **segs,
+                     size_t *nseg)
+{
+    struct homi_engine *e = f->eng;
+    pthread_mutex_lock(&f->map_lock);
+    homi_file_refresh_map(f);
+    uint64_t size = f->map_valid ? f->map.file_size : (uint64_t)f->map_st.st_size;
+    uint64_t avail = (uint64_t)off < size ? size - (uint64_t)off : 0;
+    if (len > avail) len = avail;
+    size_t n = 0;
+    if (len && f->map_valid && e->cfg.hole_skip) {
+        n = homi_extmap_plan(&f->map, (uint64_t)off, len, e->cfg.min_hole, *segs, SEGS_INLINE);
+        if (n > SEGS_INLINE) {
+            struct homi_seg *s = malloc(n * sizeof *s);
+            if (s) {
+                *segs = s;
+                n = homi_extmap_plan(&f->map, (uint64_t)off, len, e->cfg.min_hole, s, n);
+            } else {
+                n = 0;
+            }
+        }
+    }
+    if (len && !n) {
+        (*segs)[0] = (struct homi_seg){(uint64_t)off, len, 0};
+        n = 1;
+    }
+    pthread_mutex_unlock(&f->map_lock);
+    *nseg = n;
+    return len;
+}
+
+static size_t count_chunks(const struct homi_seg *s, size_t n, uint64_t cs)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!s[i].hole) c += (size_t)((s[i].offset + s[i].length - 1) / cs - s[i].offset / cs + 1);
+    return c;
+}
+
+int homi_read_start(struct homi_fh *f, void *buf, uint64_t len, int64_t off,
+                    const homi_read_opts *opts, uint64_t user_data, int sync, int64_t *result)
+{
+    struct homi_engine *e = f->eng;
+    const uint64_t cs = e->cfg.chunk_size;
+    struct homi_seg inl[SEGS_INLINE], *segs = inl;
+    size_t nseg = 0;
+    int path = choose_path(f, opts);
+    len = plan(f, off, len, &segs, &nseg);
+    size_t nchunks = count_chunks(segs, nseg, cs);
+
+    struct homi_op *op = calloc(1, sizeof *op + nchunks * sizeof(struct homi_chunk));
+    struct homi_chunk **list = nchunks ? malloc(nchunks * sizeof *list) : NULL;
+    if (!op || (nchunks && !list)) {
+        free(op);
+        free(list);
+        if (segs != inl) free(segs);
+        return HOMI_ENOMEM;
+    }
+    op->eng = e;
+    op->file = f;
+    op->user_data = user_data;
+    op->off = off;
+    op->len = len;
+    op->sync = sync;
+    atomic_init(&op->short_at, UINT64_MAX);
+    if (sync) sem_init(&op->done, 0, 0);
+
+    int want_direct = e->cfg.direct;
+    int direct = want_direct && f->dfd >= 0;
+    if (want_direct && f->dfd < 0) fallback(f, HOMI_FB_DIRECT_UNSUPPORTED);
+    const uint64_t A = direct ? f->dio_off_align : 1, MA = direct ? f->dio_mem_align : 1;
+    size_t k = 0;
+    for (size_t i = 0; i < nseg; i++) {
+        struct homi_seg *s = &segs[i];
+        char *dst = (char *)buf + (s->offset - (uint64_t)off);
+        if (s->hole) {
+            uint64_t t0 = homi_now_ns();
+            memset(dst, 0, s->length);
+            homi_stats_path(&f->stats, HOMI_PATH_HOLE, s->length, homi_now_ns() - t0);
+            homi_stats_path(&e->stats, HOMI_PATH_HOLE, s->length, 0);
+            atomic_fetch_or(&op->path_mask, 1u << HOMI_PATH_HOLE);
+            continue;
+        }
+        for (uint64_t p = s->offset, end = s->offset + s->length; p < end;) {
+            uint64_t cell_end = (p / cs + 1) * cs;
+            uint64_t n = (cell_end < end ? cell_end : end) - p;
+            struct homi_chunk *c = &op->chunks[k];
+            c->op = op;
+            c->off = p;
+            c->len = (uint32_t)n;
+            c->dst = (char *)buf + (p - (uint64_t)off);
+            c->path = path;
+            c->slot = -1;
+            if (direct) {
+                c->direct = 1;
+                int aligned = p % A == 0 && n % A == 0 && (uintptr_t)c->dst % MA == 0;
+                if (!aligned) {
+                    c->woff = p - p % A;
+                    uint64_t wend = (p + n + A - 1) / A * A;
+                    c->wlen = (uint32_t)(wend - c->woff);
+                    if (c->wlen > cs + 8192) { /* cannot bounce: buffered */
+                        c->direct = 0;
+                    } else {
+                        c->bounce = 1;
+                    }
+                    fallback(f, HOMI_FB_DIRECT_UNALIGNED);
+                }
+            }
+            list[k++] = c;
+            p += n;
+        }
+    }
+    if (segs != inl) free(segs);
+    op->nchunks = k;
+    atomic_fetch_add(&f->inflight, 1);
+    if (!sync) atomic_fetch_add(&e->inflight, 1);
+    /* the +1 keeps the op alive until every chunk has been handed out */
+    atomic_init(&op->pending, (unsigned)k + 1);
+    if (k) e->paths[path].ops->submit(e->paths[path].state, list, k);
+    free(list);
+    if (atomic_fetch_sub(&op->pending, 1) == 1) op_finish(op);
+    if (!sync) return HOMI_OK;
+    while (sem_wait(&op->done) != 0) {
+    }
+    *result = op->result;
+    sem_destroy(&op->done);
+    free(op);
+    return HOMI_OK;
+}
+
+/* ---- public entry points */
+
+static int check_args(struct homi_fh *f, const void *buf, size_t len, int64_t off,
+                      const homi_read_opts *opts)
+{
+    if (!f) return HOMI_EBADF;
+    if (off < 0) return HOMI_EINVAL;
+    if (!buf && len) return HOMI_EINVAL;
+    if (len > (size_t)INT64_MAX || (uint64_t)off > (uint64_t)INT64_MAX - len) return HOMI_ERANGE;
+    if (opts) {
+        if (opts->flags) return HOMI_EINVAL;
+        if (opts->path != HOMI_PATH_AUTO && (opts->path < 0 || opts->path >= HOMI_PATH_HOLE))
+            return HOMI_EINVAL;
+        if (opts->mem == HOMI_MEM_DEVICE) return HOMI_ENOTSUP; /* no CUDA in this build */
+        if (opts->mem < HOMI_MEM_AUTO || opts->mem > HOMI_MEM_DEVICE) return HOMI_EINVAL;
+    }
+    return HOMI_OK;
+}
+
+int64_t homi_pread_ex(homi_file *handle, void *buf, size_t len, int64_t offset,
+                      const homi_read_opts *opts)
+{
+    struct homi_fh *f = homi_file_lookup(handle);
+    int rc = check_args(f, buf, len, offset, opts);
+    if (rc) return rc;
+    int64_t result = 0;
+    rc = homi_read_start(f, buf, len, offset, opts, 0, 1, &result);
+    return rc ? rc : result;
+}
+
+int64_t homi_pread(homi_file *f, void *buf, size_t len, int64_t offset)
+{
+    return homi_pread_ex(f, buf, len, offset, NULL);
+}
+
+int homi_submit(homi_engine *e, const homi_io *ios, unsigned n)
+{
+    if (!e || (!ios && n)) return HOMI_EINVAL;
+    for (unsigned i = 0; i < n; i++) {
+        struct homi_fh *f = homi_file_lookup(ios[i].file);
+        int rc = check_args(f, ios[i].buf, ios[i].len, ios[i].offset, &ios[i].opts);
+        if (!rc && f->eng != e) rc = HOMI_EBADF;
+        if (rc) {
+            homi_log(HOMI_LOG_DEBUG, "homi_submit: request %u rejected: %s", i, homi_strerror(rc));
+            return rc;
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct homi_fh *f = homi_file_lookup(ios[i].file);
+        int rc = homi_read_start(f, ios[i].buf, ios[i].len, ios[i].offset, &ios[i].opts,
+                                 ios[i].user_data, 0, NULL);
+        if (rc) {
+            /* out of memory mid-batch: complete the rest with the error */
+            homi_completion c = {ios[i].user_data, rc, 0, 0};
+            atomic_fetch_add(&e->inflight, 1);
+            homi_cq_push(e, &c);
+        }
+    }
+    return (int)n;
+}

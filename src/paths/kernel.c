@@ -1,0 +1,422 @@
+/* kernel.c - the OS-managed path: io_uring reads through the file system.
+ *
+ * N worker threads, each with its own ring (registered files, registered
+ * bounce buffers for unaligned O_DIRECT pieces).  Chunks are spread over
+ * the workers round-robin; a worker keeps up to queue_depth reads in
+ * flight and sleeps in io_uring_submit_and_wait() with a read armed on its
+ * eventfd, which submitters write to wake it.  Buffered reads of cached
+ * pages are copied in the worker's context, so workers also parallelise
+ * page-cache copies. */
+#include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/engine.h"
+#include "core/errors.h"
+#include "core/log.h"
+#include "paths/path.h"
+
+struct kpath;
+
+struct kworker {
+    struct kpath *kp;
+    unsigned idx;
+    pthread_t th;
+    int started;
+    struct io_uring ring;
+    int efd;
+    uint64_t efd_val;
+    int efd_armed;
+    pthread_mutex_t lock; /* protects in_head/in_tail */
+    struct homi_chunk *in_head, *in_tail;
+    /* worker-local */
+    struct homi_chunk *pend_head, *pend_tail;
+    unsigned inflight;
+    char *bounce;       /* nslots * slot_size, allocated on first use */
+    int bounce_fixed;   /* registered with the ring                   */
+    int *free_slots;
+    unsigned nfree;
+};
+
+struct kpath {
+    struct homi_engine *eng;
+    unsigned n;
+    struct kworker *w;
+    atomic_uint rr;
+    atomic_int stop;
+    unsigned qd;
+    int fixed; /* files registered with the rings */
+    unsigned max_files;
+    size_t slot_size;
+    unsigned nslots;
+};
+
+#define EFD_TAG ((void *)1)
+
+static void push_front(struct kworker *w, struct homi_chunk *c)
+{
+    c->next = w->pend_head;
+    w->pend_head = c;
+    if (!w->pend_tail) w->pend_tail = c;
+}
+
+static int bounce_alloc(struct kworker *w)
+{
+    struct kpath *kp = w->kp;
+    size_t total = kp->slot_size * kp->nslots;
+    void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return -1;
+    w->free_slots = malloc(kp->nslots * sizeof(int));
+    struct iovec *iov = malloc(kp->nslots * sizeof *iov);
+    if (!w->free_slots || !iov) {
+        munmap(mem, total);
+        free(w->free_slots);
+        w->free_slots = NULL;
+        free(iov);
+        return -1;
+    }
+    w->bounce = mem;
+    for (unsigned i = 0; i < kp->nslots; i++) {
+        w->free_slots[i] = (int)(kp->nslots - 1 - i);
+        iov[i].iov_base = w->bounce + (size_t)i * kp->slot_size;
+        iov[i].iov_len = kp->slot_size;
+    }
+    w->nfree = kp->nslots;
+    w->bounce_fixed = io_uring_register_buffers(&w->ring, iov, kp->nslots) == 0;
+    if (!w->bounce_fixed)
+        homi_log(HOMI_LOG_INFO, "kernel path: bounce buffers not registered (using plain reads)");
+    free(iov);
+    return 0;
+}
+
+static void finish(struct kworker *w, struct homi_chunk *c, int64_t res)
+{
+    if (c->slot >= 0) w->free_slots[w->nfree++] = c->slot;
+    c->slot = -1;
+    w->inflight--;
+    homi_chunk_complete(c, res);
+}
+
+static void prep(struct kworker *w, struct homi_chunk *c, struct io_uring_sqe *sqe)
+{
+    struct kpath *kp = w->kp;
+    struct homi_fh *f = c->op->file;
+    int fd = c->direct ? f->dfd : f->fd;
+    if (c->bounce) {
+        char *b = w->bounce + (size_t)c->slot * kp->slot_size + c->wdone;
+        unsigned n = c->wlen - c->wdone;
+        if (w->bounce_fixed)
+            io_uring_prep_read_fixed(sqe, fd, b, n, c->woff + c->wdone, c->slot);
+        else
+            io_uring_prep_read(sqe, fd, b, n, c->woff + c->wdone);
+    } else {
+        io_uring_prep_read(sqe, fd, c->dst + c->done, c->len - c->done, c->off + c->done);
+    }
+    if (kp->fixed) {
+        sqe->fd = 2 * f->slot + (c->direct ? 1 : 0);
+        sqe->flags |= IOSQE_FIXED_FILE;
+    }
+    io_uring_sqe_set_data(sqe, c);
+}
+
+static void on_cqe(struct kworker *w, struct homi_chunk *c, int res)
+{
+    struct homi_fh *f = c->op->file;
+    unsigned align = c->direct ? f->dio_off_align : 1;
+    if (res == -EAGAIN || res == -EINTR) {
+        w->inflight--;
+        push_front(w, c);
+        return;
+    }
+    if (res == -EINVAL && c->direct) {
+        /* the file system refused this O_DIRECT read: buffered instead */
+        homi_stats_fallback(&f->stats, HOMI_FB_DIRECT_UNSUPPORTED);
+        homi_stats_fallback(&f->eng->stats, HOMI_FB_DIRECT_UNSUPPORTED);
+        homi_log(HOMI_LOG_INFO, "kernel path: O_DIRECT read refused on %s, using buffered", f->path);
+        if (c->slot >= 0) w->free_slots[w->nfree++] = c->slot;
+        c->slot = -1;
+        c->direct = c->bounce = 0;
+        c->wdone = 0;
+        w->inflight--;
+        push_front(w, c);
+        return;
+    }
+    if (res < 0) {
+        finish(w, c, homi_err_from_errno(-res));
+        return;
+    }
+    if (c->bounce) {
+        c->wdone += (uint32_t)res;
+        int eof = res == 0 || (unsigned)res % align;
+        if (!eof && c->wdone < c->wlen) {
+            w->inflight--;
+            push_front(w, c);
+            return;
+        }
+        uint64_t have_end = c->woff + c->wdone, n = 0;
+        if (have_end > c->off) n = have_end - c->off < c->len ? have_end - c->off : c->len;
+        memcpy(c->dst, w->bounce + (size_t)c->slot * w->kp->slot_size + (c->off - c->woff), n);
+        finish(w, c, (int64_t)n);
+        return;
+    }
+    c->done += (uint32_t)res;
+    if (res == 0 || c->done >= c->len || (c->direct && (unsigned)res % align)) {
+        finish(w, c, c->done);
+        return;
+    }
+    w->inflight--; /* short read: resubmit the rest */
+    push_front(w, c);
+}
+
+static void *worker_main(void *arg)
+{
+    struct kworker *w = arg;
+    struct kpath *kp = w->kp;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        if (w->in_head) {
+            if (w->pend_tail)
+                w->pend_tail->next = w->in_head;
+            else
+                w->pend_head = w->in_head;
+            w->pend_tail = w->in_tail;
+            w->in_head = w->in_tail = NULL;
+        }
+        pthread_mutex_unlock(&w->lock);
+
+        while (w->pend_head && w->inflight < kp->qd) {
+            struct homi_chunk *c = w->pend_head;
+            if (c->bounce && c->slot < 0) {
+                if (!w->bounce && bounce_alloc(w)) {
+                    /* no memory for bounce buffers: buffered read instead */
+                    c->bounce = c->direct = 0;
+                } else if (!w->nfree) {
+                    break;
+                } else {
+                    c->slot = w->free_slots[--w->nfree];
+                }
+            }
+            struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+            if (!sqe) {
+                io_uring_submit(&w->ring);
+                if (!(sqe = io_uring_get_sqe(&w->ring))) break;
+            }
+            w->pend_head = c->next;
+            if (!w->pend_head) w->pend_tail = NULL;
+            c->next = NULL;
+            prep(w, c, sqe);
+            w->inflight++;
+        }
+        if (atomic_load(&kp->stop) && !w->inflight && !w->pend_head) {
+            pthread_mutex_lock(&w->lock);
+            int empty = !w->in_head;
+            pthread_mutex_unlock(&w->lock);
+            if (empty) break;
+        }
+        if (!w->efd_armed) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+            if (!sqe) {
+                io_uring_submit(&w->ring);
+                sqe = io_uring_get_sqe(&w->ring);
+            }
+            if (sqe) {
+                io_uring_prep_read(sqe, w->efd, &w->efd_val, sizeof w->efd_val, 0);
+                io_uring_sqe_set_data(sqe, EFD_TAG);
+                w->efd_armed = 1;
+            }
+        }
+        int rc = io_uring_submit_and_wait(&w->ring, 1);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+            homi_log(HOMI_LOG_ERROR, "kernel path: io_uring_submit_and_wait: %s", strerror(-rc));
+        struct io_uring_cqe *cqe;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&w->ring, head, cqe)
+        {
+            void *d = io_uring_cqe_get_data(cqe);
+            int res = cqe->res;
+            seen++;
+            if (d == EFD_TAG)
+                w->efd_armed = 0;
+            else
+                on_cqe(w, d, res);
+        }
+        io_uring_cq_advance(&w->ring, seen);
+    }
+    return NULL;
+}
+
+static void wake(struct kworker *w)
+{
+    uint64_t one = 1;
+    ssize_t r = write(w->efd, &one, sizeof one);
+    (void)r;
+}
+
+static void k_submit(void *state, struct homi_chunk **chunks, size_t n)
+{
+    struct kpath *kp = state;
+    unsigned start = atomic_fetch_add(&kp->rr, 1);
+    uint64_t now = homi_now_ns();
+    /* spread consecutive chunks over consecutive workers */
+    for (unsigned k = 0; k < kp->n && k < n; k++) {
+        struct kworker *w = &kp->w[(start + k) % kp->n];
+        struct homi_chunk *head = NULL, *tail = NULL;
+        for (size_t i = k; i < n; i += kp->n) {
+            struct homi_chunk *c = chunks[i];
+            c->t0 = now;
+            c->slot = -1;
+            c->next = NULL;
+            if (tail)
+                tail->next = c;
+            else
+                head = c;
+            tail = c;
+        }
+        pthread_mutex_lock(&w->lock);
+        if (w->in_tail)
+            w->in_tail->next = head;
+        else
+            w->in_head = head;
+        w->in_tail = tail;
+        pthread_mutex_unlock(&w->lock);
+        wake(w);
+    }
+}
+
+static void k_fini(void *state)
+{
+    struct kpath *kp = state;
+    if (!kp) return;
+    atomic_store(&kp->stop, 1);
+    for (unsigned i = 0; i < kp->n; i++) {
+        struct kworker *w = &kp->w[i];
+        if (w->started) {
+            wake(w);
+            pthread_join(w->th, NULL);
+        }
+    }
+    for (unsigned i = 0; i < kp->n; i++) {
+        struct kworker *w = &kp->w[i];
+        if (w->ring.ring_fd > 0) io_uring_queue_exit(&w->ring);
+        if (w->efd >= 0) close(w->efd);
+        if (w->bounce) munmap(w->bounce, kp->slot_size * kp->nslots);
+        free(w->free_slots);
+        pthread_mutex_destroy(&w->lock);
+    }
+    free(kp->w);
+    free(kp);
+}
+
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > 16) n = 16;
+    return (unsigned)n;
+}
+
+static int k_init(struct homi_engine *eng, void **state, char *why, size_t whylen)
+{
+    struct kpath *kp = calloc(1, sizeof *kp);
+    if (!kp) return HOMI_ENOMEM;
+    kp->eng = eng;
+    kp->n = eng->cfg.threads ? eng->cfg.threads : default_threads();
+    kp->qd = eng->cfg.queue_depth;
+    kp->max_files = eng->cfg.max_files;
+    kp->slot_size = eng->cfg.chunk_size + 8192;
+    kp->nslots = eng->cfg.bounce_buffers;
+    kp->fixed = eng->cfg.fixed_files;
+    kp->w = calloc(kp->n, sizeof *kp->w);
+    if (!kp->w) {
+        free(kp);
+        return HOMI_ENOMEM;
+    }
+    for (unsigned i = 0; i < kp->n; i++) {
+        kp->w[i].efd = -1;
+        pthread_mutex_init(&kp->w[i].lock, NULL);
+    }
+    int rc = 0;
+    for (unsigned i = 0; i < kp->n && !rc; i++) {
+        struct kworker *w = &kp->w[i];
+        w->kp = kp;
+        w->idx = i;
+        int r = io_uring_queue_init(kp->qd * 2 + 8, &w->ring, 0);
+        if (r < 0) {
+            snprintf(why, whylen, "io_uring_queue_init: %s", strerror(-r));
+            w->ring.ring_fd = -1;
+            rc = homi_err_from_errno(-r);
+            break;
+        }
+        if (kp->fixed && (r = io_uring_register_files_sparse(&w->ring, 2 * kp->max_files)) < 0) {
+            homi_log(HOMI_LOG_INFO, "kernel path: fixed files unavailable (%s)", strerror(-r));
+            kp->fixed = 0;
+        }
+        w->efd = eventfd(0, EFD_CLOEXEC);
+        if (w->efd < 0) {
+            snprintf(why, whylen, "eventfd: %s", strerror(errno));
+            rc = HOMI_ESYS;
+        }
+    }
+    if (!kp->fixed) /* some rings may have registered: keep it uniform */
+        for (unsigned i = 0; i < kp->n; i++)
+            if (kp->w[i].ring.ring_fd > 0) io_uring_unregister_files(&kp->w[i].ring);
+    for (unsigned i = 0; i < kp->n && !rc; i++) {
+        struct kworker *w = &kp->w[i];
+        if (pthread_create(&w->th, NULL, worker_main, w)) {
+            snprintf(why, whylen, "pthread_create failed");
+            rc = HOMI_ESYS;
+        } else {
+            w->started = 1;
+        }
+    }
+    if (rc) {
+        k_fini(kp);
+        return rc;
+    }
+    homi_log(HOMI_LOG_INFO, "kernel path: %u workers, queue depth %u, chunk %llu, fixed files %s",
+             kp->n, kp->qd, (unsigned long long)eng->cfg.chunk_size, kp->fixed ? "on" : "off");
+    *state = kp;
+    return 0;
+}
+
+static int k_file_open(void *state, struct homi_fh *f)
+{
+    struct kpath *kp = state;
+    if (!kp->fixed) return 0;
+    int fds[2] = {f->fd, f->dfd};
+    for (unsigned i = 0; i < kp->n; i++) {
+        int r = io_uring_register_files_update(&kp->w[i].ring, (unsigned)(2 * f->slot), fds, 2);
+        if (r < 0) {
+            homi_log(HOMI_LOG_ERROR, "kernel path: registering %s: %s", f->path, strerror(-r));
+            return homi_err_from_errno(-r);
+        }
+    }
+    return 0;
+}
+
+static void k_file_close(void *state, struct homi_fh *f)
+{
+    struct kpath *kp = state;
+    if (!kp->fixed) return;
+    int fds[2] = {-1, -1};
+    for (unsigned i = 0; i < kp->n; i++)
+        io_uring_register_files_update(&kp->w[i].ring, (unsigned)(2 * f->slot), fds, 2);
+}
+
+const struct homi_path_ops homi_path_kernel_ops = {
+    .id = HOMI_PATH_KERNEL,
+    .name = "kernel",
+    .init = k_init,
+    .fini = k_fini,
+    .file_open = k_file_open,
+    .file_close = k_file_close,
+    .submit = k_submit,
+};

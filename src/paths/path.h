@@ -1,0 +1,40 @@
+/* path.h - the one vtable every I/O path implements (struct homi_path_ops)
+ * and the per-engine instance of a path. */
+#ifndef HOMI_PATHS_PATH_H
+#define HOMI_PATHS_PATH_H
+
+#include <stddef.h>
+
+struct homi_engine;
+struct homi_fh;
+struct homi_chunk;
+
+struct homi_path_ops {
+    int id;           /* homi_path_id */
+    const char *name;
+    /* Set up the path for an engine; 0 or a negative homi_err with the
+     * reason written to why (the path is then unavailable, and requests
+     * for it fall back to kernel, counted). */
+    int (*init)(struct homi_engine *eng, void **state, char *why, size_t whylen);
+    void (*fini)(void *state);
+    /* A file was opened / is being closed (no chunk in flight). */
+    int (*file_open)(void *state, struct homi_fh *f);
+    void (*file_close)(void *state, struct homi_fh *f);
+    /* Queue chunks; each is completed later with homi_chunk_complete(). */
+    void (*submit)(void *state, struct homi_chunk **chunks, size_t n);
+};
+
+struct homi_path_inst {
+    const struct homi_path_ops *ops; /* NULL: not built in */
+    void *state;
+    int ok;        /* initialised and usable */
+    char why[160]; /* why not, when !ok      */
+};
+
+extern const struct homi_path_ops homi_path_kernel_ops;
+
+/* Fill eng->paths for every path built into this library. */
+void homi_paths_init(struct homi_engine *eng);
+void homi_paths_fini(struct homi_engine *eng);
+
+#endif
