@@ -27,21 +27,21 @@ extern "C" {
 
 typedef enum homi_err {
     HOMI_OK = 0,
-    HOMI_EINVAL = -1,       /* bad argument (NULL buffer, negative offset...) */
-    HOMI_ENOMEM = -2,       /* out of memory                                   */
-    HOMI_EIO = -3,          /* the storage returned an I/O error               */
-    HOMI_EBADF = -4,        /* closed / foreign handle, or not open for that   */
-    HOMI_ENOENT = -5,       /* file does not exist                             */
-    HOMI_EISDIR = -6,       /* path names a directory                          */
-    HOMI_EACCES = -7,       /* permission denied                               */
-    HOMI_ERANGE = -8,       /* offset/length overflow or too large             */
-    HOMI_EHINT = -9,        /* unknown configuration key                       */
-    HOMI_EHINTVAL = -10,    /* bad value for a known configuration key         */
-    HOMI_ENOTSUP = -11,     /* requested feature/path is not available         */
-    HOMI_ESYS = -12,        /* other system error (see errno / the log)        */
-    HOMI_EBUSY = -13,       /* resource busy (too many files, queue full)      */
-    HOMI_ETIMEDOUT = -14,   /* wait timed out                                  */
-    HOMI_ENOTREG = -15,     /* not a regular file                              */
+    HOMI_EINVAL = -1,     /* bad argument (NULL buffer, negative offset...) */
+    HOMI_ENOMEM = -2,     /* out of memory                                   */
+    HOMI_EIO = -3,        /* the storage returned an I/O error               */
+    HOMI_EBADF = -4,      /* closed / foreign handle, or not open for that   */
+    HOMI_ENOENT = -5,     /* file does not exist                             */
+    HOMI_EISDIR = -6,     /* path names a directory                          */
+    HOMI_EACCES = -7,     /* permission denied                               */
+    HOMI_ERANGE = -8,     /* offset/length overflow or too large             */
+    HOMI_EHINT = -9,      /* unknown configuration key                       */
+    HOMI_EHINTVAL = -10,  /* bad value for a known configuration key         */
+    HOMI_ENOTSUP = -11,   /* requested feature/path is not available         */
+    HOMI_ESYS = -12,      /* other system error (see errno / the log)        */
+    HOMI_EBUSY = -13,     /* resource busy (too many files, queue full)      */
+    HOMI_ETIMEDOUT = -14, /* wait timed out                                  */
+    HOMI_ENOTREG = -15,   /* not a regular file                              */
 } homi_err;
 
 /* Text for a homi_err value (never NULL). */
@@ -175,8 +175,8 @@ typedef struct homi_io {
 /* One completion. */
 typedef struct homi_completion {
     uint64_t user_data;
-    int64_t result;      /* bytes read or negative homi_err               */
-    uint32_t path_mask;  /* bit (1u << homi_path_id) for each path used   */
+    int64_t result;     /* bytes read or negative homi_err               */
+    uint32_t path_mask; /* bit (1u << homi_path_id) for each path used   */
     uint32_t reserved;
 } homi_completion;
 
@@ -189,8 +189,7 @@ int homi_poll(homi_engine *eng, homi_completion *out, unsigned max);
 /* Block until at least min (<= max) completions are available or
  * timeout_ms passes (-1: forever).  Returns the count collected (which is
  * less than min only on timeout) or a negative homi_err. */
-int homi_wait(homi_engine *eng, homi_completion *out, unsigned min, unsigned max,
-              int timeout_ms);
+int homi_wait(homi_engine *eng, homi_completion *out, unsigned min, unsigned max, int timeout_ms);
 /* Number of submitted requests whose completion was not collected yet. */
 unsigned homi_inflight(homi_engine *eng);
 
@@ -205,10 +204,10 @@ typedef struct homi_path_stats {
 typedef struct homi_stats {
     homi_path_stats path[HOMI_PATH_COUNT];
     uint64_t fallbacks[HOMI_FB_COUNT];
-    uint64_t reads;        /* user-level read requests completed           */
-    uint64_t read_bytes;   /* bytes returned to the user                   */
-    uint64_t errors;       /* user-level requests that failed              */
-    uint64_t map_builds;   /* extent maps built (FIEMAP walks)             */
+    uint64_t reads;      /* user-level read requests completed           */
+    uint64_t read_bytes; /* bytes returned to the user                   */
+    uint64_t errors;     /* user-level requests that failed              */
+    uint64_t map_builds; /* extent maps built (FIEMAP walks)             */
 } homi_stats;
 
 int homi_file_stats(homi_file *f, homi_stats *out);

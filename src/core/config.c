@@ -68,12 +68,16 @@ homi_config *homi_config_new(void)
     return c;
 }
 
-void homi_config_free(homi_config *cfg) { free(cfg); }
+void homi_config_free(homi_config *cfg)
+{
+    free(cfg);
+}
 
 int homi_parse_size(const char *s, uint64_t *out)
 {
     if (!s || !*s) return -1;
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     if (*s == '-' || !isdigit((unsigned char)*s)) return -1;
     errno = 0;
     char *end;
@@ -81,10 +85,22 @@ int homi_parse_size(const char *s, uint64_t *out)
     if (errno) return -1;
     unsigned shift = 0;
     switch (toupper((unsigned char)*end)) {
-    case 'K': shift = 10; end++; break;
-    case 'M': shift = 20; end++; break;
-    case 'G': shift = 30; end++; break;
-    case 'T': shift = 40; end++; break;
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    case 'T':
+        shift = 40;
+        end++;
+        break;
     default: break;
     }
     if (shift && (*end == 'i' || *end == 'I')) end++;
@@ -100,8 +116,14 @@ int homi_parse_bool(const char *s, int *out)
     static const char *const t[] = {"1", "on", "true", "yes", "enable", "enabled"};
     static const char *const f[] = {"0", "off", "false", "no", "disable", "disabled"};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        if (strcasecmp(s, t[i]) == 0) { *out = 1; return 0; }
-        if (strcasecmp(s, f[i]) == 0) { *out = 0; return 0; }
+        if (strcasecmp(s, t[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(s, f[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
     }
     return -1;
 }
@@ -120,9 +142,15 @@ static int parse_into(const struct key *k, const char *v, void *field)
     int b;
     switch (k->kind) {
     case K_PATH:
-        if (strcasecmp(v, "auto") == 0) { *(int *)field = HOMI_PATH_AUTO; return 0; }
+        if (strcasecmp(v, "auto") == 0) {
+            *(int *)field = HOMI_PATH_AUTO;
+            return 0;
+        }
         for (int i = 0; i < 4; i++)
-            if (strcasecmp(v, path_names[i]) == 0) { *(int *)field = i; return 0; }
+            if (strcasecmp(v, path_names[i]) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
         return -1;
     case K_UINT:
         if (homi_parse_size(v, &u) || u < k->min || u > k->max) return -1;
@@ -172,7 +200,9 @@ int homi_config_get(const homi_config *cfg, const char *key, char *buf, size_t b
     case K_UINT: n = snprintf(buf, buflen, "%u", *(const unsigned *)field); break;
     case K_SIZE: n = snprintf(buf, buflen, "%" PRIu64, *(const uint64_t *)field); break;
     case K_BOOL: n = snprintf(buf, buflen, "%s", *(const int *)field ? "on" : "off"); break;
-    case K_LOGLEVEL: n = snprintf(buf, buflen, "%s", homi_log_level_name(*(const int *)field)); break;
+    case K_LOGLEVEL:
+        n = snprintf(buf, buflen, "%s", homi_log_level_name(*(const int *)field));
+        break;
     }
     if (n < 0 || (size_t)n >= buflen) return HOMI_ERANGE;
     return HOMI_OK;
@@ -199,7 +229,10 @@ int homi_config_load_env(homi_config *cfg)
     return HOMI_OK;
 }
 
-const char *homi_config_key(unsigned i) { return i < NKEYS ? keys[i].name : NULL; }
+const char *homi_config_key(unsigned i)
+{
+    return i < NKEYS ? keys[i].name : NULL;
+}
 
 const char *homi_config_help(const char *key)
 {

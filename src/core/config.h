@@ -16,7 +16,7 @@ struct homi_config {
     uint64_t min_hole;       /* smaller holes are read, not skipped    */
     unsigned max_files;      /* open files per engine                  */
     int log_level;
-    int fixed_files;         /* register files with the rings          */
+    int fixed_files; /* register files with the rings          */
 };
 
 /* Parse a size with optional K/M/G/T suffix (binary).  0 or -1. */

@@ -11,7 +11,10 @@
 
 void homi_file_release(struct homi_fh *f);
 
-const char *homi_version(void) { return "0.1.0"; }
+const char *homi_version(void)
+{
+    return "0.1.0";
+}
 
 int homi_engine_create(const homi_config *cfg, homi_engine **out)
 {
@@ -99,7 +102,8 @@ int homi_cq_push(struct homi_engine *e, const homi_completion *c)
             pthread_mutex_unlock(&e->cq_lock);
             return HOMI_ENOMEM;
         }
-        for (size_t i = 0; i < e->cq_count; i++) n[i] = e->cq[(e->cq_head + i) % e->cq_cap];
+        for (size_t i = 0; i < e->cq_count; i++)
+            n[i] = e->cq[(e->cq_head + i) % e->cq_cap];
         free(e->cq);
         e->cq = n;
         e->cq_cap = cap;
@@ -162,4 +166,7 @@ int homi_wait(homi_engine *e, homi_completion *out, unsigned min, unsigned max, 
     return (int)n;
 }
 
-unsigned homi_inflight(homi_engine *e) { return e ? atomic_load(&e->inflight) : 0; }
+unsigned homi_inflight(homi_engine *e)
+{
+    return e ? atomic_load(&e->inflight) : 0;
+}

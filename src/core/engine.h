@@ -28,18 +28,18 @@ struct homi_fh;
 
 struct homi_chunk {
     struct homi_op *op;
-    uint64_t off;    /* file offset of the user bytes       */
-    uint32_t len;    /* user bytes wanted                   */
-    uint32_t done;   /* user bytes delivered so far         */
-    char *dst;       /* user memory for this chunk          */
-    int path;        /* homi_path_id serving it             */
-    int direct;      /* use the O_DIRECT descriptor         */
-    int bounce;      /* O_DIRECT window read into a bounce  */
-    int slot;        /* bounce slot while in flight, or -1  */
-    uint64_t woff;   /* bounce: aligned window offset        */
-    uint32_t wlen;   /* bounce: aligned window length        */
-    uint32_t wdone;  /* bounce: window bytes read so far     */
-    uint64_t t0;     /* submit time, ns                     */
+    uint64_t off;   /* file offset of the user bytes       */
+    uint32_t len;   /* user bytes wanted                   */
+    uint32_t done;  /* user bytes delivered so far         */
+    char *dst;      /* user memory for this chunk          */
+    int path;       /* homi_path_id serving it             */
+    int direct;     /* use the O_DIRECT descriptor         */
+    int bounce;     /* O_DIRECT window read into a bounce  */
+    int slot;       /* bounce slot while in flight, or -1  */
+    uint64_t woff;  /* bounce: aligned window offset        */
+    uint32_t wlen;  /* bounce: aligned window length        */
+    uint32_t wdone; /* bounce: window bytes read so far     */
+    uint64_t t0;    /* submit time, ns                     */
     struct homi_chunk *next;
 };
 
@@ -49,25 +49,25 @@ struct homi_op {
     uint64_t user_data;
     int64_t off;
     uint64_t len;
-    atomic_uint pending;        /* chunks not completed yet             */
-    _Atomic uint64_t short_at;  /* smallest user-relative end of data    */
-    atomic_int err;             /* first error (homi_err) or 0          */
+    atomic_uint pending;       /* chunks not completed yet             */
+    _Atomic uint64_t short_at; /* smallest user-relative end of data    */
+    atomic_int err;            /* first error (homi_err) or 0          */
     atomic_uint path_mask;
     int sync;
-    sem_t done;                 /* sync ops: posted on completion       */
-    int64_t result;             /* sync ops: filled on completion       */
+    sem_t done;     /* sync ops: posted on completion       */
+    int64_t result; /* sync ops: filled on completion       */
     size_t nchunks;
     struct homi_chunk chunks[];
 };
 
 struct homi_fh {
     struct homi_engine *eng;
-    uint64_t handle;      /* the encoded value handed to the user   */
-    int reg;              /* index in the process-wide handle table */
-    int fd;               /* buffered descriptor                    */
-    int dfd;              /* O_DIRECT descriptor or -1              */
+    uint64_t handle; /* the encoded value handed to the user   */
+    int reg;         /* index in the process-wide handle table */
+    int fd;          /* buffered descriptor                    */
+    int dfd;         /* O_DIRECT descriptor or -1              */
     unsigned flags;
-    int slot;             /* index in the engine's file table       */
+    int slot; /* index in the engine's file table       */
     char *path;
     unsigned dio_mem_align, dio_off_align;
     atomic_uint inflight; /* ops not completed                      */
@@ -75,7 +75,7 @@ struct homi_fh {
     pthread_mutex_t map_lock;
     struct homi_extmap map;
     int map_valid;
-    int map_failed;   /* FIEMAP unsupported: plan without holes   */
+    int map_failed; /* FIEMAP unsupported: plan without holes   */
     struct stat map_st;
     uint64_t map_seen; /* watch change counter at build time     */
     struct homi_watch *watch;

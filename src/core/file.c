@@ -70,7 +70,8 @@ static void dio_alignment(struct homi_fh *f)
 {
     struct statx stx;
     f->dio_mem_align = f->dio_off_align = 0;
-    if (statx(f->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 && (stx.stx_mask & STATX_DIOALIGN)) {
+    if (statx(f->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+        (stx.stx_mask & STATX_DIOALIGN)) {
         f->dio_mem_align = stx.stx_dio_mem_align;
         f->dio_off_align = stx.stx_dio_offset_align;
         return; /* 0 means: no O_DIRECT on this file */

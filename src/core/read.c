@@ -57,8 +57,7 @@ void homi_chunk_complete(struct homi_chunk *c, int64_t res)
         if ((uint64_t)res < c->len) {
             uint64_t at = c->off - (uint64_t)op->off + (uint64_t)res;
             uint64_t cur = atomic_load(&op->short_at);
-            while (at < cur && !atomic_compare_exchange_weak(&op->short_at, &cur, at)) {
-            }
+            while (at < cur && !atomic_compare_exchange_weak(&op->short_at, &cur, at)) {}
         }
     }
     atomic_fetch_or(&op->path_mask, 1u << c->path);
@@ -208,8 +207,7 @@ int homi_read_start(struct homi_fh *f, void *buf, uint64_t len, int64_t off,
     free(list);
     if (atomic_fetch_sub(&op->pending, 1) == 1) op_finish(op);
     if (!sync) return HOMI_OK;
-    while (sem_wait(&op->done) != 0) {
-    }
+    while (sem_wait(&op->done) != 0) {}
     *result = op->result;
     sem_destroy(&op->done);
     free(op);

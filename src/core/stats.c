@@ -27,7 +27,8 @@ void homi_stats_snapshot(const struct homi_stats_acc *a, homi_stats *out)
         out->path[p].requests = atomic_load_explicit(&a->reqs[p], RLX);
         out->path[p].ns = atomic_load_explicit(&a->ns[p], RLX);
     }
-    for (int r = 0; r < HOMI_FB_COUNT; r++) out->fallbacks[r] = atomic_load_explicit(&a->fb[r], RLX);
+    for (int r = 0; r < HOMI_FB_COUNT; r++)
+        out->fallbacks[r] = atomic_load_explicit(&a->fb[r], RLX);
     out->reads = atomic_load_explicit(&a->reads, RLX);
     out->read_bytes = atomic_load_explicit(&a->read_bytes, RLX);
     out->errors = atomic_load_explicit(&a->errors, RLX);
@@ -43,8 +44,8 @@ const char *homi_path_name(int path)
 const char *homi_fallback_name(int reason)
 {
     static const char *const n[] = {
-        "path-unavailable",  "direct-unsupported", "direct-unaligned-bounce", "extent-unsafe",
-        "device-not-nvme",   "extent-map-stale",   "extent-map-failed",
+        "path-unavailable", "direct-unsupported", "direct-unaligned-bounce", "extent-unsafe",
+        "device-not-nvme",  "extent-map-stale",   "extent-map-failed",
     };
     return reason >= 0 && reason < HOMI_FB_COUNT ? n[reason] : "?";
 }
@@ -56,16 +57,18 @@ void homi_stats_print(const homi_stats *s, double seconds, void *file)
     for (int p = 0; p < HOMI_PATH_COUNT; p++) {
         if (!s->path[p].requests) continue;
         double gbs = seconds > 0 ? (double)s->path[p].bytes / seconds / 1e9 : 0;
-        fprintf(f, "  %-9s %16" PRIu64 " %12" PRIu64 " %10.2f\n", homi_path_name(p), s->path[p].bytes,
-                s->path[p].requests, gbs);
+        fprintf(f, "  %-9s %16" PRIu64 " %12" PRIu64 " %10.2f\n", homi_path_name(p),
+                s->path[p].bytes, s->path[p].requests, gbs);
     }
-    fprintf(f, "  reads %" PRIu64 ", bytes returned %" PRIu64 ", errors %" PRIu64
-               ", extent maps built %" PRIu64 "\n",
+    fprintf(f,
+            "  reads %" PRIu64 ", bytes returned %" PRIu64 ", errors %" PRIu64
+            ", extent maps built %" PRIu64 "\n",
             s->reads, s->read_bytes, s->errors, s->map_builds);
     int any = 0;
     for (int r = 0; r < HOMI_FB_COUNT; r++) {
         if (!s->fallbacks[r]) continue;
-        fprintf(f, "%s%s=%" PRIu64, any ? ", " : "  fallbacks: ", homi_fallback_name(r), s->fallbacks[r]);
+        fprintf(f, "%s%s=%" PRIu64, any ? ", " : "  fallbacks: ", homi_fallback_name(r),
+                s->fallbacks[r]);
         any = 1;
     }
     fprintf(f, "%s\n", any ? "" : "  fallbacks: none");

@@ -104,7 +104,8 @@ int homi_blkdev_from_fd(int fd, struct homi_blkdev *d)
         snprintf(p, sizeof p, "/sys/block/%s/device/model", d->disk);
         if (read_line(p, d->model, sizeof d->model) == 0) {
             size_t l = strlen(d->model);
-            while (l && d->model[l - 1] == ' ') d->model[--l] = 0;
+            while (l && d->model[l - 1] == ' ')
+                d->model[--l] = 0;
         }
         if (d->generic[0] && access(d->generic, F_OK) != 0)
             snprintf(d->why_not, sizeof d->why_not, "generic char device %s missing", d->generic);
@@ -141,7 +142,8 @@ static void fill_ns(nvme_ctrl_t c, nvme_ns_t n, struct homi_nvme_ns *o)
     o->nsid = (unsigned)nvme_ns_get_nsid(n);
     o->lba_size = (unsigned)nvme_ns_get_lba_size(n);
     o->lba_count = nvme_ns_get_lba_count(n);
-    for (size_t l = strlen(o->model); l && o->model[l - 1] == ' ';) o->model[--l] = 0;
+    for (size_t l = strlen(o->model); l && o->model[l - 1] == ' ';)
+        o->model[--l] = 0;
 }
 
 int homi_nvme_scan(void (*cb)(const struct homi_nvme_ns *ns, void *arg), void *arg)

@@ -17,18 +17,18 @@ enum homi_blk_kind {
 
 struct homi_blkdev {
     unsigned major, minor;
-    int kind;                  /* enum homi_blk_kind                        */
-    char name[64];             /* e.g. nvme0n1p2, loop3, vda                 */
-    char disk[64];             /* whole disk: nvme0n1, loop3, vda            */
+    int kind;      /* enum homi_blk_kind                        */
+    char name[64]; /* e.g. nvme0n1p2, loop3, vda                 */
+    char disk[64]; /* whole disk: nvme0n1, loop3, vda            */
     int is_partition;
-    uint64_t part_start;       /* partition start on the disk, bytes         */
-    unsigned logical_block;    /* bytes                                      */
-    char fstype[32];           /* from /proc/self/mountinfo, "" if unknown   */
+    uint64_t part_start;    /* partition start on the disk, bytes         */
+    unsigned logical_block; /* bytes                                      */
+    char fstype[32];        /* from /proc/self/mountinfo, "" if unknown   */
     /* NVMe only */
     unsigned nsid;
-    char ctrl[32];             /* nvme0                                      */
+    char ctrl[32]; /* nvme0                                      */
     char model[64];
-    char generic[64];          /* /dev/ngXnY                                 */
+    char generic[64]; /* /dev/ngXnY                                 */
     /* loop only */
     char backing[256];
     /* Why raw LBA translation is (not) possible; "" when it is. */

@@ -12,8 +12,8 @@
 
 const char *homi_ext_class_name(int cls)
 {
-    static const char *const n[] = {"data",      "hole",        "unknown",  "delalloc",
-                                    "encoded",   "inline",      "not-aligned", "unwritten"};
+    static const char *const n[] = {"data",    "hole",   "unknown",     "delalloc",
+                                    "encoded", "inline", "not-aligned", "unwritten"};
     return cls >= 0 && cls < HOMI_EXT_CLASS_COUNT ? n[cls] : "?";
 }
 
@@ -90,9 +90,8 @@ int homi_extmap_build(int fd, int sync, struct homi_extmap *out)
             }
             uint64_t skip = pos - lo;
             if (hi > size) hi = size;
-            if (hi > pos &&
-                (rc = homi_extmap_push(&m, pos, e->fe_physical + skip, hi - pos, e->fe_flags,
-                                       homi_ext_classify(e->fe_flags))))
+            if (hi > pos && (rc = homi_extmap_push(&m, pos, e->fe_physical + skip, hi - pos,
+                                                   e->fe_flags, homi_ext_classify(e->fe_flags))))
                 goto out;
             if (hi > pos) pos = hi;
         }
@@ -123,8 +122,8 @@ static size_t add_seg(struct homi_seg *segs, size_t n, size_t max, uint64_t off,
     return n + 1;
 }
 
-size_t homi_extmap_plan(const struct homi_extmap *m, uint64_t off, uint64_t len,
-                        uint64_t min_hole, struct homi_seg *segs, size_t max)
+size_t homi_extmap_plan(const struct homi_extmap *m, uint64_t off, uint64_t len, uint64_t min_hole,
+                        struct homi_seg *segs, size_t max)
 {
     size_t n = 0;
     uint64_t end = off + len, pos = off;

@@ -50,8 +50,8 @@ struct homi_extmap {
 int homi_extmap_build(int fd, int sync, struct homi_extmap *out);
 void homi_extmap_free(struct homi_extmap *m);
 /* Append a range (used by build and by tests of the planner). */
-int homi_extmap_push(struct homi_extmap *m, uint64_t logical, uint64_t physical,
-                     uint64_t length, uint32_t flags, int cls);
+int homi_extmap_push(struct homi_extmap *m, uint64_t logical, uint64_t physical, uint64_t length,
+                     uint32_t flags, int cls);
 
 /* One piece of a read plan. */
 struct homi_seg {
@@ -65,7 +65,7 @@ struct homi_seg {
  * merged into data.  Adjacent data segments are merged.  Returns the
  * number of segments written (at most max) or, when max is too small,
  * the number needed (caller retries).  */
-size_t homi_extmap_plan(const struct homi_extmap *m, uint64_t off, uint64_t len,
-                        uint64_t min_hole, struct homi_seg *segs, size_t max);
+size_t homi_extmap_plan(const struct homi_extmap *m, uint64_t off, uint64_t len, uint64_t min_hole,
+                        struct homi_seg *segs, size_t max);
 
 #endif

@@ -71,7 +71,8 @@ static void drain(struct homi_watcher *w)
             struct homi_watch *h = find(w, ev->wd);
             if (h) h->changes++;
             if (ev->mask & IN_Q_OVERFLOW) /* lost events: everything changed */
-                for (h = w->list; h; h = h->next) h->changes++;
+                for (h = w->list; h; h = h->next)
+                    h->changes++;
             p += sizeof *ev + ev->len;
         }
     }

@@ -40,8 +40,8 @@ struct kworker {
     /* worker-local */
     struct homi_chunk *pend_head, *pend_tail;
     unsigned inflight;
-    char *bounce;       /* nslots * slot_size, allocated on first use */
-    int bounce_fixed;   /* registered with the ring                   */
+    char *bounce;     /* nslots * slot_size, allocated on first use */
+    int bounce_fixed; /* registered with the ring                   */
     int *free_slots;
     unsigned nfree;
 };
@@ -140,7 +140,8 @@ static void on_cqe(struct kworker *w, struct homi_chunk *c, int res)
         /* the file system refused this O_DIRECT read: buffered instead */
         homi_stats_fallback(&f->stats, HOMI_FB_DIRECT_UNSUPPORTED);
         homi_stats_fallback(&f->eng->stats, HOMI_FB_DIRECT_UNSUPPORTED);
-        homi_log(HOMI_LOG_INFO, "kernel path: O_DIRECT read refused on %s, using buffered", f->path);
+        homi_log(HOMI_LOG_INFO, "kernel path: O_DIRECT read refused on %s, using buffered",
+                 f->path);
         if (c->slot >= 0) w->free_slots[w->nfree++] = c->slot;
         c->slot = -1;
         c->direct = c->bounce = 0;

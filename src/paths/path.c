@@ -32,8 +32,7 @@ void homi_paths_init(struct homi_engine *eng)
         }
         int rc = pi->ops->init(eng, &pi->state, pi->why, sizeof pi->why);
         pi->ok = rc == 0;
-        if (!pi->ok)
-            homi_log(HOMI_LOG_INFO, "path %s unavailable: %s", pi->ops->name, pi->why);
+        if (!pi->ok) homi_log(HOMI_LOG_INFO, "path %s unavailable: %s", pi->ops->name, pi->why);
     }
 }
 

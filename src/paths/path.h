@@ -10,7 +10,7 @@ struct homi_fh;
 struct homi_chunk;
 
 struct homi_path_ops {
-    int id;           /* homi_path_id */
+    int id; /* homi_path_id */
     const char *name;
     /* Set up the path for an engine; 0 or a negative homi_err with the
      * reason written to why (the path is then unavailable, and requests

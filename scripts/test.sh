@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# test.sh - the second README command: the whole test suite.
+#  1. install dependencies (no-op when present)
+#  2. build with warnings as errors and run every CTest test
+#     (unit, fs: ext4/xfs on loop devices as root, ...; GPU tests skip without a GPU)
+#  3. build again with AddressSanitizer + UBSan and run the unit tests
+#  4. check formatting of the C sources with the committed .clang-format
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=$(nproc)
+bash scripts/install-deps.sh
+
+echo "== build (warnings are errors)"
+cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOMI_WERROR=ON
+cmake --build build-ci -j"$JOBS"
+echo "== tests"
+ctest --test-dir build-ci --output-on-failure -j"$JOBS"
+
+echo "== AddressSanitizer + UBSan build, unit tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHOMI_WERROR=ON -DHOMI_SANITIZE=ON
+cmake --build build-asan -j"$JOBS"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -L unit -j"$JOBS"
+
+echo "== format check"
+bash scripts/format.sh --check
