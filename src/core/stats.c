@@ -56,8 +56,9 @@ void homi_stats_print(const homi_stats *s, double seconds, void *file)
     fprintf(f, "  %-9s %16s %12s %10s\n", "path", "bytes", "requests", "GB/s");
     for (int p = 0; p < HOMI_PATH_COUNT; p++) {
         if (!s->path[p].requests) continue;
-        double gbs = seconds > 0 ? (double)s->path[p].bytes / seconds / 1e9 : 0;
-        fprintf(f, "  %-9s %16" PRIu64 " %12" PRIu64 " %10.2f\n", homi_path_name(p),
+        char gbs[32] = "-";
+        if (seconds > 0) snprintf(gbs, sizeof gbs, "%.2f", (double)s->path[p].bytes / seconds / 1e9);
+        fprintf(f, "  %-9s %16" PRIu64 " %12" PRIu64 " %10s\n", homi_path_name(p),
                 s->path[p].bytes, s->path[p].requests, gbs);
     }
     fprintf(f,
