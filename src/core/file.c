@@ -148,7 +148,10 @@ int homi_open(homi_engine *eng, const char *path, unsigned flags, homi_file **ou
         rc = HOMI_ENOMEM;
         goto fail;
     }
-    f->fd = open(path, oflags | O_CLOEXEC, 0644);
+    /* O_NONBLOCK so that a FIFO or device cannot block the open; cleared
+     * below once the file is known to be regular (io_uring would otherwise
+     * return EAGAIN instead of waiting for the storage). */
+    f->fd = open(path, oflags | O_CLOEXEC | O_NONBLOCK, 0644);
     if (f->fd < 0) {
         rc = homi_err_from_errno(errno);
         homi_log(HOMI_LOG_DEBUG, "open %s: %s", path, strerror(errno));
@@ -156,6 +159,10 @@ int homi_open(homi_engine *eng, const char *path, unsigned flags, homi_file **ou
     }
     struct stat st;
     if (fstat(f->fd, &st)) {
+        rc = homi_err_from_errno(errno);
+        goto fail;
+    }
+    if (S_ISREG(st.st_mode) && fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_NONBLOCK)) {
         rc = homi_err_from_errno(errno);
         goto fail;
     }

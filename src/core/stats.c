@@ -57,9 +57,10 @@ void homi_stats_print(const homi_stats *s, double seconds, void *file)
     for (int p = 0; p < HOMI_PATH_COUNT; p++) {
         if (!s->path[p].requests) continue;
         char gbs[32] = "-";
-        if (seconds > 0) snprintf(gbs, sizeof gbs, "%.2f", (double)s->path[p].bytes / seconds / 1e9);
-        fprintf(f, "  %-9s %16" PRIu64 " %12" PRIu64 " %10s\n", homi_path_name(p),
-                s->path[p].bytes, s->path[p].requests, gbs);
+        if (seconds > 0)
+            snprintf(gbs, sizeof gbs, "%.2f", (double)s->path[p].bytes / seconds / 1e9);
+        fprintf(f, "  %-9s %16" PRIu64 " %12" PRIu64 " %10s\n", homi_path_name(p), s->path[p].bytes,
+                s->path[p].requests, gbs);
     }
     fprintf(f,
             "  reads %" PRIu64 ", bytes returned %" PRIu64 ", errors %" PRIu64

@@ -109,16 +109,21 @@ out:
     return 0;
 }
 
+/* Append a segment, merging adjacent data; counts past max so the caller
+ * learns how many are needed.  *last_end / *last_hole describe the last
+ * segment counted (0 / -1 when none yet). */
 static size_t add_seg(struct homi_seg *segs, size_t n, size_t max, uint64_t off, uint64_t len,
-                      int hole)
+                      int hole, uint64_t *last_end, int *last_hole)
 {
     if (!len) return n;
-    if (n > 0 && n <= max && !segs[n - 1].hole && !hole &&
-        segs[n - 1].offset + segs[n - 1].length == off) {
-        segs[n - 1].length += len;
+    if (n > 0 && !hole && *last_hole == 0 && *last_end == off) {
+        if (n <= max) segs[n - 1].length += len;
+        *last_end = off + len;
         return n;
     }
     if (n < max) segs[n] = (struct homi_seg){off, len, hole};
+    *last_end = off + len;
+    *last_hole = hole;
     return n + 1;
 }
 
@@ -126,7 +131,8 @@ size_t homi_extmap_plan(const struct homi_extmap *m, uint64_t off, uint64_t len,
                         struct homi_seg *segs, size_t max)
 {
     size_t n = 0;
-    uint64_t end = off + len, pos = off;
+    uint64_t end = off + len, pos = off, last_end = 0;
+    int last_hole = -1;
     if (!len) return 0;
     /* binary search for the first extent ending after off */
     size_t lo = 0, hi = m ? m->n : 0;
@@ -142,12 +148,12 @@ size_t homi_extmap_plan(const struct homi_extmap *m, uint64_t off, uint64_t len,
         uint64_t a = e->logical > pos ? e->logical : pos;
         uint64_t b = e->logical + e->length < end ? e->logical + e->length : end;
         if (a >= b) continue;
-        if (a > pos) n = add_seg(segs, n, max, pos, a - pos, 0);
+        if (a > pos) n = add_seg(segs, n, max, pos, a - pos, 0, &last_end, &last_hole);
         /* a whole hole extent below min_hole is read, not skipped */
         int hole = e->cls == HOMI_EXT_HOLE && e->length >= min_hole;
-        n = add_seg(segs, n, max, a, b - a, hole);
+        n = add_seg(segs, n, max, a, b - a, hole, &last_end, &last_hole);
         pos = b;
     }
-    if (pos < end) n = add_seg(segs, n, max, pos, end - pos, 0);
+    if (pos < end) n = add_seg(segs, n, max, pos, end - pos, 0, &last_end, &last_hole);
     return n;
 }
