@@ -49,7 +49,6 @@ int main(int argc, char **argv)
         ios[i].len = block;
         ios[i].offset = (int64_t)i * (int64_t)block;
         ios[i].user_data = i;
-        ios[i].opts.path = HOMI_PATH_AUTO;
     }
     if ((rc = homi_submit(eng, ios, nreq)) < 0) {
         fprintf(stderr, "submit: %s\n", homi_strerror(rc));

@@ -143,14 +143,18 @@ typedef enum homi_mem_kind {
  * only at end of file; 0 at or past EOF) or a negative homi_err. */
 int64_t homi_pread(homi_file *f, void *buf, size_t len, int64_t offset);
 
-/* Per-request options (zero-initialise, then set what you need). */
+/* Per-request options.  A zero-initialised struct means: detect the memory
+ * kind, let the engine choose the path (hint homi_path). */
 typedef struct homi_read_opts {
-    homi_mem_kind mem; /* destination memory kind, default AUTO            */
-    int path;          /* -1 or 0 (=HOMI_PATH_KERNEL) ... ; see below     */
-    unsigned flags;    /* reserved, must be 0                              */
+    homi_mem_kind mem; /* destination memory kind, default AUTO              */
+    int path;          /* a homi_path_id, used only with HOMI_READ_FORCE_PATH */
+    unsigned flags;    /* HOMI_READ_* below; other bits must be 0             */
 } homi_read_opts;
-/* opts->path: a homi_path_id to force a path for this request, or
- * HOMI_PATH_AUTO to let the engine choose (the engine hint homi_path). */
+/* opts.flags: serve this request on opts.path (falls back to kernel, counted
+ * as path-unavailable, when that path is not available). */
+#define HOMI_READ_FORCE_PATH 0x1u
+/* Value of the homi_path hint meaning "let the engine choose"; also accepted
+ * in opts.path. */
 #define HOMI_PATH_AUTO (-1)
 
 int64_t homi_pread_ex(homi_file *f, void *buf, size_t len, int64_t offset,

@@ -74,7 +74,7 @@ static void fallback(struct homi_fh *f, int reason)
 static int choose_path(struct homi_fh *f, const homi_read_opts *opts)
 {
     struct homi_engine *e = f->eng;
-    int want = opts && opts->path != HOMI_PATH_AUTO ? opts->path : e->cfg.path;
+    int want = opts && (opts->flags & HOMI_READ_FORCE_PATH) ? opts->path : e->cfg.path;
     if (want == HOMI_PATH_AUTO || want == HOMI_PATH_KERNEL) return HOMI_PATH_KERNEL;
     if (e->paths[want].ok) return want;
     fallback(f, HOMI_FB_PATH_UNAVAILABLE);
@@ -224,7 +224,7 @@ static int check_args(struct homi_fh *f, const void *buf, size_t len, int64_t of
     if (!buf && len) return HOMI_EINVAL;
     if (len > (size_t)INT64_MAX || (uint64_t)off > (uint64_t)INT64_MAX - len) return HOMI_ERANGE;
     if (opts) {
-        if (opts->flags) return HOMI_EINVAL;
+        if (opts->flags & ~HOMI_READ_FORCE_PATH) return HOMI_EINVAL;
         if (opts->path != HOMI_PATH_AUTO && (opts->path < 0 || opts->path >= HOMI_PATH_HOLE))
             return HOMI_EINVAL;
         if (opts->mem == HOMI_MEM_DEVICE) return HOMI_ENOTSUP; /* no CUDA in this build */

@@ -133,7 +133,7 @@ static void test_read_args(homi_engine *eng)
 
     homi_read_opts o;
     memset(&o, 0, sizeof o);
-    o.flags = 1; /* reserved, must be 0 */
+    o.flags = 0x80; /* undefined flag bits must be 0 */
     CHECK_RC(homi_pread_ex(f, buf, 10, 0, &o), HOMI_EINVAL);
     o.flags = 0;
     o.path = 99;

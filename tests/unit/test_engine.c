@@ -245,6 +245,7 @@ static void test_sync(homi_engine *eng)
     rbuf_free(&b);
     o.mem = HOMI_MEM_AUTO;
     o.path = HOMI_PATH_KERNEL;
+    o.flags = HOMI_READ_FORCE_PATH;
     rbuf_alloc(&b, 200 * K + 3, 5);
     verify("pread_ex path=kernel", &b, 778, homi_pread_ex(f, b.dst, b.len, 778, &o));
     rbuf_free(&b);
@@ -467,6 +468,7 @@ static void test_forced_paths(homi_engine *eng)
         io.offset = 4097;
         io.user_data = 42;
         io.opts.path = forced[i];
+        io.opts.flags = HOMI_READ_FORCE_PATH;
         int rc = homi_submit(eng, &io, 1);
         CHECK(rc == 1, "submit with path=%d returned %d (%s)", forced[i], rc, homi_strerror(rc));
         if (rc == 1) {
