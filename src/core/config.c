@@ -45,6 +45,8 @@ static const struct key keys[] = {
     {"homi_log_level", K_LOGLEVEL, OFF(log_level), 0, 0, "error|warn|info|debug (default warn)"},
     {"homi_fixed_files", K_BOOL, OFF(fixed_files), 0, 0,
      "register open files with the io_uring rings (default on)"},
+    {"homi_inline_sync", K_BOOL, OFF(inline_sync), 0, 0,
+     "serve synchronous reads of one chunk on the calling thread's own ring (default on)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -65,6 +67,7 @@ homi_config *homi_config_new(void)
     c->max_files = 1024;
     c->log_level = HOMI_LOG_WARN;
     c->fixed_files = 1;
+    c->inline_sync = 1;
     return c;
 }
 

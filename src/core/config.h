@@ -17,6 +17,7 @@ struct homi_config {
     unsigned max_files;      /* open files per engine                  */
     int log_level;
     int fixed_files; /* register files with the rings          */
+    int inline_sync; /* single-chunk sync reads on the caller */
 };
 
 /* Parse a size with optional K/M/G/T suffix (binary).  0 or -1. */

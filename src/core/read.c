@@ -203,7 +203,11 @@ int homi_read_start(struct homi_fh *f, void *buf, uint64_t len, int64_t off,
     if (!sync) atomic_fetch_add(&e->inflight, 1);
     /* the +1 keeps the op alive until every chunk has been handed out */
     atomic_init(&op->pending, (unsigned)k + 1);
-    if (k) e->paths[path].ops->submit(e->paths[path].state, list, k);
+    const struct homi_path_ops *ops = e->paths[path].ops;
+    int handled = 0;
+    if (sync && k == 1 && e->cfg.inline_sync && ops->run_inline)
+        handled = ops->run_inline(e->paths[path].state, list[0]);
+    if (k && !handled) ops->submit(e->paths[path].state, list, k);
     free(list);
     if (atomic_fetch_sub(&op->pending, 1) == 1) op_finish(op);
     if (!sync) return HOMI_OK;

@@ -74,6 +74,8 @@ static int bounce_alloc(struct kworker *w)
     size_t total = kp->slot_size * kp->nslots;
     void *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) return -1;
+    /* large pages make fewer, larger DMA segments for O_DIRECT reads */
+    madvise(mem, total, MADV_HUGEPAGE);
     w->free_slots = malloc(kp->nslots * sizeof(int));
     struct iovec *iov = malloc(kp->nslots * sizeof *iov);
     if (!w->free_slots || !iov) {
@@ -292,6 +294,93 @@ static void k_submit(void *state, struct homi_chunk **chunks, size_t n)
     }
 }
 
+/* ---- synchronous single-chunk reads on the caller's thread.
+ * One small ring per thread (any engine; plain descriptors, no fixed
+ * files), created on first use and closed when the thread exits. */
+struct tls_ring {
+    struct io_uring ring;
+    int ok;
+};
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static int tls_key_ok;
+
+static void tls_ring_free(void *p)
+{
+    struct tls_ring *t = p;
+    if (t->ok) io_uring_queue_exit(&t->ring);
+    free(t);
+}
+
+static void tls_key_make(void)
+{
+    tls_key_ok = pthread_key_create(&tls_key, tls_ring_free) == 0;
+}
+
+static struct io_uring *tls_ring_get(void)
+{
+    pthread_once(&tls_once, tls_key_make);
+    if (!tls_key_ok) return NULL;
+    struct tls_ring *t = pthread_getspecific(tls_key);
+    if (!t) {
+        t = calloc(1, sizeof *t);
+        if (!t) return NULL;
+        t->ok = io_uring_queue_init(4, &t->ring, 0) == 0;
+        if (pthread_setspecific(tls_key, t)) {
+            tls_ring_free(t);
+            return NULL;
+        }
+    }
+    return t->ok ? &t->ring : NULL;
+}
+
+static int k_run_inline(void *state, struct homi_chunk *c)
+{
+    (void)state;
+    if (c->bounce) return 0;
+    struct io_uring *ring = tls_ring_get();
+    if (!ring) return 0;
+    struct homi_fh *f = c->op->file;
+    unsigned align = c->direct ? f->dio_off_align : 1;
+    c->t0 = homi_now_ns();
+    for (;;) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+        if (!sqe) return c->done ? (homi_chunk_complete(c, HOMI_EIO), 1) : 0;
+        io_uring_prep_read(sqe, c->direct ? f->dfd : f->fd, c->dst + c->done, c->len - c->done,
+                           c->off + c->done);
+        struct io_uring_cqe *cqe;
+        int rc = io_uring_submit_and_wait(ring, 1);
+        if (rc < 0 && rc != -EINTR) {
+            if (!c->done) return 0; /* let the workers try */
+            homi_chunk_complete(c, homi_err_from_errno(-rc));
+            return 1;
+        }
+        if ((rc = io_uring_wait_cqe(ring, &cqe)) < 0) {
+            homi_chunk_complete(c, homi_err_from_errno(-rc));
+            return 1;
+        }
+        int res = cqe->res;
+        io_uring_cqe_seen(ring, cqe);
+        if (res == -EAGAIN || res == -EINTR) continue;
+        if (res == -EINVAL && c->direct && !c->done) {
+            homi_stats_fallback(&f->stats, HOMI_FB_DIRECT_UNSUPPORTED);
+            homi_stats_fallback(&f->eng->stats, HOMI_FB_DIRECT_UNSUPPORTED);
+            c->direct = 0;
+            align = 1;
+            continue;
+        }
+        if (res < 0) {
+            homi_chunk_complete(c, homi_err_from_errno(-res));
+            return 1;
+        }
+        c->done += (uint32_t)res;
+        if (res == 0 || c->done >= c->len || (unsigned)res % align) {
+            homi_chunk_complete(c, c->done);
+            return 1;
+        }
+    }
+}
+
 static void k_fini(void *state)
 {
     struct kpath *kp = state;
@@ -420,4 +509,5 @@ const struct homi_path_ops homi_path_kernel_ops = {
     .file_open = k_file_open,
     .file_close = k_file_close,
     .submit = k_submit,
+    .run_inline = k_run_inline,
 };

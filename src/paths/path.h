@@ -22,6 +22,11 @@ struct homi_path_ops {
     void (*file_close)(void *state, struct homi_fh *f);
     /* Queue chunks; each is completed later with homi_chunk_complete(). */
     void (*submit)(void *state, struct homi_chunk **chunks, size_t n);
+    /* Optional: serve one chunk on the calling thread (synchronous reads
+     * of a single chunk, where a hand-off to a worker would cost more than
+     * the read).  Returns 1 when it completed the chunk, 0 to decline (the
+     * caller then uses submit). */
+    int (*run_inline)(void *state, struct homi_chunk *c);
 };
 
 struct homi_path_inst {
