@@ -197,6 +197,27 @@ int homi_wait(homi_engine *eng, homi_completion *out, unsigned min, unsigned max
 /* Number of submitted requests whose completion was not collected yet. */
 unsigned homi_inflight(homi_engine *eng);
 
+/* ---------------------------------------------------------------- GPU */
+
+/* Reads whose destination is CUDA device memory (detected, or declared with
+ * opts.mem = HOMI_MEM_DEVICE) run through the pinned staging pipeline, or
+ * through cuFile where it moves data storage -> GPU directly (see the
+ * homi_cufile hint).  Builds without CUDA return HOMI_ENOTSUP for them. */
+
+/* 1 when this library was built with CUDA and a GPU is usable, else 0. */
+int homi_cuda_available(void);
+
+/* Stream-ordered read into device memory: returns at once; work queued on
+ * cuda_stream (a cudaStream_t) after this call sees the bytes, and *result
+ * (host memory) holds the byte count or a negative homi_err once the stream
+ * has reached this point.  Reads on one stream complete in order. */
+int homi_read_to_stream(homi_file *f, void *dev_buf, size_t len, int64_t offset, void *cuda_stream,
+                        int64_t *result);
+
+/* "gds" (cuFile moves data storage -> GPU), "compat" (cuFile runs through
+ * its own bounce buffers) or "unavailable". */
+const char *homi_cufile_status(homi_engine *eng);
+
 /* ---------------------------------------------------------------- stats */
 
 typedef struct homi_path_stats {

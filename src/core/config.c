@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "homi.h"
 
-enum kind { K_PATH, K_UINT, K_SIZE, K_BOOL, K_LOGLEVEL };
+enum kind { K_PATH, K_UINT, K_SIZE, K_BOOL, K_LOGLEVEL, K_TRI };
 
 struct key {
     const char *name;
@@ -45,6 +45,12 @@ static const struct key keys[] = {
     {"homi_log_level", K_LOGLEVEL, OFF(log_level), 0, 0, "error|warn|info|debug (default warn)"},
     {"homi_fixed_files", K_BOOL, OFF(fixed_files), 0, 0,
      "register open files with the io_uring rings (default on)"},
+    {"homi_staging_size", K_SIZE, OFF(staging_size), 64 << 10, 1ull << 30,
+     "pinned staging buffer size for reads into GPU memory, multiple of 4K (default 8M)"},
+    {"homi_staging_buffers", K_UINT, OFF(staging_buffers), 2, 1024,
+     "pinned staging buffers per engine (default 16)"},
+    {"homi_cufile", K_TRI, OFF(cufile_enable), 0, 0,
+     "cuFile for GPU destinations: auto (only in true GDS mode) | on | off (default auto)"},
     {"homi_inline_sync", K_BOOL, OFF(inline_sync), 0, 0,
      "serve synchronous reads of one chunk on the calling thread's own ring (default on)"},
 };
@@ -68,6 +74,9 @@ homi_config *homi_config_new(void)
     c->log_level = HOMI_LOG_WARN;
     c->fixed_files = 1;
     c->inline_sync = 1;
+    c->staging_size = 8u << 20;
+    c->staging_buffers = 16;
+    c->cufile_enable = 1;
     return c;
 }
 
@@ -161,12 +170,21 @@ static int parse_into(const struct key *k, const char *v, void *field)
         return 0;
     case K_SIZE:
         if (homi_parse_size(v, &u) || u < k->min || u > k->max) return -1;
-        if (k->offset == OFF(chunk_size) && (u % 4096)) return -1;
+        if ((k->offset == OFF(chunk_size) || k->offset == OFF(staging_size)) && (u % 4096))
+            return -1;
         *(uint64_t *)field = u;
         return 0;
     case K_BOOL:
         if (homi_parse_bool(v, &b)) return -1;
         *(int *)field = b;
+        return 0;
+    case K_TRI:
+        if (strcasecmp(v, "auto") == 0) {
+            *(int *)field = 1;
+            return 0;
+        }
+        if (homi_parse_bool(v, &b)) return -1;
+        *(int *)field = b ? 2 : 0;
         return 0;
     case K_LOGLEVEL:
         b = homi_log_level_parse(v);
@@ -206,6 +224,11 @@ int homi_config_get(const homi_config *cfg, const char *key, char *buf, size_t b
     case K_LOGLEVEL:
         n = snprintf(buf, buflen, "%s", homi_log_level_name(*(const int *)field));
         break;
+    case K_TRI: {
+        static const char *const t[] = {"off", "auto", "on"};
+        n = snprintf(buf, buflen, "%s", t[*(const int *)field]);
+        break;
+    }
     }
     if (n < 0 || (size_t)n >= buflen) return HOMI_ERANGE;
     return HOMI_OK;

@@ -17,7 +17,11 @@ struct homi_config {
     unsigned max_files;      /* open files per engine                  */
     int log_level;
     int fixed_files; /* register files with the rings          */
-    int inline_sync; /* single-chunk sync reads on the caller */
+    int inline_sync;
+    uint64_t staging_size;    /* pinned staging slot, bytes          */
+    unsigned staging_buffers; /* pinned staging slots per engine     */
+    int cufile_enable;        /* 0 off, 1 auto, 2 on                 */
+                              /* single-chunk sync reads on the caller */
 };
 
 /* Parse a size with optional K/M/G/T suffix (binary).  0 or -1. */

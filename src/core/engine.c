@@ -8,6 +8,9 @@
 #include "core/engine.h"
 #include "core/log.h"
 #include "cplane/watch.h"
+#include "mem/memkind.h"
+#include "mem/staging.h"
+#include "paths/cufile.h"
 
 void homi_file_release(struct homi_fh *f);
 
@@ -72,6 +75,7 @@ void homi_engine_destroy(homi_engine *e)
             if (f) homi_file_release(f);
         }
     }
+    homi_staging_destroy(e);
     homi_paths_fini(e);
     homi_watcher_destroy(e->watcher);
     free(e->files);
@@ -164,6 +168,29 @@ int homi_wait(homi_engine *e, homi_completion *out, unsigned min, unsigned max, 
     unsigned n = cq_take(e, out, max);
     pthread_mutex_unlock(&e->cq_lock);
     return (int)n;
+}
+
+int homi_cuda_available(void)
+{
+    return homi_cuda_usable();
+}
+
+const char *homi_cufile_status(homi_engine *e)
+{
+    return e ? homi_cufile_mode(e) : "unavailable";
+}
+
+int homi_read_to_stream(homi_file *handle, void *dst, size_t len, int64_t offset, void *cuda_stream,
+                        int64_t *result)
+{
+    struct homi_fh *f = homi_file_lookup(handle);
+    if (!f) return HOMI_EBADF;
+    if (!result || (!dst && len) || offset < 0) return HOMI_EINVAL;
+    if (len > (size_t)INT64_MAX || (uint64_t)offset > (uint64_t)INT64_MAX - len) return HOMI_ERANGE;
+    int device;
+    int kind = homi_mem_resolve(dst, len ? len : 1, HOMI_MEM_DEVICE, &device);
+    if (kind < 0) return kind;
+    return homi_staging_stream(f, dst, len, offset, device, cuda_stream, result);
 }
 
 unsigned homi_inflight(homi_engine *e)

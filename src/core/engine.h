@@ -53,7 +53,9 @@ struct homi_op {
     _Atomic uint64_t short_at; /* smallest user-relative end of data    */
     atomic_int err;            /* first error (homi_err) or 0          */
     atomic_uint path_mask;
-    int sync;
+    int mode; /* HOMI_RD_* */
+    void (*cb)(void *arg, int64_t result, unsigned path_mask);
+    void *cb_arg;
     sem_t done;     /* sync ops: posted on completion       */
     int64_t result; /* sync ops: filled on completion       */
     size_t nchunks;
@@ -81,7 +83,10 @@ struct homi_fh {
     struct homi_watch *watch;
 
     struct homi_stats_acc stats;
+    void *path_priv[HOMI_PATH_COUNT]; /* per-path per-file state (e.g. cuFile handle) */
 };
+
+struct homi_staging;
 
 struct homi_engine {
     struct homi_config cfg;
@@ -99,6 +104,8 @@ struct homi_engine {
     homi_completion *cq;
     size_t cq_head, cq_count, cq_cap;
     atomic_uint inflight; /* async ops submitted and not yet collected */
+
+    struct homi_staging *staging; /* device-destination pipeline (CUDA builds) */
 };
 
 /* Called by paths, exactly once per chunk: res = bytes delivered for the
@@ -112,8 +119,23 @@ void homi_file_refresh_map(struct homi_fh *f);
 /* Record that the file changed through this engine (writes). */
 void homi_file_invalidate(struct homi_fh *f);
 
-/* Build and dispatch an op; sync ops are waited for and freed. */
-int homi_read_start(struct homi_fh *f, void *buf, uint64_t len, int64_t off,
-                    const homi_read_opts *opts, uint64_t user_data, int sync, int64_t *result);
+/* One internal read request (front-ends and the staging pipeline). */
+enum { HOMI_RD_SYNC = 0, HOMI_RD_CQ = 1, HOMI_RD_CB = 2 };
+struct homi_rd {
+    void *buf;
+    uint64_t len;
+    int64_t off;
+    int mode;           /* HOMI_RD_*                                       */
+    int path;           /* HOMI_PATH_AUTO: choose (engine hint / opts)     */
+    uint64_t user_data; /* HOMI_RD_CQ                                      */
+    void (*cb)(void *arg, int64_t result, unsigned path_mask); /* HOMI_RD_CB */
+    void *cb_arg;
+};
+
+/* Build and dispatch an op.  SYNC ops are waited for (result in *result);
+ * CQ ops complete on the engine queue; CB ops call rd->cb from whichever
+ * thread completes them.  Returns HOMI_OK or a negative homi_err (then
+ * nothing was started). */
+int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result);
 
 #endif

@@ -30,7 +30,16 @@ static void op_finish(struct homi_op *op)
     }
     atomic_fetch_add(&f->stats.reads, 1);
     atomic_fetch_add(&e->stats.reads, 1);
-    if (op->sync) {
+    if (op->mode == HOMI_RD_CB) {
+        unsigned mask = atomic_load(&op->path_mask);
+        void (*cb)(void *, int64_t, unsigned) = op->cb;
+        void *arg = op->cb_arg;
+        atomic_fetch_sub(&f->inflight, 1);
+        free(op);
+        cb(arg, result, mask);
+        return;
+    }
+    if (op->mode == HOMI_RD_SYNC) {
         op->result = result;
         atomic_fetch_sub(&f->inflight, 1);
         sem_post(&op->done);
@@ -71,12 +80,13 @@ static void fallback(struct homi_fh *f, int reason)
 }
 
 /* Which path serves the data chunks of this request. */
-static int choose_path(struct homi_fh *f, const homi_read_opts *opts)
+static int choose_path(struct homi_fh *f, int want)
 {
     struct homi_engine *e = f->eng;
-    int want = opts && (opts->flags & HOMI_READ_FORCE_PATH) ? opts->path : e->cfg.path;
+    if (want == HOMI_PATH_AUTO) want = e->cfg.path;
     if (want == HOMI_PATH_AUTO || want == HOMI_PATH_KERNEL) return HOMI_PATH_KERNEL;
-    if (e->paths[want].ok) return want;
+    /* cuFile writes GPU memory only: host destinations use kernel */
+    if (want != HOMI_PATH_CUFILE && e->paths[want].ok) return want;
     fallback(f, HOMI_FB_PATH_UNAVAILABLE);
     HOMI_DEBUG("%s: path %s requested: %s; using kernel", f->path, homi_path_name(want),
                e->paths[want].why);
@@ -124,14 +134,17 @@ static size_t count_chunks(const struct homi_seg *s, size_t n, uint64_t cs)
     return c;
 }
 
-int homi_read_start(struct homi_fh *f, void *buf, uint64_t len, int64_t off,
-                    const homi_read_opts *opts, uint64_t user_data, int sync, int64_t *result)
+int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result)
 {
     struct homi_engine *e = f->eng;
+    void *buf = rd->buf;
+    uint64_t len = rd->len;
+    int64_t off = rd->off;
+    const int sync = rd->mode == HOMI_RD_SYNC;
     const uint64_t cs = e->cfg.chunk_size;
     struct homi_seg inl[SEGS_INLINE], *segs = inl;
     size_t nseg = 0;
-    int path = choose_path(f, opts);
+    int path = choose_path(f, rd->path);
     len = plan(f, off, len, &segs, &nseg);
     size_t nchunks = count_chunks(segs, nseg, cs);
 
@@ -145,10 +158,12 @@ int homi_read_start(struct homi_fh *f, void *buf, uint64_t len, int64_t off,
     }
     op->eng = e;
     op->file = f;
-    op->user_data = user_data;
+    op->user_data = rd->user_data;
     op->off = off;
     op->len = len;
-    op->sync = sync;
+    op->mode = rd->mode;
+    op->cb = rd->cb;
+    op->cb_arg = rd->cb_arg;
     atomic_init(&op->short_at, UINT64_MAX);
     if (sync) sem_init(&op->done, 0, 0);
 
@@ -200,7 +215,7 @@ int homi_read_start(struct homi_fh *f, void *buf, uint64_t len, int64_t off,
     if (segs != inl) free(segs);
     op->nchunks = k;
     atomic_fetch_add(&f->inflight, 1);
-    if (!sync) atomic_fetch_add(&e->inflight, 1);
+    if (rd->mode == HOMI_RD_CQ) atomic_fetch_add(&e->inflight, 1);
     /* the +1 keeps the op alive until every chunk has been handed out */
     atomic_init(&op->pending, (unsigned)k + 1);
     const struct homi_path_ops *ops = e->paths[path].ops;
@@ -216,65 +231,4 @@ int homi_read_start(struct homi_fh *f, void *buf, uint64_t len, int64_t off,
     sem_destroy(&op->done);
     free(op);
     return HOMI_OK;
-}
-
-/* ---- public entry points */
-
-static int check_args(struct homi_fh *f, const void *buf, size_t len, int64_t off,
-                      const homi_read_opts *opts)
-{
-    if (!f) return HOMI_EBADF;
-    if (off < 0) return HOMI_EINVAL;
-    if (!buf && len) return HOMI_EINVAL;
-    if (len > (size_t)INT64_MAX || (uint64_t)off > (uint64_t)INT64_MAX - len) return HOMI_ERANGE;
-    if (opts) {
-        if (opts->flags & ~HOMI_READ_FORCE_PATH) return HOMI_EINVAL;
-        if (opts->path != HOMI_PATH_AUTO && (opts->path < 0 || opts->path >= HOMI_PATH_HOLE))
-            return HOMI_EINVAL;
-        if (opts->mem == HOMI_MEM_DEVICE) return HOMI_ENOTSUP; /* no CUDA in this build */
-        if (opts->mem < HOMI_MEM_AUTO || opts->mem > HOMI_MEM_DEVICE) return HOMI_EINVAL;
-    }
-    return HOMI_OK;
-}
-
-int64_t homi_pread_ex(homi_file *handle, void *buf, size_t len, int64_t offset,
-                      const homi_read_opts *opts)
-{
-    struct homi_fh *f = homi_file_lookup(handle);
-    int rc = check_args(f, buf, len, offset, opts);
-    if (rc) return rc;
-    int64_t result = 0;
-    rc = homi_read_start(f, buf, len, offset, opts, 0, 1, &result);
-    return rc ? rc : result;
-}
-
-int64_t homi_pread(homi_file *f, void *buf, size_t len, int64_t offset)
-{
-    return homi_pread_ex(f, buf, len, offset, NULL);
-}
-
-int homi_submit(homi_engine *e, const homi_io *ios, unsigned n)
-{
-    if (!e || (!ios && n)) return HOMI_EINVAL;
-    for (unsigned i = 0; i < n; i++) {
-        struct homi_fh *f = homi_file_lookup(ios[i].file);
-        int rc = check_args(f, ios[i].buf, ios[i].len, ios[i].offset, &ios[i].opts);
-        if (!rc && f->eng != e) rc = HOMI_EBADF;
-        if (rc) {
-            homi_log(HOMI_LOG_DEBUG, "homi_submit: request %u rejected: %s", i, homi_strerror(rc));
-            return rc;
-        }
-    }
-    for (unsigned i = 0; i < n; i++) {
-        struct homi_fh *f = homi_file_lookup(ios[i].file);
-        int rc = homi_read_start(f, ios[i].buf, ios[i].len, ios[i].offset, &ios[i].opts,
-                                 ios[i].user_data, 0, NULL);
-        if (rc) {
-            /* out of memory mid-batch: complete the rest with the error */
-            homi_completion c = {ios[i].user_data, rc, 0, 0};
-            atomic_fetch_add(&e->inflight, 1);
-            homi_cq_push(e, &c);
-        }
-    }
-    return (int)n;
 }

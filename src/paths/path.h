@@ -37,6 +37,7 @@ struct homi_path_inst {
 };
 
 extern const struct homi_path_ops homi_path_kernel_ops;
+extern const struct homi_path_ops homi_path_cufile_ops;
 
 /* Fill eng->paths for every path built into this library. */
 void homi_paths_init(struct homi_engine *eng);

@@ -1,0 +1,467 @@
+/* staging.c - the pinned staging pipeline for device destinations.
+ *
+ * One pool of pinned slots per engine (homi_staging_buffers x
+ * homi_staging_size, cudaHostAlloc portable), shared by all threads.  A
+ * read of N bytes into GPU memory is cut at slot-size multiples; each
+ * piece is read by the host read pipeline (all kernel-path rings in
+ * parallel, O_DIRECT straight into the slot when enabled) and, in file
+ * order, copied with cudaMemcpyAsync on one of two streams per device; a
+ * slot goes back to the pool when its copy's event has completed.  Reads
+ * of later pieces overlap the copies of earlier ones.  A single service
+ * thread runs the asynchronous and stream-ordered requests. */
+#include "mem/staging.h"
+
+#include "core/engine.h"
+#include "homi.h"
+
+#ifndef HOMI_HAVE_CUDA
+int64_t homi_staging_read(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
+                          int path)
+{
+    return HOMI_ENOTSUP;
+}
+int homi_staging_submit(struct homi_fh *f, void *dst, size_t len, int64_t off, int device, int path,
+                        uint64_t user_data)
+{
+    return HOMI_ENOTSUP;
+}
+int homi_staging_stream(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
+                        void *stream, int64_t *result)
+{
+    return HOMI_ENOTSUP;
+}
+void homi_staging_destroy(struct homi_engine *e)
+{
+    (void)e;
+}
+#else
+
+#include <cuda_runtime_api.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "paths/cufile.h"
+
+#define MAX_GPUS 64
+#define NSTREAMS 2
+
+struct sdev {
+    int ready;
+    cudaStream_t s[NSTREAMS];
+    cudaEvent_t *ev; /* one per slot */
+};
+
+struct job {
+    struct homi_fh *f;
+    void *dst;
+    size_t len;
+    int64_t off;
+    int device, path;
+    uint64_t user_data;
+    int64_t *result; /* stream-ordered: where to write the result */
+    sem_t done;      /* stream-ordered: posted when the data is on the GPU */
+    int stream_mode;
+    struct job *next;
+};
+
+struct homi_staging {
+    struct homi_engine *eng;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    char *mem;
+    size_t slot_size;
+    unsigned nslots;
+    unsigned *free;
+    unsigned nfree;
+    struct sdev dev[MAX_GPUS];
+    /* service thread for async / stream-ordered requests */
+    pthread_t th;
+    int th_started, stop;
+    struct job *qh, *qt;
+    pthread_cond_t qcond;
+};
+
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int cuda_err(cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess) return HOMI_OK;
+    homi_log(HOMI_LOG_ERROR, "%s: %s", what, cudaGetErrorString(e));
+    cudaGetLastError();
+    switch (e) {
+    case cudaErrorMemoryAllocation: return HOMI_ENOMEM;
+    case cudaErrorInvalidValue:
+    case cudaErrorInvalidDevicePointer: return HOMI_EINVAL;
+    default: return HOMI_ESYS;
+    }
+}
+
+static struct homi_staging *get(struct homi_engine *e, int *rc)
+{
+    pthread_mutex_lock(&create_lock);
+    struct homi_staging *st = e->staging;
+    if (st) {
+        pthread_mutex_unlock(&create_lock);
+        return st;
+    }
+    st = calloc(1, sizeof *st);
+    *rc = HOMI_ENOMEM;
+    if (!st) goto out;
+    st->eng = e;
+    st->slot_size = e->cfg.staging_size;
+    st->nslots = e->cfg.staging_buffers;
+    st->free = calloc(st->nslots, sizeof *st->free);
+    if (!st->free) goto fail;
+    *rc = cuda_err(
+        cudaHostAlloc((void **)&st->mem, st->slot_size * st->nslots, cudaHostAllocPortable),
+        "cudaHostAlloc(staging)");
+    if (*rc) goto fail;
+    for (unsigned i = 0; i < st->nslots; i++)
+        st->free[i] = st->nslots - 1 - i;
+    st->nfree = st->nslots;
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->cond, NULL);
+    pthread_cond_init(&st->qcond, NULL);
+    homi_log(HOMI_LOG_INFO, "staging: %u pinned buffers of %zu bytes", st->nslots, st->slot_size);
+    e->staging = st;
+    *rc = HOMI_OK;
+    goto out;
+fail:
+    if (st) free(st->free);
+    free(st);
+    st = NULL;
+out:
+    pthread_mutex_unlock(&create_lock);
+    return st;
+}
+
+static int dev_ready(struct homi_staging *st, int device)
+{
+    if (device < 0 || device >= MAX_GPUS) return HOMI_EINVAL;
+    int rc = cuda_err(cudaSetDevice(device), "cudaSetDevice");
+    if (rc) return rc;
+    pthread_mutex_lock(&st->lock);
+    struct sdev *d = &st->dev[device];
+    if (!d->ready) {
+        d->ev = calloc(st->nslots, sizeof *d->ev);
+        rc = d->ev ? HOMI_OK : HOMI_ENOMEM;
+        for (int i = 0; !rc && i < NSTREAMS; i++)
+            rc = cuda_err(cudaStreamCreateWithFlags(&d->s[i], cudaStreamNonBlocking),
+                          "cudaStreamCreate");
+        for (unsigned i = 0; !rc && i < st->nslots; i++)
+            rc = cuda_err(cudaEventCreateWithFlags(&d->ev[i], cudaEventDisableTiming),
+                          "cudaEventCreate");
+        d->ready = rc == 0;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static int acquire(struct homi_staging *st, int block)
+{
+    pthread_mutex_lock(&st->lock);
+    while (!st->nfree && block)
+        pthread_cond_wait(&st->cond, &st->lock);
+    int s = st->nfree ? (int)st->free[--st->nfree] : -1;
+    pthread_mutex_unlock(&st->lock);
+    return s;
+}
+
+static void release(struct homi_staging *st, unsigned slot)
+{
+    pthread_mutex_lock(&st->lock);
+    st->free[st->nfree++] = slot;
+    pthread_cond_signal(&st->cond);
+    pthread_mutex_unlock(&st->lock);
+}
+
+struct piece {
+    int slot;
+    uint64_t off, len;
+    int64_t res;
+    sem_t ready;
+};
+
+static void piece_done(void *arg, int64_t result, unsigned mask)
+{
+    struct piece *p = arg;
+    (void)mask;
+    p->res = result;
+    sem_post(&p->ready);
+}
+
+/* The pipeline.  Runs on the caller's thread (or the service thread). */
+static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, size_t len,
+                        int64_t off, int device, int path)
+{
+    int rc = dev_ready(st, device);
+    if (rc) return rc;
+    struct sdev *d = &st->dev[device];
+    const uint64_t S = st->slot_size;
+    const uint64_t npieces = (len + S - 1) / S;
+    const unsigned W = st->nslots;
+    struct piece *win = calloc(W, sizeof *win);
+    unsigned *copying = calloc(W, sizeof *copying); /* slots whose copy is pending, FIFO */
+    if (!win || !copying) {
+        free(win);
+        free(copying);
+        return HOMI_ENOMEM;
+    }
+    unsigned cq_head = 0, cq_n = 0;
+    uint64_t head = 0, tail = 0, total = 0;
+    int64_t err = 0;
+    int stop = 0; /* short read or error: issue nothing more */
+
+    while (head < tail || (!stop && tail < npieces)) {
+        /* give back slots whose copies finished */
+        while (cq_n && cudaEventQuery(d->ev[copying[cq_head]]) == cudaSuccess) {
+            release(st, copying[cq_head]);
+            cq_head = (cq_head + 1) % W;
+            cq_n--;
+        }
+        /* issue reads */
+        while (!stop && tail < npieces && tail - head < W) {
+            int slot = acquire(st, 0);
+            if (slot < 0 && head == tail && cq_n) { /* wait for our oldest copy */
+                cudaEventSynchronize(d->ev[copying[cq_head]]);
+                release(st, copying[cq_head]);
+                cq_head = (cq_head + 1) % W;
+                cq_n--;
+                continue;
+            }
+            if (slot < 0 && head == tail) slot = acquire(st, 1); /* we hold nothing */
+            if (slot < 0) break;
+            struct piece *p = &win[tail % W];
+            p->slot = slot;
+            p->off = (uint64_t)off + tail * S;
+            p->len = len - tail * S < S ? len - tail * S : S;
+            p->res = 0;
+            sem_init(&p->ready, 0, 0);
+            struct homi_rd rd = {.buf = st->mem + (size_t)slot * S,
+                                 .len = p->len,
+                                 .off = (int64_t)p->off,
+                                 .mode = HOMI_RD_CB,
+                                 .path = path,
+                                 .cb = piece_done,
+                                 .cb_arg = p};
+            int r = homi_read_start(f, &rd, NULL);
+            if (r) piece_done(p, r, 0);
+            tail++;
+        }
+        if (head == tail) continue;
+        /* complete the oldest piece: copy it to the GPU */
+        struct piece *p = &win[head % W];
+        while (sem_wait(&p->ready) != 0) {}
+        sem_destroy(&p->ready);
+        head++;
+        if (p->res < 0 || stop) {
+            if (p->res < 0 && !err) err = p->res;
+            stop = 1;
+            release(st, (unsigned)p->slot);
+            continue;
+        }
+        uint64_t n = (uint64_t)p->res;
+        if (n) {
+            cudaStream_t s = d->s[head % NSTREAMS];
+            int r = cuda_err(cudaMemcpyAsync(dst + (p->off - (uint64_t)off),
+                                             st->mem + (size_t)p->slot * S, n,
+                                             cudaMemcpyHostToDevice, s),
+                             "cudaMemcpyAsync(staging -> device)");
+            if (!r) r = cuda_err(cudaEventRecord(d->ev[p->slot], s), "cudaEventRecord");
+            if (r) {
+                if (!err) err = r;
+                stop = 1;
+                release(st, (unsigned)p->slot);
+                continue;
+            }
+            copying[(cq_head + cq_n) % W] = (unsigned)p->slot;
+            cq_n++;
+        } else {
+            release(st, (unsigned)p->slot);
+        }
+        total += n;
+        if (n < p->len) stop = 1; /* end of file */
+    }
+    while (cq_n) {
+        int r = cuda_err(cudaEventSynchronize(d->ev[copying[cq_head]]), "copy to device");
+        if (r && !err) err = r;
+        release(st, copying[cq_head]);
+        cq_head = (cq_head + 1) % W;
+        cq_n--;
+    }
+    free(win);
+    free(copying);
+    return err ? err : (int64_t)total;
+}
+
+static int64_t staged(struct homi_fh *f, void *dst, size_t len, int64_t off, int device, int path)
+{
+    struct homi_engine *e = f->eng;
+    int use_cufile = homi_cufile_choose(f, path);
+    if (use_cufile > 0) return homi_cufile_read(f, dst, len, off, device);
+    if (path == HOMI_PATH_CUFILE) path = HOMI_PATH_AUTO; /* fallback counted by choose */
+    int rc = 0;
+    struct homi_staging *st = get(e, &rc);
+    if (!st) return rc;
+    return pipeline(st, f, dst, len, off, device, path);
+}
+
+int64_t homi_staging_read(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
+                          int path)
+{
+    atomic_fetch_add(&f->inflight, 1);
+    int64_t r = staged(f, dst, len, off, device, path);
+    atomic_fetch_sub(&f->inflight, 1);
+    return r;
+}
+
+/* ---- service thread: asynchronous and stream-ordered requests */
+
+int homi_cq_push(struct homi_engine *e, const homi_completion *c);
+
+static void *service(void *arg)
+{
+    struct homi_staging *st = arg;
+    pthread_mutex_lock(&st->lock);
+    for (;;) {
+        while (!st->qh && !st->stop)
+            pthread_cond_wait(&st->qcond, &st->lock);
+        struct job *j = st->qh;
+        if (!j) break;
+        st->qh = j->next;
+        if (!st->qh) st->qt = NULL;
+        pthread_mutex_unlock(&st->lock);
+        uint64_t t0 = homi_now_ns();
+        int64_t r = staged(j->f, j->dst, j->len, j->off, j->device, j->path);
+        (void)t0;
+        atomic_fetch_sub(&j->f->inflight, 1);
+        if (j->stream_mode) {
+            *j->result = r;
+            sem_post(&j->done); /* the host function frees the job */
+        } else {
+            homi_completion c = {j->user_data, r, 1u << HOMI_PATH_KERNEL, 0};
+            homi_cq_push(st->eng, &c);
+            free(j);
+        }
+        pthread_mutex_lock(&st->lock);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+static int enqueue(struct homi_fh *f, struct job *j)
+{
+    int rc = 0;
+    struct homi_staging *st = get(f->eng, &rc);
+    if (!st) return rc;
+    pthread_mutex_lock(&st->lock);
+    if (!st->th_started) {
+        if (pthread_create(&st->th, NULL, service, st)) {
+            pthread_mutex_unlock(&st->lock);
+            return HOMI_ESYS;
+        }
+        st->th_started = 1;
+    }
+    atomic_fetch_add(&f->inflight, 1);
+    j->next = NULL;
+    if (st->qt)
+        st->qt->next = j;
+    else
+        st->qh = j;
+    st->qt = j;
+    pthread_cond_signal(&st->qcond);
+    pthread_mutex_unlock(&st->lock);
+    return HOMI_OK;
+}
+
+int homi_staging_submit(struct homi_fh *f, void *dst, size_t len, int64_t off, int device, int path,
+                        uint64_t user_data)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) return HOMI_ENOMEM;
+    *j = (struct job){.f = f,
+                      .dst = dst,
+                      .len = len,
+                      .off = off,
+                      .device = device,
+                      .path = path,
+                      .user_data = user_data};
+    atomic_fetch_add(&f->eng->inflight, 1);
+    int rc = enqueue(f, j);
+    if (rc) {
+        atomic_fetch_sub(&f->eng->inflight, 1);
+        free(j);
+    }
+    return rc;
+}
+
+static void CUDART_CB stream_wait(void *arg)
+{
+    struct job *j = arg;
+    while (sem_wait(&j->done) != 0) {}
+    sem_destroy(&j->done);
+    free(j);
+}
+
+int homi_staging_stream(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
+                        void *stream, int64_t *result)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) return HOMI_ENOMEM;
+    *j = (struct job){.f = f,
+                      .dst = dst,
+                      .len = len,
+                      .off = off,
+                      .device = device,
+                      .path = HOMI_PATH_AUTO,
+                      .result = result,
+                      .stream_mode = 1};
+    sem_init(&j->done, 0, 0);
+    /* the stream waits (host function) until the service thread has put
+     * the bytes on the GPU; work queued after this call then sees them */
+    int rc =
+        cuda_err(cudaLaunchHostFunc((cudaStream_t)stream, stream_wait, j), "cudaLaunchHostFunc");
+    if (rc) {
+        sem_destroy(&j->done);
+        free(j);
+        return rc;
+    }
+    rc = enqueue(f, j);
+    if (rc) { /* release the stream with the error */
+        *result = rc;
+        sem_post(&j->done);
+    }
+    return HOMI_OK;
+}
+
+void homi_staging_destroy(struct homi_engine *e)
+{
+    struct homi_staging *st = e->staging;
+    if (!st) return;
+    pthread_mutex_lock(&st->lock);
+    st->stop = 1;
+    pthread_cond_broadcast(&st->qcond);
+    pthread_mutex_unlock(&st->lock);
+    if (st->th_started) pthread_join(st->th, NULL);
+    for (int g = 0; g < MAX_GPUS; g++) {
+        struct sdev *d = &st->dev[g];
+        if (!d->ready) continue;
+        cudaSetDevice(g);
+        for (int i = 0; i < NSTREAMS; i++)
+            cudaStreamDestroy(d->s[i]);
+        for (unsigned i = 0; i < st->nslots; i++)
+            cudaEventDestroy(d->ev[i]);
+        free(d->ev);
+    }
+    cudaFreeHost(st->mem);
+    pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->cond);
+    pthread_cond_destroy(&st->qcond);
+    free(st->free);
+    free(st);
+    e->staging = NULL;
+}
+#endif

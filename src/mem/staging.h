@@ -1,0 +1,27 @@
+/* staging.h - reads into CUDA device memory through a ring of pinned
+ * bounce buffers: storage reads into slot k+1.. while slot k is copied to
+ * the GPU with cudaMemcpyAsync; plus the asynchronous and stream-ordered
+ * forms.  Builds without CUDA return HOMI_ENOTSUP. */
+#ifndef HOMI_MEM_STAGING_H
+#define HOMI_MEM_STAGING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct homi_fh;
+struct homi_engine;
+
+/* Synchronous: bytes read (short only at EOF) or a negative homi_err. */
+int64_t homi_staging_read(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
+                          int path);
+/* Asynchronous: completes on the engine's completion queue. */
+int homi_staging_submit(struct homi_fh *f, void *dst, size_t len, int64_t off, int device, int path,
+                        uint64_t user_data);
+/* Stream-ordered: work queued on stream after this call sees the data;
+ * *result (host memory) holds the byte count or error once the stream has
+ * reached this point. */
+int homi_staging_stream(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
+                        void *stream, int64_t *result);
+void homi_staging_destroy(struct homi_engine *e);
+
+#endif
