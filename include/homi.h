@@ -229,10 +229,11 @@ typedef struct homi_path_stats {
 typedef struct homi_stats {
     homi_path_stats path[HOMI_PATH_COUNT];
     uint64_t fallbacks[HOMI_FB_COUNT];
-    uint64_t reads;      /* user-level read requests completed           */
-    uint64_t read_bytes; /* bytes returned to the user                   */
-    uint64_t errors;     /* user-level requests that failed              */
-    uint64_t map_builds; /* extent maps built (FIEMAP walks)             */
+    uint64_t reads;        /* user-level read requests completed           */
+    uint64_t read_bytes;   /* bytes returned to the user                   */
+    uint64_t errors;       /* user-level requests that failed              */
+    uint64_t map_builds;   /* extent maps built (FIEMAP walks)             */
+    uint64_t staged_bytes; /* bytes copied to GPU memory through the pinned staging pipeline */
 } homi_stats;
 
 int homi_file_stats(homi_file *f, homi_stats *out);

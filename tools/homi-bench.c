@@ -44,6 +44,9 @@
 #include <unistd.h>
 
 #include "homi.h"
+#ifdef HOMI_BENCH_GPU
+#include "bench_gpu.h"
+#endif
 
 #define DEFAULT_FILE "/var/tmp/homi-sample.dat"
 #define DEFAULT_SIZE (1ull << 30)
@@ -1167,6 +1170,8 @@ static void usage(FILE *f)
             "  --quiet          print only the table and errors\n"
             "  --verbose        print every timed run on stderr (always on a terminal)\n"
             "  --help           this text\n"
+            "  --gpu            file -> GPU memory benchmark instead (CUDA builds;\n"
+            "                   see homi-bench --gpu --help)\n"
             "\n"
             "HOMI_* environment variables are applied first; command-line hints override them.\n"
             "Exit status: 0 ok, 1 I/O or verification error, 2 bad usage.\n",
@@ -1347,12 +1352,30 @@ static void parse_args(struct ctx *c, int argc, char **argv)
     homi_config_free(cfg);
 }
 
+/* --gpu anywhere before "--" selects the GPU benchmark (tools/bench_gpu.c). */
+static int want_gpu(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) return 0;
+        if (strcmp(argv[i], "--gpu") == 0) return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct ctx c; /* large; zero-initialised */
     if (argc > 0 && argv[0]) {
         const char *s = strrchr(argv[0], '/');
         prog = s ? s + 1 : argv[0];
+    }
+    if (want_gpu(argc, argv)) {
+#ifdef HOMI_BENCH_GPU
+        return homi_bench_gpu_main(argc, argv);
+#else
+        fprintf(stderr, "%s: --gpu: built without CUDA (reconfigure with HOMI_CUDA=ON)\n", prog);
+        return 2;
+#endif
     }
     parse_args(&c, argc, argv);
     c.fd = -1;

@@ -33,6 +33,7 @@ void homi_stats_snapshot(const struct homi_stats_acc *a, homi_stats *out)
     out->read_bytes = atomic_load_explicit(&a->read_bytes, RLX);
     out->errors = atomic_load_explicit(&a->errors, RLX);
     out->map_builds = atomic_load_explicit(&a->map_builds, RLX);
+    out->staged_bytes = atomic_load_explicit(&a->staged_bytes, RLX);
 }
 
 const char *homi_path_name(int path)
@@ -66,6 +67,9 @@ void homi_stats_print(const homi_stats *s, double seconds, void *file)
             "  reads %" PRIu64 ", bytes returned %" PRIu64 ", errors %" PRIu64
             ", extent maps built %" PRIu64 "\n",
             s->reads, s->read_bytes, s->errors, s->map_builds);
+    if (s->staged_bytes)
+        fprintf(f, "  staged to GPU memory through pinned buffers: %" PRIu64 " bytes\n",
+                s->staged_bytes);
     int any = 0;
     for (int r = 0; r < HOMI_FB_COUNT; r++) {
         if (!s->fallbacks[r]) continue;

@@ -47,6 +47,7 @@ void homi_staging_destroy(struct homi_engine *e)
 
 #define MAX_GPUS 64
 #define NSTREAMS 2
+#define NASYNC 4 /* service threads for asynchronous device reads */
 
 struct sdev {
     int ready;
@@ -77,10 +78,13 @@ struct homi_staging {
     unsigned *free;
     unsigned nfree;
     struct sdev dev[MAX_GPUS];
-    /* service thread for async / stream-ordered requests */
-    pthread_t th;
-    int th_started, stop;
-    struct job *qh, *qt;
+    /* service threads: NASYNC for homi_submit jobs, one for stream-ordered
+     * jobs (which must run in the order they were queued) */
+    pthread_t th[NASYNC + 1];
+    int nth, stop;
+    struct jobq {
+        struct job *h, *t;
+    } q[2];
     pthread_cond_t qcond;
 };
 
@@ -279,6 +283,8 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
             }
             copying[(cq_head + cq_n) % W] = (unsigned)p->slot;
             cq_n++;
+            atomic_fetch_add(&f->stats.staged_bytes, n);
+            atomic_fetch_add(&st->eng->stats.staged_bytes, n);
         } else {
             release(st, (unsigned)p->slot);
         }
@@ -322,25 +328,31 @@ int64_t homi_staging_read(struct homi_fh *f, void *dst, size_t len, int64_t off,
 
 int homi_cq_push(struct homi_engine *e, const homi_completion *c);
 
+struct svc {
+    struct homi_staging *st;
+    int queue; /* 0: async jobs, 1: stream-ordered jobs */
+};
+
 static void *service(void *arg)
 {
-    struct homi_staging *st = arg;
+    struct svc *sv = arg;
+    struct homi_staging *st = sv->st;
+    struct jobq *q = &st->q[sv->queue];
+    free(sv);
     pthread_mutex_lock(&st->lock);
     for (;;) {
-        while (!st->qh && !st->stop)
+        while (!q->h && !st->stop)
             pthread_cond_wait(&st->qcond, &st->lock);
-        struct job *j = st->qh;
+        struct job *j = q->h;
         if (!j) break;
-        st->qh = j->next;
-        if (!st->qh) st->qt = NULL;
+        q->h = j->next;
+        if (!q->h) q->t = NULL;
         pthread_mutex_unlock(&st->lock);
-        uint64_t t0 = homi_now_ns();
         int64_t r = staged(j->f, j->dst, j->len, j->off, j->device, j->path);
-        (void)t0;
         atomic_fetch_sub(&j->f->inflight, 1);
         if (j->stream_mode) {
             *j->result = r;
-            sem_post(&j->done); /* the host function frees the job */
+            sem_post(&j->done); /* the stream's host function frees the job */
         } else {
             homi_completion c = {j->user_data, r, 1u << HOMI_PATH_KERNEL, 0};
             homi_cq_push(st->eng, &c);
@@ -352,27 +364,41 @@ static void *service(void *arg)
     return NULL;
 }
 
+/* Start the service threads on first use (caller holds st->lock). */
+static int start_service(struct homi_staging *st)
+{
+    for (; st->nth < NASYNC + 1; st->nth++) {
+        struct svc *sv = malloc(sizeof *sv);
+        if (!sv) return HOMI_ENOMEM;
+        *sv = (struct svc){st, st->nth == NASYNC};
+        if (pthread_create(&st->th[st->nth], NULL, service, sv)) {
+            free(sv);
+            return HOMI_ESYS;
+        }
+    }
+    return HOMI_OK;
+}
+
 static int enqueue(struct homi_fh *f, struct job *j)
 {
     int rc = 0;
     struct homi_staging *st = get(f->eng, &rc);
     if (!st) return rc;
     pthread_mutex_lock(&st->lock);
-    if (!st->th_started) {
-        if (pthread_create(&st->th, NULL, service, st)) {
-            pthread_mutex_unlock(&st->lock);
-            return HOMI_ESYS;
-        }
-        st->th_started = 1;
+    if (st->nth < NASYNC + 1 && (rc = start_service(st)) && st->nth == 0) {
+        pthread_mutex_unlock(&st->lock);
+        return rc;
     }
+    /* stream-ordered jobs go to their single thread when it exists */
+    struct jobq *q = &st->q[j->stream_mode && st->nth > NASYNC ? 1 : 0];
     atomic_fetch_add(&f->inflight, 1);
     j->next = NULL;
-    if (st->qt)
-        st->qt->next = j;
+    if (q->t)
+        q->t->next = j;
     else
-        st->qh = j;
-    st->qt = j;
-    pthread_cond_signal(&st->qcond);
+        q->h = j;
+    q->t = j;
+    pthread_cond_broadcast(&st->qcond);
     pthread_mutex_unlock(&st->lock);
     return HOMI_OK;
 }
@@ -445,7 +471,8 @@ void homi_staging_destroy(struct homi_engine *e)
     st->stop = 1;
     pthread_cond_broadcast(&st->qcond);
     pthread_mutex_unlock(&st->lock);
-    if (st->th_started) pthread_join(st->th, NULL);
+    for (int i = 0; i < st->nth; i++)
+        pthread_join(st->th[i], NULL);
     for (int g = 0; g < MAX_GPUS; g++) {
         struct sdev *d = &st->dev[g];
         if (!d->ready) continue;

@@ -10,6 +10,7 @@
 #include "paths/cufile.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,38 @@ struct cufile {
     ssize_t (*read)(cufile_handle, void *, size_t, off_t, off_t);
 };
 
+/* The cuFile driver is process-wide: opened by the first engine that needs
+ * it, closed by the last one, and never closed by HOMI when someone else in
+ * the process had opened it first (cuFileDriverOpen then reports 5026,
+ * CU_FILE_DRIVER_ALREADY_OPEN). */
+#define CU_FILE_DRIVER_ALREADY_OPEN 5026
+static pthread_mutex_t drv_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned drv_refs;
+static int drv_ours;
+
+#ifdef HOMI_HAVE_CUDA
+static cufile_error driver_get(struct cufile *c)
+{
+    cufile_error e = {0, 0};
+    pthread_mutex_lock(&drv_lock);
+    if (drv_refs == 0) {
+        e = c->driver_open();
+        drv_ours = e.err == 0;
+        if (e.err == CU_FILE_DRIVER_ALREADY_OPEN) e.err = 0;
+    }
+    if (e.err == 0) drv_refs++;
+    pthread_mutex_unlock(&drv_lock);
+    return e;
+}
+#endif
+
+static void driver_put(struct cufile *c)
+{
+    pthread_mutex_lock(&drv_lock);
+    if (drv_refs && --drv_refs == 0 && drv_ours) c->driver_close();
+    pthread_mutex_unlock(&drv_lock);
+}
+
 static int cf_init(struct homi_engine *eng, void **state, char *why, size_t whylen)
 {
 #ifndef HOMI_HAVE_CUDA
@@ -84,7 +117,7 @@ static int cf_init(struct homi_engine *eng, void **state, char *why, size_t whyl
         free(c);
         return HOMI_ENOTSUP;
     }
-    cufile_error e = c->driver_open();
+    cufile_error e = driver_get(c);
     if (e.err) {
         snprintf(why, whylen, "cuFileDriverOpen failed (error %d, CUDA %d)", e.err, e.cu_err);
         dlclose(c->lib);
@@ -102,7 +135,7 @@ static void cf_fini(void *state)
 {
     struct cufile *c = state;
     if (!c) return;
-    c->driver_close();
+    driver_put(c);
     dlclose(c->lib);
     free(c);
 }

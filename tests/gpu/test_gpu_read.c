@@ -38,8 +38,8 @@ static void compare(const char *what, const char *dev, uint64_t off, uint64_t n)
     REQUIRE(h, "malloc");
     CUDA_OK(cudaMemcpy(h, dev, n, cudaMemcpyDeviceToHost));
     long long d = t_first_diff(h, g_ref + off, n);
-    CHECK(d < 0, "%s: off %llu len %llu: first difference at +%lld", what,
-          (unsigned long long)off, (unsigned long long)n, d);
+    CHECK(d < 0, "%s: off %llu len %llu: first difference at +%lld", what, (unsigned long long)off,
+          (unsigned long long)n, d);
     free(h);
 }
 
@@ -57,7 +57,8 @@ static void one_read(const char *what, char *dev, uint64_t dev_off, uint64_t off
     char guard[4096];
     CUDA_OK(cudaMemcpy(guard, dev + dev_off + want, sizeof guard, cudaMemcpyDeviceToHost));
     int bad = 0;
-    for (size_t i = 0; i < sizeof guard; i++) bad |= (unsigned char)guard[i] != 0xA5;
+    for (size_t i = 0; i < sizeof guard; i++)
+        bad |= (unsigned char)guard[i] != 0xA5;
     CHECK(!bad, "%s: bytes written past the result (off %llu len %llu)", what,
           (unsigned long long)off, (unsigned long long)len);
     t_bail_if_many();
@@ -183,8 +184,7 @@ static void run_suite(const char *label)
         uint64_t want = expect(boff[k], blen[k]);
         CHECK(cqe[i].result == (int64_t)want, "batch %d: result %lld want %llu", k,
               (long long)cqe[i].result, (unsigned long long)want);
-        if (cqe[i].result == (int64_t)want)
-            compare("batch", (char *)ios[k].buf, boff[k], want);
+        if (cqe[i].result == (int64_t)want) compare("batch", (char *)ios[k].buf, boff[k], want);
     }
 
     /* stream-ordered reads followed by a copy back on the same stream */
@@ -197,9 +197,9 @@ static void run_suite(const char *label)
     CUDA_OK(cudaMallocHost((void **)&back, NS * 2 * M));
     for (int i = 0; i < NS; i++) {
         uint64_t off = (uint64_t)i * 7 * M + 11;
-        CHECK_RC(homi_read_to_stream(g_f, dev + (uint64_t)i * 2 * M, 2 * M, (int64_t)off, s,
-                                     &res[i]),
-                 HOMI_OK);
+        CHECK_RC(
+            homi_read_to_stream(g_f, dev + (uint64_t)i * 2 * M, 2 * M, (int64_t)off, s, &res[i]),
+            HOMI_OK);
         CUDA_OK(cudaMemcpyAsync(back + (uint64_t)i * 2 * M, dev + (uint64_t)i * 2 * M, 2 * M,
                                 cudaMemcpyDeviceToHost, s));
     }
