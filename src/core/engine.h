@@ -127,6 +127,7 @@ struct homi_rd {
     int64_t off;
     int mode;           /* HOMI_RD_*                                       */
     int path;           /* HOMI_PATH_AUTO: choose (engine hint / opts)     */
+    uint64_t chunk;     /* split size, multiple of 4K; 0: homi_chunk_size  */
     uint64_t user_data; /* HOMI_RD_CQ                                      */
     void (*cb)(void *arg, int64_t result, unsigned path_mask); /* HOMI_RD_CB */
     void *cb_arg;

@@ -141,7 +141,7 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
     uint64_t len = rd->len;
     int64_t off = rd->off;
     const int sync = rd->mode == HOMI_RD_SYNC;
-    const uint64_t cs = e->cfg.chunk_size;
+    const uint64_t cs = rd->chunk ? rd->chunk : e->cfg.chunk_size;
     struct homi_seg inl[SEGS_INLINE], *segs = inl;
     size_t nseg = 0;
     int path = choose_path(f, rd->path);
@@ -200,7 +200,7 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
                     c->woff = p - p % A;
                     uint64_t wend = (p + n + A - 1) / A * A;
                     c->wlen = (uint32_t)(wend - c->woff);
-                    if (c->wlen > cs + 8192) { /* cannot bounce: buffered */
+                    if (c->wlen > e->cfg.chunk_size + 8192) { /* no bounce fits: buffered */
                         c->direct = 0;
                     } else {
                         c->bounce = 1;

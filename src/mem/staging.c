@@ -215,6 +215,11 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
         return HOMI_ENOMEM;
     }
     unsigned cq_head = 0, cq_n = 0;
+    /* split each piece over all kernel-path rings: reads of one staging
+     * buffer then run on every worker at once */
+    uint64_t chunk = S / homi_kernel_threads(&f->eng->cfg) / 4096 * 4096;
+    if (chunk < (64u << 10)) chunk = 64u << 10;
+    if (chunk > f->eng->cfg.chunk_size) chunk = f->eng->cfg.chunk_size;
     uint64_t head = 0, tail = 0, total = 0;
     int64_t err = 0;
     int stop = 0; /* short read or error: issue nothing more */
@@ -246,6 +251,7 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
             sem_init(&p->ready, 0, 0);
             struct homi_rd rd = {.buf = st->mem + (size_t)slot * S,
                                  .len = p->len,
+                                 .chunk = chunk,
                                  .off = (int64_t)p->off,
                                  .mode = HOMI_RD_CB,
                                  .path = path,

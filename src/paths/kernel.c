@@ -266,7 +266,8 @@ static void wake(struct kworker *w)
 static void k_submit(void *state, struct homi_chunk **chunks, size_t n)
 {
     struct kpath *kp = state;
-    unsigned start = atomic_fetch_add(&kp->rr, 1);
+    /* consecutive submissions continue where the last one stopped */
+    unsigned start = atomic_fetch_add(&kp->rr, (unsigned)n);
     uint64_t now = homi_now_ns();
     /* spread consecutive chunks over consecutive workers */
     for (unsigned k = 0; k < kp->n && k < n; k++) {
@@ -405,8 +406,9 @@ static void k_fini(void *state)
     free(kp);
 }
 
-static unsigned default_threads(void)
+unsigned homi_kernel_threads(const struct homi_config *cfg)
 {
+    if (cfg->threads) return cfg->threads;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     if (n > 16) n = 16;
@@ -418,7 +420,7 @@ static int k_init(struct homi_engine *eng, void **state, char *why, size_t whyle
     struct kpath *kp = calloc(1, sizeof *kp);
     if (!kp) return HOMI_ENOMEM;
     kp->eng = eng;
-    kp->n = eng->cfg.threads ? eng->cfg.threads : default_threads();
+    kp->n = homi_kernel_threads(&eng->cfg);
     kp->qd = eng->cfg.queue_depth;
     kp->max_files = eng->cfg.max_files;
     kp->slot_size = eng->cfg.chunk_size + 8192;

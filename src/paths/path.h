@@ -37,6 +37,9 @@ struct homi_path_inst {
 };
 
 extern const struct homi_path_ops homi_path_kernel_ops;
+/* Worker rings the kernel path runs for cfg (homi_threads, 0 = per CPU). */
+struct homi_config;
+unsigned homi_kernel_threads(const struct homi_config *cfg);
 extern const struct homi_path_ops homi_path_cufile_ops;
 
 /* Fill eng->paths for every path built into this library. */
