@@ -60,6 +60,7 @@ struct kpath {
 };
 
 #define EFD_TAG ((void *)1)
+#define SUBMIT_BATCH 4
 
 static void push_front(struct kworker *w, struct homi_chunk *c)
 {
@@ -195,13 +196,20 @@ static void *worker_main(void *arg)
         }
         pthread_mutex_unlock(&w->lock);
 
-        while (w->pend_head && w->inflight < kp->qd) {
+        /* Submit at most SUBMIT_BATCH reads per io_uring_enter: buffered
+         * reads of cached pages are copied inside the enter call, so a
+         * large batch would hold back every completion until the whole
+         * batch is copied (and stall pipelines that wait on the first). */
+        unsigned batch = 0;
+        int blocked = 0; /* waiting for a bounce buffer: only completions help */
+        while (w->pend_head && w->inflight < kp->qd && batch < SUBMIT_BATCH) {
             struct homi_chunk *c = w->pend_head;
             if (c->bounce && c->slot < 0) {
                 if (!w->bounce && bounce_alloc(w)) {
                     /* no memory for bounce buffers: buffered read instead */
                     c->bounce = c->direct = 0;
                 } else if (!w->nfree) {
+                    blocked = 1;
                     break;
                 } else {
                     c->slot = w->free_slots[--w->nfree];
@@ -217,7 +225,9 @@ static void *worker_main(void *arg)
             c->next = NULL;
             prep(w, c, sqe);
             w->inflight++;
+            batch++;
         }
+        int more = !blocked && w->pend_head && w->inflight < kp->qd;
         if (atomic_load(&kp->stop) && !w->inflight && !w->pend_head) {
             pthread_mutex_lock(&w->lock);
             int empty = !w->in_head;
@@ -236,7 +246,7 @@ static void *worker_main(void *arg)
                 w->efd_armed = 1;
             }
         }
-        int rc = io_uring_submit_and_wait(&w->ring, 1);
+        int rc = io_uring_submit_and_wait(&w->ring, more ? 0 : 1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
             homi_log(HOMI_LOG_ERROR, "kernel path: io_uring_submit_and_wait: %s", strerror(-rc));
         struct io_uring_cqe *cqe;
