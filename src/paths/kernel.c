@@ -60,7 +60,8 @@ struct kpath {
 };
 
 #define EFD_TAG ((void *)1)
-#define SUBMIT_BATCH 4
+#define SUBMIT_BATCH 16                 /* SQEs per io_uring_enter, at most */
+#define SUBMIT_BATCH_BYTES (256u << 10) /* ... and about this many bytes    */
 
 static void push_front(struct kworker *w, struct homi_chunk *c)
 {
@@ -196,13 +197,15 @@ static void *worker_main(void *arg)
         }
         pthread_mutex_unlock(&w->lock);
 
-        /* Submit at most SUBMIT_BATCH reads per io_uring_enter: buffered
+        /* Submit about SUBMIT_BATCH_BYTES per io_uring_enter: buffered
          * reads of cached pages are copied inside the enter call, so a
          * large batch would hold back every completion until the whole
          * batch is copied (and stall pipelines that wait on the first). */
         unsigned batch = 0;
+        uint64_t batch_bytes = 0;
         int blocked = 0; /* waiting for a bounce buffer: only completions help */
-        while (w->pend_head && w->inflight < kp->qd && batch < SUBMIT_BATCH) {
+        while (w->pend_head && w->inflight < kp->qd && batch < SUBMIT_BATCH &&
+               batch_bytes < SUBMIT_BATCH_BYTES) {
             struct homi_chunk *c = w->pend_head;
             if (c->bounce && c->slot < 0) {
                 if (!w->bounce && bounce_alloc(w)) {
@@ -226,6 +229,7 @@ static void *worker_main(void *arg)
             prep(w, c, sqe);
             w->inflight++;
             batch++;
+            batch_bytes += c->bounce ? c->wlen - c->wdone : c->len - c->done;
         }
         int more = !blocked && w->pend_head && w->inflight < kp->qd;
         if (atomic_load(&kp->stop) && !w->inflight && !w->pend_head) {
