@@ -186,20 +186,21 @@ struct piece {
     int slot;
     uint64_t off, len;
     int64_t res;
+    unsigned mask; /* paths that served the piece */
     sem_t ready;
 };
 
 static void piece_done(void *arg, int64_t result, unsigned mask)
 {
     struct piece *p = arg;
-    (void)mask;
+    p->mask = mask;
     p->res = result;
     sem_post(&p->ready);
 }
 
 /* The pipeline.  Runs on the caller's thread (or the service thread). */
 static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, size_t len,
-                        int64_t off, int device, int path)
+                        int64_t off, int device, int path, unsigned *mask)
 {
     int rc = dev_ready(st, device);
     if (rc) return rc;
@@ -267,6 +268,7 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
         while (sem_wait(&p->ready) != 0) {}
         sem_destroy(&p->ready);
         head++;
+        *mask |= p->mask;
         if (p->res < 0 || stop) {
             if (p->res < 0 && !err) err = p->res;
             stop = 1;
@@ -309,23 +311,29 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
     return err ? err : (int64_t)total;
 }
 
-static int64_t staged(struct homi_fh *f, void *dst, size_t len, int64_t off, int device, int path)
+static int64_t staged(struct homi_fh *f, void *dst, size_t len, int64_t off, int device, int path,
+                      unsigned *mask)
 {
     struct homi_engine *e = f->eng;
+    *mask = 0;
     int use_cufile = homi_cufile_choose(f, path);
-    if (use_cufile > 0) return homi_cufile_read(f, dst, len, off, device);
+    if (use_cufile > 0) {
+        *mask = 1u << HOMI_PATH_CUFILE;
+        return homi_cufile_read(f, dst, len, off, device);
+    }
     if (path == HOMI_PATH_CUFILE) path = HOMI_PATH_AUTO; /* fallback counted by choose */
     int rc = 0;
     struct homi_staging *st = get(e, &rc);
     if (!st) return rc;
-    return pipeline(st, f, dst, len, off, device, path);
+    return pipeline(st, f, dst, len, off, device, path, mask);
 }
 
 int64_t homi_staging_read(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
                           int path)
 {
     atomic_fetch_add(&f->inflight, 1);
-    int64_t r = staged(f, dst, len, off, device, path);
+    unsigned mask;
+    int64_t r = staged(f, dst, len, off, device, path, &mask);
     atomic_fetch_sub(&f->inflight, 1);
     return r;
 }
@@ -354,13 +362,14 @@ static void *service(void *arg)
         q->h = j->next;
         if (!q->h) q->t = NULL;
         pthread_mutex_unlock(&st->lock);
-        int64_t r = staged(j->f, j->dst, j->len, j->off, j->device, j->path);
+        unsigned mask;
+        int64_t r = staged(j->f, j->dst, j->len, j->off, j->device, j->path, &mask);
         atomic_fetch_sub(&j->f->inflight, 1);
         if (j->stream_mode) {
             *j->result = r;
             sem_post(&j->done); /* the stream's host function frees the job */
         } else {
-            homi_completion c = {j->user_data, r, 1u << HOMI_PATH_KERNEL, 0};
+            homi_completion c = {j->user_data, r, mask, 0};
             homi_cq_push(st->eng, &c);
             free(j);
         }
