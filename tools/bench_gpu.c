@@ -32,31 +32,24 @@
 #include <limits.h>
 #include <link.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <sys/types.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cuda_runtime_api.h>
 
+#include "bench_util.h"
 #include "homi.h"
 
 #define MAX_LIST 16
 #define MAX_FILES 16
-#define MAX_HINTS 32
 #define MAX_ITERS 100u
-#define ALIGN 4096u
 #define H2D_SIZE (256ull << 20)
 #define H2D_COPIES 8
 #define H2D_REPS 5
@@ -144,10 +137,7 @@ struct options {
     int device;
     int verify;
     const char *csv;
-    const char *hint_key[MAX_HINTS];
-    const char *hint_val[MAX_HINTS];
-    unsigned nhints;
-    int quiet;
+    struct hints hints;
     unsigned window;
     double run_cap;
     char *files[MAX_FILES];
@@ -187,135 +177,16 @@ struct ctx {
     struct cufile_api cf;
     double h2d_best, h2d_mean;
     unsigned run_no, run_total;
-    char host[256], date[64], kernel[256], cpu[256], gpu[256];
+    struct machine mach;
+    char cpu[256], gpu[256];
     FILE *csv;
 };
 
-static const char *prog = "homi-bench --gpu";
-
-/* ------------------------------------------------------------ messages */
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "%s: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
-
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "%s: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'homi-bench --gpu --help'.\n");
-    exit(2);
-}
-
-static int quiet;
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-    if (quiet) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stdout, fmt, ap);
-    va_end(ap);
-    fputc('\n', stdout);
-    fflush(stdout);
-}
-
-/* progress: stderr, one line per event, so a long run shows it is alive */
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
-{
-    if (quiet) return;
-    va_list ap;
-    fflush(stdout);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-static void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warnx_(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "%s: warning: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
+/* ------------------------------------------------------------ helpers */
 
 static void cuda_check(cudaError_t e, const char *what)
 {
     if (e != cudaSuccess) die("%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
-}
-
-static void die_homi(const char *what, int64_t rc) __attribute__((noreturn));
-static void die_homi(const char *what, int64_t rc)
-{
-    die("%s: %s (%" PRId64 ")", what, homi_strerror((int)rc), rc);
-}
-
-/* ------------------------------------------------------------ helpers */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    unsigned shift = 0;
-    switch (*end) {
-    case 'k':
-    case 'K': shift = 10; break;
-    case 'm':
-    case 'M': shift = 20; break;
-    case 'g':
-    case 'G': shift = 30; break;
-    case 't':
-    case 'T': shift = 40; break;
-    default: break;
-    }
-    if (shift) end++;
-    if (shift && (*end == 'i' || *end == 'I')) end++;
-    if (shift && (*end == 'b' || *end == 'B')) end++;
-    if (*end) return -1;
-    if (shift && v > (UINT64_MAX >> shift)) return -1;
-    *out = (uint64_t)v << shift;
-    return 0;
-}
-
-static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    errno = 0;
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) return -1;
-    *out = (unsigned)v;
-    return 0;
 }
 
 /* "64K,1M" -> sizes; each in [lo, hi] */
@@ -355,29 +226,11 @@ static void fmt_short(uint64_t b, char *out, size_t n)
         snprintf(out, n, "%" PRIu64 "%c", b, u[i]);
 }
 
-static void fmt_bytes(uint64_t b, char *out, size_t n)
+/* ALIGNed and touched now: no timed run pays for first-touch faults */
+static void *xalloc_zeroed(size_t n)
 {
-    static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)b;
-    unsigned i = 0;
-    while (v >= 1024.0 && i < 4) {
-        v /= 1024.0;
-        i++;
-    }
-    if (i == 0)
-        snprintf(out, n, "%" PRIu64 " B", b);
-    else if (v == (double)(uint64_t)v)
-        snprintf(out, n, "%.0f %s", v, u[i]);
-    else
-        snprintf(out, n, "%.2f %s", v, u[i]);
-}
-
-static void *xmalloc_aligned(size_t n)
-{
-    void *p = NULL;
-    int rc = posix_memalign(&p, ALIGN, n ? n : ALIGN);
-    if (rc) die("cannot allocate %zu bytes: %s", n, strerror(rc));
-    memset(p, 0, n); /* touch now: no timed run pays for first-touch faults */
+    void *p = xalloc_aligned(n, 0);
+    memset(p, 0, n);
     return p;
 }
 
@@ -500,44 +353,10 @@ static void job_err_set(struct job_err *e, int err, uint64_t off, const char *wh
 
 /* ------------------------------------------------------------ machine */
 
-static void fs_info(const char *path, char *type, size_t tn, char *dev, size_t dn)
+/* host, date, kernel; and the CPU model from /proc/cpuinfo */
+static void gpu_machine_info(struct ctx *c)
 {
-    snprintf(type, tn, "unknown");
-    snprintf(dev, dn, "?");
-    struct stat st;
-    if (stat(path, &st)) return;
-    FILE *m = fopen("/proc/self/mountinfo", "r");
-    if (!m) return;
-    char line[4096];
-    while (fgets(line, sizeof line, m)) {
-        unsigned maj, mnr;
-        char mp[1024];
-        if (sscanf(line, "%*s %*s %u:%u %*s %1023s", &maj, &mnr, mp) != 3) continue;
-        if (makedev(maj, mnr) != st.st_dev) continue;
-        char *sep = strstr(line, " - ");
-        if (!sep) continue;
-        char t[64], src[128];
-        if (sscanf(sep + 3, "%63s %127s", t, src) == 2) { /* last match is the visible mount */
-            snprintf(type, tn, "%s", t);
-            snprintf(dev, dn, "%s on %s, dev %u:%u", src, mp, maj, mnr);
-        }
-    }
-    fclose(m);
-}
-
-static void machine_info(struct ctx *c)
-{
-    if (gethostname(c->host, sizeof c->host)) snprintf(c->host, sizeof c->host, "unknown");
-    c->host[sizeof c->host - 1] = 0;
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(c->date, sizeof c->date, "%Y-%m-%dT%H:%M:%S%z", &tm);
-    struct utsname u;
-    if (uname(&u) == 0)
-        snprintf(c->kernel, sizeof c->kernel, "%s %s %s", u.sysname, u.release, u.machine);
-    else
-        snprintf(c->kernel, sizeof c->kernel, "unknown");
+    machine_info(&c->mach);
     snprintf(c->cpu, sizeof c->cpu, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (f) {
@@ -555,41 +374,6 @@ static void machine_info(struct ctx *c)
         }
         fclose(f);
     }
-}
-
-/* ------------------------------------------------------------ page cache */
-
-/* Fraction [0,1] of the file's pages in the page cache, or -1. */
-static double resident_fraction(const struct gfile *g)
-{
-    if (g->size == 0) return 0;
-    long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0 || g->size > (uint64_t)SIZE_MAX) return -1;
-    size_t len = (size_t)g->size;
-    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, g->fd, 0);
-    if (map == MAP_FAILED) return -1;
-    size_t npages = (len + (size_t)pg - 1) / (size_t)pg;
-    unsigned char *vec = malloc(npages);
-    double r = -1;
-    if (vec && mincore(map, len, vec) == 0) {
-        size_t in = 0;
-        for (size_t i = 0; i < npages; i++)
-            in += vec[i] & 1;
-        r = (double)in / (double)npages;
-    }
-    free(vec);
-    munmap(map, len);
-    return r;
-}
-
-/* fdatasync + POSIX_FADV_DONTNEED; returns the residency afterwards. */
-static double drop_cache(const struct gfile *g)
-{
-    if (fdatasync(g->fd) && errno != EINVAL && errno != EROFS)
-        die("fdatasync %s: %s", g->path, strerror(errno));
-    int rc = posix_fadvise(g->fd, 0, 0, POSIX_FADV_DONTNEED);
-    if (rc) die("posix_fadvise(DONTNEED) %s: %s", g->path, strerror(rc));
-    return resident_fraction(g);
 }
 
 /* ------------------------------------------------------------ parallel reads */
@@ -673,42 +457,22 @@ struct createjob {
     struct job_err e;
 };
 
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
 static void create_job(void *arg, unsigned tid)
 {
     struct createjob *j = arg;
-    uint64_t *b = (uint64_t *)(void *)j->buf[tid];
+    char *b = j->buf[tid];
     uint64_t npiece = (j->size + CREATE_PIECE - 1) / CREATE_PIECE;
     for (;;) {
         uint64_t p = atomic_fetch_add(&j->next, 1);
         if (p >= npiece) break;
-        uint64_t s[4], z = j->seed ^ (p * 0x9e3779b97f4a7c15ull);
-        for (int i = 0; i < 4; i++) { /* splitmix64 seeds xoshiro256** */
-            z += 0x9e3779b97f4a7c15ull;
-            uint64_t x = z;
-            x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-            x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-            s[i] = x ^ (x >> 31);
-        }
+        struct rng rng; /* a generator per piece: pieces are written in any order */
+        rng_seed(&rng, j->seed ^ (p * 0x9e3779b97f4a7c15ull));
         uint64_t off = p * CREATE_PIECE;
         size_t n = (size_t)min_u64(CREATE_PIECE, j->size - off);
-        for (size_t i = 0; i < (n + 7) / 8; i++) {
-            uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-            s[2] ^= s[0];
-            s[3] ^= s[1];
-            s[1] ^= s[2];
-            s[0] ^= s[3];
-            s[2] ^= t;
-            s[3] = rotl(s[3], 45);
-            b[i] = r;
-        }
+        rng_fill(&rng, b, n);
         size_t w = 0;
         while (w < n) {
-            ssize_t r = pwrite(j->fd, (char *)b + w, n - w, (off_t)(off + w));
+            ssize_t r = pwrite(j->fd, b + w, n - w, (off_t)(off + w));
             if (r < 0 && errno == EINTR) continue;
             if (r < 0) {
                 job_err_set(&j->e, errno, off + w, "write");
@@ -719,33 +483,15 @@ static void create_job(void *arg, unsigned tid)
     }
 }
 
+/* Write size bytes of random data to path on --threads threads (see
+ * create_begin). */
 static void create_file(struct ctx *c, const char *path, uint64_t size)
 {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = 0;
-    else if (slash)
-        *slash = 0;
-    else
-        snprintf(dir, sizeof dir, ".");
-    struct statvfs sv;
-    if (statvfs(dir, &sv) == 0) {
-        uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-        struct stat st;
-        uint64_t reuse = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-        if (avail + reuse < size + (size >> 4))
-            die("not enough free space in %s for a %" PRIu64 "-byte file (%" PRIu64 " available)",
-                dir, size, avail);
-    }
     char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) die("create %s: %s", tmp, strerror(errno));
+    int fd = create_begin(path, size, tmp, sizeof tmp);
     char sz[32];
     fmt_bytes(size, sz, sizeof sz);
-    progress("creating %s (%s of random data, %u threads)", path, sz, c->pool->n);
+    progress_line("creating %s (%s of random data, %u threads)", path, sz, c->pool->n);
     struct createjob j;
     memset(&j, 0, sizeof j);
     j.fd = fd;
@@ -760,32 +506,22 @@ static void create_file(struct ctx *c, const char *path, uint64_t size)
         unlink(tmp);
         die("%s %s at offset %" PRIu64 ": %s", j.e.what, tmp, j.e.off, strerror(j.e.err));
     }
-    if (fdatasync(fd)) {
-        int e = errno;
-        unlink(tmp);
-        die("fdatasync %s: %s", tmp, strerror(e));
-    }
-    close(fd);
-    if (rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        die("rename %s -> %s: %s", tmp, path, strerror(e));
-    }
-    double dt = now_s() - t0;
-    note("created %s (%s of random data) in %.1f s, %.2f GB/s", path, sz, dt,
-         (double)size / dt / 1e9);
+    create_sync(fd, tmp);
+    create_commit(fd, tmp, path, size, t0);
 }
 
 static void open_gfile(struct gfile *g)
 {
-    struct stat st;
-    g->fd = open(g->path, O_RDONLY | O_CLOEXEC);
-    if (g->fd < 0) die("open %s: %s", g->path, strerror(errno));
-    if (fstat(g->fd, &st)) die("fstat %s: %s", g->path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) die("%s: %s", g->path, homi_strerror(HOMI_ENOTREG));
-    g->size = (uint64_t)st.st_size;
-    if (g->size == 0) die("%s is empty: nothing to read", g->path);
-    fs_info(g->path, g->fstype, sizeof g->fstype, g->fsdev, sizeof g->fsdev);
+    g->fd = open_input(g->path, &g->size);
+    struct mount_info m;
+    if (find_mount(g->path, &m) == 0) {
+        snprintf(g->fstype, sizeof g->fstype, "%s", m.type);
+        snprintf(g->fsdev, sizeof g->fsdev, "%.127s on %s, dev %u:%u", m.src, m.dir, m.major,
+                 m.minor);
+    } else {
+        snprintf(g->fstype, sizeof g->fstype, "unknown");
+        snprintf(g->fsdev, sizeof g->fsdev, "?");
+    }
 }
 
 /* The files of the run: FILE arguments as they are, then one file per
@@ -805,9 +541,7 @@ static void prepare_files(struct ctx *c)
         fmt_short(c->o.sizes[i], s, sizeof s);
         snprintf(g->path, sizeof g->path, "%s/homi-gpu-%s.dat", c->o.dir, s);
         struct stat st;
-        int exists = stat(g->path, &st) == 0;
-        if (!exists && errno != ENOENT) die("stat %s: %s", g->path, strerror(errno));
-        if (exists && !S_ISREG(st.st_mode)) die("%s: %s", g->path, homi_strerror(HOMI_ENOTREG));
+        int exists = existing_file(g->path, &st);
         if (!exists || (uint64_t)st.st_size != c->o.sizes[i])
             create_file(c, g->path, c->o.sizes[i]);
         else
@@ -937,21 +671,6 @@ static double mean_gbps(const struct result *r)
     return r->bytes_sum / r->secs_sum / 1e9;
 }
 
-static void stats_add(homi_stats *d, const homi_stats *a)
-{
-    for (int p = 0; p < HOMI_PATH_COUNT; p++) {
-        d->path[p].bytes += a->path[p].bytes;
-        d->path[p].requests += a->path[p].requests;
-        d->path[p].ns += a->path[p].ns;
-    }
-    for (int i = 0; i < HOMI_FB_COUNT; i++)
-        d->fallbacks[i] += a->fallbacks[i];
-    d->reads += a->reads;
-    d->read_bytes += a->read_bytes;
-    d->errors += a->errors;
-    d->map_builds += a->map_builds;
-}
-
 /* "kernel", "kernel 97.0%+hole 3.0%", with " fb:reason=N" for fallbacks */
 static void homi_path_str(const homi_stats *s, char *out, size_t n)
 {
@@ -995,31 +714,6 @@ static void row_path(const struct ctx *c, const struct row *r, char *out, size_t
 }
 
 /* ------------------------------------------------------------ methods */
-
-static void set_hint_or_exit(homi_config *cfg, const char *key, const char *val, const char *opt)
-{
-    int rc = homi_config_set(cfg, key, val);
-    if (rc == HOMI_OK) return;
-    const char *help = homi_config_help(key);
-    if (rc == HOMI_EHINT) usage_error("%s: unknown HOMI hint '%s'", opt, key);
-    usage_error("%s: bad value '%s' for %s: %s%s%s", opt, val, key, homi_strerror(rc),
-                help ? " - " : "", help ? help : "");
-}
-
-static homi_config *make_config(const struct ctx *c, int m)
-{
-    homi_config *cfg = homi_config_new();
-    if (!cfg) die("homi_config_new: %s", homi_strerror(HOMI_ENOMEM));
-    int rc = homi_config_load_env(cfg);
-    if (rc) {
-        fprintf(stderr, "%s: HOMI_* environment: %s\n", prog, homi_strerror(rc));
-        exit(2);
-    }
-    for (unsigned i = 0; i < c->o.nhints; i++)
-        set_hint_or_exit(cfg, c->o.hint_key[i], c->o.hint_val[i], "--hint");
-    set_hint_or_exit(cfg, "homi_direct", m == MODE_DIRECT ? "on" : "off", "--modes");
-    return cfg;
-}
 
 struct run_out {
     uint64_t bytes;
@@ -1115,14 +809,6 @@ static int run_cufile(struct ctx *c, const struct gfile *g, uint64_t block, stru
     return rc;
 }
 
-static homi_file *homi_open_or_die(homi_engine *eng, const struct gfile *g)
-{
-    homi_file *f = NULL;
-    int rc = homi_open(eng, g->path, HOMI_RDONLY, &f);
-    if (rc) die("homi_open %s: %s", g->path, homi_strerror(rc));
-    return f;
-}
-
 static void homi_finish(homi_file *f, homi_stats *st)
 {
     int rc = homi_file_stats(f, st);
@@ -1135,16 +821,12 @@ static void run_homi(struct ctx *c, homi_engine *eng, const struct gfile *g, uin
                      struct run_out *out, homi_stats *st)
 {
     double t0 = now_s();
-    homi_file *f = homi_open_or_die(eng, g);
+    homi_file *f = homi_open_or_die(eng, g->path);
     uint64_t off = 0;
     while (off < g->size) {
         size_t want = (size_t)min_u64(block, g->size - off);
         int64_t r = homi_pread(f, c->dbuf + off, want, (int64_t)off);
-        if (r < 0) {
-            char what[96];
-            snprintf(what, sizeof what, "homi_pread (device memory) at offset %" PRIu64, off);
-            die_homi(what, r);
-        }
+        if (r < 0) die_homi_at("homi_pread (device memory)", off, r);
         if ((uint64_t)r != want)
             die("homi_pread at offset %" PRIu64 ": %" PRId64 " bytes instead of %zu", off, r, want);
         off += (uint64_t)r;
@@ -1158,7 +840,7 @@ static void run_homi_async(struct ctx *c, homi_engine *eng, const struct gfile *
                            struct run_out *out, homi_stats *st)
 {
     double t0 = now_s();
-    homi_file *f = homi_open_or_die(eng, g);
+    homi_file *f = homi_open_or_die(eng, g->path);
     unsigned w = c->o.window;
     homi_io *io = calloc(w, sizeof *io);
     homi_completion *cq = calloc(w, sizeof *cq);
@@ -1169,40 +851,22 @@ static void run_homi_async(struct ctx *c, homi_engine *eng, const struct gfile *
         unsigned k = 0;
         while (inflight + k < w && next < nblk) {
             uint64_t off = next * block;
-            homi_io *q = &io[k++];
-            memset(q, 0, sizeof *q);
-            q->file = f;
-            q->buf = c->dbuf + off;
-            q->len = (size_t)min_u64(block, g->size - off);
-            q->offset = (int64_t)off;
-            q->user_data = next++;
-            q->opts.mem = HOMI_MEM_AUTO;
-            q->opts.path = HOMI_PATH_AUTO;
+            io_prep(&io[k++], f, c->dbuf + off, (size_t)min_u64(block, g->size - off), off, next);
+            next++;
         }
         if (k) {
-            int rc = homi_submit(eng, io, k);
-            if (rc == HOMI_EBUSY && inflight > 0)
-                next -= k; /* engine full: retry after a completion */
-            else if (rc < 0)
-                die_homi("homi_submit", rc);
-            else if ((unsigned)rc != k)
-                die("homi_submit queued %d of %u requests", rc, k);
-            else
+            if (submit_or_die(eng, io, k, inflight))
                 inflight += k;
+            else
+                next -= k; /* engine full: retry after a completion */
         }
-        int n = homi_wait(eng, cq, 1, w, 60000);
-        if (n < 0) die_homi("homi_wait", n);
-        if (n == 0) die("homi_wait: no completion within 60 s (%u requests in flight)", inflight);
+        int n = wait_or_die(eng, cq, w, inflight);
         for (int i = 0; i < n; i++) {
             uint64_t blk = cq[i].user_data;
             if (blk >= nblk) die("homi_wait returned unknown user_data %" PRIu64, blk);
             uint64_t off = blk * block;
             size_t want = (size_t)min_u64(block, g->size - off);
-            if (cq[i].result < 0) {
-                char what[96];
-                snprintf(what, sizeof what, "async read (device memory) at offset %" PRIu64, off);
-                die_homi(what, cq[i].result);
-            }
+            if (cq[i].result < 0) die_homi_at("async read (device memory)", off, cq[i].result);
             if ((uint64_t)cq[i].result != want)
                 die("async read at offset %" PRIu64 ": %" PRId64 " bytes instead of %zu", off,
                     cq[i].result, want);
@@ -1298,8 +962,8 @@ static void verify_device(struct ctx *c, const struct gfile *g, int m, uint64_t 
         die("verification FAILED: %s, %s mode, %s, request %s: first differing byte at file "
             "offset %" PRIu64 " (GPU 0x%02x, file 0x%02x)",
             method_label[method], mode_name[m], g->path, bl, j.bad_off, j.bad_got, j.bad_want);
-    progress("    verify %s %s %s %s: OK, %s on the GPU identical to the file (%.1f s)",
-             mode_name[m], sz, bl, method_label[method], sz, now_s() - t0);
+    progress_line("    verify %s %s %s %s: OK, %s on the GPU identical to the file (%.1f s)",
+                  mode_name[m], sz, bl, method_label[method], sz, now_s() - t0);
 }
 
 /* ------------------------------------------------------------ the run */
@@ -1330,8 +994,8 @@ static void h2d_ceiling(struct ctx *c)
     cudaFreeHost(hp);
     c->h2d_best = best;
     c->h2d_mean = sum_b / sum_t / 1e9;
-    progress("h2d-pinned ceiling: %.2f GB/s best, %.2f GB/s mean (%d x %d copies of 256 MiB)", best,
-             c->h2d_mean, H2D_REPS, H2D_COPIES);
+    progress_line("h2d-pinned ceiling: %.2f GB/s best, %.2f GB/s mean (%d x %d copies of 256 MiB)",
+                  best, c->h2d_mean, H2D_REPS, H2D_COPIES);
 }
 
 /* Untimed first use of every path, so no timed run pays for one-time set-up
@@ -1343,7 +1007,7 @@ static void warm_up(struct ctx *c)
     size_t n = (size_t)min_u64(PREREAD_BLOCK, g->size);
     for (int m = 0; m < MODE_COUNT; m++) {
         if (!c->eng[m]) continue;
-        homi_file *f = homi_open_or_die(c->eng[m], g);
+        homi_file *f = homi_open_or_die(c->eng[m], g->path);
         int64_t r = homi_pread(f, c->dbuf, n, 0);
         if (r < 0) die_homi("homi_pread (device memory, warm-up)", r);
         homi_stats st;
@@ -1396,20 +1060,17 @@ static void group_for(const struct ctx *c, int file, int m, struct group *gr)
 
 static void ensure_resident(struct ctx *c, const struct gfile *g)
 {
-    double r = resident_fraction(g);
+    double r = resident_fraction(g->fd, g->size);
     if (r >= 0.99) {
         note("[cached] %s: page cache holds %.1f%% of the file", g->path, 100 * r);
         return;
     }
     double t0 = now_s();
     parallel_read(c, g, PREREAD_BLOCK, 0);
-    r = resident_fraction(g);
+    r = resident_fraction(g->fd, g->size);
     note("[cached] %s: pre-read in %.1f s; page cache holds %.1f%% of the file", g->path,
          now_s() - t0, r < 0 ? -1.0 : 100 * r);
-    if (r >= 0 && r < 0.99)
-        warnx_("only %.1f%% of %s is cached: cached-mode numbers include disk reads "
-               "(file larger than free memory?)",
-               100 * r, g->path);
+    warn_if_uncached(r, g->path);
 }
 
 static void run_group(struct ctx *c, const struct group *gr)
@@ -1444,7 +1105,7 @@ static void run_group(struct ctx *c, const struct group *gr)
                 }
                 double res = -1;
                 if (m == MODE_DIRECT) {
-                    res = drop_cache(g);
+                    res = drop_cache(g->fd, g->path, g->size);
                     if (res > r->max_resident) r->max_resident = res;
                 }
                 struct run_out o;
@@ -1462,8 +1123,8 @@ static void run_group(struct ctx *c, const struct group *gr)
                         snprintf(gw->cufile_why, sizeof gw->cufile_why, "%s", why);
                         r->na = 1;
                         snprintf(r->note, sizeof r->note, "%s", why);
-                        progress("[%3u/%3u] %s %s %s cufile: n/a: %s", c->run_no, c->run_total,
-                                 mode_name[m], sz, bl, why);
+                        progress_line("[%3u/%3u] %s %s %s cufile: n/a: %s", c->run_no, c->run_total,
+                                      mode_name[m], sz, bl, why);
                         continue;
                     }
                     break;
@@ -1488,15 +1149,16 @@ static void run_group(struct ctx *c, const struct group *gr)
                     snprintf(extra, sizeof extra, " [stopped at --run-cap: %.0f%% read]",
                              100.0 * (double)o.bytes / (double)g->size);
                 if (m == MODE_DIRECT)
-                    progress("[%3u/%3u] direct %s %s %-13s iter %u/%u: %7.2f GB/s %7.3f s  "
-                             "(resident after drop %.2f%%)%s%s%s",
-                             c->run_no, c->run_total, sz, bl, method_name(m, k), it + 1, gr->iters,
-                             gbps, o.secs, res < 0 ? -1.0 : 100 * res, *path ? " " : "", path,
-                             extra);
+                    progress_line("[%3u/%3u] direct %s %s %-13s iter %u/%u: %7.2f GB/s %7.3f s  "
+                                  "(resident after drop %.2f%%)%s%s%s",
+                                  c->run_no, c->run_total, sz, bl, method_name(m, k), it + 1,
+                                  gr->iters, gbps, o.secs, res < 0 ? -1.0 : 100 * res,
+                                  *path ? " " : "", path, extra);
                 else
-                    progress("[%3u/%3u] cached %s %s %-13s iter %u/%u: %7.2f GB/s %7.3f s%s%s%s",
-                             c->run_no, c->run_total, sz, bl, method_name(m, k), it + 1, gr->iters,
-                             gbps, o.secs, *path ? "  " : "", path, extra);
+                    progress_line(
+                        "[%3u/%3u] cached %s %s %-13s iter %u/%u: %7.2f GB/s %7.3f s%s%s%s",
+                        c->run_no, c->run_total, sz, bl, method_name(m, k), it + 1, gr->iters, gbps,
+                        o.secs, *path ? "  " : "", path, extra);
                 if (verify_now) {
                     verify_device(c, g, m, block, k);
                     verified[k] = 1;
@@ -1701,9 +1363,9 @@ static void write_csv_row(const struct ctx *c, const char *mode, uint64_t fsize,
     fputc(',', f);
     if (resident >= 0) fprintf(f, "%.4f", 100 * resident);
     fputc(',', f);
-    csv_field(f, c->host);
+    csv_field(f, c->mach.host);
     fputc(',', f);
-    csv_field(f, c->date);
+    csv_field(f, c->mach.date);
     fputc(',', f);
     csv_field(f, c->gpu);
     fputc(',', f);
@@ -1722,7 +1384,7 @@ static void write_csv_row(const struct ctx *c, const char *mode, uint64_t fsize,
 static void write_csv(struct ctx *c)
 {
     FILE *f = c->csv;
-    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) == 0)
+    if (csv_is_new(f))
         fprintf(f, "mode,file_size,block,method,gbps_best,gbps_mean,ratio_vs_ceiling,"
                    "ratio_vs_naive,ratio_vs_cufile,path,iters,partial,ceiling_gbps,"
                    "resident_pct_after_drop,host,date,gpu,file,fs,homi_version,threads,window,"
@@ -1747,13 +1409,13 @@ static void write_csv(struct ctx *c)
                       r->r.n, r->r.partial, lim, r->mode == MODE_DIRECT ? r->r.max_resident : -1,
                       g->path, fs, r->r.na ? r->r.note : "");
     }
-    if (fclose(f)) die("write %s: %s", c->o.csv, strerror(errno));
+    csv_close(f, c->o.csv);
     c->csv = NULL;
 }
 
 static void print_homi_summary(const struct ctx *c)
 {
-    if (quiet) return;
+    if (bench_quiet) return;
     for (int m = 0; m < MODE_COUNT; m++) {
         if (!c->eng[m]) continue;
         homi_stats s;
@@ -1817,14 +1479,6 @@ static void usage(FILE *f)
         "HOMI_* environment variables are applied first; --hint overrides them.\n"
         "Exit status: 0 ok, 1 I/O or verification error, 2 bad usage, 77 no CUDA device.\n",
         DEFAULT_WINDOW);
-}
-
-static void add_hint(struct options *o, const char *key, const char *val)
-{
-    if (o->nhints >= MAX_HINTS) usage_error("too many hints (max %d)", MAX_HINTS);
-    o->hint_key[o->nhints] = key;
-    o->hint_val[o->nhints] = val;
-    o->nhints++;
 }
 
 static void parse_args(struct ctx *c, int argc, char **argv)
@@ -1958,23 +1612,12 @@ static void parse_args(struct ctx *c, int argc, char **argv)
             break;
         case O_VERIFY: o->verify = 1; break;
         case O_NOVERIFY: o->verify = 0; break;
-        case O_HINT: {
-            char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) usage_error("--hint: expected KEY=VALUE, got '%s'", optarg);
-            *eq = 0;
-            if (strcmp(optarg, "homi_direct") == 0)
-                usage_error("--hint: homi_direct is set by the mode (cached: off, direct: on)");
-            add_hint(o, optarg, eq + 1);
-            break;
-        }
+        case O_HINT: hint_arg(&o->hints, optarg, "the mode"); break;
         case O_CSV: o->csv = optarg; break;
-        case O_QUIET: o->quiet = 1; break;
+        case O_QUIET: bench_quiet = 1; break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
-        case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
-        default:
-            if (optopt) usage_error("unknown option '-%c'", optopt);
-            usage_error("unknown option '%s'", argv[optind - 1]);
+        default: bad_option(ch, argv);
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -1994,26 +1637,19 @@ static void parse_args(struct ctx *c, int argc, char **argv)
             n = o->ndblocks;
         }
     }
-    homi_config *cfg = homi_config_new(); /* a typo in a hint is a usage error */
-    if (!cfg) die("homi_config_new: %s", homi_strerror(HOMI_ENOMEM));
-    for (unsigned i = 0; i < o->nhints; i++)
-        set_hint_or_exit(cfg, o->hint_key[i], o->hint_val[i], "--hint");
-    homi_config_free(cfg);
-    quiet = o->quiet;
+    hints_check(&o->hints, NULL); /* a typo in a hint is a usage error */
 }
 
 /* ------------------------------------------------------------ main */
 
 static void print_header(struct ctx *c, const struct cudaDeviceProp *p, int ndev)
 {
-    long np = sysconf(_SC_NPROCESSORS_ONLN);
-    double mem =
-        (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (double)(1ull << 30);
     int drv = 0, rt = 0;
     cudaDriverGetVersion(&drv);
     cudaRuntimeGetVersion(&rt);
-    printf("machine: host %s, nproc %ld, memory %.1f GiB, cpu %s, kernel %s, date %s\n", c->host,
-           np, mem, c->cpu, c->kernel, c->date);
+    printf("machine: host %s, nproc %ld, memory %.1f GiB, cpu %s, kernel %s, date %s\n",
+           c->mach.host, sysconf(_SC_NPROCESSORS_ONLN), mem_gib(), c->cpu, c->mach.kernel,
+           c->mach.date);
     printf("gpu: device %d of %d: %s, %.1f GiB, cc %d.%d, PCI %04x:%02x:%02x, CUDA driver %d.%d, "
            "runtime %d.%d\n",
            c->o.device, ndev, p->name, (double)p->totalGlobalMem / (double)(1ull << 30), p->major,
@@ -2024,8 +1660,8 @@ static void print_header(struct ctx *c, const struct cudaDeviceProp *p, int ndev
         if (c->eng[m])
             printf(", %s engine (homi_direct=%s) homi_cufile_status=%s", mode_name[m],
                    m == MODE_DIRECT ? "on" : "off", homi_cufile_status(c->eng[m]));
-    for (unsigned i = 0; i < c->o.nhints; i++)
-        printf("%s%s=%s", i ? " " : "; hints ", c->o.hint_key[i], c->o.hint_val[i]);
+    for (unsigned i = 0; i < c->o.hints.n; i++)
+        printf("%s%s=%s", i ? " " : "; hints ", c->o.hints.key[i], c->o.hints.val[i]);
     printf("\n");
     if (c->cf.ok)
         printf("cufile baseline: %s, %s mode (/proc/driver/nvidia-fs/version %s), log %s\n",
@@ -2067,6 +1703,7 @@ static void print_header(struct ctx *c, const struct cudaDeviceProp *p, int ndev
 int homi_bench_gpu_main(int argc, char **argv)
 {
     static struct ctx c; /* zero-initialised */
+    bench_prog = "homi-bench --gpu";
     /* drop every "--gpu" before "--" (it selected this mode) */
     char **av = calloc((size_t)argc + 1, sizeof *av);
     if (!av) die("out of memory");
@@ -2084,7 +1721,7 @@ int homi_bench_gpu_main(int argc, char **argv)
     cudaError_t ce = cudaGetDeviceCount(&ndev);
     if (ce != cudaSuccess || ndev == 0) {
         fflush(stdout);
-        fprintf(stderr, "%s: no CUDA device: %s\n", prog,
+        fprintf(stderr, "%s: no CUDA device: %s\n", bench_prog,
                 ce != cudaSuccess ? cudaGetErrorString(ce) : "cudaGetDeviceCount found 0 devices");
         return 77;
     }
@@ -2095,17 +1732,17 @@ int homi_bench_gpu_main(int argc, char **argv)
     struct cudaDeviceProp prop;
     cuda_check(cudaGetDeviceProperties(&prop, c.o.device), "cudaGetDeviceProperties");
     snprintf(c.gpu, sizeof c.gpu, "%s", prop.name);
-    if (c.o.csv && !(c.csv = fopen(c.o.csv, "a"))) die("open %s: %s", c.o.csv, strerror(errno));
+    c.csv = csv_open(c.o.csv);
     /* cuFile writes cufile.log into the working directory unless told */
     setenv("CUFILE_LOGFILE_PATH", "/tmp/homi-bench-cufile.log", 0);
-    machine_info(&c);
+    gpu_machine_info(&c);
 
     /* host buffers and the thread pool (also used to create the files) */
     c.pool = pool_new(c.o.threads, c.o.device);
     c.hostbuf = calloc(c.o.threads, sizeof *c.hostbuf);
     if (!c.hostbuf) die("out of memory");
     for (unsigned i = 0; i < c.o.threads; i++)
-        c.hostbuf[i] = xmalloc_aligned(VERIFY_PIECE);
+        c.hostbuf[i] = xalloc_zeroed(VERIFY_PIECE);
     prepare_files(&c);
     for (unsigned i = 0; i < c.o.nblocks; i++)
         if (c.o.blocks[i] > c.max_block) c.max_block = c.o.blocks[i];
@@ -2139,20 +1776,20 @@ int homi_bench_gpu_main(int argc, char **argv)
         die("cudaHostAlloc of %u x %zu bytes: %s", c.o.threads, c.region, cudaGetErrorString(ce));
     c.pinned = pp;
     memset(c.pinned, 0, c.region * c.o.threads);
-    c.naive_buf = xmalloc_aligned((size_t)c.max_block);
+    c.naive_buf = xalloc_zeroed((size_t)c.max_block);
 
     /* engines live for the whole run: cuFile's driver is opened by them
      * (homi_cufile) before the baseline opens it, and closed after */
     for (int m = 0; m < MODE_COUNT; m++) {
         if (!c.o.modes[m]) continue;
-        homi_config *cfg = make_config(&c, m);
+        homi_config *cfg = bench_config(&c.o.hints, "--hint", m == MODE_DIRECT, "--modes");
         int rc = homi_engine_create(cfg, &c.eng[m]);
         homi_config_free(cfg);
         if (rc) die("homi_engine_create (%s mode): %s", mode_name[m], homi_strerror(rc));
     }
     cufile_init(&c.cf);
-    if (!c.cf.ok) progress("cufile baseline unavailable: %s (rows marked n/a)", c.cf.why);
-    if (!quiet) print_header(&c, &prop, ndev);
+    if (!c.cf.ok) progress_line("cufile baseline unavailable: %s (rows marked n/a)", c.cf.why);
+    if (!bench_quiet) print_header(&c, &prop, ndev);
 
     struct group groups[MAX_FILES * MODE_COUNT];
     unsigned ng = 0;
@@ -2163,7 +1800,7 @@ int homi_bench_gpu_main(int argc, char **argv)
                 c.run_total += groups[ng].nblocks * groups[ng].iters * MT_COUNT;
                 ng++;
             }
-    progress("warming up (untimed first use of HOMI, cudaMemcpy and cuFile)");
+    progress_line("warming up (untimed first use of HOMI, cudaMemcpy and cuFile)");
     warm_up(&c);
     h2d_ceiling(&c);
     for (unsigned i = 0; i < ng; i++)

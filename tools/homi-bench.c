@@ -28,21 +28,17 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/statvfs.h>
-#include <sys/sysmacros.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "homi.h"
 #ifdef HOMI_BENCH_GPU
 #include "bench_gpu.h"
@@ -53,8 +49,6 @@
 #define DEFAULT_BLOCK (16ull << 20)
 #define DEFAULT_ITERS 3u
 #define DEFAULT_WINDOW 8u
-#define ALIGN 4096u
-#define MAX_HINTS 32
 #define GOAL_RATIO 0.95
 #define MAX_ITERS 1000u
 
@@ -81,12 +75,9 @@ struct options {
     unsigned methods; /* bit per enum method */
     unsigned window;
     unsigned buffers; /* destination buffers the synchronous methods rotate through */
-    const char *hint_key[MAX_HINTS];
-    const char *hint_val[MAX_HINTS];
-    unsigned nhints;
+    struct hints hints;
     const char *csv;
     int verify; /* -1: default (on for the demo, off with FILE) */
-    int quiet;
     int verbose;
 };
 
@@ -113,70 +104,11 @@ struct ctx {
     double homi_secs[MODE_COUNT];
     int have_stats[MODE_COUNT];
     FILE *csv; /* --csv, opened before any work so a bad path fails fast */
-    char host[256], date[64], fstype[64], fsdev[1600], kernel[256];
+    struct machine mach;
+    char fstype[64], fsdev[1600];
 };
 
-static const char *prog = "homi-bench";
-
-/* ------------------------------------------------------------ errors */
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "%s: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
-
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "%s: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry '%s --help'.\n", prog);
-    exit(2);
-}
-
-static void note(const struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(const struct ctx *c, const char *fmt, ...)
-{
-    if (c->o.quiet) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stdout, fmt, ap);
-    va_end(ap);
-    fputc('\n', stdout);
-    fflush(stdout);
-}
-
-static void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warnx_(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "%s: warning: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 /* ------------------------------------------------------------ helpers */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static double cpu_s(void)
 {
@@ -186,87 +118,7 @@ static double cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
-/* Size with optional K/M/G/T suffix (binary, optional "iB"/"B"). */
-static int parse_size(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    unsigned shift = 0;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        shift = 10;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        shift = 20;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        shift = 30;
-        end++;
-        break;
-    case 't':
-    case 'T':
-        shift = 40;
-        end++;
-        break;
-    default: break;
-    }
-    if (shift && (*end == 'i' || *end == 'I')) end++;
-    if (shift && (*end == 'b' || *end == 'B')) end++;
-    if (*end) return -1;
-    if (shift && v > (UINT64_MAX >> shift)) return -1;
-    *out = (uint64_t)v << shift;
-    return 0;
-}
-
-static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    errno = 0;
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) return -1;
-    *out = (unsigned)v;
-    return 0;
-}
-
-static void fmt_bytes(uint64_t b, char *out, size_t n)
-{
-    static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)b;
-    unsigned i = 0;
-    while (v >= 1024.0 && i < 4) {
-        v /= 1024.0;
-        i++;
-    }
-    if (i == 0)
-        snprintf(out, n, "%" PRIu64 " B", b);
-    else if (v == (double)(uint64_t)v)
-        snprintf(out, n, "%.0f %s", v, u[i]);
-    else
-        snprintf(out, n, "%.2f %s", v, u[i]);
-}
-
 static int use_thp; /* --thp: back the destination buffers with transparent huge pages */
-
-static void *xalloc_aligned(size_t n)
-{
-    void *p = NULL;
-    size_t huge = 2u << 20;
-    int thp = use_thp && n >= huge;
-    if (thp) n = (n + huge - 1) / huge * huge;
-    int rc = posix_memalign(&p, thp ? huge : ALIGN, n ? n : ALIGN);
-    if (rc) die("cannot allocate %zu bytes: %s", n, strerror(rc));
-    if (thp && madvise(p, n, MADV_HUGEPAGE)) warnx_("madvise(MADV_HUGEPAGE): %s", strerror(errno));
-    return p;
-}
 
 /* ------------------------------------------------------------ progress */
 
@@ -337,28 +189,11 @@ static void fs_info(const char *path, char *type, size_t tn, char *dev, size_t d
 {
     snprintf(type, tn, "unknown");
     snprintf(dev, dn, "?");
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        FILE *m = fopen("/proc/self/mountinfo", "r");
-        if (m) {
-            char line[4096];
-            while (fgets(line, sizeof line, m)) {
-                unsigned maj, mnt;
-                char mp[1024];
-                if (sscanf(line, "%*s %*s %u:%u %*s %1023s", &maj, &mnt, mp) != 3) continue;
-                if (makedev(maj, mnt) != st.st_dev) continue;
-                char *sep = strstr(line, " - ");
-                if (!sep) continue;
-                char t[64], src[512];
-                if (sscanf(sep + 3, "%63s %511s", t, src) == 2) {
-                    snprintf(type, tn, "%s", t);
-                    snprintf(dev, dn, "%s on %s", src, mp);
-                }
-                /* keep going: the last matching line is the visible mount */
-            }
-            fclose(m);
-            if (strcmp(type, "unknown") != 0) return;
-        }
+    struct mount_info m;
+    if (find_mount(path, &m) == 0) {
+        snprintf(type, tn, "%s", m.type);
+        snprintf(dev, dn, "%s on %s", m.src, m.dir);
+        if (strcmp(type, "unknown") != 0) return;
     }
     struct statfs sf;
     if (statfs(path, &sf) == 0) {
@@ -370,116 +205,17 @@ static void fs_info(const char *path, char *type, size_t tn, char *dev, size_t d
     }
 }
 
-static void machine_info(struct ctx *c)
-{
-    if (gethostname(c->host, sizeof c->host)) snprintf(c->host, sizeof c->host, "unknown");
-    c->host[sizeof c->host - 1] = 0;
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(c->date, sizeof c->date, "%Y-%m-%dT%H:%M:%S%z", &tm);
-    struct utsname u;
-    if (uname(&u) == 0)
-        snprintf(c->kernel, sizeof c->kernel, "%s %s %s", u.sysname, u.release, u.machine);
-    else
-        snprintf(c->kernel, sizeof c->kernel, "unknown");
-    fs_info(c->o.file, c->fstype, sizeof c->fstype, c->fsdev, sizeof c->fsdev);
-}
-
-/* Fraction [0,1] of the file's pages resident in the page cache, or -1. */
-static double resident_fraction(struct ctx *c)
-{
-    if (c->fsize == 0) return 0;
-    long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0 || c->fsize > (uint64_t)SIZE_MAX) return -1;
-    size_t len = (size_t)c->fsize;
-    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, c->fd, 0);
-    if (map == MAP_FAILED) return -1;
-    size_t npages = (len + (size_t)pg - 1) / (size_t)pg;
-    unsigned char *vec = malloc(npages);
-    double r = -1;
-    if (vec && mincore(map, len, vec) == 0) {
-        size_t in = 0;
-        for (size_t i = 0; i < npages; i++)
-            in += vec[i] & 1;
-        r = (double)in / (double)npages;
-    }
-    free(vec);
-    munmap(map, len);
-    return r;
-}
-
-/* Drop the file's page cache: write back, then POSIX_FADV_DONTNEED. */
-static void drop_cache(struct ctx *c)
-{
-    if (fdatasync(c->fd) && errno != EINVAL && errno != EROFS)
-        die("fdatasync %s: %s", c->o.file, strerror(errno));
-    int rc = posix_fadvise(c->fd, 0, 0, POSIX_FADV_DONTNEED);
-    if (rc) die("posix_fadvise(DONTNEED) %s: %s", c->o.file, strerror(rc));
-    double r = resident_fraction(c);
-    if (r > c->max_resident) c->max_resident = r;
-}
-
 /* ------------------------------------------------------------ data set */
 
-static uint64_t rng_s[4];
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(void) /* xoshiro256** */
-{
-    uint64_t r = rotl(rng_s[1] * 5, 7) * 9, t = rng_s[1] << 17;
-    rng_s[2] ^= rng_s[0];
-    rng_s[3] ^= rng_s[1];
-    rng_s[1] ^= rng_s[2];
-    rng_s[0] ^= rng_s[3];
-    rng_s[2] ^= t;
-    rng_s[3] = rotl(rng_s[3], 45);
-    return r;
-}
-
-static void rng_seed(uint64_t seed)
-{
-    for (int i = 0; i < 4; i++) { /* splitmix64 */
-        uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        rng_s[i] = z ^ (z >> 31);
-    }
-}
-
-/* Write size bytes of random data to path (via a temporary name + rename,
- * so an interrupted run never leaves a short file under the real name). */
+/* Write size bytes of random data to path (see create_begin). */
 static void create_file(struct ctx *c, const char *path, uint64_t size)
 {
-    struct statvfs sv;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = 0;
-    else if (slash)
-        *slash = 0;
-    else
-        snprintf(dir, sizeof dir, ".");
-    if (statvfs(dir, &sv) == 0) {
-        uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-        struct stat st;
-        uint64_t reuse = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-        if (avail + reuse < size + (size >> 4))
-            die("not enough free space in %s for a %" PRIu64 "-byte file (%" PRIu64 " available)",
-                dir, size, avail);
-    }
     char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) die("create %s: %s", tmp, strerror(errno));
+    int fd = create_begin(path, size, tmp, sizeof tmp);
     size_t bs = 16u << 20;
-    uint64_t *b = xalloc_aligned(bs);
-    rng_seed((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
+    uint64_t *b = xalloc_aligned(bs, use_thp);
+    struct rng rng;
+    rng_seed(&rng, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
     char label[64];
     char sz[32];
     fmt_bytes(size, sz, sizeof sz);
@@ -488,8 +224,7 @@ static void create_file(struct ctx *c, const char *path, uint64_t size)
     double t0 = now_s();
     for (uint64_t off = 0; off < size;) {
         size_t n = size - off < bs ? (size_t)(size - off) : bs;
-        for (size_t i = 0; i < (n + 7) / 8; i++)
-            b[i] = rng_next();
+        rng_fill(&rng, b, n);
         size_t w = 0;
         while (w < n) {
             ssize_t r = pwrite(fd, (char *)b + w, n - w, (off_t)(off + w));
@@ -504,45 +239,27 @@ static void create_file(struct ctx *c, const char *path, uint64_t size)
         off += n;
         progress(off);
     }
-    if (fdatasync(fd)) {
-        int e = errno;
-        unlink(tmp);
-        die("fdatasync %s: %s", tmp, strerror(e));
-    }
+    create_sync(fd, tmp);
     progress_end();
-    close(fd);
     free(b);
-    if (rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        die("rename %s -> %s: %s", tmp, path, strerror(e));
-    }
-    double dt = now_s() - t0;
-    note(c, "created %s (%s of random data) in %.1f s, %.2f GB/s", path, sz, dt,
-         (double)size / dt / 1e9);
+    create_commit(fd, tmp, path, size, t0);
 }
 
 /* Decide whether to (re)create the file, then open the control fd. */
 static void prepare_file(struct ctx *c)
 {
     struct stat st;
-    int exists = stat(c->o.file, &st) == 0;
-    if (!exists && errno != ENOENT) die("stat %s: %s", c->o.file, strerror(errno));
-    if (exists && !S_ISREG(st.st_mode)) die("%s: %s", c->o.file, homi_strerror(HOMI_ENOTREG));
+    int exists = existing_file(c->o.file, &st);
     int make = c->o.create || !exists;
     /* the demo file is ours: recreate it when a different --size is asked */
     if (!make && !c->o.file_given && (uint64_t)st.st_size != c->o.size) make = 1;
     if (make) {
         create_file(c, c->o.file, c->o.size);
     } else if (c->o.size_given && (uint64_t)st.st_size != c->o.size) {
-        note(c, "note: %s exists (%" PRIu64 " bytes); --size ignored without --create", c->o.file,
+        note("note: %s exists (%" PRIu64 " bytes); --size ignored without --create", c->o.file,
              (uint64_t)st.st_size);
     }
-    c->fd = open(c->o.file, O_RDONLY | O_CLOEXEC);
-    if (c->fd < 0) die("open %s: %s", c->o.file, strerror(errno));
-    if (fstat(c->fd, &st)) die("fstat %s: %s", c->o.file, strerror(errno));
-    c->fsize = (uint64_t)st.st_size;
-    if (c->fsize == 0) die("%s is empty: nothing to read", c->o.file);
+    c->fd = open_input(c->o.file, &c->fsize);
 }
 
 /* ------------------------------------------------------------ baselines */
@@ -595,32 +312,14 @@ static uint64_t run_dd_direct(struct ctx *c)
 
 /* ------------------------------------------------------------ HOMI */
 
-static void die_homi(const char *what, int64_t rc) __attribute__((noreturn));
-static void die_homi(const char *what, int64_t rc)
-{
-    die("%s: %s (%" PRId64 ")", what, homi_strerror((int)rc), rc);
-}
-
-static homi_file *homi_open_or_die(struct ctx *c, homi_engine *eng)
-{
-    homi_file *f = NULL;
-    int rc = homi_open(eng, c->o.file, HOMI_RDONLY, &f);
-    if (rc) die("homi_open %s: %s", c->o.file, homi_strerror(rc));
-    return f;
-}
-
 static uint64_t run_homi(struct ctx *c, homi_engine *eng)
 {
-    homi_file *f = homi_open_or_die(c, eng);
+    homi_file *f = homi_open_or_die(eng, c->o.file);
     uint64_t off = 0;
     while (off < c->fsize) {
         size_t want = c->fsize - off < c->o.block ? (size_t)(c->fsize - off) : (size_t)c->o.block;
         int64_t r = homi_pread(f, sync_buf(c, off), want, (int64_t)off);
-        if (r < 0) {
-            char what[96];
-            snprintf(what, sizeof what, "homi_pread at offset %" PRIu64, off);
-            die_homi(what, r);
-        }
+        if (r < 0) die_homi_at("homi_pread", off, r);
         if (r == 0) break;
         off += (uint64_t)r;
         progress(off);
@@ -635,14 +334,9 @@ static uint64_t run_homi(struct ctx *c, homi_engine *eng)
 static void fill_io(struct ctx *c, homi_io *io, homi_file *f, unsigned slot, uint64_t blk)
 {
     uint64_t off = blk * c->o.block;
-    memset(io, 0, sizeof *io);
-    io->file = f;
-    io->buf = c->wbuf[slot];
-    io->len = c->fsize - off < c->o.block ? (size_t)(c->fsize - off) : (size_t)c->o.block;
-    io->offset = (int64_t)off;
-    io->user_data = (blk << UD_SLOT_BITS) | slot;
-    io->opts.mem = HOMI_MEM_AUTO;
-    io->opts.path = HOMI_PATH_AUTO; /* same path choice as homi_pread */
+    io_prep(io, f, c->wbuf[slot],
+            c->fsize - off < c->o.block ? (size_t)(c->fsize - off) : (size_t)c->o.block, off,
+            (blk << UD_SLOT_BITS) | slot);
 }
 
 /* Keep up to --window requests of --block bytes in flight.  With a verify
@@ -668,22 +362,15 @@ static uint64_t homi_async_loop(struct ctx *c, homi_engine *eng, homi_file *f, b
         while (nfree && next < nblk)
             fill_io(c, &io[k++], f, freeslots[--nfree], next++);
         if (k) {
-            int rc = homi_submit(eng, io, k);
-            if (rc == HOMI_EBUSY && inflight > 0) { /* engine full: give the slots back */
+            if (submit_or_die(eng, io, k, inflight)) {
+                inflight += k;
+            } else { /* engine full: give the slots back */
                 for (unsigned i = k; i-- > 0;)
                     freeslots[nfree++] = (unsigned)(io[i].user_data & ((1u << UD_SLOT_BITS) - 1));
                 next -= k;
-            } else if (rc < 0) {
-                die_homi("homi_submit", rc);
-            } else if ((unsigned)rc != k) {
-                die("homi_submit queued %d of %u requests", rc, k);
-            } else {
-                inflight += k;
             }
         }
-        int n = homi_wait(eng, cq, 1, w, 60000);
-        if (n < 0) die_homi("homi_wait", n);
-        if (n == 0) die("homi_wait: no completion within 60 s (%u requests in flight)", inflight);
+        int n = wait_or_die(eng, cq, w, inflight);
         for (int i = 0; i < n; i++) {
             unsigned slot = (unsigned)(cq[i].user_data & ((1u << UD_SLOT_BITS) - 1));
             uint64_t blk = cq[i].user_data >> UD_SLOT_BITS;
@@ -692,11 +379,7 @@ static uint64_t homi_async_loop(struct ctx *c, homi_engine *eng, homi_file *f, b
             uint64_t off = blk * c->o.block;
             size_t want =
                 c->fsize - off < c->o.block ? (size_t)(c->fsize - off) : (size_t)c->o.block;
-            if (cq[i].result < 0) {
-                char what[96];
-                snprintf(what, sizeof what, "async read at offset %" PRIu64, off);
-                die_homi(what, cq[i].result);
-            }
+            if (cq[i].result < 0) die_homi_at("async read", off, cq[i].result);
             if ((uint64_t)cq[i].result != want)
                 die("async read at offset %" PRIu64 ": %" PRId64
                     " bytes instead of %zu (file changed?)",
@@ -717,7 +400,7 @@ static uint64_t homi_async_loop(struct ctx *c, homi_engine *eng, homi_file *f, b
 
 static uint64_t run_homi_async(struct ctx *c, homi_engine *eng)
 {
-    homi_file *f = homi_open_or_die(c, eng);
+    homi_file *f = homi_open_or_die(eng, c->o.file);
     uint64_t n = homi_async_loop(c, eng, f, NULL);
     int rc = homi_close(f);
     if (rc) die_homi("homi_close", rc);
@@ -753,11 +436,7 @@ static void verify_block(struct ctx *c, homi_file *f, uint64_t blk, const char *
     }
     compare_or_die("homi-async", off, data, c->ref, len);
     int64_t r = homi_pread(f, c->buf, len, (int64_t)off);
-    if (r < 0) {
-        char what[96];
-        snprintf(what, sizeof what, "homi_pread at offset %" PRIu64, off);
-        die_homi(what, r);
-    }
+    if (r < 0) die_homi_at("homi_pread", off, r);
     if ((uint64_t)r != len)
         die("homi_pread at offset %" PRIu64 ": %" PRId64 " bytes instead of %zu", off, r, len);
     compare_or_die("homi_pread", off, c->buf, c->ref, len);
@@ -769,7 +448,7 @@ static void verify(struct ctx *c, homi_engine *eng, enum mode m)
     snprintf(label, sizeof label, "[%s] verifying", mode_name[m]);
     progress_begin(c, label, c->fsize);
     double t0 = now_s();
-    homi_file *f = homi_open_or_die(c, eng);
+    homi_file *f = homi_open_or_die(eng, c->o.file);
     uint64_t n = homi_async_loop(c, eng, f, verify_block);
     int rc = homi_close(f);
     if (rc) die_homi("homi_close", rc);
@@ -777,40 +456,15 @@ static void verify(struct ctx *c, homi_engine *eng, enum mode m)
     if (n != c->fsize) die("verification: read %" PRIu64 " of %" PRIu64 " bytes", n, c->fsize);
     char sz[32];
     fmt_bytes(c->fsize, sz, sizeof sz);
-    note(c, "[%s] verify: OK, %s identical to pread through homi_pread and homi_submit (%.1f s)",
+    note("[%s] verify: OK, %s identical to pread through homi_pread and homi_submit (%.1f s)",
          mode_name[m], sz, now_s() - t0);
 }
 
 /* ------------------------------------------------------------ engine */
 
-static void set_hint_or_exit(homi_config *cfg, const char *key, const char *val, const char *opt)
+static void print_config(const homi_config *cfg, enum mode m)
 {
-    int rc = homi_config_set(cfg, key, val);
-    if (rc == HOMI_OK) return;
-    const char *help = homi_config_help(key);
-    if (rc == HOMI_EHINT) usage_error("%s: unknown HOMI hint '%s'", opt, key);
-    usage_error("%s: bad value '%s' for %s: %s%s%s", opt, val, key, homi_strerror(rc),
-                help ? " - " : "", help ? help : "");
-}
-
-static homi_config *make_config(struct ctx *c, enum mode m)
-{
-    homi_config *cfg = homi_config_new();
-    if (!cfg) die("homi_config_new: %s", homi_strerror(HOMI_ENOMEM));
-    int rc = homi_config_load_env(cfg);
-    if (rc) {
-        fprintf(stderr, "%s: HOMI_* environment: %s\n", prog, homi_strerror(rc));
-        exit(2);
-    }
-    for (unsigned i = 0; i < c->o.nhints; i++)
-        set_hint_or_exit(cfg, c->o.hint_key[i], c->o.hint_val[i], "hint");
-    set_hint_or_exit(cfg, "homi_direct", m == MODE_DIRECT ? "on" : "off", "--mode");
-    return cfg;
-}
-
-static void print_config(struct ctx *c, const homi_config *cfg, enum mode m)
-{
-    if (c->o.quiet) return;
+    if (bench_quiet) return;
     printf("[%s] homi %s config:", mode_name[m], homi_version());
     for (unsigned i = 0;; i++) {
         const char *k = homi_config_key(i);
@@ -836,30 +490,15 @@ static void stats_sub(homi_stats *d, const homi_stats *a, const homi_stats *b)
     d->map_builds = a->map_builds - b->map_builds;
 }
 
-static void stats_add(homi_stats *d, const homi_stats *a)
-{
-    for (int p = 0; p < HOMI_PATH_COUNT; p++) {
-        d->path[p].bytes += a->path[p].bytes;
-        d->path[p].requests += a->path[p].requests;
-        d->path[p].ns += a->path[p].ns;
-    }
-    for (int i = 0; i < HOMI_FB_COUNT; i++)
-        d->fallbacks[i] += a->fallbacks[i];
-    d->reads += a->reads;
-    d->read_bytes += a->read_bytes;
-    d->errors += a->errors;
-    d->map_builds += a->map_builds;
-}
-
 /* ------------------------------------------------------------ runner */
 
 static void run_mode(struct ctx *c, enum mode m)
 {
-    homi_config *cfg = make_config(c, m);
+    homi_config *cfg = bench_config(&c->o.hints, "hint", m == MODE_DIRECT, "--mode");
     homi_engine *eng = NULL;
     int rc = homi_engine_create(cfg, &eng);
     if (rc) die("homi_engine_create: %s", homi_strerror(rc));
-    print_config(c, cfg, m);
+    print_config(cfg, m);
     homi_config_free(cfg);
 
     if (m == MODE_CACHED) {
@@ -867,13 +506,10 @@ static void run_mode(struct ctx *c, enum mode m)
         double t0 = now_s();
         pread_loop(c, c->fd, 0, 0, "pread");
         progress_end();
-        double r = resident_fraction(c);
-        note(c, "[cached] pre-read %.1f s; page cache holds %.1f%% of the file", now_s() - t0,
+        double r = resident_fraction(c->fd, c->fsize);
+        note("[cached] pre-read %.1f s; page cache holds %.1f%% of the file", now_s() - t0,
              r < 0 ? -1.0 : 100 * r);
-        if (r >= 0 && r < 0.99)
-            warnx_("only %.1f%% of %s is cached: cached-mode numbers include disk reads "
-                   "(file larger than free memory?)",
-                   100 * r, c->o.file);
+        warn_if_uncached(r, c->o.file);
     } else {
         c->max_resident = 0;
     }
@@ -897,7 +533,10 @@ static void run_mode(struct ctx *c, enum mode m)
             char label[96];
             snprintf(label, sizeof label, "[%s] %-10s iter %u/%u", mode_name[m], method_name[meth],
                      it + 1, c->o.iters);
-            if (m == MODE_DIRECT) drop_cache(c);
+            if (m == MODE_DIRECT) {
+                double r = drop_cache(c->fd, c->o.file, c->fsize);
+                if (r > c->max_resident) c->max_resident = r;
+            }
             int is_homi = meth == M_HOMI || meth == M_HOMI_ASYNC;
             if (is_homi && (rc = homi_engine_stats(eng, &s0))) die_homi("homi_engine_stats", rc);
             progress_begin(c, label, c->fsize);
@@ -1008,7 +647,7 @@ static double best_baseline(const struct ctx *c, enum mode m, int *which)
 static void write_csv(struct ctx *c)
 {
     FILE *f = c->csv;
-    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) == 0)
+    if (csv_is_new(f))
         fprintf(f,
                 "mode,method,gbps_best,gbps_mean,ratio_vs_best_baseline,host,date,file_size,block,"
                 "iters,cpu_s_per_gb,file,fs,homi_version,threads,queue_depth,chunk_size,window,"
@@ -1018,8 +657,8 @@ static void write_csv(struct ctx *c)
     homi_config *cfg = homi_config_new();
     if (cfg) {
         if (homi_config_load_env(cfg) == HOMI_OK)
-            for (unsigned i = 0; i < c->o.nhints; i++)
-                homi_config_set(cfg, c->o.hint_key[i], c->o.hint_val[i]);
+            for (unsigned i = 0; i < c->o.hints.n; i++)
+                homi_config_set(cfg, c->o.hints.key[i], c->o.hints.val[i]);
         homi_config_get(cfg, "homi_threads", th, sizeof th);
         homi_config_get(cfg, "homi_queue_depth", qd, sizeof qd);
         homi_config_get(cfg, "homi_chunk_size", ch, sizeof ch);
@@ -1037,13 +676,14 @@ static void write_csv(struct ctx *c)
             fprintf(f, "%s,%s,%.4f,%.4f,", mode_name[m], method_name[i], best, mean);
             if (base > 0) fprintf(f, "%.4f", best / base);
             fprintf(f, ",%s,%s,%" PRIu64 ",%" PRIu64 ",%u,%.4f,\"%s\",%s,%s,%s,%s,%s,%u,%.4f,",
-                    c->host, c->date, c->fsize, c->o.block, r->n, r->cpu_s / gb, c->o.file,
-                    c->fstype, homi_version(), th, qd, ch, c->o.window, median_gbps(c, r));
+                    c->mach.host, c->mach.date, c->fsize, c->o.block, r->n, r->cpu_s / gb,
+                    c->o.file, c->fstype, homi_version(), th, qd, ch, c->o.window,
+                    median_gbps(c, r));
             if (base > 0) fprintf(f, "%.4f", paired_ratio(c, (enum mode)m, r));
             fprintf(f, ",%u,%d\n", c->o.buffers, use_thp);
         }
     }
-    if (fclose(f)) die("write %s: %s", c->o.csv, strerror(errno));
+    csv_close(f, c->o.csv);
 }
 
 static void report(struct ctx *c)
@@ -1114,7 +754,7 @@ static void report(struct ctx *c)
         printf("direct mode: cache dropped before every run; max residency after a drop %.2f%%\n",
                100 * c->max_resident);
 
-    if (!c->o.quiet) {
+    if (!bench_quiet) {
         for (int m = 0; m < MODE_COUNT; m++) {
             if (!c->o.modes[m] || !c->have_stats[m]) continue;
             const homi_stats *s = &c->stats[m];
@@ -1175,15 +815,16 @@ static void usage(FILE *f)
             "\n"
             "HOMI_* environment variables are applied first; command-line hints override them.\n"
             "Exit status: 0 ok, 1 I/O or verification error, 2 bad usage.\n",
-            prog, DEFAULT_WINDOW);
+            bench_prog, DEFAULT_WINDOW);
 }
 
-static void add_hint(struct options *o, const char *key, const char *val)
+/* The option a bad value of a hint is reported under. */
+static const char *hint_opt(const char *key)
 {
-    if (o->nhints >= MAX_HINTS) usage_error("too many hints (max %d)", MAX_HINTS);
-    o->hint_key[o->nhints] = key;
-    o->hint_val[o->nhints] = val;
-    o->nhints++;
+    return strcmp(key, "homi_threads") == 0       ? "--threads"
+           : strcmp(key, "homi_queue_depth") == 0 ? "--qd"
+           : strcmp(key, "homi_chunk_size") == 0  ? "--chunk"
+                                                  : "--hint";
 }
 
 static void parse_methods(struct options *o, const char *arg)
@@ -1287,18 +928,10 @@ static void parse_args(struct ctx *c, int argc, char **argv)
             } else
                 usage_error("--mode: '%s' is not one of cached, direct, both", optarg);
             break;
-        case O_THREADS: add_hint(o, "homi_threads", optarg); break;
-        case O_QD: add_hint(o, "homi_queue_depth", optarg); break;
-        case O_CHUNK: add_hint(o, "homi_chunk_size", optarg); break;
-        case O_HINT: {
-            char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) usage_error("--hint: expected KEY=VALUE, got '%s'", optarg);
-            *eq = 0;
-            if (strcmp(optarg, "homi_direct") == 0)
-                usage_error("--hint: homi_direct is set by --mode (cached: off, direct: on)");
-            add_hint(o, optarg, eq + 1);
-            break;
-        }
+        case O_THREADS: hint_add(&o->hints, "homi_threads", optarg); break;
+        case O_QD: hint_add(&o->hints, "homi_queue_depth", optarg); break;
+        case O_CHUNK: hint_add(&o->hints, "homi_chunk_size", optarg); break;
+        case O_HINT: hint_arg(&o->hints, optarg, "--mode"); break;
         case O_WINDOW:
             if (parse_uint(optarg, 1, 4096, &o->window))
                 usage_error("--window: '%s' is not an integer in 1..4096", optarg);
@@ -1312,14 +945,11 @@ static void parse_args(struct ctx *c, int argc, char **argv)
         case O_CSV: o->csv = optarg; break;
         case O_VERIFY: o->verify = 1; break;
         case O_NOVERIFY: o->verify = 0; break;
-        case O_QUIET: o->quiet = 1; break;
+        case O_QUIET: bench_quiet = 1; break;
         case O_VERBOSE: o->verbose = 1; break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
-        case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
-        default:
-            if (optopt) usage_error("unknown option '-%c'", optopt);
-            usage_error("unknown option '%s'", argv[optind - 1]);
+        default: bad_option(ch, argv);
         }
     }
     if (optind < argc - 1) usage_error("only one FILE may be given");
@@ -1339,17 +969,7 @@ static void parse_args(struct ctx *c, int argc, char **argv)
         usage_error("--window/--buffers x --block = %" PRIu64
                     " MiB of buffers; keep it under 8 GiB",
                     nb * o->block >> 20);
-    /* validate the HOMI hints now, so a typo is a usage error, not an I/O error */
-    homi_config *cfg = homi_config_new();
-    if (!cfg) die("homi_config_new: %s", homi_strerror(HOMI_ENOMEM));
-    for (unsigned i = 0; i < o->nhints; i++) {
-        const char *opt = strcmp(o->hint_key[i], "homi_threads") == 0       ? "--threads"
-                          : strcmp(o->hint_key[i], "homi_queue_depth") == 0 ? "--qd"
-                          : strcmp(o->hint_key[i], "homi_chunk_size") == 0  ? "--chunk"
-                                                                            : "--hint";
-        set_hint_or_exit(cfg, o->hint_key[i], o->hint_val[i], opt);
-    }
-    homi_config_free(cfg);
+    hints_check(&o->hints, hint_opt);
 }
 
 /* --gpu anywhere before "--" selects the GPU benchmark (tools/bench_gpu.c). */
@@ -1367,33 +987,33 @@ int main(int argc, char **argv)
     static struct ctx c; /* large; zero-initialised */
     if (argc > 0 && argv[0]) {
         const char *s = strrchr(argv[0], '/');
-        prog = s ? s + 1 : argv[0];
+        bench_prog = s ? s + 1 : argv[0];
     }
     if (want_gpu(argc, argv)) {
 #ifdef HOMI_BENCH_GPU
         return homi_bench_gpu_main(argc, argv);
 #else
-        fprintf(stderr, "%s: --gpu: built without CUDA (reconfigure with HOMI_CUDA=ON)\n", prog);
+        fprintf(stderr, "%s: --gpu: built without CUDA (reconfigure with HOMI_CUDA=ON)\n",
+                bench_prog);
         return 2;
 #endif
     }
     parse_args(&c, argc, argv);
     c.fd = -1;
-    if (c.o.csv && !(c.csv = fopen(c.o.csv, "a"))) die("open %s: %s", c.o.csv, strerror(errno));
-    c.progress = !c.o.quiet && isatty(STDERR_FILENO);
-    c.buf = xalloc_aligned(c.o.block);
-    c.ref = xalloc_aligned(c.o.block);
+    c.csv = csv_open(c.o.csv);
+    c.progress = !bench_quiet && isatty(STDERR_FILENO);
+    c.buf = xalloc_aligned(c.o.block, use_thp);
+    c.ref = xalloc_aligned(c.o.block, use_thp);
 
     prepare_file(&c);
-    machine_info(&c);
-    if (!c.o.quiet) {
-        long np = sysconf(_SC_NPROCESSORS_ONLN);
-        double mem =
-            (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (double)(1ull << 30);
+    machine_info(&c.mach);
+    fs_info(c.o.file, c.fstype, sizeof c.fstype, c.fsdev, sizeof c.fsdev);
+    if (!bench_quiet) {
         char sz[32];
         fmt_bytes(c.fsize, sz, sizeof sz);
         printf("machine: host %s, nproc %ld, memory %.1f GiB, kernel %s, fs %s (%s), date %s\n",
-               c.host, np, mem, c.kernel, c.fstype, c.fsdev, c.date);
+               c.mach.host, sysconf(_SC_NPROCESSORS_ONLN), mem_gib(), c.mach.kernel, c.fstype,
+               c.fsdev, c.mach.date);
         printf("file: %s, %s, block %" PRIu64 ", iters %u, verify %s, buffers %s\n", c.o.file, sz,
                c.o.block, c.o.iters, c.o.verify ? "on" : "off",
                use_thp ? "THP (2 MiB pages)" : "4 KiB pages");
@@ -1403,7 +1023,7 @@ int main(int argc, char **argv)
     c.wbuf = calloc(c.nwbuf, sizeof *c.wbuf);
     if (!c.wbuf) die("out of memory");
     for (unsigned i = 0; i < c.nwbuf; i++)
-        c.wbuf[i] = xalloc_aligned(c.o.block);
+        c.wbuf[i] = xalloc_aligned(c.o.block, use_thp);
     /* fault every buffer in now, so no timed run pays for first-touch page faults */
     memset(c.buf, 0, c.o.block);
     memset(c.ref, 0, c.o.block);
