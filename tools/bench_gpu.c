@@ -46,6 +46,7 @@
 
 #include "bench_util.h"
 #include "homi.h"
+#include "paths/cufile_abi.h"
 
 #define MAX_LIST 16
 #define MAX_FILES 16
@@ -61,21 +62,6 @@
 #define GOAL_CUFILE 2.0
 #define GOAL_NAIVE 3.0
 #define GOAL_CEIL_DIRECT 0.95
-
-/* cuFile ABI (cufile.h, CUDA 11.4+): only what the baseline needs. */
-typedef struct {
-    int err;    /* CUfileOpError; 0 = success */
-    int cu_err; /* CUresult */
-} cf_error;
-typedef struct {
-    int type; /* CU_FILE_HANDLE_TYPE_OPAQUE_FD = 1 */
-    union {
-        int fd;
-        void *handle;
-    } handle;
-    const void *fs_ops;
-} cf_descr;
-#define CF_DRIVER_ALREADY_OPEN 5026
 
 /* ------------------------------------------------------------ model */
 
@@ -150,9 +136,9 @@ struct cufile_api {
     char lib[PATH_MAX];
     int gds;
     void *h;
-    cf_error (*driver_open)(void);
-    cf_error (*driver_close)(void);
-    cf_error (*handle_register)(void **, cf_descr *);
+    cufile_error (*driver_open)(void);
+    cufile_error (*driver_close)(void);
+    cufile_error (*handle_register)(void **, cufile_descr *);
     void (*handle_deregister)(void *);
     ssize_t (*read)(void *, void *, size_t, off_t, off_t);
 };
@@ -607,8 +593,8 @@ static void cufile_init(struct cufile_api *cf)
         snprintf(cf->why, sizeof cf->why, "%.400s lacks the cuFile symbols", cf->lib);
         return;
     }
-    cf_error e = cf->driver_open();
-    if (e.err && e.err != CF_DRIVER_ALREADY_OPEN) {
+    cufile_error e = cf->driver_open();
+    if (e.err && e.err != CU_FILE_DRIVER_ALREADY_OPEN) {
         snprintf(cf->why, sizeof cf->why, "cuFileDriverOpen failed: error %d (%s), CUDA %d", e.err,
                  cf_errname(e.err), e.cu_err);
         return;
@@ -770,12 +756,12 @@ static int run_cufile(struct ctx *c, const struct gfile *g, uint64_t block, stru
         snprintf(why, whylen, "open with O_DIRECT: %s", strerror(errno));
         return -1;
     }
-    cf_descr d;
+    cufile_descr d;
     memset(&d, 0, sizeof d);
-    d.type = 1; /* CU_FILE_HANDLE_TYPE_OPAQUE_FD */
+    d.type = CU_FILE_HANDLE_TYPE_OPAQUE_FD;
     d.handle.fd = fd;
     void *h = NULL;
-    cf_error e = cf->handle_register(&h, &d);
+    cufile_error e = cf->handle_register(&h, &d);
     if (e.err) {
         snprintf(why, whylen, "cuFileHandleRegister: error %d (%s)", e.err, cf_errname(e.err));
         close(fd);
@@ -1020,12 +1006,12 @@ static void warm_up(struct ctx *c)
     if (c->cf.ok) {
         int fd = open(g->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
         if (fd >= 0) {
-            cf_descr d;
+            cufile_descr d;
             memset(&d, 0, sizeof d);
-            d.type = 1;
+            d.type = CU_FILE_HANDLE_TYPE_OPAQUE_FD;
             d.handle.fd = fd;
             void *h = NULL;
-            cf_error e = c->cf.handle_register(&h, &d);
+            cufile_error e = c->cf.handle_register(&h, &d);
             if (!e.err) {
                 c->cf.read(h, c->dbuf, (size_t)min_u64(1u << 20, g->size), 0, 0);
                 c->cf.handle_deregister(h);

@@ -418,18 +418,22 @@ static int enqueue(struct homi_fh *f, struct job *j)
     return HOMI_OK;
 }
 
+static struct job *job_new(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
+                           int path)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (j)
+        *j = (struct job){
+            .f = f, .dst = dst, .len = len, .off = off, .device = device, .path = path};
+    return j;
+}
+
 int homi_staging_submit(struct homi_fh *f, void *dst, size_t len, int64_t off, int device, int path,
                         uint64_t user_data)
 {
-    struct job *j = calloc(1, sizeof *j);
+    struct job *j = job_new(f, dst, len, off, device, path);
     if (!j) return HOMI_ENOMEM;
-    *j = (struct job){.f = f,
-                      .dst = dst,
-                      .len = len,
-                      .off = off,
-                      .device = device,
-                      .path = path,
-                      .user_data = user_data};
+    j->user_data = user_data;
     atomic_fetch_add(&f->eng->inflight, 1);
     int rc = enqueue(f, j);
     if (rc) {
@@ -450,16 +454,10 @@ static void CUDART_CB stream_wait(void *arg)
 int homi_staging_stream(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
                         void *stream, int64_t *result)
 {
-    struct job *j = calloc(1, sizeof *j);
+    struct job *j = job_new(f, dst, len, off, device, HOMI_PATH_AUTO);
     if (!j) return HOMI_ENOMEM;
-    *j = (struct job){.f = f,
-                      .dst = dst,
-                      .len = len,
-                      .off = off,
-                      .device = device,
-                      .path = HOMI_PATH_AUTO,
-                      .result = result,
-                      .stream_mode = 1};
+    j->result = result;
+    j->stream_mode = 1;
     sem_init(&j->done, 0, 0);
     /* the stream waits (host function) until the service thread has put
      * the bytes on the GPU; work queued after this call then sees them */

@@ -21,26 +21,12 @@
 #include "core/clock.h"
 #include "core/engine.h"
 #include "core/log.h"
+#include "paths/cufile_abi.h"
 #include "paths/path.h"
 
 #ifdef HOMI_HAVE_CUDA
 #include <cuda_runtime_api.h>
 #endif
-
-/* The few cuFile types HOMI needs (ABI of cufile.h, CUDA 11.4+). */
-typedef struct {
-    int err;    /* CUfileOpError, 0 = success */
-    int cu_err; /* CUresult */
-} cufile_error;
-typedef struct {
-    int type; /* CU_FILE_HANDLE_TYPE_OPAQUE_FD = 1 */
-    union {
-        int fd;
-        void *handle;
-    } handle;
-    const void *fs_ops;
-} cufile_descr;
-typedef void *cufile_handle;
 
 struct cufile {
     void *lib;
@@ -56,7 +42,6 @@ struct cufile {
  * it, closed by the last one, and never closed by HOMI when someone else in
  * the process had opened it first (cuFileDriverOpen then reports 5026,
  * CU_FILE_DRIVER_ALREADY_OPEN). */
-#define CU_FILE_DRIVER_ALREADY_OPEN 5026
 static pthread_mutex_t drv_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned drv_refs;
 static int drv_ours;
@@ -145,7 +130,7 @@ static int cf_file_open(void *state, struct homi_fh *f)
     struct cufile *c = state;
     cufile_descr d;
     memset(&d, 0, sizeof d);
-    d.type = 1;
+    d.type = CU_FILE_HANDLE_TYPE_OPAQUE_FD;
     d.handle.fd = f->dfd >= 0 ? f->dfd : f->fd;
     cufile_handle h = NULL;
     cufile_error e = c->handle_register(&h, &d);
