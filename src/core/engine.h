@@ -58,7 +58,6 @@ struct homi_op {
     void *cb_arg;
     sem_t done;     /* sync ops: posted on completion       */
     int64_t result; /* sync ops: filled on completion       */
-    size_t nchunks;
     struct homi_chunk chunks[];
 };
 
@@ -111,6 +110,10 @@ struct homi_engine {
 /* Called by paths, exactly once per chunk: res = bytes delivered for the
  * chunk (may be short only at EOF) or a negative homi_err. */
 void homi_chunk_complete(struct homi_chunk *c, int64_t res);
+
+/* Count a fallback / bytes served by a path, for the file and its engine. */
+void homi_fh_fallback(struct homi_fh *f, int reason);
+void homi_fh_account(struct homi_fh *f, int path, uint64_t bytes, uint64_t ns);
 
 /* Look up a user handle; NULL when closed or foreign. */
 struct homi_fh *homi_file_lookup(homi_file *handle);

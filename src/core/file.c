@@ -246,6 +246,20 @@ int homi_file_stats(homi_file *handle, homi_stats *out)
     return HOMI_OK;
 }
 
+/* ---- accounting shared by every path */
+
+void homi_fh_fallback(struct homi_fh *f, int reason)
+{
+    homi_stats_fallback(&f->stats, reason);
+    homi_stats_fallback(&f->eng->stats, reason);
+}
+
+void homi_fh_account(struct homi_fh *f, int path, uint64_t bytes, uint64_t ns)
+{
+    homi_stats_path(&f->stats, path, bytes, ns);
+    homi_stats_path(&f->eng->stats, path, bytes, ns);
+}
+
 /* ---- writes and extent-map freshness */
 
 void homi_file_invalidate(struct homi_fh *f)
@@ -302,8 +316,7 @@ void homi_file_refresh_map(struct homi_fh *f)
         return;
     }
     if (f->map_valid) {
-        homi_stats_fallback(&f->stats, HOMI_FB_MAP_STALE);
-        homi_stats_fallback(&eng->stats, HOMI_FB_MAP_STALE);
+        homi_fh_fallback(f, HOMI_FB_MAP_STALE);
         HOMI_DEBUG("%s changed: rebuilding extent map", f->path);
     }
     int rc = homi_extmap_build(f->fd, 0, &f->map);
@@ -313,8 +326,7 @@ void homi_file_refresh_map(struct homi_fh *f)
         homi_extmap_free(&f->map);
         f->map.file_size = (uint64_t)st.st_size;
         f->map_st = st;
-        homi_stats_fallback(&f->stats, HOMI_FB_MAP_FAILED);
-        homi_stats_fallback(&eng->stats, HOMI_FB_MAP_FAILED);
+        homi_fh_fallback(f, HOMI_FB_MAP_FAILED);
         homi_log(HOMI_LOG_INFO, "%s: no extent map (%s): holes are read, not skipped", f->path,
                  strerror(-rc));
         return;

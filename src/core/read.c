@@ -61,8 +61,7 @@ void homi_chunk_complete(struct homi_chunk *c, int64_t res)
         atomic_compare_exchange_strong(&op->err, &zero, (int)res);
     } else {
         uint64_t ns = homi_now_ns() - c->t0;
-        homi_stats_path(&op->file->stats, c->path, (uint64_t)res, ns);
-        homi_stats_path(&op->eng->stats, c->path, (uint64_t)res, ns);
+        homi_fh_account(op->file, c->path, (uint64_t)res, ns);
         if ((uint64_t)res < c->len) {
             uint64_t at = c->off - (uint64_t)op->off + (uint64_t)res;
             uint64_t cur = atomic_load(&op->short_at);
@@ -73,12 +72,6 @@ void homi_chunk_complete(struct homi_chunk *c, int64_t res)
     if (atomic_fetch_sub(&op->pending, 1) == 1) op_finish(op);
 }
 
-static void fallback(struct homi_fh *f, int reason)
-{
-    homi_stats_fallback(&f->stats, reason);
-    homi_stats_fallback(&f->eng->stats, reason);
-}
-
 /* Which path serves the data chunks of this request. */
 static int choose_path(struct homi_fh *f, int want)
 {
@@ -87,7 +80,7 @@ static int choose_path(struct homi_fh *f, int want)
     if (want == HOMI_PATH_AUTO || want == HOMI_PATH_KERNEL) return HOMI_PATH_KERNEL;
     /* cuFile writes GPU memory only: host destinations use kernel */
     if (want != HOMI_PATH_CUFILE && e->paths[want].ok) return want;
-    fallback(f, HOMI_FB_PATH_UNAVAILABLE);
+    homi_fh_fallback(f, HOMI_FB_PATH_UNAVAILABLE);
     HOMI_DEBUG("%s: path %s requested: %s; using kernel", f->path, homi_path_name(want),
                e->paths[want].why);
     return HOMI_PATH_KERNEL;
@@ -169,7 +162,7 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
 
     int want_direct = e->cfg.direct;
     int direct = want_direct && f->dfd >= 0;
-    if (want_direct && f->dfd < 0) fallback(f, HOMI_FB_DIRECT_UNSUPPORTED);
+    if (want_direct && f->dfd < 0) homi_fh_fallback(f, HOMI_FB_DIRECT_UNSUPPORTED);
     const uint64_t A = direct ? f->dio_off_align : 1, MA = direct ? f->dio_mem_align : 1;
     size_t k = 0;
     for (size_t i = 0; i < nseg; i++) {
@@ -178,8 +171,7 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
         if (s->hole) {
             uint64_t t0 = homi_now_ns();
             memset(dst, 0, s->length);
-            homi_stats_path(&f->stats, HOMI_PATH_HOLE, s->length, homi_now_ns() - t0);
-            homi_stats_path(&e->stats, HOMI_PATH_HOLE, s->length, 0);
+            homi_fh_account(f, HOMI_PATH_HOLE, s->length, homi_now_ns() - t0);
             atomic_fetch_or(&op->path_mask, 1u << HOMI_PATH_HOLE);
             continue;
         }
@@ -205,7 +197,7 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
                     } else {
                         c->bounce = 1;
                     }
-                    fallback(f, HOMI_FB_DIRECT_UNALIGNED);
+                    homi_fh_fallback(f, HOMI_FB_DIRECT_UNALIGNED);
                 }
             }
             list[k++] = c;
@@ -213,7 +205,6 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
         }
     }
     if (segs != inl) free(segs);
-    op->nchunks = k;
     atomic_fetch_add(&f->inflight, 1);
     if (rd->mode == HOMI_RD_CQ) atomic_fetch_add(&e->inflight, 1);
     /* the +1 keeps the op alive until every chunk has been handed out */

@@ -186,8 +186,7 @@ int homi_cufile_choose(struct homi_fh *f, int want)
     int usable = pi->ok && f->path_priv[HOMI_PATH_CUFILE];
     if (want == HOMI_PATH_CUFILE) {
         if (usable) return 1;
-        homi_stats_fallback(&f->stats, HOMI_FB_PATH_UNAVAILABLE);
-        homi_stats_fallback(&e->stats, HOMI_FB_PATH_UNAVAILABLE);
+        homi_fh_fallback(f, HOMI_FB_PATH_UNAVAILABLE);
         HOMI_DEBUG("%s: cufile requested: %s; using the staging pipeline", f->path,
                    pi->ok ? "file not registered with cuFile" : pi->why);
         return 0;
@@ -228,8 +227,7 @@ int64_t homi_cufile_read(struct homi_fh *f, void *dst, size_t len, int64_t off, 
             break;
         }
         uint64_t ns = homi_now_ns() - t0;
-        homi_stats_path(&f->stats, HOMI_PATH_CUFILE, (uint64_t)r, ns);
-        homi_stats_path(&e->stats, HOMI_PATH_CUFILE, (uint64_t)r, ns);
+        homi_fh_account(f, HOMI_PATH_CUFILE, (uint64_t)r, ns);
         done += (uint64_t)r;
         if ((size_t)r < n) break;
     }

@@ -142,8 +142,7 @@ static void on_cqe(struct kworker *w, struct homi_chunk *c, int res)
     }
     if (res == -EINVAL && c->direct) {
         /* the file system refused this O_DIRECT read: buffered instead */
-        homi_stats_fallback(&f->stats, HOMI_FB_DIRECT_UNSUPPORTED);
-        homi_stats_fallback(&f->eng->stats, HOMI_FB_DIRECT_UNSUPPORTED);
+        homi_fh_fallback(f, HOMI_FB_DIRECT_UNSUPPORTED);
         homi_log(HOMI_LOG_INFO, "kernel path: O_DIRECT read refused on %s, using buffered",
                  f->path);
         if (c->slot >= 0) w->free_slots[w->nfree++] = c->slot;
@@ -378,8 +377,7 @@ static int k_run_inline(void *state, struct homi_chunk *c)
         io_uring_cqe_seen(ring, cqe);
         if (res == -EAGAIN || res == -EINTR) continue;
         if (res == -EINVAL && c->direct && !c->done) {
-            homi_stats_fallback(&f->stats, HOMI_FB_DIRECT_UNSUPPORTED);
-            homi_stats_fallback(&f->eng->stats, HOMI_FB_DIRECT_UNSUPPORTED);
+            homi_fh_fallback(f, HOMI_FB_DIRECT_UNSUPPORTED);
             c->direct = 0;
             align = 1;
             continue;
