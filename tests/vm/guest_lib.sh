@@ -1,0 +1,44 @@
+# guest_lib.sh - helpers for scripts that run inside the test VM (busybox sh):
+# file systems on the emulated NVMe namespaces and per-test verdicts.
+HOMI_VM_FAILS=0
+HOMI_VM_PASSES=0
+
+# vm_check NAME CMD...: run one in-guest test, print its verdict.
+vm_check() {
+  name=$1
+  shift
+  echo "=== $name: $*"
+  if "$@"; then
+    echo "HOMI-VM-TEST $name PASS"
+    HOMI_VM_PASSES=$((HOMI_VM_PASSES + 1))
+  else
+    echo "HOMI-VM-TEST $name FAIL (exit $?)"
+    HOMI_VM_FAILS=$((HOMI_VM_FAILS + 1))
+  fi
+}
+
+# vm_summary: the line CTest's log shows, and the script's exit status.
+vm_summary() {
+  echo "$HOMI_VM_PASSES passed, $HOMI_VM_FAILS failed"
+  [ "$HOMI_VM_FAILS" -eq 0 ]
+}
+
+# vm_partition DEV: one partition starting 3 MiB into DEV (so that the
+# partition offset is not the usual 1 MiB), covering the rest.
+vm_partition() {
+  ss=$(blockdev --getss "$1")
+  echo "start=$((3 * 1024 * 1024 / ss)), type=83" | sfdisk -q "$1" >/dev/null
+  i=0
+  while [ ! -e "${1}p1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -e "${1}p1" ]
+}
+
+# vm_mkfs FSTYPE DEV MOUNTPOINT
+vm_mkfs() {
+  case $1 in
+  ext4) mkfs.ext4 -q -F "$2" >/dev/null ;;
+  xfs) mkfs.xfs -q -f "$2" >/dev/null ;;
+  *) echo "unknown fs $1"; return 1 ;;
+  esac
+  mkdir -p "$3" && mount -t "$1" "$2" "$3"
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# vm_run.sh - boot the distribution kernel in QEMU with an emulated NVMe
+# controller and run a test script inside it; the guest's verdict becomes
+# this script's exit status (0 pass, 1 fail, 77 skip: QEMU/kernel missing).
+#
+# usage: vm_run.sh NAME GUEST_SCRIPT [ARGS...] -- PROGRAM...
+#   NAME          test name (log file prefix)
+#   GUEST_SCRIPT  shell script run by the guest's /init as
+#                 `sh /homi/GUEST_SCRIPT ARGS...`, with PROGRAM... copied
+#                 to /homi/bin (their shared libraries to /lib, /usr/lib)
+#
+# The controller (serial homi-vm) has four namespaces on sparse images:
+#   nsid 1: 512 B LBAs   nsid 2: 4 KiB LBAs   (used as whole disks)
+#   nsid 3: 512 B LBAs   nsid 4: 4 KiB LBAs   (the guest partitions them)
+# Environment:
+#   HOMI_VM_ACCEL    tcg (default) | kvm
+#   HOMI_VM_TIMEOUT  seconds before the guest is killed (default 600)
+#   HOMI_VM_MEM      guest memory, MiB (default 2048)
+#   HOMI_VM_NS_SIZE  namespace size, MiB (default 1024)
+#   HOMI_VM_CACHE    kernel cache (default /var/cache/homi/vm)
+#   HOMI_VM_KEEP=1   keep the work directory (images, initramfs, console log)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+name=$1 script=$2
+shift 2
+gargs=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do gargs+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+progs=("$@")
+
+skip() { echo "SKIP: $*"; exit 77; }
+qemu=$(command -v qemu-system-x86_64 || true)
+[ -n "$qemu" ] || skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+busybox=$(command -v busybox || true)
+[ -n "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
+  busybox=/bin/busybox
+[ -x /bin/busybox ] || skip "busybox-static not installed"
+command -v cpio >/dev/null || skip "cpio not installed"
+command -v modprobe >/dev/null || skip "kmod not installed"
+kdir=$(bash "$here/vm_kernel.sh") || skip "no guest kernel (see vm_kernel.sh)"
+kver=$(ls "$kdir/lib/modules")
+vmlinuz=$(ls "$kdir"/boot/vmlinuz-*)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/homi-vm-$name.XXXXXX")
+cleanup() {
+  [ -n "${qpid:-}" ] && kill "$qpid" 2>/dev/null || true
+  if [ "${HOMI_VM_KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+root=$work/root
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,homi/bin,lib64,etc}
+
+# --- busybox and its applets
+cp /bin/busybox "$root/bin/busybox"
+for a in sh ash mount umount insmod mkdir cat echo ls sleep poweroff sync dd cmp head tail \
+         grep sed awk tr wc stat rm cp mv seq date uname dmesg timeout kill ps true false \
+         test expr printf mknod ln blockdev; do
+  ln -sf busybox "$root/bin/$a"
+done
+
+# --- programs and their libraries (host binaries: same distribution)
+copy_elf() { # copy $1 to $2 and every library ldd names (to the same path)
+  local src=$1 dst=$2
+  mkdir -p "$(dirname "$dst")"
+  cp -L "$src" "$dst"
+  ldd "$src" 2>/dev/null | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
+    [ -e "$root$lib" ] && continue
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+for t in mkfs.ext4 mkfs.xfs sfdisk xfs_io; do
+  p=$(command -v "$t" || true)
+  [ -n "$p" ] || skip "$t not installed (e2fsprogs, xfsprogs, fdisk)"
+  copy_elf "$p" "$root/sbin/$t"
+done
+for p in "${progs[@]}"; do copy_elf "$p" "$root/homi/bin/$(basename "$p")"; done
+cp "$here/$script" "$root/homi/$script"
+cp "$here/guest_lib.sh" "$root/homi/guest_lib.sh"
+# mke2fs reads its defaults from /etc/mke2fs.conf
+[ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
+
+# --- kernel modules, in load order
+modlist=$root/homi/modules
+: >"$modlist"
+for m in crc32c_generic crc32c-intel nvme ext4 xfs; do
+  modprobe -d "$kdir" -S "$kver" --show-depends "$m" 2>/dev/null | awk '$1=="insmod" {print $2}'
+done | awk '!seen[$0]++' | while read -r ko; do
+  rel=${ko#"$kdir"}
+  mkdir -p "$root$(dirname "$rel")"
+  cp "$ko" "$root$rel"
+  echo "$rel" >>"$modlist"
+done
+
+# --- /init
+cat >"$root/init" <<INIT
+#!/bin/sh
+export PATH=/bin:/sbin:/homi/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+while read -r ko; do insmod "\$ko" 2>/dev/null || echo "insmod \$ko failed"; done </homi/modules
+i=0
+while [ ! -e /dev/ng0n4 ] && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i+1)); done
+ls /dev/nvme0* /dev/ng0* | tr '\n' ' '; echo
+cd /homi
+sh /homi/$script ${gargs[*]}
+rc=\$?
+sync
+echo "HOMI-VM-EXIT \$rc"
+poweroff -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initrd"
+
+# --- NVMe namespaces (sparse) and the controller
+size=${HOMI_VM_NS_SIZE:-1024}
+qns=()
+i=1
+for lbs in 512 4096 512 4096; do
+  truncate -s "${size}M" "$work/ns$i.img"
+  qns+=(-drive "file=$work/ns$i.img,if=none,id=d$i,format=raw,cache=writeback"
+        -device "nvme-ns,drive=d$i,bus=nvme0,nsid=$i,logical_block_size=$lbs,physical_block_size=$lbs")
+  i=$((i + 1))
+done
+
+# TCG by default: it needs no KVM, and nested KVM on CI hosts was seen to
+# hang in early boot.
+accel=${HOMI_VM_ACCEL:-tcg}
+case $accel in
+kvm) accel_args=(-accel kvm -cpu host) ;;
+tcg) accel_args=(-accel tcg -cpu max) ;;
+*) echo "HOMI_VM_ACCEL must be tcg or kvm" >&2; exit 1 ;;
+esac
+log=$work/console.log
+: >"$log"
+echo "vm_run: $name: kernel $kver, accel ${accel_args[*]}, $(du -sh "$work/initrd" | cut -f1) initramfs"
+start=$(date +%s)
+"$qemu" "${accel_args[@]}" -smp 2 -m "${HOMI_VM_MEM:-2048}" -nographic -no-reboot \
+  -kernel "$vmlinuz" -initrd "$work/initrd" \
+  -append "console=ttyS0 panic=-1 quiet loglevel=3 nvme.io_queue_depth=256" \
+  -device nvme,id=nvme0,serial=homi-vm,mdts=7 "${qns[@]}" \
+  -nic none -serial "file:$log" -monitor none -display none </dev/null &
+qpid=$!
+tmo=${HOMI_VM_TIMEOUT:-600}
+shown=0
+while kill -0 "$qpid" 2>/dev/null; do
+  if [ $(($(date +%s) - start)) -gt "$tmo" ]; then
+    echo "vm_run: $name: guest timed out after ${tmo}s" >&2
+    kill "$qpid"
+    break
+  fi
+  # stream the console while waiting
+  n=$(wc -l <"$log" 2>/dev/null || echo 0)
+  if [ "$n" -gt "$shown" ]; then sed -n "$((shown + 1)),${n}p" "$log" | tr -d '\r'; shown=$n; fi
+  sleep 0.5
+done
+wait "$qpid" 2>/dev/null || true
+qpid=
+n=$(wc -l <"$log")
+[ "$n" -gt "$shown" ] && sed -n "$((shown + 1)),${n}p" "$log" | tr -d '\r'
+echo "vm_run: $name: guest ran $(($(date +%s) - start)) s"
+rc=$(tr -d '\r' <"$log" | awk '/^HOMI-VM-EXIT/ {print $2}' | tail -1)
+if [ -z "$rc" ]; then
+  echo "vm_run: $name: no verdict from the guest (crash or timeout); console: $log" >&2
+  HOMI_VM_KEEP=1
+  exit 1
+fi
+exit "$rc"
