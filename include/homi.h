@@ -72,6 +72,8 @@ typedef enum homi_fallback {
     HOMI_FB_NO_NVME,              /* backing device is not an NVMe namespace */
     HOMI_FB_MAP_STALE,            /* file changed: extent map rebuilt        */
     HOMI_FB_MAP_FAILED,           /* FIEMAP unavailable: no hole planning    */
+    HOMI_FB_PASSTHRU_ERROR,       /* NVMe command failed: re-read by kernel  */
+    HOMI_FB_CHANGED_IN_FLIGHT,    /* file changed during a raw read: re-read */
     HOMI_FB_COUNT
 } homi_fallback;
 
@@ -124,6 +126,15 @@ int homi_open(homi_engine *eng, const char *path, unsigned flags, homi_file **ou
 int homi_close(homi_file *f);
 /* Current size in bytes (fstat), or a negative homi_err. */
 int64_t homi_file_size(homi_file *f);
+
+/* Per-file hint.  Only "homi_path" (auto|kernel|passthru|device|cufile) is
+ * per file; "auto" returns the file to the engine's choice.  HOMI_EHINT
+ * for another key, HOMI_EHINTVAL for a bad value. */
+int homi_file_set_hint(homi_file *f, const char *key, const char *value);
+
+/* Can this file be read on path?  Returns 1 (yes), 0 (no: the reason is
+ * written to why) or a negative homi_err. */
+int homi_file_path_status(homi_file *f, int path, char *why, size_t whylen);
 
 /* ---------------------------------------------------------------- memory */
 
@@ -234,6 +245,7 @@ typedef struct homi_stats {
     uint64_t errors;       /* user-level requests that failed              */
     uint64_t map_builds;   /* extent maps built (FIEMAP walks)             */
     uint64_t staged_bytes; /* bytes copied to GPU memory through the pinned staging pipeline */
+    uint64_t nvme_cmds;    /* NVMe Read commands completed by the passthrough path */
 } homi_stats;
 
 int homi_file_stats(homi_file *f, homi_stats *out);

@@ -53,6 +53,13 @@ static const struct key keys[] = {
      "cuFile for GPU destinations: auto (only in true GDS mode) | on | off (default auto)"},
     {"homi_inline_sync", K_BOOL, OFF(inline_sync), 0, 0,
      "serve synchronous reads of one chunk on the calling thread's own ring (default on)"},
+    {"homi_passthru_threads", K_UINT, OFF(passthru_threads), 1, 64,
+     "NVMe passthrough worker threads, one SQE128/CQE32 io_uring ring each (default 2)"},
+    {"homi_passthru_qd", K_UINT, OFF(passthru_qd), 1, 4096,
+     "NVMe commands in flight per passthrough ring (default 128)"},
+    {"homi_passthru_min", K_SIZE, OFF(passthru_min), 0, 1ull << 40,
+     "homi_path=auto with homi_direct=on: reads of at least this size use passthrough (default "
+     "256K)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -77,6 +84,9 @@ homi_config *homi_config_new(void)
     c->staging_size = 8u << 20;
     c->staging_buffers = 16;
     c->cufile_enable = 1;
+    c->passthru_threads = 2;
+    c->passthru_qd = 128;
+    c->passthru_min = 256 << 10;
     return c;
 }
 
@@ -137,6 +147,21 @@ int homi_parse_bool(const char *s, int *out)
             return 0;
         }
     }
+    return -1;
+}
+
+int homi_parse_path(const char *v, int *out)
+{
+    if (!v) return -1;
+    if (strcasecmp(v, "auto") == 0) {
+        *out = HOMI_PATH_AUTO;
+        return 0;
+    }
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(v, path_names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
     return -1;
 }
 

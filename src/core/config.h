@@ -18,14 +18,19 @@ struct homi_config {
     int log_level;
     int fixed_files; /* register files with the rings          */
     int inline_sync;
-    uint64_t staging_size;    /* pinned staging slot, bytes          */
-    unsigned staging_buffers; /* pinned staging slots per engine     */
-    int cufile_enable;        /* 0 off, 1 auto, 2 on                 */
-                              /* single-chunk sync reads on the caller */
+    uint64_t staging_size;     /* pinned staging slot, bytes          */
+    unsigned staging_buffers;  /* pinned staging slots per engine     */
+    int cufile_enable;         /* 0 off, 1 auto, 2 on                 */
+    unsigned passthru_threads; /* passthrough worker rings            */
+    unsigned passthru_qd;      /* NVMe commands in flight per ring    */
+    uint64_t passthru_min;     /* auto: smallest read sent to passthru */
+                               /* single-chunk sync reads on the caller */
 };
 
 /* Parse a size with optional K/M/G/T suffix (binary).  0 or -1. */
 int homi_parse_size(const char *s, uint64_t *out);
+/* Parse auto|kernel|passthru|device|cufile.  0 or -1. */
+int homi_parse_path(const char *s, int *out);
 /* Parse on/off/true/false/1/0/yes/no.  0 or -1. */
 int homi_parse_bool(const char *s, int *out);
 

@@ -40,6 +40,10 @@ struct homi_chunk {
     uint32_t wlen;  /* bounce: aligned window length        */
     uint32_t wdone; /* bounce: window bytes read so far     */
     uint64_t t0;    /* submit time, ns                     */
+    /* bytes of this chunk its path already accounted to other paths
+     * (passthrough: holes, kernel pieces), and those paths' bits */
+    uint32_t acct_other;
+    unsigned other_mask;
     struct homi_chunk *next;
 };
 
@@ -81,6 +85,9 @@ struct homi_fh {
     uint64_t map_seen; /* watch change counter at build time     */
     struct homi_watch *watch;
 
+    int map_sync;  /* build maps with FIEMAP_FLAG_SYNC (raw reads need it) */
+    int path_pref; /* per-file homi_path hint, HOMI_PATH_AUTO: engine's  */
+
     struct homi_stats_acc stats;
     void *path_priv[HOMI_PATH_COUNT]; /* per-path per-file state (e.g. cuFile handle) */
 };
@@ -119,6 +126,9 @@ void homi_fh_account(struct homi_fh *f, int path, uint64_t bytes, uint64_t ns);
 struct homi_fh *homi_file_lookup(homi_file *handle);
 /* Bring the file's extent map up to date (caller holds f->map_lock). */
 void homi_file_refresh_map(struct homi_fh *f);
+/* Has the file changed since a map was built with changes counter seen
+ * and stat st?  (Drains change notifications; caller holds f->map_lock.) */
+int homi_file_changed_since(struct homi_fh *f, uint64_t seen, const struct stat *st);
 /* Record that the file changed through this engine (writes). */
 void homi_file_invalidate(struct homi_fh *f);
 

@@ -141,6 +141,7 @@ int homi_open(homi_engine *eng, const char *path, unsigned flags, homi_file **ou
     f->flags = flags;
     f->fd = f->dfd = -1;
     f->slot = -1;
+    f->path_pref = HOMI_PATH_AUTO;
     pthread_mutex_init(&f->map_lock, NULL);
     f->path = strdup(path);
     int rc = HOMI_OK;
@@ -300,6 +301,14 @@ static int same_stat(const struct stat *a, const struct stat *b)
            a->st_blocks == b->st_blocks;
 }
 
+int homi_file_changed_since(struct homi_fh *f, uint64_t seen, const struct stat *st0)
+{
+    uint64_t changes = homi_watch_changes(f->eng->watcher, f->watch);
+    struct stat st;
+    if (fstat(f->fd, &st)) return 1;
+    return changes != seen || !same_stat(&st, st0);
+}
+
 void homi_file_refresh_map(struct homi_fh *f)
 {
     struct homi_engine *eng = f->eng;
@@ -319,7 +328,7 @@ void homi_file_refresh_map(struct homi_fh *f)
         homi_fh_fallback(f, HOMI_FB_MAP_STALE);
         HOMI_DEBUG("%s changed: rebuilding extent map", f->path);
     }
-    int rc = homi_extmap_build(f->fd, 0, &f->map);
+    int rc = homi_extmap_build(f->fd, f->map_sync, &f->map);
     if (rc) {
         f->map_failed = 1;
         f->map_valid = 0;

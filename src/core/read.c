@@ -61,23 +61,39 @@ void homi_chunk_complete(struct homi_chunk *c, int64_t res)
         atomic_compare_exchange_strong(&op->err, &zero, (int)res);
     } else {
         uint64_t ns = homi_now_ns() - c->t0;
-        homi_fh_account(op->file, c->path, (uint64_t)res, ns);
+        if ((uint64_t)res > c->acct_other)
+            homi_fh_account(op->file, c->path, (uint64_t)res - c->acct_other, ns);
         if ((uint64_t)res < c->len) {
             uint64_t at = c->off - (uint64_t)op->off + (uint64_t)res;
             uint64_t cur = atomic_load(&op->short_at);
             while (at < cur && !atomic_compare_exchange_weak(&op->short_at, &cur, at)) {}
         }
     }
-    atomic_fetch_or(&op->path_mask, 1u << c->path);
+    atomic_fetch_or(&op->path_mask, (1u << c->path) | c->other_mask);
     if (atomic_fetch_sub(&op->pending, 1) == 1) op_finish(op);
 }
 
-/* Which path serves the data chunks of this request. */
-static int choose_path(struct homi_fh *f, int want)
+/* Which path serves the data chunks of this request: the request's path,
+ * else the file's hint, else the engine's; "auto" picks passthrough for
+ * large reads of files on an NVMe namespace when the engine reads around
+ * the page cache (homi_direct), and the kernel path otherwise. */
+static int choose_path(struct homi_fh *f, int want, uint64_t len)
 {
     struct homi_engine *e = f->eng;
+    if (want == HOMI_PATH_AUTO) want = f->path_pref;
     if (want == HOMI_PATH_AUTO) want = e->cfg.path;
-    if (want == HOMI_PATH_AUTO || want == HOMI_PATH_KERNEL) return HOMI_PATH_KERNEL;
+    if (want == HOMI_PATH_AUTO) {
+        if (e->cfg.direct && len >= e->cfg.passthru_min && e->paths[HOMI_PATH_PASSTHRU].ok &&
+            f->path_priv[HOMI_PATH_PASSTHRU])
+            return HOMI_PATH_PASSTHRU;
+        return HOMI_PATH_KERNEL;
+    }
+    if (want == HOMI_PATH_KERNEL) return HOMI_PATH_KERNEL;
+    if (want == HOMI_PATH_PASSTHRU && e->paths[want].ok && !f->path_priv[want]) {
+        homi_fh_fallback(f, HOMI_FB_NO_NVME);
+        HOMI_DEBUG("%s: passthrough requested, file not on a usable NVMe namespace", f->path);
+        return HOMI_PATH_KERNEL;
+    }
     /* cuFile writes GPU memory only: host destinations use kernel */
     if (want != HOMI_PATH_CUFILE && e->paths[want].ok) return want;
     homi_fh_fallback(f, HOMI_FB_PATH_UNAVAILABLE);
@@ -137,7 +153,7 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
     const uint64_t cs = rd->chunk ? rd->chunk : e->cfg.chunk_size;
     struct homi_seg inl[SEGS_INLINE], *segs = inl;
     size_t nseg = 0;
-    int path = choose_path(f, rd->path);
+    int path = choose_path(f, rd->path, len);
     len = plan(f, off, len, &segs, &nseg);
     size_t nchunks = count_chunks(segs, nseg, cs);
 
@@ -161,6 +177,8 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
     if (sync) sem_init(&op->done, 0, 0);
 
     int want_direct = e->cfg.direct;
+    /* passthrough reads around the page cache by itself */
+    if (path == HOMI_PATH_PASSTHRU) want_direct = 0;
     int direct = want_direct && f->dfd >= 0;
     if (want_direct && f->dfd < 0) homi_fh_fallback(f, HOMI_FB_DIRECT_UNSUPPORTED);
     const uint64_t A = direct ? f->dio_off_align : 1, MA = direct ? f->dio_mem_align : 1;

@@ -34,6 +34,7 @@ void homi_stats_snapshot(const struct homi_stats_acc *a, homi_stats *out)
     out->errors = atomic_load_explicit(&a->errors, RLX);
     out->map_builds = atomic_load_explicit(&a->map_builds, RLX);
     out->staged_bytes = atomic_load_explicit(&a->staged_bytes, RLX);
+    out->nvme_cmds = atomic_load_explicit(&a->nvme_cmds, RLX);
 }
 
 const char *homi_path_name(int path)
@@ -45,8 +46,9 @@ const char *homi_path_name(int path)
 const char *homi_fallback_name(int reason)
 {
     static const char *const n[] = {
-        "path-unavailable", "direct-unsupported", "direct-unaligned-bounce", "extent-unsafe",
-        "device-not-nvme",  "extent-map-stale",   "extent-map-failed",
+        "path-unavailable",  "direct-unsupported", "direct-unaligned-bounce",
+        "extent-unsafe",     "device-not-nvme",    "extent-map-stale",
+        "extent-map-failed", "passthru-error",     "changed-in-flight",
     };
     return reason >= 0 && reason < HOMI_FB_COUNT ? n[reason] : "?";
 }
@@ -67,6 +69,7 @@ void homi_stats_print(const homi_stats *s, double seconds, void *file)
             "  reads %" PRIu64 ", bytes returned %" PRIu64 ", errors %" PRIu64
             ", extent maps built %" PRIu64 "\n",
             s->reads, s->read_bytes, s->errors, s->map_builds);
+    if (s->nvme_cmds) fprintf(f, "  NVMe read commands: %" PRIu64 "\n", s->nvme_cmds);
     if (s->staged_bytes)
         fprintf(f, "  staged to GPU memory through pinned buffers: %" PRIu64 " bytes\n",
                 s->staged_bytes);

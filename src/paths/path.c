@@ -11,11 +11,11 @@
 
 static const struct homi_path_ops *const builtin[HOMI_PATH_COUNT] = {
     [HOMI_PATH_KERNEL] = &homi_path_kernel_ops,
+    [HOMI_PATH_PASSTHRU] = &homi_path_passthru_ops,
     [HOMI_PATH_CUFILE] = &homi_path_cufile_ops,
 };
 
 static const char *const not_built[HOMI_PATH_COUNT] = {
-    [HOMI_PATH_PASSTHRU] = "NVMe passthrough path not built into this version",
     [HOMI_PATH_DEVICE] = "device-initiated path not built into this version",
     [HOMI_PATH_HOLE] = "not an I/O path",
 };

@@ -27,6 +27,9 @@ struct homi_path_ops {
      * the read).  Returns 1 when it completed the chunk, 0 to decline (the
      * caller then uses submit). */
     int (*run_inline)(void *state, struct homi_chunk *c);
+    /* Optional: can file f be served by this path?  1 yes; 0 no, with the
+     * reason in why.  Without it, every file of an available path can. */
+    int (*file_status)(void *state, struct homi_fh *f, char *why, size_t whylen);
 };
 
 struct homi_path_inst {
@@ -41,6 +44,7 @@ extern const struct homi_path_ops homi_path_kernel_ops;
 struct homi_config;
 unsigned homi_kernel_threads(const struct homi_config *cfg);
 extern const struct homi_path_ops homi_path_cufile_ops;
+extern const struct homi_path_ops homi_path_passthru_ops;
 
 /* Fill eng->paths for every path built into this library. */
 void homi_paths_init(struct homi_engine *eng);
