@@ -66,8 +66,8 @@ struct pt_job {
     struct homi_chunk *c;
     struct pt_file *pf;
     size_t n, sub; /* pieces, next to submit */
-    unsigned out;   /* pieces in flight        */
-    int redo;       /* re-read through the file system at the end */
+    unsigned out;  /* pieces in flight        */
+    int redo;      /* re-read through the file system at the end */
     int err;
     uint64_t seen; /* change counter and stat when planned */
     struct stat st;
@@ -184,7 +184,8 @@ static struct pt_job *job_new(struct homi_chunk *c)
     struct homi_pt_piece one;
     int mapped = f->map_valid;
     if (mapped) n = homi_pt_plan(&f->map, &pf->g, c->off, c->len, NULL, 0);
-    struct pt_job *j = calloc(1, sizeof *j + n * (sizeof(struct homi_pt_piece) + sizeof(struct pt_run)));
+    struct pt_job *j =
+        calloc(1, sizeof *j + n * (sizeof(struct homi_pt_piece) + sizeof(struct pt_run)));
     if (!j) {
         pthread_mutex_unlock(&f->map_lock);
         homi_chunk_complete(c, HOMI_ENOMEM);
@@ -322,8 +323,10 @@ static void on_cqe(struct ptworker *w, struct pt_run *r, int res)
             /* NVMe status (> 0) or errno (< 0): read it through the file
              * system instead, counted */
             homi_fh_fallback(f, HOMI_FB_PASSTHRU_ERROR);
-            homi_log(HOMI_LOG_INFO, "passthru: %s: read of %u LBAs at %llu failed (%s %d); "
-                     "using the kernel path", f->path, p->nlb, (unsigned long long)p->slba,
+            homi_log(HOMI_LOG_INFO,
+                     "passthru: %s: read of %u LBAs at %llu failed (%s %d); "
+                     "using the kernel path",
+                     f->path, p->nlb, (unsigned long long)p->slba,
                      res > 0 ? "NVMe status" : "errno", res > 0 ? res : -res);
             p->kind = HOMI_PT_KERNEL;
             r->done = 0;
@@ -490,8 +493,7 @@ static int fs_allowed(const char *fstype)
 }
 
 /* Why file f cannot use passthrough ("" when it can); fills *pf. */
-static int classify(struct ptpath *pp, struct homi_fh *f, struct pt_file *pf, char *why,
-                    size_t wl)
+static int classify(struct ptpath *pp, struct homi_fh *f, struct pt_file *pf, char *why, size_t wl)
 {
     struct homi_blkdev b;
     int rc = homi_blkdev_from_fd(f->fd, &b);
@@ -550,15 +552,14 @@ static int classify(struct ptpath *pp, struct homi_fh *f, struct pt_file *pf, ch
         pp->ns_list = ns;
         homi_log(HOMI_LOG_INFO,
                  "passthru: %s nsid %u, LBA %u B, %llu MiB, MDTS %u KiB, %u KiB per command%s",
-                 ns->dev, ns->id.nsid, ns->id.lba,
-                 (unsigned long long)(ns->id.ns_bytes >> 20), ns->id.mdts_bytes >> 10,
-                 ns->id.max_cmd >> 10, ns->id.from_identify ? "" : " (sysfs: no Identify)");
+                 ns->dev, ns->id.nsid, ns->id.lba, (unsigned long long)(ns->id.ns_bytes >> 20),
+                 ns->id.mdts_bytes >> 10, ns->id.max_cmd >> 10,
+                 ns->id.from_identify ? "" : " (sysfs: no Identify)");
     }
     ns->refs++;
     pthread_mutex_unlock(&pp->ns_lock);
     if (b.part_start % ns->id.lba) {
-        snprintf(why, wl, "partition start %llu not LBA aligned",
-                 (unsigned long long)b.part_start);
+        snprintf(why, wl, "partition start %llu not LBA aligned", (unsigned long long)b.part_start);
         pthread_mutex_lock(&pp->ns_lock);
         ns->refs--;
         pthread_mutex_unlock(&pp->ns_lock);

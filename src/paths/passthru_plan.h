@@ -26,14 +26,14 @@ struct homi_pt_geom {
 };
 
 struct homi_pt_piece {
-    int kind;         /* enum homi_pt_kind                                */
-    int reason;       /* HOMI_PT_KERNEL: the homi_fallback reason        */
-    uint64_t foff;    /* file offset of the user bytes                   */
-    uint32_t len;     /* user bytes                                      */
-    uint32_t dst_off; /* offset of those bytes in the chunk's buffer     */
-    uint64_t slba;    /* NVMe: first LBA                                 */
-    uint32_t nlb;     /* NVMe: number of LBAs                            */
-    uint32_t skip;    /* BOUNCE: user bytes start this far into the LBA  */
+    int kind;             /* enum homi_pt_kind                                */
+    int reason;           /* HOMI_PT_KERNEL: the homi_fallback reason        */
+    uint64_t foff;        /* file offset of the user bytes                   */
+    uint32_t len;         /* user bytes                                      */
+    uint32_t dst_off;     /* offset of those bytes in the chunk's buffer     */
+    uint64_t slba;        /* NVMe: first LBA                                 */
+    uint32_t nlb;         /* NVMe: number of LBAs                            */
+    uint32_t skip;        /* BOUNCE: user bytes start this far into the LBA  */
     uint64_t ext_logical; /* NVMe/BOUNCE: the extent the command came from */
 };
 

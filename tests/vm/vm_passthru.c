@@ -98,11 +98,26 @@ static void random_reads(homi_file *f, int fd, int n, const char *what)
         uint64_t off;
         size_t len;
         switch (i % 5) {
-        case 0: off = t_below(size + 1); len = 1 + t_below(4 * MiB - 1); break;
-        case 1: off = t_below(size / 512 + 1) * 512; len = 512 * (1 + t_below(2048)); break;
-        case 2: off = size > 9000 ? size - t_below(9000) : 0; len = 1 + t_below(20000); break;
-        case 3: off = t_below(size + 1); len = 1 + t_below(5000); break;
-        default: off = t_below(size / 4096 + 1) * 4096 + t_below(3) ; len = 4096 * (1 + t_below(256)) - t_below(2); break;
+        case 0:
+            off = t_below(size + 1);
+            len = 1 + t_below(4 * MiB - 1);
+            break;
+        case 1:
+            off = t_below(size / 512 + 1) * 512;
+            len = 512 * (1 + t_below(2048));
+            break;
+        case 2:
+            off = size > 9000 ? size - t_below(9000) : 0;
+            len = 1 + t_below(20000);
+            break;
+        case 3:
+            off = t_below(size + 1);
+            len = 1 + t_below(5000);
+            break;
+        default:
+            off = t_below(size / 4096 + 1) * 4096 + t_below(3);
+            len = 4096 * (1 + t_below(256)) - t_below(2);
+            break;
         }
         bad += compare(f, fd, off, len, a, b) != 0;
     }
@@ -251,8 +266,9 @@ static void verify_auto_async(const char *dir)
     struct stat st;
     fstat(fd, &st);
     for (int i = 0; i < N; i++)
-        io[i] = (homi_io){f, buf + (size_t)i * L, L,
-                          (int64_t)t_below((uint64_t)st.st_size - L), (uint64_t)i, {0, 0, 0}};
+        io[i] = (homi_io){f,           buf + (size_t)i * L,
+                          L,           (int64_t)t_below((uint64_t)st.st_size - L),
+                          (uint64_t)i, {0, 0, 0}};
     CHECK(homi_submit(e, io, N) == N, "submit");
     homi_completion c[N];
     int got = 0;
@@ -346,8 +362,14 @@ static void *reader_fixed(void *arg, const char *name, const char *path, int slo
     close(fd);
     return NULL;
 }
-static void *kernel_reader(void *arg) { return reader_fixed(arg, "X", "kernel", 0); }
-static void *passthru_reader(void *arg) { return reader_fixed(arg, "Y", "passthru", 1); }
+static void *kernel_reader(void *arg)
+{
+    return reader_fixed(arg, "X", "kernel", 0);
+}
+static void *passthru_reader(void *arg)
+{
+    return reader_fixed(arg, "Y", "passthru", 1);
+}
 
 static void *appender(void *arg)
 {
@@ -526,8 +548,8 @@ static int cmd_big(const char *dir)
     printf("big: %llu MiB read through %s%s%s, %llu NVMe commands (%.1f KiB each), "
            "%.0f MB/s inside TCG (not a performance figure)\n",
            (unsigned long long)(size >> 20), mask & (1u << HOMI_PATH_PASSTHRU) ? "passthru " : "",
-           mask & (1u << HOMI_PATH_KERNEL) ? "kernel " : "", mask & (1u << HOMI_PATH_HOLE) ? "hole" : "",
-           (unsigned long long)s.nvme_cmds,
+           mask & (1u << HOMI_PATH_KERNEL) ? "kernel " : "",
+           mask & (1u << HOMI_PATH_HOLE) ? "hole" : "", (unsigned long long)s.nvme_cmds,
            s.nvme_cmds ? (double)s.path[HOMI_PATH_PASSTHRU].bytes / (double)s.nvme_cmds / 1024 : 0,
            (double)size / t / 1e6);
     homi_stats_print(&s, t, stdout);

@@ -31,9 +31,6 @@ progs=("$@")
 skip() { echo "SKIP: $*"; exit 77; }
 qemu=$(command -v qemu-system-x86_64 || true)
 [ -n "$qemu" ] || skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
-busybox=$(command -v busybox || true)
-[ -n "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
-  busybox=/bin/busybox
 [ -x /bin/busybox ] || skip "busybox-static not installed"
 command -v cpio >/dev/null || skip "cpio not installed"
 command -v modprobe >/dev/null || skip "kmod not installed"
@@ -50,25 +47,27 @@ trap cleanup EXIT
 root=$work/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,homi/bin,lib64,etc}
 
+# --- programs and their libraries (host binaries: same distribution)
+copy_elf() { # copy $1 to $2 and every library ldd names (to the same path)
+  local src=$1 dst=$2
+  mkdir -p "$(dirname "$dst")"
+  cp -L "$src" "$dst"
+  local libs
+  libs=$(ldd "$src" 2>/dev/null | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' || true)
+  for lib in $libs; do
+    [ -e "$root$lib" ] && continue
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
 # --- busybox and its applets
-cp /bin/busybox "$root/bin/busybox"
+copy_elf /bin/busybox "$root/bin/busybox"
 for a in sh ash mount umount insmod mkdir cat echo ls sleep poweroff sync dd cmp head tail \
          grep sed awk tr wc stat rm cp mv seq date uname dmesg timeout kill ps true false \
          test expr printf mknod ln blockdev; do
   ln -sf busybox "$root/bin/$a"
 done
 
-# --- programs and their libraries (host binaries: same distribution)
-copy_elf() { # copy $1 to $2 and every library ldd names (to the same path)
-  local src=$1 dst=$2
-  mkdir -p "$(dirname "$dst")"
-  cp -L "$src" "$dst"
-  ldd "$src" 2>/dev/null | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
-    [ -e "$root$lib" ] && continue
-    mkdir -p "$root$(dirname "$lib")"
-    cp -L "$lib" "$root$lib"
-  done
-}
 for t in mkfs.ext4 mkfs.xfs sfdisk xfs_io; do
   p=$(command -v "$t" || true)
   [ -n "$p" ] || skip "$t not installed (e2fsprogs, xfsprogs, fdisk)"
