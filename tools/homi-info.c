@@ -47,7 +47,7 @@ static void human(uint64_t v, char *buf, size_t n)
 }
 
 /* The path a read of extent e would take and why. */
-static const char *route(const struct homi_engine *eng, const struct homi_blkdev *bd,
+static const char *route(const struct homi_engine *eng, const struct homi_blkdev *bd, int pt_ok,
                          const struct homi_extent *e, char *why, size_t n)
 {
     if (e->cls == HOMI_EXT_HOLE) {
@@ -70,11 +70,11 @@ static const char *route(const struct homi_engine *eng, const struct homi_blkdev
         snprintf(why, n, "%s", bd->why_not);
         return "kernel";
     }
-    if (!eng->paths[HOMI_PATH_PASSTHRU].ok) {
-        snprintf(why, n, "%s", eng->paths[HOMI_PATH_PASSTHRU].why);
+    if (!pt_ok) {
+        snprintf(why, n, "passthrough not usable for this file");
         return "kernel";
     }
-    snprintf(why, n, "raw NVMe read from LBAs");
+    snprintf(why, n, "raw NVMe read from LBAs when passthrough is chosen");
     return "passthru";
 }
 
@@ -108,6 +108,20 @@ static int show_file(struct homi_engine *eng, const char *path, int sync, size_t
                    bd.model, bd.generic);
         printf("  raw LBA translation: %s\n", bd.why_not[0] ? bd.why_not : "possible");
     }
+    homi_file *hf = NULL;
+    char ptwhy[200] = "";
+    int pt_ok = 0;
+    if (homi_open(eng, path, HOMI_RDONLY, &hf) == 0) {
+        pt_ok = homi_file_path_status(hf, HOMI_PATH_PASSTHRU, ptwhy, sizeof ptwhy) == 1;
+        homi_close(hf);
+        printf("  passthrough: %s%s%s\n", pt_ok ? "usable, " : "not usable: ", ptwhy,
+               pt_ok ? (eng->cfg.path == HOMI_PATH_PASSTHRU ? " (homi_path=passthru)"
+                        : eng->cfg.path == HOMI_PATH_AUTO
+                            ? (eng->cfg.direct ? " (auto: large reads)"
+                                               : " (auto picks it only with homi_direct=on)")
+                            : " (homi_path selects another path)")
+                     : "");
+    }
     struct statx stx;
     if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
         (stx.stx_mask & STATX_DIOALIGN)) {
@@ -139,7 +153,7 @@ static int show_file(struct homi_engine *eng, const char *path, int sync, size_t
     for (size_t i = 0; i < m.n && (!max || i < max); i++) {
         const struct homi_extent *e = &m.ext[i];
         char why[200], phys[32];
-        const char *p = route(eng, &bd, e, why, sizeof why);
+        const char *p = route(eng, &bd, pt_ok, e, why, sizeof why);
         if (e->cls == HOMI_EXT_HOLE)
             snprintf(phys, sizeof phys, "-");
         else

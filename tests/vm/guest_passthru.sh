@@ -18,6 +18,7 @@ for dev in /dev/nvme0n1 /dev/nvme0n2 /dev/nvme0n3p1 /dev/nvme0n4p1; do
     vm_check "mkfs_$name" false
   fi
 done
+vm_check "homi_info_${fs}" sh -c "homi-info /mnt/t3/frag | tee /tmp/info | grep -q 'passthrough: usable' && grep -q 'passthru' /tmp/info"
 vm_check "shared_${fs}_${secs}s" vm_passthru shared /mnt/t2 "$secs"
 vm_check "big256M_${fs}" vm_passthru big /mnt/t4
 for n in 1 2 3 4; do umount "/mnt/t$n" 2>/dev/null; done
