@@ -34,6 +34,12 @@ void homi_staging_destroy(struct homi_engine *e)
 {
     (void)e;
 }
+int homi_staging_prepare(struct homi_engine *e, int device)
+{
+    (void)e;
+    (void)device;
+    return HOMI_ENOTSUP;
+}
 #else
 
 #include <cuda_runtime_api.h>
@@ -326,6 +332,14 @@ static int64_t staged(struct homi_fh *f, void *dst, size_t len, int64_t off, int
     struct homi_staging *st = get(e, &rc);
     if (!st) return rc;
     return pipeline(st, f, dst, len, off, device, path, mask);
+}
+
+int homi_staging_prepare(struct homi_engine *e, int device)
+{
+    int rc = 0;
+    struct homi_staging *st = get(e, &rc);
+    if (!st) return rc;
+    return dev_ready(st, device);
 }
 
 int64_t homi_staging_read(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,

@@ -23,5 +23,8 @@ int homi_staging_submit(struct homi_fh *f, void *dst, size_t len, int64_t off, i
 int homi_staging_stream(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
                         void *stream, int64_t *result);
 void homi_staging_destroy(struct homi_engine *e);
+/* Allocate the pinned pool and the streams of device now (callers that
+ * must not allocate while a kernel runs, e.g. device-initiated queues). */
+int homi_staging_prepare(struct homi_engine *e, int device);
 
 #endif

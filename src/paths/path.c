@@ -16,7 +16,12 @@ static const struct homi_path_ops *const builtin[HOMI_PATH_COUNT] = {
 };
 
 static const char *const not_built[HOMI_PATH_COUNT] = {
-    [HOMI_PATH_DEVICE] = "device-initiated path not built into this version",
+#ifdef HOMI_HAVE_CUDA
+    [HOMI_PATH_DEVICE] =
+        "GPU threads use it through homi_devq_create() (homi_cuda.h), not homi_pread",
+#else
+    [HOMI_PATH_DEVICE] = "device-initiated path needs a CUDA build",
+#endif
     [HOMI_PATH_HOLE] = "not an I/O path",
 };
 
