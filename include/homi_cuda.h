@@ -45,8 +45,25 @@ typedef struct homi_devq_req {
     uint64_t len;    /* bytes                                          */
     uint64_t dst;    /* destination (device memory of the queue's GPU) */
     uint64_t ticket; /* full ticket                                    */
-    uint64_t pad[2];
+    uint64_t check;  /* homi_devq_check() of the fields above: the host
+                        serves the slot only when it matches           */
+    uint64_t pad;
 } homi_devq_req;
+
+/* The check word of a request. */
+#ifdef __CUDACC__
+__host__ __device__
+#endif
+static inline uint64_t homi_devq_check(uint64_t file, int64_t off, uint64_t len, uint64_t dst,
+                                       uint64_t ticket)
+{
+    uint64_t h = ticket * 0x9e3779b97f4a7c15ull;
+    h = (h ^ file) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (uint64_t)off) * 0x94d049bb133111ebull;
+    h = (h ^ len) * 0x9e3779b97f4a7c15ull;
+    h = (h ^ dst) * 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 31);
+}
 
 /* One completion slot: ONE naturally aligned 64-bit word, so that a
  * completion is never seen half-written (the host stores it with one
@@ -103,6 +120,7 @@ typedef struct homi_devq_stats {
     uint64_t direct_reqs;   /* copied by the host into dst                 */
     uint64_t batches;       /* drains that found work                      */
     uint64_t max_batch;     /* largest drain                               */
+    uint64_t torn;          /* requests seen before all their fields were  */
 } homi_devq_stats;
 
 /* Create a queue for GPU `device` on engine eng (cfg NULL: defaults). */
@@ -199,6 +217,7 @@ __device__ __forceinline__ int homi_dev_submit(homi_devq_dev *q, homi_dev_file f
     r->len = len;
     r->dst = (uint64_t)(uintptr_t)dst;
     r->ticket = t;
+    r->check = homi_devq_check((uint64_t)f, off, len, (uint64_t)(uintptr_t)dst, t);
     __threadfence_system();
     *(volatile uint32_t *)&r->seq = (uint32_t)(2 * t + 1);
     tk->t = t;

@@ -134,7 +134,7 @@ struct homi_devq {
     _Atomic uint64_t head;
     atomic_int stop, paused;
     atomic_uint inflight;
-    _Atomic uint64_t requests, bytes, errors, inline_reqs, direct_reqs, batches, max_batch;
+    _Atomic uint64_t requests, bytes, errors, inline_reqs, direct_reqs, batches, max_batch, torn;
 };
 
 static int cuda_rc(cudaError_t e, const char *what)
@@ -186,12 +186,30 @@ static homi_file *cap_file(struct homi_devq *q, homi_dev_file cap)
 /* Check and execute one request (ticket t). */
 static void serve(struct homi_devq *q, uint64_t t)
 {
-    homi_devq_req *r = &q->req[t & (q->cfg.slots - 1)];
-    homi_dev_file cap = r->file;
-    int64_t off = r->offset;
-    const uint64_t asked = r->len;
+    volatile homi_devq_req *r = &q->req[t & (q->cfg.slots - 1)];
+    homi_dev_file cap;
+    int64_t off;
+    uint64_t asked, dstv;
+    /* the fields must match their check word (written with them, before
+     * seq): never act on a request that is not completely visible */
+    for (unsigned spins = 0;; spins++) {
+        cap = r->file;
+        off = r->offset;
+        asked = r->len;
+        dstv = r->dst;
+        uint64_t tk = r->ticket, ck = r->check;
+        if (tk == t && ck == homi_devq_check(cap, off, asked, dstv, t)) break;
+        if (spins == 0) atomic_fetch_add(&q->torn, 1);
+        if (spins > 1000000) { /* not going to settle: refuse it */
+            homi_log(HOMI_LOG_ERROR, "devq: request %llu never became consistent",
+                     (unsigned long long)t);
+            post(q, t, HOMI_EIO);
+            return;
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    }
     uint64_t len = asked;
-    void *dst = (void *)(uintptr_t)r->dst;
+    void *dst = (void *)(uintptr_t)dstv;
     homi_file *hf = cap_file(q, cap);
     if (!hf) {
         post(q, t, HOMI_EBADF);
@@ -574,6 +592,7 @@ int homi_devq_stats_get(homi_devq *q, homi_devq_stats *o)
     o->direct_reqs = atomic_load(&q->direct_reqs);
     o->batches = atomic_load(&q->batches);
     o->max_batch = atomic_load(&q->max_batch);
+    o->torn = atomic_load(&q->torn);
     return HOMI_OK;
 }
 

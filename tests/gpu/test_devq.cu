@@ -197,6 +197,8 @@ static void report(const char *what, const counters &h, unsigned long long want_
 {
     printf("%-28s %9llu reads %12llu bytes %8.3f s %10.0f reads/s  bad bytes %llu, bad results %llu\n",
            what, h.ops, h.bytes, t, h.ops / t, h.bad_bytes, h.bad_result);
+    for (int e = 1; e < 16; e++)
+        if (h.errors[e]) printf("    error -%d: %llu\n", e, h.errors[e]);
     CHECK(h.ops == want_ops, "%s: %llu reads, expected %llu", what, h.ops, want_ops);
     CHECK(h.bad_bytes == 0 && h.bad_result == 0, "%s: mismatches", what);
 }
@@ -332,11 +334,11 @@ int main(void)
 
     homi_devq_stats_get(q, &st1);
     printf("queue: %llu requests, %llu bytes, %llu errors, %llu staged in the queue, %llu direct, "
-           "%llu batches (max %llu)\n",
+           "%llu batches (max %llu), %llu requests seen before their fields\n",
            (unsigned long long)st1.requests, (unsigned long long)st1.bytes,
            (unsigned long long)st1.errors, (unsigned long long)st1.inline_reqs,
            (unsigned long long)st1.direct_reqs, (unsigned long long)st1.batches,
-           (unsigned long long)st1.max_batch);
+           (unsigned long long)st1.max_batch, (unsigned long long)st1.torn);
     CHECK(st0.requests < (unsigned long long)nt * R + 2ull * 1024 * 256, "warp reads not coalesced");
     homi_stats es;
     homi_engine_stats(eng, &es);
