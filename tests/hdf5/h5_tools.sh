@@ -6,7 +6,7 @@
 set -euo pipefail
 interop=$1
 for t in h5dump h5ls; do
-    command -v $t >/dev/null || { echo "SKIP-FAIL: $t not installed (scripts/install-deps.sh installs hdf5-tools)"; exit 1; }
+    command -v $t >/dev/null || { echo "FAIL: $t not installed (scripts/install-deps.sh installs hdf5-tools)"; exit 1; }
 done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/homi-h5tools-XXXXXX")
 trap 'rm -rf "$dir"' EXIT
