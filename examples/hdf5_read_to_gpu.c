@@ -68,5 +68,6 @@ int main(int argc, char **argv)
     H5Dclose(dset);
     H5Fclose(file);
     H5Pclose(fapl);
+    H5close(); /* releases the driver's idle HOMI engine while CUDA is still up */
     return 0;
 }

@@ -431,6 +431,7 @@ static herr_t h_unlock(H5FD_t *_f)
 static herr_t h_terminate(void)
 {
     g_driver_id = H5I_INVALID_HID;
+    homi_h5_engines_release();
     homi_h5_err_term();
     return 0;
 }

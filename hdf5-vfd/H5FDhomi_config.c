@@ -316,20 +316,37 @@ struct homi_h5_engine *homi_h5_engine_get(const H5FD_homi_config_t *cfg)
     return ne;
 }
 
+/* An engine whose last file closed stays in the cache (idle) so that the
+ * next open with the same configuration does not pay for threads, rings
+ * and pinned staging buffers again; homi_h5_engines_release() destroys the
+ * idle ones (driver terminate: H5close / H5FDunregister). */
 void homi_h5_engine_put(struct homi_h5_engine *e)
 {
     if (!e) return;
     pthread_mutex_lock(&g_eng_lock);
-    if (--e->refs) {
-        pthread_mutex_unlock(&g_eng_lock);
-        return;
-    }
-    for (struct homi_h5_engine **pp = &g_engines; *pp; pp = &(*pp)->next)
-        if (*pp == e) {
-            *pp = e->next;
-            break;
-        }
+    e->refs--;
     pthread_mutex_unlock(&g_eng_lock);
-    homi_engine_destroy(e->eng);
-    free(e);
+}
+
+void homi_h5_engines_release(void)
+{
+    pthread_mutex_lock(&g_eng_lock);
+    struct homi_h5_engine **pp = &g_engines, *idle = NULL;
+    while (*pp) {
+        struct homi_h5_engine *e = *pp;
+        if (e->refs == 0) {
+            *pp = e->next;
+            e->next = idle;
+            idle = e;
+        } else {
+            pp = &e->next;
+        }
+    }
+    pthread_mutex_unlock(&g_eng_lock);
+    while (idle) {
+        struct homi_h5_engine *e = idle;
+        idle = e->next;
+        homi_engine_destroy(e->eng);
+        free(e);
+    }
 }

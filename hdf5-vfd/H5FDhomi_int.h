@@ -59,6 +59,8 @@ struct homi_h5_engine {
 };
 struct homi_h5_engine *homi_h5_engine_get(const H5FD_homi_config_t *cfg);
 void homi_h5_engine_put(struct homi_h5_engine *e);
+/* Destroy the engines no open file uses. */
+void homi_h5_engines_release(void);
 
 /* ---- destination memory (H5FDhomi_mem.c) */
 /* 1 when p is CUDA device memory (not managed), else 0 (always 0 in builds
