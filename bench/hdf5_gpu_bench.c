@@ -56,10 +56,14 @@ static int parse_size(const char *s, uint64_t *out)
     double v = strtod(s, &end);
     uint64_t m = 1;
     switch (*end) {
-    case 'k': case 'K': m = 1ull << 10; break;
-    case 'm': case 'M': m = 1ull << 20; break;
-    case 'g': case 'G': m = 1ull << 30; break;
-    case 't': case 'T': m = 1ull << 40; break;
+    case 'k':
+    case 'K': m = 1ull << 10; break;
+    case 'm':
+    case 'M': m = 1ull << 20; break;
+    case 'g':
+    case 'G': m = 1ull << 30; break;
+    case 't':
+    case 'T': m = 1ull << 40; break;
     case 0: break;
     default: return -1;
     }
@@ -143,8 +147,7 @@ static void make_file(void)
         fdatasync(fd);
         close(fd);
     }
-    printf("file: %s (written in %.1f s, %" PRIu64 " bytes of float32, %" PRIu64
-           "-byte chunks)\n",
+    printf("file: %s (written in %.1f s, %" PRIu64 " bytes of float32, %" PRIu64 "-byte chunks)\n",
            g_file, now() - t0, g_size, g_chunk);
 }
 
@@ -160,9 +163,8 @@ static void drop_cache(void)
 /* ---------------------------------------------------------------- methods */
 
 enum { M_HOMI, M_HOMI_DIRECT, M_SEC2, M_SEC2_PINNED, M_CORE, M_RAW, M_RAW_DIRECT, M_COUNT };
-static const char *const g_mname[M_COUNT] = {"homi",        "homi-direct", "sec2+copy",
-                                             "sec2+pinned", "core+copy",   "raw-homi",
-                                             "raw-homi-direct"};
+static const char *const g_mname[M_COUNT] = {
+    "homi", "homi-direct", "sec2+copy", "sec2+pinned", "core+copy", "raw-homi", "raw-homi-direct"};
 
 static void *g_dev, *g_host, *g_pinned;
 
@@ -249,13 +251,20 @@ int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--file") && v) g_file = argv[++i];
-        else if (!strcmp(a, "--size") && v && !parse_size(v, &g_size)) i++;
-        else if (!strcmp(a, "--chunk") && v && !parse_size(v, &g_chunk)) i++;
-        else if (!strcmp(a, "--iters") && v) g_iters = atoi(argv[++i]);
-        else if (!strcmp(a, "--modes") && v) g_modes = argv[++i];
-        else if (!strcmp(a, "--csv") && v) g_csv = argv[++i];
-        else if (!strcmp(a, "--keep")) g_keep = 1;
+        if (!strcmp(a, "--file") && v)
+            g_file = argv[++i];
+        else if (!strcmp(a, "--size") && v && !parse_size(v, &g_size))
+            i++;
+        else if (!strcmp(a, "--chunk") && v && !parse_size(v, &g_chunk))
+            i++;
+        else if (!strcmp(a, "--iters") && v)
+            g_iters = atoi(argv[++i]);
+        else if (!strcmp(a, "--modes") && v)
+            g_modes = argv[++i];
+        else if (!strcmp(a, "--csv") && v)
+            g_csv = argv[++i];
+        else if (!strcmp(a, "--keep"))
+            g_keep = 1;
         else {
             fprintf(stderr,
                     "usage: %s [--file PATH] [--size 4G] [--chunk 4M] [--iters 3] "

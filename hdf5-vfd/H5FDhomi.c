@@ -25,7 +25,8 @@
 #define ADDR_OVERFLOW(a) (HADDR_UNDEF == (a) || ((a) & ~(haddr_t)HOMI_H5_MAXADDR))
 #define SIZE_OVERFLOW(z) ((z) & ~(hsize_t)HOMI_H5_MAXADDR)
 #define REGION_OVERFLOW(a, z)                                                                      \
-    (ADDR_OVERFLOW(a) || SIZE_OVERFLOW(z) || HADDR_UNDEF == (a) + (z) || (off_t)((a) + (z)) < (off_t)(a))
+    (ADDR_OVERFLOW(a) || SIZE_OVERFLOW(z) || HADDR_UNDEF == (a) + (z) ||                           \
+     (off_t)((a) + (z)) < (off_t)(a))
 
 static hid_t g_driver_id = H5I_INVALID_HID;
 
@@ -84,8 +85,8 @@ static hbool_t ignore_disabled_locks(hid_t fapl)
 {
     const char *env = getenv("HDF5_USE_FILE_LOCKING");
     if (env && !strcmp(env, "BEST_EFFORT")) return 1;
-    if (env && (!strcmp(env, "TRUE") || !strcmp(env, "1") || !strcmp(env, "FALSE") ||
-                !strcmp(env, "0")))
+    if (env &&
+        (!strcmp(env, "TRUE") || !strcmp(env, "1") || !strcmp(env, "FALSE") || !strcmp(env, "0")))
         return 0;
 #if H5_VERSION_GE(1, 10, 7)
     hbool_t use = 1, ignore = 0;
@@ -247,14 +248,14 @@ static int check_region(const H5FD_homi_t *f, haddr_t addr, size_t size, const c
         return -1;
     }
     if (REGION_OVERFLOW(addr, size)) {
-        HOMI_H5_ERR(H5E_ARGS, H5E_OVERFLOW,
-                    "%s: addr overflow, addr = %" PRIuHADDR ", size = %zu", what, addr, size);
+        HOMI_H5_ERR(H5E_ARGS, H5E_OVERFLOW, "%s: addr overflow, addr = %" PRIuHADDR ", size = %zu",
+                    what, addr, size);
         return -1;
     }
     if (addr + size > f->eoa) {
         HOMI_H5_ERR(H5E_ARGS, H5E_OVERFLOW,
-                    "%s: addr overflow, addr = %" PRIuHADDR ", size = %zu, eoa = %" PRIuHADDR,
-                    what, addr, size, f->eoa);
+                    "%s: addr overflow, addr = %" PRIuHADDR ", size = %zu, eoa = %" PRIuHADDR, what,
+                    addr, size, f->eoa);
         return -1;
     }
     return 0;
@@ -276,8 +277,7 @@ static herr_t finish_read(H5FD_homi_t *f, haddr_t addr, size_t size, void *buf, 
     return 0;
 }
 
-static herr_t h_read(H5FD_t *_f, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
-                     void *buf)
+static herr_t h_read(H5FD_t *_f, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void *buf)
 {
     (void)type;
     (void)dxpl;
@@ -308,9 +308,8 @@ static herr_t h_write(H5FD_t *_f, H5FD_mem_t type, hid_t dxpl, haddr_t addr, siz
     }
     int64_t w = homi_pwrite(f->hf, buf, size, (int64_t)addr);
     if (w != (int64_t)size) {
-        HOMI_H5_ERR(H5E_IO, H5E_WRITEERROR,
-                    "homi_pwrite of %zu bytes at %" PRIuHADDR " to %s: %s", size, addr, f->name,
-                    w < 0 ? homi_strerror((int)w) : "short write");
+        HOMI_H5_ERR(H5E_IO, H5E_WRITEERROR, "homi_pwrite of %zu bytes at %" PRIuHADDR " to %s: %s",
+                    size, addr, f->name, w < 0 ? homi_strerror((int)w) : "short write");
         return -1;
     }
     if (addr + size > f->eof) f->eof = addr + size;
@@ -337,8 +336,11 @@ static herr_t h_read_vector(H5FD_t *_f, hid_t dxpl, uint32_t count, H5FD_mem_t t
             /* HDF5: a 0 size means "the previous size from here on" */
             if (i == 0 || sizes[i] != 0) size = sizes[i];
             if (check_region(f, addrs[i], size, "read_vector") < 0) return -1;
-            ios[n] = (homi_io){.file = f->hf, .buf = bufs[i], .len = size,
-                               .offset = (int64_t)addrs[i], .user_data = i};
+            ios[n] = (homi_io){.file = f->hf,
+                               .buf = bufs[i],
+                               .len = size,
+                               .offset = (int64_t)addrs[i],
+                               .user_data = i};
         }
         int rc = homi_submit(f->eng->eng, ios, n);
         if (rc < 0) {
@@ -479,7 +481,8 @@ hid_t H5FD_homi_init(void)
     /* loaded as a plugin (HDF5_DRIVER=homi): HDF5 registered the class */
     if (H5FDis_driver_registered_by_value((H5FD_class_value_t)H5FD_HOMI_VALUE) > 0) {
         hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-        if (fapl >= 0 && H5Pset_driver_by_value(fapl, (H5FD_class_value_t)H5FD_HOMI_VALUE, NULL) >= 0)
+        if (fapl >= 0 &&
+            H5Pset_driver_by_value(fapl, (H5FD_class_value_t)H5FD_HOMI_VALUE, NULL) >= 0)
             g_driver_id = H5Pget_driver(fapl);
         if (fapl >= 0) H5Pclose(fapl);
         if (H5I_VFL == H5Iget_type(g_driver_id)) return g_driver_id;

@@ -89,15 +89,15 @@ static int apply_hints(homi_config *c, const char *hints, char *bad, size_t badl
     return HOMI_OK;
 }
 
-int homi_h5_config_build(const H5FD_homi_config_t *cfg, homi_config **out, char *bad,
-                         size_t badlen)
+int homi_h5_config_build(const H5FD_homi_config_t *cfg, homi_config **out, char *bad, size_t badlen)
 {
     homi_config *c = homi_config_new();
     if (!c) return HOMI_ENOMEM;
     int rc = HOMI_OK;
     if (!(cfg->flags & H5FD_HOMI_NO_ENV)) {
         rc = homi_config_load_env(c);
-        if (rc && bad) snprintf(bad, badlen, "a HOMI_* environment variable: %s", homi_strerror(rc));
+        if (rc && bad)
+            snprintf(bad, badlen, "a HOMI_* environment variable: %s", homi_strerror(rc));
     }
     if (!rc) rc = apply_hints(c, cfg->hints, bad, badlen);
     if (rc) {
@@ -172,8 +172,8 @@ herr_t H5FD_homi_config_set(H5FD_homi_config_t *cfg, const char *key, const char
         }
     for (const char *s = value; *s; s++)
         if (is_sep(*s)) {
-            HOMI_H5_ERR(H5E_ARGS, H5E_BADVALUE, "hint %s: value \"%s\" contains a separator",
-                        key, value);
+            HOMI_H5_ERR(H5E_ARGS, H5E_BADVALUE, "hint %s: value \"%s\" contains a separator", key,
+                        value);
             return -1;
         }
     homi_config *c = homi_config_new();

@@ -87,7 +87,8 @@ static void fmt_coord(char *out, size_t outlen, int rank, const hsize_t *c)
     size_t n = 0;
     out[0] = 0;
     for (int d = 0; d < rank && n < outlen; d++)
-        n += (size_t)snprintf(out + n, outlen - n, "%s%llu", d ? "," : "", (unsigned long long)c[d]);
+        n +=
+            (size_t)snprintf(out + n, outlen - n, "%s%llu", d ? "," : "", (unsigned long long)c[d]);
 }
 
 /* The checks; ids opened here are closed on every return. */
@@ -131,7 +132,10 @@ static htri_t check(hid_t dset, hid_t mem_type, hid_t file_space, hid_t dxpl, ch
     if (dxpl != H5P_DEFAULT) {
         ssize_t n = -1;
         /* "no transform set" is an error in some versions: keep it quiet */
-        H5E_BEGIN_TRY { n = H5Pget_data_transform(dxpl, NULL, 0); }
+        H5E_BEGIN_TRY
+        {
+            n = H5Pget_data_transform(dxpl, NULL, 0);
+        }
         H5E_END_TRY;
         if (n > 0) {
             ret = why_set(why, whylen, "the transfer property list has a data transform");
@@ -144,7 +148,9 @@ static htri_t check(hid_t dset, hid_t mem_type, hid_t file_space, hid_t dxpl, ch
         ret = why_set(why, whylen,
                       "%s layout: HDF5 copies the data itself (only contiguous and chunked "
                       "datasets can be read into device memory)",
-                      layout == H5D_COMPACT ? "compact" : layout == H5D_VIRTUAL ? "virtual" : "this");
+                      layout == H5D_COMPACT   ? "compact"
+                      : layout == H5D_VIRTUAL ? "virtual"
+                                              : "this");
         goto out;
     }
     int next = H5Pget_external_count(dcpl);
@@ -254,8 +260,7 @@ herr_t H5FD_homi_dread(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid
                                           dxpl_id, why, sizeof why);
         if (ok < 0) return -1;
         if (!ok) {
-            HOMI_H5_ERR(H5E_DATASET, H5E_READERROR, "cannot read into CUDA device memory: %s",
-                        why);
+            HOMI_H5_ERR(H5E_DATASET, H5E_READERROR, "cannot read into CUDA device memory: %s", why);
             return -1;
         }
     }

@@ -21,13 +21,13 @@
 
 /* One open file. */
 typedef struct H5FD_homi_t {
-    H5FD_t pub;       /* public fields, must be first         */
-    int fd;           /* plain descriptor: eof, truncate, lock, handle */
-    homi_file *hf;    /* the HOMI file: every read and write  */
+    H5FD_t pub;    /* public fields, must be first         */
+    int fd;        /* plain descriptor: eof, truncate, lock, handle */
+    homi_file *hf; /* the HOMI file: every read and write  */
     struct homi_h5_engine *eng;
-    haddr_t eoa;      /* end of allocated region              */
-    haddr_t eof;      /* end of file                          */
-    dev_t dev;        /* identity, for cmp                    */
+    haddr_t eoa; /* end of allocated region              */
+    haddr_t eof; /* end of file                          */
+    dev_t dev;   /* identity, for cmp                    */
     ino_t ino;
     int writable;
     hbool_t ignore_disabled_locks;

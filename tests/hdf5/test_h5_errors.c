@@ -22,7 +22,8 @@ static void config_errors(void)
     CHECK(t_h5_error_has("homi_threads=banana"), "bad value error");
     CHECK(H5FD_homi_config_set(&cfg, "homi_threads", "2") >= 0, "good hint refused");
     CHECK(H5FD_homi_config_set(&cfg, "homi_chunk_size", "256K") >= 0, "good hint refused");
-    CHECK(!strcmp(cfg.hints, "homi_threads=2,homi_chunk_size=256K"), "hints text \"%s\"", cfg.hints);
+    CHECK(!strcmp(cfg.hints, "homi_threads=2,homi_chunk_size=256K"), "hints text \"%s\"",
+          cfg.hints);
     CHECK(H5FD_homi_config_set(&cfg, "homi_path", "kernel two") < 0, "separator in value");
     H5Eclear2(H5E_DEFAULT);
 

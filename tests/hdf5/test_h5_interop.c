@@ -23,8 +23,9 @@ struct ds {
     hsize_t dims[4];
     hsize_t chunk[4]; /* chunk[0] == 0: not chunked      */
     int compact;
-    int hole; /* 0 none, 1 chunked late + fill, 2 contig late never written, 3 early / fill never, 4 early + fill */
-    size_t n;       /* elements */
+    int hole; /* 0 none, 1 chunked late + fill, 2 contig late never written, 3 early / fill never, 4
+                 early + fill */
+    size_t n; /* elements */
     unsigned char *ref;
 };
 
@@ -354,8 +355,8 @@ static void verify_file(const char *path, hid_t fapl_t, const char *label, int n
         memset(buf, 0xEE, bytes);
         H5_OK(H5Dread(da, d->type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf));
         long long diff = t_first_diff(buf, d->ref, bytes);
-        CHECK(diff < 0, "%s: whole read differs from the data written at byte %lld of %zu",
-              d->name, diff, bytes);
+        CHECK(diff < 0, "%s: whole read differs from the data written at byte %lld of %zu", d->name,
+              diff, bytes);
         free(buf);
         hid_t sp = H5Dget_space(da);
         for (int k = 0; k < nhyper; k++) {
