@@ -328,13 +328,20 @@ static herr_t h_read_vector(H5FD_t *_f, hid_t dxpl, uint32_t count, H5FD_mem_t t
     homi_io ios[BATCH];
     homi_completion cq[BATCH];
     size_t size = 0;
+    int fixed = 0;
     uint32_t i = 0;
     while (i < count) {
         unsigned n = 0;
         uint32_t first = i;
         for (; i < count && n < BATCH; i++, n++) {
-            /* HDF5: a 0 size means "the previous size from here on" */
-            if (i == 0 || sizes[i] != 0) size = sizes[i];
+            /* HDF5: a 0 size means "the previous size from here on"; the
+             * array may end there */
+            if (!fixed) {
+                if (i > 0 && sizes[i] == 0)
+                    fixed = 1;
+                else
+                    size = sizes[i];
+            }
             if (check_region(f, addrs[i], size, "read_vector") < 0) return -1;
             ios[n] = (homi_io){.file = f->hf,
                                .buf = bufs[i],
