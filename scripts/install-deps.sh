@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake pkg-config git
   liburing-dev libnvme-dev libjson-c-dev
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libucx-dev
+  libhdf5-dev
   xfsprogs e2fsprogs util-linux mount fdisk
   qemu-system-x86 seabios busybox-static kmod cpio
   clang-format

@@ -1,0 +1,75 @@
+/* H5FDhomi_int.h - internal declarations shared by the files of H5FD_homi:
+ * the driver's file structure, HDF5 version switches, error reporting onto
+ * the HDF5 error stack, the engine cache and destination-memory helpers. */
+#ifndef H5FDHOMI_INT_H
+#define H5FDHOMI_INT_H
+
+#include <sys/types.h>
+
+#include "H5FDhomi.h"
+
+/* HDF5 1.14 moved the driver class into H5FDdevelop.h and added a version,
+ * a value, vector/selection I/O, del and ctl; 1.10 and 1.12 share one
+ * layout.  1.13 (development series) is not supported. */
+#if H5_VERSION_GE(1, 14, 0)
+#define HOMI_H5_114 1
+#include <H5FDdevelop.h>
+#include <H5PLextern.h>
+#else
+#define HOMI_H5_114 0
+#endif
+
+/* One open file. */
+typedef struct H5FD_homi_t {
+    H5FD_t pub;    /* public fields, must be first         */
+    int fd;        /* plain descriptor: eof, truncate, lock, handle */
+    homi_file *hf; /* the HOMI file: every read and write  */
+    struct homi_h5_engine *eng;
+    haddr_t eoa; /* end of allocated region              */
+    haddr_t eof; /* end of file                          */
+    dev_t dev;   /* identity, for cmp                    */
+    ino_t ino;
+    int writable;
+    hbool_t ignore_disabled_locks;
+    H5FD_homi_config_t cfg;
+    char *name;
+} H5FD_homi_t;
+
+/* ---- errors: entries on the HDF5 error stack under the class "HOMI" */
+void homi_h5_err(const char *func, int line, hid_t maj, hid_t min, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define HOMI_H5_ERR(maj, min, ...) homi_h5_err(__func__, __LINE__, maj, min, __VA_ARGS__)
+void homi_h5_err_term(void);
+
+/* ---- configuration and engines (H5FDhomi_config.c) */
+/* Build a homi_config from cfg (defaults, env unless NO_ENV, hints).
+ * 0 or a negative homi_err; *bad names the offending hint. */
+int homi_h5_config_build(const H5FD_homi_config_t *cfg, homi_config **out, char *bad,
+                         size_t badlen);
+/* Parse "key=value" hints text; check the version.  0 or -1 with an error
+ * pushed onto the HDF5 stack. */
+int homi_h5_config_check(const H5FD_homi_config_t *cfg);
+
+/* An engine shared by every file opened with the same configuration. */
+struct homi_h5_engine {
+    homi_engine *eng;
+    unsigned refs;
+    H5FD_homi_config_t cfg;
+    struct homi_h5_engine *next;
+};
+struct homi_h5_engine *homi_h5_engine_get(const H5FD_homi_config_t *cfg);
+void homi_h5_engine_put(struct homi_h5_engine *e);
+/* Destroy the engines no open file uses. */
+void homi_h5_engines_release(void);
+
+/* ---- destination memory (H5FDhomi_mem.c) */
+/* 1 when p is CUDA device memory (not managed), else 0 (always 0 in builds
+ * without CUDA). */
+int homi_h5_is_device(const void *p);
+/* Zero n bytes at p (host or device); 0 or -1. */
+int homi_h5_zero(void *p, size_t n);
+
+/* The driver class (H5FDhomi.c). */
+extern const H5FD_class_t H5FD_homi_class_g;
+
+#endif
