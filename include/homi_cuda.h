@@ -65,16 +65,22 @@ static inline uint64_t homi_devq_check(uint64_t file, int64_t off, uint64_t len,
     return h ^ (h >> 31);
 }
 
-/* One completion slot: ONE naturally aligned 64-bit word, so that a
- * completion is never seen half-written (the host stores it with one
- * store, the copy engine moves it, the GPU loads it with one load):
- *   bits 63..32  seq = 2t+1 (low 32 bits) for ticket t
- *   bits 31..0   result: bytes (short only across EOF) or a homi_err
+/* One completion slot (16 bytes).  The copy engine that moves completions
+ * to device memory may write them 4 bytes at a time, so a GPU thread can
+ * see a slot half old, half new: every 32-bit word therefore carries or
+ * checks the ticket, and a slot counts only when all four agree:
+ *   seq = seq2 = 2t+1 (low 32 bits) for ticket t
+ *   result     bytes (short only across EOF) or a homi_err
+ *   check      result ^ seq ^ HOMI_DEVQ_CPL_KEY
  * Where the data is follows from the request: len <= inline_max: in the
  * slot's staging area (the GPU copies it), else already in dst. */
+#define HOMI_DEVQ_CPL_KEY 0x5bd1e995u
 typedef struct homi_devq_cpl {
-    uint64_t word;
-} homi_devq_cpl;
+    uint32_t seq;
+    int32_t result;
+    uint32_t seq2;
+    uint32_t check;
+} __attribute__((aligned(16))) homi_devq_cpl;
 
 #define HOMI_DEVQ_RUNNING 1u
 #define HOMI_DEVQ_STOPPED 2u
@@ -177,6 +183,17 @@ __device__ __forceinline__ void homi__backoff(unsigned *ns)
     if (*ns < 8192) *ns *= 2;
 }
 
+/* The completion of ticket t if slot c holds it, consistently. */
+__device__ __forceinline__ int homi__cpl_for(const homi_devq_cpl *c, unsigned long long t,
+                                             int64_t *result)
+{
+    const uint32_t want = (uint32_t)(2 * t + 1);
+    uint4 v = __ldcv((const uint4 *)c);
+    if (v.x != want || v.z != want || (v.y ^ v.x ^ HOMI_DEVQ_CPL_KEY) != v.w) return 0;
+    *result = (int64_t)(int32_t)v.y;
+    return 1;
+}
+
 /* Submit one read.  Returns HOMI_OK (then homi_dev_wait(tk) must follow),
  * HOMI_ETIMEDOUT (no credit within the timeout: nothing was submitted) or
  * HOMI_EBUSY (queue stopped). */
@@ -203,9 +220,9 @@ __device__ __forceinline__ int homi_dev_submit(homi_devq_dev *q, homi_dev_file f
     const unsigned long long prev = t - q->slots;
     while (homi__ld32(&r->seq) != (uint32_t)(2 * t)) {
         if (homi__stopped(q)) return HOMI_EBUSY;
+        int64_t ignored;
         if (t >= q->slots && __ldcv(&q->orphan[idx]) == prev + 1 &&
-            (uint32_t)(__ldcv((const unsigned long long *)&q->cpl[idx].word) >> 32) ==
-                (uint32_t)(2 * prev + 1)) {
+            homi__cpl_for(&q->cpl[idx], prev, &ignored)) {
             q->orphan[idx] = 0; /* (its credit went back when it was abandoned) */
             break;
         }
@@ -231,21 +248,15 @@ __device__ __forceinline__ int homi_dev_submit(homi_devq_dev *q, homi_dev_file f
 __device__ __forceinline__ int homi__poll(homi_devq_dev *q, const homi_dev_ticket *tk,
                                           int64_t *result, uint32_t *inl)
 {
-    const unsigned long long *c = (const unsigned long long *)&q->cpl[tk->t & (q->slots - 1)].word;
-    const uint32_t want = (uint32_t)(2 * tk->t + 1);
+    const homi_devq_cpl *c = &q->cpl[tk->t & (q->slots - 1)];
     uint64_t t0 = homi__now_ns();
     unsigned ns = 256;
-    for (;;) {
-        unsigned long long w = __ldcv(c);
-        if ((uint32_t)(w >> 32) == want) {
-            *result = (int64_t)(int32_t)(uint32_t)w;
-            *inl = tk->len <= q->inline_max;
-            break;
-        }
+    while (!homi__cpl_for(c, tk->t, result)) {
         if (homi__stopped(q)) return HOMI_EBUSY;
         if (homi__now_ns() - t0 > q->timeout_ns) return HOMI_ETIMEDOUT;
         homi__backoff(&ns);
     }
+    *inl = tk->len <= q->inline_max;
     __threadfence_system();
     return HOMI_OK;
 }

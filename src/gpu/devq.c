@@ -149,8 +149,12 @@ static int cuda_rc(cudaError_t e, const char *what)
 static void post(struct homi_devq *q, uint64_t t, int64_t result)
 {
     homi_devq_cpl *c = &q->cpl[t & (q->cfg.slots - 1)];
-    uint64_t w = ((uint64_t)(uint32_t)(2 * t + 1) << 32) | (uint32_t)(int32_t)result;
-    __atomic_store_n(&c->word, w, __ATOMIC_RELEASE); /* one store: never torn */
+    const uint32_t seq = (uint32_t)(2 * t + 1);
+    const int32_t r32 = (int32_t)result;
+    c->result = r32;
+    c->check = (uint32_t)r32 ^ seq ^ HOMI_DEVQ_CPL_KEY;
+    c->seq2 = seq;
+    __atomic_store_n(&c->seq, seq, __ATOMIC_RELEASE);
     if (atomic_exchange(&q->dirty, 1) == 0) {
         pthread_mutex_lock(&q->flock);
         pthread_cond_signal(&q->fcond);
