@@ -10,6 +10,7 @@
 #include "cplane/watch.h"
 #include "mem/memkind.h"
 #include "mem/staging.h"
+#include "client/homid_client.h"
 #include "paths/cufile.h"
 
 void homi_file_release(struct homi_fh *f);
@@ -60,6 +61,7 @@ int homi_engine_create(const homi_config *cfg, homi_engine **out)
         homi_engine_destroy(e);
         return rc;
     }
+    homi_client_attach(e); /* homid when the environment names one */
     *out = e;
     return HOMI_OK;
 }
@@ -75,6 +77,7 @@ void homi_engine_destroy(homi_engine *e)
             if (f) homi_file_release(f);
         }
     }
+    homi_client_detach(e);
     homi_staging_destroy(e);
     homi_paths_fini(e);
     homi_watcher_destroy(e->watcher);
