@@ -241,21 +241,23 @@ long homid_recv(int sock, void *buf, size_t cap, int *fds, unsigned *nfds, int t
         n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return errno == ECONNRESET ? 0 : HOMI_ESYS;
-    unsigned got = 0;
+    unsigned got = 0, extra = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
         unsigned k = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
         for (unsigned i = 0; i < k; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (got < HOMID_MAX_FDS)
+            if (got < HOMID_MAX_FDS) {
                 fds[got++] = fd;
-            else
+            } else {
                 close(fd);
+                extra = 1;
+            }
         }
     }
     *nfds = got;
-    if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n >= cap) {
+    if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || extra || (size_t)n >= cap) {
         for (unsigned i = 0; i < got; i++)
             close(fds[i]);
         *nfds = 0;
