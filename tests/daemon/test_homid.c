@@ -14,6 +14,9 @@
  *           read completes in-process
  *   nosrv   HOMI_SOCKET names no daemon: in-process, counted
  *   peer    (root) a client of another uid is refused (SO_PEERCRED)
+ *   client [--passthru] FILE...   (no homid started: HOMI_SOCKET names one;
+ *           used inside the QEMU NVMe VM) random reads of each FILE equal to
+ *           pread, served by homid; --passthru: homid used passthrough
  */
 #include <pthread.h>
 #include <pwd.h>
@@ -510,8 +513,53 @@ static int test_peer(const char *dir)
     return 0;
 }
 
+static void test_client(int argc, char **argv)
+{
+    int want_pt = 0;
+    homi_engine *e;
+    REQUIRE(homi_engine_create(NULL, &e) == 0, "engine");
+    const size_t MAXL = 8u << 20;
+    char *a = malloc(MAXL), *b = malloc(MAXL);
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--passthru")) {
+            want_pt = 1;
+            continue;
+        }
+        homi_file *hf;
+        REQUIRE(homi_open(e, argv[i], HOMI_RDONLY, &hf) == 0, "open %s", argv[i]);
+        int fd = open(argv[i], O_RDONLY);
+        uint64_t size = (uint64_t)homi_file_size(hf);
+        verify_range(hf, fd, 0, MAXL, a, b);
+        for (int it = 0; it < 40 && !t_failures; it++) {
+            uint64_t off = t_below(size + 8192);
+            size_t len = (size_t)t_below(MAXL + 1);
+            if (it & 1) off &= ~4095ull, len &= ~(size_t)4095;
+            verify_range(hf, fd, off, len, a, b);
+        }
+        homi_close(hf);
+        close(fd);
+    }
+    homi_stats st;
+    homi_engine_stats(e, &st);
+    homi_stats_print(&st, 0, stdout);
+    CHECK(st.daemon_bytes > 0 && st.fallbacks[HOMI_FB_DAEMON_LOST] == 0,
+          "homid served %llu bytes, daemon-lost %llu", (unsigned long long)st.daemon_bytes,
+          (unsigned long long)st.fallbacks[HOMI_FB_DAEMON_LOST]);
+    if (want_pt)
+        CHECK(st.path[HOMI_PATH_PASSTHRU].bytes > 0, "no bytes came from the passthrough path");
+    homi_engine_destroy(e);
+    free(a);
+    free(b);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "client")) {
+        t_seed_from_env((uint64_t)time(NULL) ^ (uint64_t)getpid());
+        t_context = "client";
+        test_client(argc - 2, argv + 2);
+        return t_finish("client");
+    }
     if (argc < 3) {
         fprintf(stderr, "usage: %s HOMID multi|bad|kill [MiB]|stall|nosrv|peer\n", argv[0]);
         return 2;
