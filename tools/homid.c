@@ -16,20 +16,19 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: homid (--runtime-dir DIR | --socket PATH) [options]\n"
-            "  --runtime-dir DIR  per-job directory (created 0700); socket DIR/homid.sock\n"
-            "  --socket PATH      listen on PATH instead\n"
-            "  --log FILE         append the log to FILE (default stderr)\n"
-            "  --stats FILE       write statistics to FILE on exit\n"
-            "  --pidfile FILE     write the pid once clients can connect\n"
-            "  --path P           homi_path for requests that leave it to homid\n"
-            "                     (auto|kernel|passthru)\n"
-            "  --hints FILE       'key value' lines; homi_* keys configure the engine,\n"
-            "                     other keys (MPI-IO hints) are ignored\n"
-            "  --max-clients N    (default 256)    --max-files N  per client (default 1024)\n"
-            "Environment HOMI_* variables configure the engine as for any HOMI program.\n"
-            "SIGTERM or SIGINT: finish requests in flight, close clients, write stats, exit.\n");
+    fprintf(f, "usage: homid (--runtime-dir DIR | --socket PATH) [options]\n"
+               "  --runtime-dir DIR  per-job directory (created 0700); socket DIR/homid.sock\n"
+               "  --socket PATH      listen on PATH instead\n"
+               "  --log FILE         append the log to FILE (default stderr)\n"
+               "  --stats FILE       write statistics to FILE on exit\n"
+               "  --pidfile FILE     write the pid once clients can connect\n"
+               "  --path P           homi_path for requests that leave it to homid\n"
+               "                     (auto|kernel|passthru)\n"
+               "  --hints FILE       'key value' lines; homi_* keys configure the engine,\n"
+               "                     other keys (MPI-IO hints) are ignored\n"
+               "  --max-clients N    (default 256)    --max-files N  per client (default 1024)\n"
+               "Environment HOMI_* variables configure the engine as for any HOMI program.\n"
+               "SIGTERM or SIGINT: finish requests in flight, close clients, write stats, exit.\n");
 }
 
 static int load_hints(homi_config *cfg, const char *file)
@@ -69,11 +68,16 @@ static int load_hints(homi_config *cfg, const char *file)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"runtime-dir", 1, 0, 'd'}, {"socket", 1, 0, 's'},
-                                       {"log", 1, 0, 'l'},         {"stats", 1, 0, 'S'},
-                                       {"pidfile", 1, 0, 'p'},     {"path", 1, 0, 'P'},
-                                       {"hints", 1, 0, 'H'},       {"max-clients", 1, 0, 'c'},
-                                       {"max-files", 1, 0, 'f'},   {"help", 0, 0, 'h'},
+    static const struct option lo[] = {{"runtime-dir", 1, 0, 'd'},
+                                       {"socket", 1, 0, 's'},
+                                       {"log", 1, 0, 'l'},
+                                       {"stats", 1, 0, 'S'},
+                                       {"pidfile", 1, 0, 'p'},
+                                       {"path", 1, 0, 'P'},
+                                       {"hints", 1, 0, 'H'},
+                                       {"max-clients", 1, 0, 'c'},
+                                       {"max-files", 1, 0, 'f'},
+                                       {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     struct homid_opts o = {.max_clients = 256, .max_files = 1024};
     const char *path = NULL, *hints = NULL;

@@ -218,12 +218,8 @@ static int dispatch(struct homi_client *cl)
         sl->len = n;
         sl->gen++;
         sl->busy = 1;
-        struct homid_sqe q = {((uint64_t)sl->gen << 32) | s,
-                              c->off + j->next,
-                              c->op->file->dmn_id,
-                              s,
-                              n,
-                              c->want};
+        struct homid_sqe q = {
+            ((uint64_t)sl->gen << 32) | s, c->off + j->next, c->op->file->dmn_id, s, n, c->want};
         cl->sq[cl->sq_tail & mask] = q;
         cl->sq_tail++;
         if (!cl->out) cl->progress_ns = homi_now_ns();
@@ -290,10 +286,10 @@ static void job_finish(struct homi_client *cl, struct cjob *j)
     }
     uint64_t res = j->short_at < c->len ? j->short_at : c->len;
     unsigned m = j->mask;
-    c->path = (m & (1u << HOMI_PATH_PASSTHRU))  ? HOMI_PATH_PASSTHRU
-              : (m & (1u << HOMI_PATH_KERNEL))  ? HOMI_PATH_KERNEL
-              : (m & (1u << HOMI_PATH_HOLE))    ? HOMI_PATH_HOLE
-                                                : HOMI_PATH_KERNEL;
+    c->path = (m & (1u << HOMI_PATH_PASSTHRU)) ? HOMI_PATH_PASSTHRU
+              : (m & (1u << HOMI_PATH_KERNEL)) ? HOMI_PATH_KERNEL
+              : (m & (1u << HOMI_PATH_HOLE))   ? HOMI_PATH_HOLE
+                                               : HOMI_PATH_KERNEL;
     c->other_mask = m;
     c->acct_other = 0;
     struct homi_fh *f = c->op->file;
@@ -421,8 +417,7 @@ static void *completion_thread(void *arg)
         } else if (r > 0) {
             if (p[0].revents & POLLIN) (void)!read(cl->cq_efd, &v, sizeof v);
             if (p[2].revents & POLLIN) (void)!read(cl->wake_efd, &v, sizeof v);
-            if (p[1].revents & (POLLHUP | POLLERR | POLLRDHUP))
-                mark_lost(cl, "connection closed");
+            if (p[1].revents & (POLLHUP | POLLERR | POLLRDHUP)) mark_lost(cl, "connection closed");
         }
         reap(cl);
         pthread_mutex_lock(&cl->lock);
@@ -554,7 +549,8 @@ void homi_client_attach(struct homi_engine *e)
     if (!cl) return;
     cl->eng = e;
     cl->sock = cl->sq_efd = cl->cq_efd = -1;
-    cl->timeout_ms = (int)(e->cfg.daemon_timeout > 2000000 ? 2000000000 : e->cfg.daemon_timeout * 1000);
+    cl->timeout_ms =
+        (int)(e->cfg.daemon_timeout > 2000000 ? 2000000000 : e->cfg.daemon_timeout * 1000);
     snprintf(cl->sockpath, sizeof cl->sockpath, "%s", path);
     pthread_mutex_init(&cl->lock, NULL);
     pthread_mutex_init(&cl->ctl, NULL);

@@ -5,12 +5,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "client/homid_client.h"
 #include "core/engine.h"
 #include "core/log.h"
 #include "cplane/watch.h"
 #include "mem/memkind.h"
 #include "mem/staging.h"
-#include "client/homid_client.h"
 #include "paths/cufile.h"
 
 void homi_file_release(struct homi_fh *f);

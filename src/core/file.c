@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/homid_client.h"
 #include "core/engine.h"
 #include "core/errors.h"
 #include "core/log.h"
-#include "client/homid_client.h"
 #include "cplane/watch.h"
 
 /* ---- handle table: handle = (generation << 32) | (index + 1) */

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/homid_client.h"
 #include "core/clock.h"
 #include "core/engine.h"
 #include "core/log.h"
-#include "client/homid_client.h"
 
 int homi_cq_push(struct homi_engine *e, const homi_completion *c);
 

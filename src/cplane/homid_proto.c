@@ -61,8 +61,7 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
                     (unsigned)len, (unsigned)sizeof(struct homid_hdr));
     struct homid_hdr h;
     memcpy(&h, buf, sizeof h);
-    if (h.magic != HOMID_MAGIC)
-        return fail(why, whylen, HOMI_EINVAL, "bad magic 0x%08x", h.magic);
+    if (h.magic != HOMID_MAGIC) return fail(why, whylen, HOMI_EINVAL, "bad magic 0x%08x", h.magic);
     if (h.type == 0 || h.type > HOMID_TYPE_MAX)
         return fail(why, whylen, HOMI_EINVAL, "unknown message type %u", h.type);
     if (h.type != HOMID_HELLO && h.version != HOMID_VERSION)
@@ -98,9 +97,7 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
         if (out->u.open.flags || out->u.open.reserved)
             return fail(why, whylen, HOMI_EINVAL, "open: unknown flags 0x%x", out->u.open.flags);
         break;
-    case HOMID_HELLO_OK:
-        out->u.hello_ok.node[HOMID_NODE - 1] = 0;
-        break;
+    case HOMID_HELLO_OK: out->u.hello_ok.node[HOMID_NODE - 1] = 0; break;
     case HOMID_ERROR: {
         size_t tl = h.len - sizeof(int32_t);
         if (tl >= HOMID_ERRTEXT) tl = HOMID_ERRTEXT - 1;
@@ -108,8 +105,7 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
         if (out->u.error.code >= 0) out->u.error.code = HOMI_EIO;
         break;
     }
-    default:
-        break;
+    default: break;
     }
     return 0;
 }

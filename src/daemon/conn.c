@@ -225,8 +225,7 @@ static int do_open(struct dconn *c, const struct homid_msg *m, int fd)
     struct stat st;
     int fl = fcntl(fd, F_GETFL);
     if (fstat(fd, &st) || fl < 0)
-        return reply_err(c, m->h.seq, HOMI_EBADF, "open: descriptor unusable: %s",
-                         strerror(errno));
+        return reply_err(c, m->h.seq, HOMI_EBADF, "open: descriptor unusable: %s", strerror(errno));
     if (fl & O_PATH) return reply_err(c, m->h.seq, HOMI_EBADF, "open: O_PATH descriptor");
     if ((fl & O_ACCMODE) != O_RDONLY && (fl & O_ACCMODE) != O_RDWR)
         return reply_err(c, m->h.seq, HOMI_EBADF, "open: descriptor is not open for reading");
@@ -285,8 +284,7 @@ static int do_close(struct dconn *c, const struct homid_msg *m)
 {
     struct dfile *df = file_of(c, m->u.close.file_id);
     if (!df)
-        return reply_err(c, m->h.seq, HOMI_EBADF, "close: file id %u unknown",
-                         m->u.close.file_id);
+        return reply_err(c, m->h.seq, HOMI_EBADF, "close: file id %u unknown", m->u.close.file_id);
     /* its requests must be done before the engine may close it */
     wait_idle(c);
     file_close(c, df);
@@ -327,8 +325,8 @@ static int handshake(struct dconn *c, const struct homid_msg *m)
     const struct homid_hello *h = &m->u.hello;
     if (h->min_version > HOMID_VERSION || h->max_version < HOMID_VERSION)
         return reply_err(c, m->h.seq, HOMI_ENOTSUP,
-                         "protocol versions %u..%u not supported (homid speaks %u)",
-                         h->min_version, h->max_version, HOMID_VERSION);
+                         "protocol versions %u..%u not supported (homid speaks %u)", h->min_version,
+                         h->max_version, HOMID_VERSION);
     uint32_t slots = HOMID_SLOTS_MIN;
     while (slots < h->slots && slots < HOMID_SLOTS_MAX)
         slots <<= 1;
@@ -367,8 +365,8 @@ static int handshake(struct dconn *c, const struct homid_msg *m)
         close(memfd);
         return reply_err(c, m->h.seq, HOMI_ESYS, "hello: eventfd: %s", strerror(errno));
     }
-    struct homid_hello_ok ok = {HOMID_VERSION, slots, ss, slots, slots, c->nfiles_max, lay.size,
-                                ""};
+    struct homid_hello_ok ok = {HOMID_VERSION, slots,         ss,       slots,
+                                slots,         c->nfiles_max, lay.size, ""};
     snprintf(ok.node, sizeof ok.node, "%s", c->s->node);
     int fds[3] = {memfd, c->sq_efd, c->cq_efd};
     int rc = homid_send(c->sock, HOMID_HELLO_OK, m->h.seq, &ok, sizeof ok, fds, 3);
@@ -417,16 +415,13 @@ static int on_message(struct dconn *c)
         return -1; /* a client that breaks the protocol is dropped */
     }
     switch (m.h.type) {
-    case HOMID_HELLO:
-        return handshake(c, &m) || !c->ready ? -1 : 0;
+    case HOMID_HELLO: return handshake(c, &m) || !c->ready ? -1 : 0;
     case HOMID_OPEN:
         rc = do_open(c, &m, fd);
         close(fd);
         return rc == HOMI_EIO ? -1 : 0;
-    case HOMID_CLOSE:
-        return do_close(c, &m) == HOMI_EIO ? -1 : 0;
-    case HOMID_STATS:
-        return do_stats(c, &m) == HOMI_EIO ? -1 : 0;
+    case HOMID_CLOSE: return do_close(c, &m) == HOMI_EIO ? -1 : 0;
+    case HOMID_STATS: return do_stats(c, &m) == HOMI_EIO ? -1 : 0;
     case HOMID_REPORT:
         c->reported = m.u.stats;
         c->reported_ok = 1;

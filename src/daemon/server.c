@@ -138,7 +138,8 @@ static void put_wire(FILE *f, const char *prefix, const struct homid_wire_stats 
                     homi_path_name(p), w->bytes[p], w->reqs[p], w->ns[p],
                     secs > 0 ? (double)w->bytes[p] / secs / 1e9 : 0.0);
     for (int r = 0; r < HOMI_FB_COUNT && r < HOMID_W_FB; r++)
-        if (w->fb[r]) fprintf(f, "%sfallback %s %" PRIu64 "\n", prefix, homi_fallback_name(r), w->fb[r]);
+        if (w->fb[r])
+            fprintf(f, "%sfallback %s %" PRIu64 "\n", prefix, homi_fallback_name(r), w->fb[r]);
     fprintf(f,
             "%stotals reads %" PRIu64 " read_bytes %" PRIu64 " errors %" PRIu64
             " nvme_cmds %" PRIu64 " map_builds %" PRIu64 " daemon_bytes %" PRIu64 "\n",
@@ -229,8 +230,8 @@ int homid_run(const struct homid_opts *o)
             fclose(pf);
         }
     }
-    homi_log(HOMI_LOG_INFO, "homid %s pid %d serving %s on node %s (homi_path %s)",
-             homi_version(), (int)getpid(), s->sock_path, s->node,
+    homi_log(HOMI_LOG_INFO, "homid %s pid %d serving %s on node %s (homi_path %s)", homi_version(),
+             (int)getpid(), s->sock_path, s->node,
              homi_config_get(o->cfg, "homi_path", why, sizeof why) == 0 ? why : "?");
     int sig = 0;
     while (!sig) {
@@ -258,8 +259,9 @@ int homid_run(const struct homid_opts *o)
     homi_stats st;
     homi_engine_stats(s->eng, &st);
     double secs = (double)(homi_now_ns() - s->t0_ns) / 1e9;
-    homi_log(HOMI_LOG_INFO, "homid: exiting after %.1f s, %" PRIu64 " clients, %" PRIu64
-             " bytes served", secs, s->clients_total, st.read_bytes);
+    homi_log(HOMI_LOG_INFO,
+             "homid: exiting after %.1f s, %" PRIu64 " clients, %" PRIu64 " bytes served", secs,
+             s->clients_total, st.read_bytes);
     homi_engine_destroy(s->eng);
     if (o->pidfile) unlink(o->pidfile);
     close(s->sig_fd);

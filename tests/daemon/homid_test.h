@@ -33,8 +33,8 @@ static inline void t_homid_start(struct t_homid *d, const char *bin, const char 
     d->pid = fork();
     REQUIRE(d->pid >= 0, "fork: %s", strerror(errno));
     if (d->pid == 0) {
-        execl(bin, bin, "--runtime-dir", d->dir, "--log", d->log, "--stats", d->stats,
-              "--pidfile", d->pidfile, extra ? extra : (char *)NULL, (char *)NULL);
+        execl(bin, bin, "--runtime-dir", d->dir, "--log", d->log, "--stats", d->stats, "--pidfile",
+              d->pidfile, extra ? extra : (char *)NULL, (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);
     }

@@ -49,9 +49,12 @@ int main(int argc, char **argv)
     int expect_daemon = 0, fail = 0;
     const char *file = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--expect-daemon")) expect_daemon = 1;
-        else if (!strcmp(argv[i], "--fail")) fail = 1;
-        else file = argv[i];
+        if (!strcmp(argv[i], "--expect-daemon"))
+            expect_daemon = 1;
+        else if (!strcmp(argv[i], "--fail"))
+            fail = 1;
+        else
+            file = argv[i];
     }
     if (!file) {
         if (!rank) fprintf(stderr, "usage: mpi_homi_read [--expect-daemon] [--fail] FILE\n");
@@ -97,8 +100,8 @@ int main(int argc, char **argv)
     MPI_Reduce(mine, all, 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
     MPI_Allreduce(&bad, &allbad, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
     if (!rank)
-        printf("mpi_homi_read: %d ranks, %llu bytes read, %llu served by homid: %s\n", size,
-               all[0], all[1], allbad ? "FAILED" : "all bytes equal to pread");
+        printf("mpi_homi_read: %d ranks, %llu bytes read, %llu served by homid: %s\n", size, all[0],
+               all[1], allbad ? "FAILED" : "all bytes equal to pread");
     homi_close(f);
     homi_engine_destroy(e);
     close(fd);

@@ -86,7 +86,7 @@ static int client_main(int id, const char *shared, const char *own, uint64_t see
         if (it % 5 == 0) off &= ~4095ull;
         verify_range(hf[i], fd[i], off, len, a, b);
     }
-    verify_range(hf[0], fd[0], 0, 0, a, b);                           /* empty */
+    verify_range(hf[0], fd[0], 0, 0, a, b);                          /* empty */
     verify_range(hf[0], fd[0], (uint64_t)size[0] - 100, 4096, a, b); /* across EOF */
     /* asynchronous: 16 requests in flight over both files */
     enum { N = 16, L = 700000 };
@@ -94,8 +94,9 @@ static int client_main(int id, const char *shared, const char *own, uint64_t see
     homi_io io[N];
     for (int k = 0; k < N; k++) {
         int i = k & 1;
-        io[k] = (homi_io){hf[i], abuf + (size_t)k * L, L,
-                          (int64_t)t_below((uint64_t)size[i] - L), (uint64_t)k, {0, 0, 0}};
+        io[k] = (homi_io){hf[i],       abuf + (size_t)k * L,
+                          L,           (int64_t)t_below((uint64_t)size[i] - L),
+                          (uint64_t)k, {0, 0, 0}};
     }
     CHECK_RC(homi_submit(e, io, N), N);
     homi_completion cs[N];
@@ -245,8 +246,8 @@ static void test_bad(const char *dir)
             char c[CMSG_SPACE(sizeof four)];
             struct cmsghdr a;
         } ctl;
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.c,
-                           .msg_controllen = sizeof ctl.c};
+        struct msghdr m = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.c, .msg_controllen = sizeof ctl.c};
         struct cmsghdr *c = CMSG_FIRSTHDR(&m);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
@@ -284,13 +285,13 @@ static void test_bad(const char *dir)
     CHECK(res == 5000, "good request: %lld", (long long)res);
     t_pread_ref(dfd, ref, 5000, 1000);
     CHECK(!memcmp(r.data + 3 * (size_t)ss, ref, 5000), "good request: bytes differ");
-    CHECK_RC(t_raw_read(&r, (uint32_t)id + 1, 0, 0, 100), HOMI_EBADF);      /* not passed */
-    CHECK_RC(t_raw_read(&r, 0x7fff0001u, 0, 0, 100), HOMI_EBADF);           /* not passed */
-    CHECK_RC(t_raw_read(&r, (uint32_t)id, 0, 6u << 20, 100), HOMI_ERANGE);  /* past EOF */
+    CHECK_RC(t_raw_read(&r, (uint32_t)id + 1, 0, 0, 100), HOMI_EBADF);           /* not passed */
+    CHECK_RC(t_raw_read(&r, 0x7fff0001u, 0, 0, 100), HOMI_EBADF);                /* not passed */
+    CHECK_RC(t_raw_read(&r, (uint32_t)id, 0, 6u << 20, 100), HOMI_ERANGE);       /* past EOF */
     CHECK_RC(t_raw_read(&r, (uint32_t)id, 0, (5u << 20) + 777, 1), HOMI_ERANGE); /* at EOF */
     CHECK_RC(t_raw_read(&r, (uint32_t)id, 0, UINT64_MAX - 5, 100), HOMI_ERANGE); /* overflow */
-    CHECK_RC(t_raw_read(&r, (uint32_t)id, 0, 0, ss + 1), HOMI_EINVAL);     /* > slot */
-    CHECK_RC(t_raw_read(&r, (uint32_t)id, 0, 0, 0), HOMI_EINVAL);          /* empty */
+    CHECK_RC(t_raw_read(&r, (uint32_t)id, 0, 0, ss + 1), HOMI_EINVAL);           /* > slot */
+    CHECK_RC(t_raw_read(&r, (uint32_t)id, 0, 0, 0), HOMI_EINVAL);                /* empty */
     /* a read that crosses EOF is cut at EOF, never beyond */
     CHECK_RC(t_raw_read(&r, (uint32_t)id, 1, (5u << 20) + 700, 4096), 77);
     {
@@ -472,7 +473,8 @@ static void test_nosrv(const char *dir)
     homi_stats st;
     homi_engine_stats(e, &st);
     CHECK(st.fallbacks[HOMI_FB_DAEMON_LOST] == 1 && st.daemon_bytes == 0,
-          "daemon-lost %llu, homid bytes %llu", (unsigned long long)st.fallbacks[HOMI_FB_DAEMON_LOST],
+          "daemon-lost %llu, homid bytes %llu",
+          (unsigned long long)st.fallbacks[HOMI_FB_DAEMON_LOST],
           (unsigned long long)st.daemon_bytes);
     homi_close(hf);
     homi_engine_destroy(e);

@@ -40,8 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(&ss, rec + sizeof q + 4, 4);
         slots = slots % (HOMID_SLOTS_MAX + 1);
         if (homid_sqe_check(&q, slots, ss, why, sizeof why) == 0) {
-            if (q.slot >= slots || q.len == 0 || q.len > ss || q.offset + q.len < q.offset)
-                abort();
+            if (q.slot >= slots || q.len == 0 || q.len > ss || q.offset + q.len < q.offset) abort();
         }
         struct homid_cqe c;
         memcpy(&c, rec, sizeof c);
@@ -55,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(&mapped, rec + sizeof h, 8);
         if (homid_shm_check(&h, mapped) == 0) {
             /* a header that passes describes rings and slots inside the mapping */
-            if (h.size > mapped || h.sq_off + (uint64_t)h.sq_entries * sizeof(struct homid_sqe) >
-                                       h.cq_off ||
+            if (h.size > mapped ||
+                h.sq_off + (uint64_t)h.sq_entries * sizeof(struct homid_sqe) > h.cq_off ||
                 h.cq_off + (uint64_t)h.cq_entries * sizeof(struct homid_cqe) > h.data_off ||
                 h.data_off + (uint64_t)h.slots * h.slot_size > h.size)
                 abort();
@@ -143,8 +142,8 @@ int main(int argc, char **argv)
     int n = 0;
     if (argc == 3 && !strcmp(argv[1], "--seeds")) {
         write_seeds(argv[2]);
-        const char *names[] = {"hello", "hello_ok", "open",  "open_ok", "close", "stats",
-                               "stats_ok", "report", "ok", "error", "shm", "sqe"};
+        const char *names[] = {"hello",    "hello_ok", "open", "open_ok", "close", "stats",
+                               "stats_ok", "report",   "ok",   "error",   "shm",   "sqe"};
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", argv[2], names[i]);
