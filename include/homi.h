@@ -74,6 +74,7 @@ typedef enum homi_fallback {
     HOMI_FB_MAP_FAILED,           /* FIEMAP unavailable: no hole planning    */
     HOMI_FB_PASSTHRU_ERROR,       /* NVMe command failed: re-read by kernel  */
     HOMI_FB_CHANGED_IN_FLIGHT,    /* file changed during a raw read: re-read */
+    HOMI_FB_DAEMON_LOST,          /* homid unreachable or died: served in-process */
     HOMI_FB_COUNT
 } homi_fallback;
 
@@ -246,6 +247,7 @@ typedef struct homi_stats {
     uint64_t map_builds;   /* extent maps built (FIEMAP walks)             */
     uint64_t staged_bytes; /* bytes copied to GPU memory through the pinned staging pipeline */
     uint64_t nvme_cmds;    /* NVMe Read commands completed by the passthrough path */
+    uint64_t daemon_bytes; /* bytes served by the node daemon homid (HOMI_SOCKET) */
 } homi_stats;
 
 int homi_file_stats(homi_file *f, homi_stats *out);

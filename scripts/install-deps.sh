@@ -11,6 +11,7 @@ PKGS=(
   xfsprogs e2fsprogs util-linux mount fdisk
   qemu-system-x86 seabios busybox-static kmod cpio
   clang-format
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

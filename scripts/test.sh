@@ -4,7 +4,8 @@
 #  2. build with warnings as errors and run every CTest test
 #     (unit, fs: ext4/xfs on loop devices as root, ...; GPU tests skip without a GPU)
 #  3. build again with AddressSanitizer + UBSan and run the unit tests
-#  4. check formatting of the C sources with the committed .clang-format
+#  4. fuzz homid's protocol parser for 60 s (scripts/fuzz.sh)
+#  5. check formatting of the C sources with the committed .clang-format
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
@@ -21,6 +22,9 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHOMI_WERROR=ON -DHOMI_SANITI
 cmake --build build-asan -j"$JOBS"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -L unit -j"$JOBS"
+
+echo "== libFuzzer: homid protocol parser (bounded)"
+bash scripts/fuzz.sh "${HOMI_FUZZ_SECONDS:-60}"
 
 echo "== format check"
 bash scripts/format.sh --check

@@ -60,6 +60,13 @@ static const struct key keys[] = {
     {"homi_passthru_min", K_SIZE, OFF(passthru_min), 0, 1ull << 40,
      "homi_path=auto with homi_direct=on: reads of at least this size use passthrough (default "
      "256K)"},
+    {"homi_daemon", K_BOOL, OFF(daemon), 0, 0,
+     "use the node daemon homid when HOMI_SOCKET (or HOMI_RUNTIME_DIR) names one (default on)"},
+    {"homi_daemon_timeout", K_UINT, OFF(daemon_timeout), 1, 86400,
+     "seconds homid may leave requests without progress before reads go in-process (default 60)"},
+    {"homi_daemon_slots", K_UINT, OFF(daemon_slots), 2, 1024,
+     "shared-memory data slots (requests in flight) per process on homid, power of two (default "
+     "32)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -87,6 +94,9 @@ homi_config *homi_config_new(void)
     c->passthru_threads = 2;
     c->passthru_qd = 128;
     c->passthru_min = 256 << 10;
+    c->daemon = 1;
+    c->daemon_timeout = 60;
+    c->daemon_slots = 32;
     return c;
 }
 

@@ -24,6 +24,9 @@ struct homi_config {
     unsigned passthru_threads; /* passthrough worker rings            */
     unsigned passthru_qd;      /* NVMe commands in flight per ring    */
     uint64_t passthru_min;     /* auto: smallest read sent to passthru */
+    int daemon;                /* use homid when HOMI_SOCKET names one */
+    unsigned daemon_timeout;   /* seconds without progress: homid lost */
+    unsigned daemon_slots;     /* shared-memory data slots per client  */
                                /* single-chunk sync reads on the caller */
 };
 

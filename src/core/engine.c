@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "client/homid_client.h"
 #include "core/engine.h"
 #include "core/log.h"
 #include "cplane/watch.h"
@@ -60,6 +61,7 @@ int homi_engine_create(const homi_config *cfg, homi_engine **out)
         homi_engine_destroy(e);
         return rc;
     }
+    homi_client_attach(e); /* homid when the environment names one */
     *out = e;
     return HOMI_OK;
 }
@@ -75,6 +77,7 @@ void homi_engine_destroy(homi_engine *e)
             if (f) homi_file_release(f);
         }
     }
+    homi_client_detach(e);
     homi_staging_destroy(e);
     homi_paths_fini(e);
     homi_watcher_destroy(e->watcher);

@@ -25,6 +25,7 @@
 struct homi_watcher;
 struct homi_watch;
 struct homi_fh;
+struct homi_client;
 
 struct homi_chunk {
     struct homi_op *op;
@@ -44,6 +45,7 @@ struct homi_chunk {
      * (passthrough: holes, kernel pieces), and those paths' bits */
     uint32_t acct_other;
     unsigned other_mask;
+    int want; /* daemon route: the path asked of homid (or HOMI_PATH_AUTO) */
     struct homi_chunk *next;
 };
 
@@ -88,6 +90,8 @@ struct homi_fh {
     int map_sync;  /* build maps with FIEMAP_FLAG_SYNC (raw reads need it) */
     int path_pref; /* per-file homi_path hint, HOMI_PATH_AUTO: engine's  */
 
+    uint32_t dmn_id; /* file id at homid, 0: not served by homid */
+
     struct homi_stats_acc stats;
     void *path_priv[HOMI_PATH_COUNT]; /* per-path per-file state (e.g. cuFile handle) */
 };
@@ -112,6 +116,7 @@ struct homi_engine {
     atomic_uint inflight; /* async ops submitted and not yet collected */
 
     struct homi_staging *staging; /* device-destination pipeline (CUDA builds) */
+    struct homi_client *client;   /* connection to homid, or NULL (in-process) */
 };
 
 /* Called by paths, exactly once per chunk: res = bytes delivered for the

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/homid_client.h"
 #include "core/engine.h"
 #include "core/errors.h"
 #include "core/log.h"
@@ -193,6 +194,7 @@ int homi_open(homi_engine *eng, const char *path, unsigned flags, homi_file **ou
             goto fail;
         }
     }
+    if (eng->client) homi_client_file_open(eng->client, f);
     HOMI_DEBUG("open %s: slot %d, O_DIRECT %s (align mem %u off %u)", path, f->slot,
                f->dfd >= 0 ? "yes" : "no", f->dio_mem_align, f->dio_off_align);
     *out = (homi_file *)(uintptr_t)f->handle;
@@ -212,6 +214,7 @@ void homi_file_release(struct homi_fh *f)
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
     }
+    if (eng->client) homi_client_file_close(eng->client, f);
     for (int p = 0; p < HOMI_PATH_COUNT; p++) {
         struct homi_path_inst *pi = &eng->paths[p];
         if (pi->ok && pi->ops->file_close) pi->ops->file_close(pi->state, f);

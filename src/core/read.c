@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/homid_client.h"
 #include "core/clock.h"
 #include "core/engine.h"
 #include "core/log.h"
@@ -102,12 +103,35 @@ static int choose_path(struct homi_fh *f, int want, uint64_t len)
     return HOMI_PATH_KERNEL;
 }
 
+/* The path asked of homid for a request: the request's, the file's hint or
+ * the engine's (homid checks availability and counts its fallbacks). */
+static int wanted_path(struct homi_fh *f, int want)
+{
+    if (want == HOMI_PATH_AUTO) want = f->path_pref;
+    if (want == HOMI_PATH_AUTO) want = f->eng->cfg.path;
+    if (want != HOMI_PATH_AUTO && want != HOMI_PATH_KERNEL && want != HOMI_PATH_PASSTHRU) {
+        homi_fh_fallback(f, HOMI_FB_PATH_UNAVAILABLE);
+        want = HOMI_PATH_KERNEL;
+    }
+    return want;
+}
+
 /* Plan [off, off+len) under the map lock; returns the clamped length and
- * the segments (allocated when more than SEGS_INLINE are needed). */
+ * the segments (allocated when more than SEGS_INLINE are needed).  Files
+ * served by homid are planned there: here only the size clamps. */
 static uint64_t plan(struct homi_fh *f, int64_t off, uint64_t len, struct homi_seg **segs,
-                     size_t *nseg)
+                     size_t *nseg, int dmn)
 {
     struct homi_engine *e = f->eng;
+    if (dmn) {
+        struct stat st;
+        uint64_t size = fstat(f->fd, &st) ? 0 : (uint64_t)st.st_size;
+        uint64_t avail = (uint64_t)off < size ? size - (uint64_t)off : 0;
+        if (len > avail) len = avail;
+        if (len) (*segs)[0] = (struct homi_seg){(uint64_t)off, len, 0};
+        *nseg = len ? 1 : 0;
+        return len;
+    }
     pthread_mutex_lock(&f->map_lock);
     homi_file_refresh_map(f);
     uint64_t size = f->map_valid ? f->map.file_size : (uint64_t)f->map_st.st_size;
@@ -153,8 +177,10 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
     const uint64_t cs = rd->chunk ? rd->chunk : e->cfg.chunk_size;
     struct homi_seg inl[SEGS_INLINE], *segs = inl;
     size_t nseg = 0;
-    int path = choose_path(f, rd->path, len);
-    len = plan(f, off, len, &segs, &nseg);
+    const int dmn = homi_client_serves(e->client, f);
+    const int path = dmn ? HOMI_PATH_KERNEL : choose_path(f, rd->path, len);
+    const int want = dmn ? wanted_path(f, rd->path) : path;
+    len = plan(f, off, len, &segs, &nseg, dmn);
     size_t nchunks = count_chunks(segs, nseg, cs);
 
     struct homi_op *op = calloc(1, sizeof *op + nchunks * sizeof(struct homi_chunk));
@@ -177,8 +203,8 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
     if (sync) sem_init(&op->done, 0, 0);
 
     int want_direct = e->cfg.direct;
-    /* passthrough reads around the page cache by itself */
-    if (path == HOMI_PATH_PASSTHRU) want_direct = 0;
+    /* passthrough reads around the page cache by itself; homid decides */
+    if (path == HOMI_PATH_PASSTHRU || dmn) want_direct = 0;
     int direct = want_direct && f->dfd >= 0;
     if (want_direct && f->dfd < 0) homi_fh_fallback(f, HOMI_FB_DIRECT_UNSUPPORTED);
     const uint64_t A = direct ? f->dio_off_align : 1, MA = direct ? f->dio_mem_align : 1;
@@ -202,6 +228,7 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
             c->len = (uint32_t)n;
             c->dst = (char *)buf + (p - (uint64_t)off);
             c->path = path;
+            c->want = want;
             c->slot = -1;
             if (direct) {
                 c->direct = 1;
@@ -229,8 +256,12 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
     atomic_init(&op->pending, (unsigned)k + 1);
     const struct homi_path_ops *ops = e->paths[path].ops;
     int handled = 0;
-    if (sync && k == 1 && e->cfg.inline_sync && ops->run_inline)
+    if (dmn) {
+        if (k) homi_client_submit(e->client, list, k);
+        handled = 1;
+    } else if (sync && k == 1 && e->cfg.inline_sync && ops->run_inline) {
         handled = ops->run_inline(e->paths[path].state, list[0]);
+    }
     if (k && !handled) ops->submit(e->paths[path].state, list, k);
     free(list);
     if (atomic_fetch_sub(&op->pending, 1) == 1) op_finish(op);

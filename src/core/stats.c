@@ -35,6 +35,7 @@ void homi_stats_snapshot(const struct homi_stats_acc *a, homi_stats *out)
     out->map_builds = atomic_load_explicit(&a->map_builds, RLX);
     out->staged_bytes = atomic_load_explicit(&a->staged_bytes, RLX);
     out->nvme_cmds = atomic_load_explicit(&a->nvme_cmds, RLX);
+    out->daemon_bytes = atomic_load_explicit(&a->daemon_bytes, RLX);
 }
 
 const char *homi_path_name(int path)
@@ -46,9 +47,9 @@ const char *homi_path_name(int path)
 const char *homi_fallback_name(int reason)
 {
     static const char *const n[] = {
-        "path-unavailable",  "direct-unsupported", "direct-unaligned-bounce",
-        "extent-unsafe",     "device-not-nvme",    "extent-map-stale",
-        "extent-map-failed", "passthru-error",     "changed-in-flight",
+        "path-unavailable",  "direct-unsupported", "direct-unaligned-bounce", "extent-unsafe",
+        "device-not-nvme",   "extent-map-stale",   "extent-map-failed",       "passthru-error",
+        "changed-in-flight", "daemon-lost",
     };
     return reason >= 0 && reason < HOMI_FB_COUNT ? n[reason] : "?";
 }
@@ -70,6 +71,7 @@ void homi_stats_print(const homi_stats *s, double seconds, void *file)
             ", extent maps built %" PRIu64 "\n",
             s->reads, s->read_bytes, s->errors, s->map_builds);
     if (s->nvme_cmds) fprintf(f, "  NVMe read commands: %" PRIu64 "\n", s->nvme_cmds);
+    if (s->daemon_bytes) fprintf(f, "  served by homid: %" PRIu64 " bytes\n", s->daemon_bytes);
     if (s->staged_bytes)
         fprintf(f, "  staged to GPU memory through pinned buffers: %" PRIu64 " bytes\n",
                 s->staged_bytes);

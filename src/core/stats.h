@@ -13,6 +13,7 @@ struct homi_stats_acc {
     _Atomic uint64_t ns[HOMI_PATH_COUNT];
     _Atomic uint64_t fb[HOMI_FB_COUNT];
     _Atomic uint64_t reads, read_bytes, errors, map_builds, staged_bytes, nvme_cmds;
+    _Atomic uint64_t daemon_bytes;
 };
 
 void homi_stats_path(struct homi_stats_acc *a, int path, uint64_t bytes, uint64_t ns);

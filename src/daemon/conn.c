@@ -1,0 +1,539 @@
+/* conn.c - one homid client: handshake (shared region + eventfds handed
+ * over with SCM_RIGHTS), control messages (open a passed descriptor, close,
+ * stats, report), and the data path: requests taken from the client's
+ * request ring, checked, executed on the daemon's engine straight into the
+ * client's data slot, completed into its completion ring.  A client that
+ * breaks the protocol gets an error and is dropped; others are unaffected. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/engine.h"
+#include "core/log.h"
+#include "daemon/homid.h"
+
+struct dfile {
+    homi_file *h;
+    uint32_t gen;
+    int used;
+};
+
+struct dconn {
+    struct homid_server *s;
+    int sock, sq_efd, cq_efd;
+    pid_t pid;
+    uid_t uid;
+    void *shm;
+    size_t shm_size;
+    struct homid_shm_hdr *hdr;
+    struct homid_sqe *sq;
+    struct homid_cqe *cq;
+    char *data;
+    uint32_t slots, slot_size;
+    int ready; /* handshake done */
+
+    struct dfile *files;
+    unsigned nfiles_max;
+
+    pthread_mutex_t lock; /* completion ring, inflight */
+    pthread_cond_t idle;
+    unsigned inflight;
+    uint32_t sq_head, cq_tail;
+    int throttled;
+
+    uint64_t requests, refused;
+    struct homid_wire_stats closed; /* statistics of files already closed */
+    struct homid_wire_stats reported;
+    int reported_ok;
+    struct dconn *next;
+};
+
+struct dreq {
+    struct dconn *c;
+    uint64_t tag;
+    uint32_t slot;
+};
+
+struct dconn *homid_conn_next(struct dconn *c)
+{
+    return c->next;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static int reply_err(struct dconn *c, uint32_t seq, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int reply_err(struct dconn *c, uint32_t seq, int code, const char *fmt, ...)
+{
+    struct homid_error e = {code, ""};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.text, sizeof e.text, fmt, ap);
+    va_end(ap);
+    c->refused++;
+    atomic_fetch_add(&c->s->refused, 1);
+    homi_log(HOMI_LOG_WARN, "client pid %d: refused: %s", (int)c->pid, e.text);
+    return homid_send(c->sock, HOMID_ERROR, seq, &e, (uint32_t)(sizeof e.code + strlen(e.text)),
+                      NULL, 0);
+}
+
+/* ---------------------------------------------------------------- completions */
+
+static void post(struct dconn *c, uint64_t tag, uint32_t slot, int64_t result, unsigned mask)
+{
+    pthread_mutex_lock(&c->lock);
+    struct homid_cqe q = {tag, result, mask, slot};
+    c->cq[c->cq_tail & (c->slots - 1)] = q;
+    c->cq_tail++;
+    atomic_store_explicit(&c->hdr->cq_tail, c->cq_tail, memory_order_release);
+    c->inflight--;
+    int kick_self = c->throttled;
+    c->throttled = 0;
+    if (!c->inflight) pthread_cond_broadcast(&c->idle);
+    pthread_mutex_unlock(&c->lock);
+    uint64_t one = 1;
+    (void)!write(c->cq_efd, &one, sizeof one);
+    if (kick_self) (void)!write(c->sq_efd, &one, sizeof one);
+}
+
+static void req_done(void *arg, int64_t result, unsigned mask)
+{
+    struct dreq *r = arg;
+    post(r->c, r->tag, r->slot, result, mask);
+    free(r);
+}
+
+static struct dfile *file_of(struct dconn *c, uint32_t id)
+{
+    uint32_t idx = (id & 0xffff) - 1, gen = id >> 16;
+    if ((id & 0xffff) == 0 || idx >= c->nfiles_max) return NULL;
+    struct dfile *f = &c->files[idx];
+    return f->used && f->gen == gen ? f : NULL;
+}
+
+/* Check and start one request (inflight already counts it). */
+static void execute(struct dconn *c, const struct homid_sqe *q)
+{
+    char why[160];
+    c->requests++;
+    int rc = homid_sqe_check(q, c->slots, c->slot_size, why, sizeof why);
+    struct dfile *df = rc ? NULL : file_of(c, q->file_id);
+    if (!rc && !df) {
+        rc = HOMI_EBADF;
+        snprintf(why, sizeof why, "file id %u was not passed by this client", q->file_id);
+    }
+    struct homi_fh *fh = df ? homi_file_lookup(df->h) : NULL;
+    if (!rc && !fh) {
+        rc = HOMI_EBADF;
+        snprintf(why, sizeof why, "file id %u is closed", q->file_id);
+    }
+    if (!rc) {
+        struct stat st;
+        if (fstat(fh->fd, &st)) {
+            rc = HOMI_EIO;
+            snprintf(why, sizeof why, "fstat: %s", strerror(errno));
+        } else if (q->offset >= (uint64_t)st.st_size) {
+            rc = HOMI_ERANGE;
+            snprintf(why, sizeof why, "offset %llu is past the end of file %u (%llu bytes)",
+                     (unsigned long long)q->offset, q->file_id, (unsigned long long)st.st_size);
+        }
+    }
+    if (rc) {
+        c->refused++;
+        atomic_fetch_add(&c->s->refused, 1);
+        homi_log(rc == HOMI_ERANGE ? HOMI_LOG_INFO : HOMI_LOG_WARN,
+                 "client pid %d: request refused: %s", (int)c->pid, why);
+        post(c, q->tag, q->slot < c->slots ? q->slot : 0, rc, 0);
+        return;
+    }
+    struct dreq *r = malloc(sizeof *r);
+    if (!r) {
+        post(c, q->tag, q->slot, HOMI_ENOMEM, 0);
+        return;
+    }
+    *r = (struct dreq){c, q->tag, q->slot};
+    struct homi_rd rd = {.buf = c->data + (size_t)q->slot * c->slot_size,
+                         .len = q->len,
+                         .off = (int64_t)q->offset,
+                         .mode = HOMI_RD_CB,
+                         .path = q->path,
+                         .cb = req_done,
+                         .cb_arg = r};
+    rc = homi_read_start(fh, &rd, NULL);
+    if (rc) {
+        free(r);
+        post(c, q->tag, q->slot, rc, 0);
+    }
+}
+
+#define BATCH 64
+
+/* Take what the request ring holds, within the completion ring's room.
+ * Returns -1 when the client corrupted its ring indices. */
+static int drain(struct dconn *c)
+{
+    for (;;) {
+        struct homid_sqe q[BATCH];
+        unsigned n = 0;
+        pthread_mutex_lock(&c->lock);
+        uint32_t tail = atomic_load_explicit(&c->hdr->sq_tail, memory_order_acquire);
+        uint32_t chead = atomic_load_explicit(&c->hdr->cq_head, memory_order_acquire);
+        long sq_used = homid_ring_used(c->sq_head, tail, c->slots);
+        long cq_used = homid_ring_used(chead, c->cq_tail, c->slots);
+        if (sq_used < 0 || cq_used < 0) {
+            pthread_mutex_unlock(&c->lock);
+            return -1;
+        }
+        while (c->sq_head != tail && n < BATCH) {
+            if (c->inflight + (unsigned)cq_used >= c->slots) {
+                c->throttled = 1;
+                break;
+            }
+            q[n++] = c->sq[c->sq_head & (c->slots - 1)]; /* copied before it is checked */
+            c->sq_head++;
+            c->inflight++;
+        }
+        atomic_store_explicit(&c->hdr->sq_head, c->sq_head, memory_order_release);
+        pthread_mutex_unlock(&c->lock);
+        for (unsigned i = 0; i < n; i++)
+            execute(c, &q[i]);
+        if (n < BATCH) return 0;
+    }
+}
+
+/* ---------------------------------------------------------------- control messages */
+
+static void file_stats_add(homi_file *h, struct homid_wire_stats *sum)
+{
+    homi_stats st;
+    struct homid_wire_stats w;
+    if (homi_file_stats(h, &st)) return;
+    homid_stats_to_wire(&st, &w);
+    homid_wire_add(sum, &w);
+}
+
+static int do_open(struct dconn *c, const struct homid_msg *m, int fd)
+{
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) || fl < 0)
+        return reply_err(c, m->h.seq, HOMI_EBADF, "open: descriptor unusable: %s", strerror(errno));
+    if (fl & O_PATH) return reply_err(c, m->h.seq, HOMI_EBADF, "open: O_PATH descriptor");
+    if ((fl & O_ACCMODE) != O_RDONLY && (fl & O_ACCMODE) != O_RDWR)
+        return reply_err(c, m->h.seq, HOMI_EBADF, "open: descriptor is not open for reading");
+    if (S_ISDIR(st.st_mode)) return reply_err(c, m->h.seq, HOMI_EISDIR, "open: a directory");
+    if (!S_ISREG(st.st_mode))
+        return reply_err(c, m->h.seq, HOMI_ENOTREG, "open: not a regular file");
+    unsigned idx = 0;
+    while (idx < c->nfiles_max && c->files[idx].used)
+        idx++;
+    if (idx == c->nfiles_max)
+        return reply_err(c, m->h.seq, HOMI_EBUSY, "open: more than %u files", c->nfiles_max);
+    char proc[64], name[4096];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    homi_file *h;
+    int rc = homi_open(c->s->eng, proc, HOMI_RDONLY, &h);
+    if (rc) return reply_err(c, m->h.seq, rc, "open: %s", homi_strerror(rc));
+    /* the engine logs under the file's name, not the descriptor's */
+    ssize_t nl = readlink(proc, name, sizeof name - 1);
+    struct homi_fh *fh = homi_file_lookup(h);
+    if (nl > 0 && fh) {
+        name[nl] = 0;
+        char *d = strdup(name);
+        if (d) {
+            free(fh->path);
+            fh->path = d;
+        }
+    }
+    struct dfile *df = &c->files[idx];
+    df->used = 1;
+    df->gen = (df->gen + 1) & 0xffff;
+    if (!df->gen) df->gen = 1;
+    df->h = h;
+    struct homid_open_ok ok = {(df->gen << 16) | (idx + 1), 0, (uint64_t)st.st_size};
+    homi_log(HOMI_LOG_INFO, "client pid %d: file %u = %s", (int)c->pid, ok.file_id,
+             fh ? fh->path : proc);
+    return homid_send(c->sock, HOMID_OPEN_OK, m->h.seq, &ok, sizeof ok, NULL, 0);
+}
+
+static void file_close(struct dconn *c, struct dfile *df)
+{
+    file_stats_add(df->h, &c->closed);
+    homi_close(df->h);
+    df->used = 0;
+    df->h = NULL;
+}
+
+static void wait_idle(struct dconn *c)
+{
+    pthread_mutex_lock(&c->lock);
+    while (c->inflight)
+        pthread_cond_wait(&c->idle, &c->lock);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int do_close(struct dconn *c, const struct homid_msg *m)
+{
+    struct dfile *df = file_of(c, m->u.close.file_id);
+    if (!df)
+        return reply_err(c, m->h.seq, HOMI_EBADF, "close: file id %u unknown", m->u.close.file_id);
+    /* its requests must be done before the engine may close it */
+    wait_idle(c);
+    file_close(c, df);
+    return homid_send(c->sock, HOMID_OK, m->h.seq, NULL, 0, NULL, 0);
+}
+
+void homid_conn_snapshot(struct dconn *c, struct homid_client_rec *out)
+{
+    memset(out, 0, sizeof *out);
+    out->pid = c->pid;
+    out->uid = c->uid;
+    out->requests = c->requests;
+    out->refused = c->refused;
+    out->served = c->closed;
+    for (unsigned i = 0; c->files && i < c->nfiles_max; i++)
+        if (c->files[i].used) file_stats_add(c->files[i].h, &out->served);
+    out->reported = c->reported;
+    out->reported_ok = c->reported_ok;
+}
+
+static int do_stats(struct dconn *c, const struct homid_msg *m)
+{
+    struct homid_stats_ok so;
+    struct homid_client_rec r;
+    pthread_mutex_lock(&c->s->lock);
+    homid_conn_snapshot(c, &r);
+    pthread_mutex_unlock(&c->s->lock);
+    so.client = r.served;
+    so.client.refused = r.refused;
+    homid_node_stats(c->s, &so.node);
+    return homid_send(c->sock, HOMID_STATS_OK, m->h.seq, &so, sizeof so, NULL, 0);
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+static int handshake(struct dconn *c, const struct homid_msg *m)
+{
+    const struct homid_hello *h = &m->u.hello;
+    if (h->min_version > HOMID_VERSION || h->max_version < HOMID_VERSION)
+        return reply_err(c, m->h.seq, HOMI_ENOTSUP,
+                         "protocol versions %u..%u not supported (homid speaks %u)", h->min_version,
+                         h->max_version, HOMID_VERSION);
+    uint32_t slots = HOMID_SLOTS_MIN;
+    while (slots < h->slots && slots < HOMID_SLOTS_MAX)
+        slots <<= 1;
+    uint32_t ss = h->slot_size;
+    if (ss < HOMID_SLOT_MIN) ss = HOMID_SLOT_MIN;
+    if (ss > HOMID_SLOT_MAX) ss = HOMID_SLOT_MAX;
+    ss = (ss + 4095) & ~4095u;
+    while ((uint64_t)slots * ss > HOMID_SHM_MAX)
+        slots >>= 1;
+    struct homid_shm_hdr lay;
+    if (homid_shm_layout(slots, ss, &lay))
+        return reply_err(c, m->h.seq, HOMI_EINVAL, "hello: bad region size");
+    int memfd = memfd_create("homid-client", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (memfd < 0 || ftruncate(memfd, (off_t)lay.size) ||
+        fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+        if (memfd >= 0) close(memfd);
+        return reply_err(c, m->h.seq, HOMI_ESYS, "hello: shared region: %s", strerror(errno));
+    }
+    c->shm = mmap(NULL, lay.size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (c->shm == MAP_FAILED) {
+        c->shm = NULL;
+        close(memfd);
+        return reply_err(c, m->h.seq, HOMI_ESYS, "hello: mmap: %s", strerror(errno));
+    }
+    c->shm_size = lay.size;
+    c->hdr = c->shm;
+    memcpy(c->hdr, &lay, sizeof lay);
+    c->sq = (struct homid_sqe *)((char *)c->shm + lay.sq_off);
+    c->cq = (struct homid_cqe *)((char *)c->shm + lay.cq_off);
+    c->data = (char *)c->shm + lay.data_off;
+    c->slots = slots;
+    c->slot_size = ss;
+    c->sq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    c->cq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->sq_efd < 0 || c->cq_efd < 0) {
+        close(memfd);
+        return reply_err(c, m->h.seq, HOMI_ESYS, "hello: eventfd: %s", strerror(errno));
+    }
+    struct homid_hello_ok ok = {HOMID_VERSION, slots,         ss,       slots,
+                                slots,         c->nfiles_max, lay.size, ""};
+    snprintf(ok.node, sizeof ok.node, "%s", c->s->node);
+    int fds[3] = {memfd, c->sq_efd, c->cq_efd};
+    int rc = homid_send(c->sock, HOMID_HELLO_OK, m->h.seq, &ok, sizeof ok, fds, 3);
+    close(memfd);
+    if (rc) return rc;
+    c->ready = 1;
+    homi_log(HOMI_LOG_INFO, "client pid %d uid %d: connected, %u slots of %u KiB", (int)c->pid,
+             (int)c->uid, slots, ss >> 10);
+    return 0;
+}
+
+/* One control message; returns -1 to drop the client. */
+static int on_message(struct dconn *c)
+{
+    char buf[HOMID_RECV_CAP];
+    int fds[HOMID_MAX_FDS];
+    unsigned nfds = 0;
+    long n = homid_recv(c->sock, buf, sizeof buf, fds, &nfds, 0);
+    if (n == HOMI_ETIMEDOUT) return 0;
+    if (n == 0) return -1; /* the client went away */
+    if (n < 0) {
+        reply_err(c, 0, HOMI_ERANGE, "message too long (or too many descriptors)");
+        return -1;
+    }
+    struct homid_msg m;
+    char why[160];
+    int rc = homid_parse(buf, (size_t)n, nfds, &m, why, sizeof why);
+    int fd = nfds ? fds[0] : -1;
+    if (!rc && !c->ready && m.h.type != HOMID_HELLO) {
+        rc = HOMI_EINVAL;
+        snprintf(why, sizeof why, "message type %u before the handshake", m.h.type);
+    } else if (!rc && c->ready && m.h.type == HOMID_HELLO) {
+        rc = HOMI_EINVAL;
+        snprintf(why, sizeof why, "second handshake");
+    } else if (!rc && m.h.type != HOMID_HELLO && m.h.type != HOMID_OPEN &&
+               m.h.type != HOMID_CLOSE && m.h.type != HOMID_STATS && m.h.type != HOMID_REPORT) {
+        rc = HOMI_EINVAL;
+        snprintf(why, sizeof why, "message type %u is not a request", m.h.type);
+    }
+    if (rc) {
+        for (unsigned i = 0; i < nfds; i++)
+            close(fds[i]);
+        struct homid_hdr h = {0, 0, 0, 0, 0};
+        if ((size_t)n >= sizeof h) memcpy(&h, buf, sizeof h);
+        reply_err(c, h.seq, rc, "%s", why);
+        return -1; /* a client that breaks the protocol is dropped */
+    }
+    switch (m.h.type) {
+    case HOMID_HELLO: return handshake(c, &m) || !c->ready ? -1 : 0;
+    case HOMID_OPEN:
+        rc = do_open(c, &m, fd);
+        close(fd);
+        return rc == HOMI_EIO ? -1 : 0;
+    case HOMID_CLOSE: return do_close(c, &m) == HOMI_EIO ? -1 : 0;
+    case HOMID_STATS: return do_stats(c, &m) == HOMI_EIO ? -1 : 0;
+    case HOMID_REPORT:
+        c->reported = m.u.stats;
+        c->reported_ok = 1;
+        return 0;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static void conn_free(struct dconn *c)
+{
+    if (c->shm) munmap(c->shm, c->shm_size);
+    if (c->sock >= 0) close(c->sock);
+    if (c->sq_efd >= 0) close(c->sq_efd);
+    if (c->cq_efd >= 0) close(c->cq_efd);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->idle);
+    free(c->files);
+    free(c);
+}
+
+static void *conn_thread(void *arg)
+{
+    struct dconn *c = arg;
+    struct homid_server *s = c->s;
+    int stopping = 0;
+    /* the handshake must come within 10 s */
+    struct pollfd p0 = {c->sock, POLLIN, 0};
+    if (poll(&p0, 1, 10000) <= 0 || on_message(c) < 0) goto out;
+    for (;;) {
+        struct pollfd p[3] = {
+            {c->sock, POLLIN, 0}, {c->sq_efd, POLLIN, 0}, {s->stop_efd, POLLIN, 0}};
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (p[2].revents) {
+            stopping = 1;
+            break;
+        }
+        if (p[1].revents & POLLIN) {
+            uint64_t v;
+            (void)!read(c->sq_efd, &v, sizeof v);
+            if (drain(c) < 0) {
+                reply_err(c, 0, HOMI_EINVAL, "request or completion ring indices corrupted");
+                break;
+            }
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR) && on_message(c) < 0) break;
+    }
+out:
+    /* requests already started finish into the region before it goes */
+    wait_idle(c);
+    pthread_mutex_lock(&s->lock);
+    struct homid_client_rec r;
+    for (unsigned i = 0; c->files && i < c->nfiles_max; i++)
+        if (c->files[i].used) file_close(c, &c->files[i]);
+    homid_conn_snapshot(c, &r);
+    homid_server_record(s, &r);
+    for (struct dconn **pp = &s->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    s->nconns--;
+    pthread_cond_broadcast(&s->gone);
+    pthread_mutex_unlock(&s->lock);
+    homi_log(HOMI_LOG_INFO, "client pid %d: %s after %llu requests (%llu refused)", (int)c->pid,
+             stopping ? "closed for shutdown" : "disconnected", (unsigned long long)r.requests,
+             (unsigned long long)r.refused);
+    conn_free(c);
+    return NULL;
+}
+
+int homid_conn_start(struct homid_server *s, int fd, pid_t pid, uid_t uid)
+{
+    struct dconn *c = calloc(1, sizeof *c);
+    if (!c) return HOMI_ENOMEM;
+    c->s = s;
+    c->sock = fd;
+    c->sq_efd = c->cq_efd = -1;
+    c->pid = pid;
+    c->uid = uid;
+    c->nfiles_max = s->o.max_files;
+    c->files = calloc(c->nfiles_max, sizeof *c->files);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->idle, NULL);
+    if (!c->files) {
+        conn_free(c);
+        return HOMI_ENOMEM;
+    }
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    pthread_mutex_lock(&s->lock);
+    c->next = s->conns;
+    s->conns = c;
+    s->nconns++;
+    s->clients_total++;
+    int rc = pthread_create(&th, &a, conn_thread, c);
+    if (rc) {
+        s->conns = c->next;
+        s->nconns--;
+    }
+    pthread_mutex_unlock(&s->lock);
+    pthread_attr_destroy(&a);
+    if (rc) {
+        c->sock = -1; /* the caller closes it */
+        conn_free(c);
+        return HOMI_ESYS;
+    }
+    return HOMI_OK;
+}

@@ -1,0 +1,271 @@
+/* server.c - homid's server: the per-job runtime directory and socket
+ * (directory 0700, socket 0600, both the job user's; peers checked with
+ * SO_PEERCRED), the daemon engine, accepting clients, SIGTERM/SIGINT
+ * (drain: requests in flight finish, clients are closed, statistics are
+ * written), and the statistics file homi-run summarises. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "daemon/homid.h"
+
+#define REC_MAX 4096u
+
+void homid_server_record(struct homid_server *s, const struct homid_client_rec *r)
+{
+    if (r->reported_ok) homid_wire_add(&s->reported_sum, &r->reported);
+    if (s->nrecs < REC_MAX) {
+        struct homid_client_rec *n = realloc(s->recs, (s->nrecs + 1) * sizeof *n);
+        if (!n) return;
+        s->recs = n;
+        s->recs[s->nrecs++] = *r;
+    }
+}
+
+void homid_node_stats(struct homid_server *s, struct homid_wire_stats *w)
+{
+    homi_stats st;
+    homi_engine_stats(s->eng, &st);
+    homid_stats_to_wire(&st, w);
+    w->refused = atomic_load(&s->refused);
+}
+
+/* ---------------------------------------------------------------- runtime dir, socket */
+
+static int check_dir(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0700) && errno != EEXIST) {
+        homi_log(HOMI_LOG_ERROR, "runtime directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (lstat(dir, &st) || !S_ISDIR(st.st_mode)) {
+        homi_log(HOMI_LOG_ERROR, "runtime directory %s is not a directory", dir);
+        return -1;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+        homi_log(HOMI_LOG_ERROR,
+                 "runtime directory %s must be owned by uid %d with mode 0700 (is uid %d, %04o)",
+                 dir, (int)geteuid(), (int)st.st_uid, (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+static int listen_on(struct homid_server *s)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, s->sock_path, strlen(s->sock_path) + 1);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    /* a socket file left by a dead daemon is replaced; a live one is not */
+    struct stat st;
+    if (lstat(s->sock_path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            homi_log(HOMI_LOG_ERROR, "%s exists and is not a socket", s->sock_path);
+            close(fd);
+            return -1;
+        }
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            homi_log(HOMI_LOG_ERROR, "another homid is serving %s", s->sock_path);
+            close(fd);
+            return -1;
+        }
+        close(fd);
+        unlink(s->sock_path);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0) return -1;
+    }
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc || chmod(s->sock_path, 0600) || listen(fd, 128)) {
+        homi_log(HOMI_LOG_ERROR, "listen on %s: %s", s->sock_path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void accept_one(struct homid_server *s)
+{
+    int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    const char *why = NULL;
+    char buf[96];
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len)) {
+        why = "no peer credentials";
+    } else if (cr.uid != geteuid() && cr.uid != 0) {
+        snprintf(buf, sizeof buf, "uid %d is not the job's user (uid %d)", (int)cr.uid,
+                 (int)geteuid());
+        why = buf;
+    } else if (s->nconns >= s->o.max_clients) {
+        snprintf(buf, sizeof buf, "more than %u clients", s->o.max_clients);
+        why = buf;
+    }
+    if (!why && homid_conn_start(s, fd, cr.pid, cr.uid) == HOMI_OK) return;
+    if (!why) why = "out of resources";
+    atomic_fetch_add(&s->refused, 1);
+    homi_log(HOMI_LOG_WARN, "client pid %d refused: %s", (int)cr.pid, why);
+    struct homid_error e = {HOMI_EACCES, ""};
+    snprintf(e.text, sizeof e.text, "%s", why);
+    (void)homid_send(fd, HOMID_ERROR, 0, &e, (uint32_t)(sizeof e.code + strlen(e.text)), NULL, 0);
+    close(fd);
+}
+
+/* ---------------------------------------------------------------- statistics file */
+
+static void put_wire(FILE *f, const char *prefix, const struct homid_wire_stats *w, double secs)
+{
+    for (int p = 0; p < HOMI_PATH_COUNT && p < HOMID_W_PATHS; p++)
+        if (w->reqs[p] || w->bytes[p])
+            fprintf(f, "%spath %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %.3f\n", prefix,
+                    homi_path_name(p), w->bytes[p], w->reqs[p], w->ns[p],
+                    secs > 0 ? (double)w->bytes[p] / secs / 1e9 : 0.0);
+    for (int r = 0; r < HOMI_FB_COUNT && r < HOMID_W_FB; r++)
+        if (w->fb[r])
+            fprintf(f, "%sfallback %s %" PRIu64 "\n", prefix, homi_fallback_name(r), w->fb[r]);
+    fprintf(f,
+            "%stotals reads %" PRIu64 " read_bytes %" PRIu64 " errors %" PRIu64
+            " nvme_cmds %" PRIu64 " map_builds %" PRIu64 " daemon_bytes %" PRIu64 "\n",
+            prefix, w->reads, w->read_bytes, w->errors, w->nvme_cmds, w->map_builds,
+            w->daemon_bytes);
+}
+
+static void write_stats(struct homid_server *s)
+{
+    if (!s->o.stats) return;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", s->o.stats);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        homi_log(HOMI_LOG_ERROR, "stats file %s: %s", tmp, strerror(errno));
+        return;
+    }
+    double secs = (double)(homi_now_ns() - s->t0_ns) / 1e9;
+    struct homid_wire_stats node;
+    homid_node_stats(s, &node);
+    fprintf(f, "# homid statistics, format 1\n");
+    fprintf(f, "node %s\npid %d\nseconds %.3f\nclients %" PRIu64 "\nrefused %" PRIu64 "\n", s->node,
+            (int)getpid(), secs, s->clients_total, (uint64_t)node.refused);
+    put_wire(f, "node ", &node, secs);
+    put_wire(f, "reported ", &s->reported_sum, secs);
+    for (unsigned i = 0; i < s->nrecs; i++) {
+        const struct homid_client_rec *r = &s->recs[i];
+        char pre[64];
+        snprintf(pre, sizeof pre, "client %d ", (int)r->pid);
+        fprintf(f, "%suid %d requests %" PRIu64 " refused %" PRIu64 "\n", pre, (int)r->uid,
+                r->requests, r->refused);
+        put_wire(f, pre, &r->served, secs);
+    }
+    fclose(f);
+    if (rename(tmp, s->o.stats)) homi_log(HOMI_LOG_ERROR, "stats file: %s", strerror(errno));
+}
+
+/* ---------------------------------------------------------------- main loop */
+
+int homid_run(const struct homid_opts *o)
+{
+    struct homid_server S, *s = &S;
+    memset(s, 0, sizeof *s);
+    s->o = *o;
+    s->lfd = s->sig_fd = s->stop_efd = -1;
+    s->t0_ns = homi_now_ns();
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->gone, NULL);
+    if (gethostname(s->node, sizeof s->node - 1)) snprintf(s->node, sizeof s->node, "localhost");
+    if (o->socket) {
+        snprintf(s->sock_path, sizeof s->sock_path, "%s", o->socket);
+    } else if (o->runtime_dir) {
+        if (check_dir(o->runtime_dir)) return 1;
+        if (snprintf(s->sock_path, sizeof s->sock_path, "%s/homid.sock", o->runtime_dir) >=
+            (int)sizeof s->sock_path) {
+            homi_log(HOMI_LOG_ERROR, "runtime directory path too long for a socket");
+            return 1;
+        }
+    } else {
+        homi_log(HOMI_LOG_ERROR, "no runtime directory or socket given");
+        return 1;
+    }
+    /* signals go to the signalfd; every thread created later inherits the mask */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    s->sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+    s->stop_efd = eventfd(0, EFD_CLOEXEC);
+    int rc = homi_engine_create(o->cfg, &s->eng);
+    if (rc) {
+        homi_log(HOMI_LOG_ERROR, "engine: %s", homi_strerror(rc));
+        return 1;
+    }
+    s->lfd = listen_on(s);
+    if (s->lfd < 0 || s->sig_fd < 0 || s->stop_efd < 0) {
+        homi_engine_destroy(s->eng);
+        return 1;
+    }
+    char why[160];
+    if (o->pidfile) {
+        FILE *pf = fopen(o->pidfile, "w");
+        if (pf) {
+            fprintf(pf, "%d\n", (int)getpid());
+            fclose(pf);
+        }
+    }
+    homi_log(HOMI_LOG_INFO, "homid %s pid %d serving %s on node %s (homi_path %s)", homi_version(),
+             (int)getpid(), s->sock_path, s->node,
+             homi_config_get(o->cfg, "homi_path", why, sizeof why) == 0 ? why : "?");
+    int sig = 0;
+    while (!sig) {
+        struct pollfd p[2] = {{s->lfd, POLLIN, 0}, {s->sig_fd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (p[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(s->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) sig = (int)si.ssi_signo;
+        }
+        if (!sig && (p[0].revents & POLLIN)) accept_one(s);
+    }
+    homi_log(HOMI_LOG_INFO, "homid: signal %d: draining %u clients", sig, s->nconns);
+    close(s->lfd);
+    unlink(s->sock_path);
+    uint64_t one = 1;
+    (void)!write(s->stop_efd, &one, sizeof one);
+    pthread_mutex_lock(&s->lock);
+    while (s->nconns)
+        pthread_cond_wait(&s->gone, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    write_stats(s);
+    homi_stats st;
+    homi_engine_stats(s->eng, &st);
+    double secs = (double)(homi_now_ns() - s->t0_ns) / 1e9;
+    homi_log(HOMI_LOG_INFO,
+             "homid: exiting after %.1f s, %" PRIu64 " clients, %" PRIu64 " bytes served", secs,
+             s->clients_total, st.read_bytes);
+    homi_engine_destroy(s->eng);
+    if (o->pidfile) unlink(o->pidfile);
+    close(s->sig_fd);
+    close(s->stop_efd);
+    free(s->recs);
+    return 0;
+}

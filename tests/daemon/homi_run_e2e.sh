@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# homi_run_e2e.sh - homi-run end to end with 4 MPI ranks:
+#   1. an MPI program reading through libhomi (served by homid, checked
+#      byte for byte), summary printed, no homid left afterwards
+#   2. a failing job: homi-run returns its failure, homid stopped
+#   3. homi-run interrupted by SIGTERM / SIGINT: job and homid stopped
+#   4. where the components exist (arguments after --): an MPI-IO program
+#      through ad_homi (MPICH-with-HOMI prefix) and an HDF5 program through
+#      H5FD_homi, each under homi-run with 4 ranks
+# usage: homi_run_e2e.sh HOMI_RUN MPIEXEC MPI_PROG [-- NAME=CMD ...]
+#   NAME=CMD  an extra job (CMD gets FILE appended), run as
+#             homi-run --summary -- CMD FILE; it must exit 0 and be served by homid
+set -uo pipefail
+hr=$1 mpiexec=$2 prog=$3
+shift 3
+[ "${1:-}" = "--" ] && shift
+extra=("$@")
+command -v "$mpiexec" >/dev/null || { echo "SKIP: $mpiexec not found"; exit 77; }
+
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+work=$(mktemp -d "${TMPDIR:-/tmp}/homi-run-e2e.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+data=$work/data.bin
+head -c $((48 * 1024 * 1024 + 4321)) /dev/urandom >"$data"
+
+flags=()
+if "$mpiexec" --version 2>&1 | grep -Eq "Open MPI|OpenRTE"; then
+  flags+=(--oversubscribe)
+  [ "$(id -u)" = 0 ] && flags+=(--allow-run-as-root)
+fi
+
+# homid's pid from homi-run's "homid pid N serving" line; it must be gone
+daemon_gone() {
+  local pid
+  pid=$(sed -n 's/.*homid pid \([0-9]*\) serving.*/\1/p' "$1" | head -1)
+  [ -n "$pid" ] || { fail "$2: homi-run did not report homid's pid"; return; }
+  grep -q "homid pid $pid stopped" "$1" || fail "$2: homi-run did not report stopping homid"
+  if kill -0 "$pid" 2>/dev/null; then
+    fail "$2: homid pid $pid still running"
+    kill -TERM "$pid"
+  fi
+}
+
+echo "== 1. MPI program through libhomi, 4 ranks"
+out=$work/run1.txt
+"$hr" --summary -- "$mpiexec" "${flags[@]}" -n 4 "$prog" --expect-daemon "$data" >"$out" 2>&1
+rc=$?
+cat "$out"
+[ $rc = 0 ] || fail "job exited $rc"
+grep -q "all bytes equal to pread" "$out" || fail "no verdict from the MPI program"
+grep -q "4 client(s)" "$out" || fail "summary does not show 4 clients"
+grep -Eq "^  (kernel|passthru) +[0-9]+ +[0-9.]+ +[0-9]+" "$out" || fail "no per-path line in summary"
+grep -q "fallbacks in homid" "$out" || fail "no fallback line in summary"
+daemon_gone "$out" run1
+
+echo "== 2. failing job"
+out=$work/run2.txt
+"$hr" --summary -- "$mpiexec" "${flags[@]}" -n 4 "$prog" --fail "$data" >"$out" 2>&1
+rc=$?
+tail -n 12 "$out"
+[ $rc != 0 ] || fail "failing job: homi-run returned 0"
+daemon_gone "$out" run2
+
+# job control: background jobs get their own process group and keep SIGINT
+# (a non-interactive shell otherwise starts them with SIGINT ignored)
+set -m
+for s in TERM INT; do
+  echo "== 3. homi-run interrupted by SIG$s"
+  out=$work/run3$s.txt
+  timeout 60 "$hr" -- sleep 300 >"$out" 2>&1 &
+  hpid=$!
+  for _ in $(seq 100); do grep -q serving "$out" && break; sleep 0.1; done
+  hrpid=$(pgrep -P "$hpid" | head -1) # timeout -> homi-run -> sleep
+  spid=$(pgrep -P "${hrpid:-0}" -x sleep || true)
+  [ -n "$spid" ] || fail "SIG$s: the job was not found running"
+  kill -s "$s" "$hpid"
+  wait "$hpid"
+  rc=$?
+  cat "$out"
+  case $s in TERM) want=143 ;; INT) want=130 ;; esac
+  [ "$rc" = "$want" ] || fail "SIG$s: homi-run returned $rc, expected $want"
+  daemon_gone "$out" "run3-$s"
+  [ -n "$spid" ] && kill -0 "$spid" 2>/dev/null && { fail "SIG$s: the job (pid $spid) survived"; kill "$spid"; }
+done
+set +m
+
+for x in "${extra[@]}"; do
+  name=${x%%=*} cmd=${x#*=}
+  echo "== 4. $name under homi-run"
+  out=$work/run4-$name.txt
+  # shellcheck disable=SC2086
+  "$hr" --summary -- $cmd "$data" >"$out" 2>&1
+  rc=$?
+  cat "$out"
+  [ $rc = 0 ] || fail "$name: exited $rc"
+  grep -Eq "^  (kernel|passthru) +[0-9]+ +[0-9.]+ +[0-9]+" "$out" || fail "$name: homid served nothing"
+  daemon_gone "$out" "$name"
+done
+
+if [ $fails -gt 0 ]; then
+  echo "homi_run_e2e: $fails failure(s)"
+  exit 1
+fi
+echo "homi_run_e2e: all checks passed"
