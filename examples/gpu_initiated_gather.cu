@@ -7,11 +7,11 @@
 //
 //   gpu_initiated_gather FILE [NUM_LOOKUPS] [RECORD_BYTES]
 #include <cuda_runtime.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "homi.h"
 #include "homi_cuda.h"
@@ -21,8 +21,8 @@ __global__ void gather(homi_devq_dev *q, homi_dev_file f, const uint64_t *idx, u
 {
     unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    int64_t r = homi_dev_read_warp(q, f, table + (size_t)i * record, record,
-                                   (int64_t)(idx[i] * record));
+    int64_t r =
+        homi_dev_read_warp(q, f, table + (size_t)i * record, record, (int64_t)(idx[i] * record));
     status[i] = r;
 }
 

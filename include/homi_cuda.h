@@ -54,8 +54,8 @@ typedef struct homi_devq_req {
 #ifdef __CUDACC__
 __host__ __device__
 #endif
-static inline uint64_t homi_devq_check(uint64_t file, int64_t off, uint64_t len, uint64_t dst,
-                                       uint64_t ticket)
+    static inline uint64_t
+    homi_devq_check(uint64_t file, int64_t off, uint64_t len, uint64_t dst, uint64_t ticket)
 {
     uint64_t h = ticket * 0x9e3779b97f4a7c15ull;
     h = (h ^ file) * 0xbf58476d1ce4e5b9ull;
@@ -92,13 +92,13 @@ typedef struct homi_devq_dev {
     uint32_t slots;          /* power of two                          */
     uint32_t inline_max;     /* staging bytes per slot                */
     uint32_t pad;
-    uint64_t timeout_ns;              /* GPU-side wait limit            */
-    homi_devq_req *req;               /* mapped host memory             */
-    homi_devq_cpl *cpl;               /* device memory (copied from the host shadow) */
-    unsigned char *data;              /* mapped host memory, slots x inline_max */
-    const uint32_t *state;            /* device memory                  */
-    unsigned long long *orphan;       /* device memory, per slot: t+1 when
-                                         ticket t was abandoned by its waiter */
+    uint64_t timeout_ns;        /* GPU-side wait limit            */
+    homi_devq_req *req;         /* mapped host memory             */
+    homi_devq_cpl *cpl;         /* device memory (copied from the host shadow) */
+    unsigned char *data;        /* mapped host memory, slots x inline_max */
+    const uint32_t *state;      /* device memory                  */
+    unsigned long long *orphan; /* device memory, per slot: t+1 when
+                                   ticket t was abandoned by its waiter */
 } homi_devq_dev;
 
 /* A file capability: what a kernel names a file by. */
@@ -109,24 +109,24 @@ typedef uint64_t homi_dev_file;
 typedef struct homi_devq homi_devq;
 
 typedef struct homi_devq_config {
-    unsigned slots;        /* requests in flight, power of two (default 1024)         */
-    unsigned inline_max;   /* requests up to this size are staged in the queue and
-                              copied by the GPU; larger ones are copied into dst by
-                              the host (default 16K, multiple of 16)               */
-    unsigned threads;      /* host service threads (default 2)                       */
-    unsigned timeout_ms;   /* GPU-side waits give up after this (default 60000)     */
-    uint64_t max_request;  /* largest request accepted (default 64M, at most 1G)     */
+    unsigned slots;       /* requests in flight, power of two (default 1024)         */
+    unsigned inline_max;  /* requests up to this size are staged in the queue and
+                             copied by the GPU; larger ones are copied into dst by
+                             the host (default 16K, multiple of 16)               */
+    unsigned threads;     /* host service threads (default 2)                       */
+    unsigned timeout_ms;  /* GPU-side waits give up after this (default 60000)     */
+    uint64_t max_request; /* largest request accepted (default 64M, at most 1G)     */
 } homi_devq_config;
 
 typedef struct homi_devq_stats {
-    uint64_t requests;      /* completed                                   */
-    uint64_t bytes;         /* delivered                                   */
-    uint64_t errors;        /* completed with an error                     */
-    uint64_t inline_reqs;   /* staged in the queue, copied by the GPU      */
-    uint64_t direct_reqs;   /* copied by the host into dst                 */
-    uint64_t batches;       /* drains that found work                      */
-    uint64_t max_batch;     /* largest drain                               */
-    uint64_t torn;          /* requests seen before all their fields were  */
+    uint64_t requests;    /* completed                                   */
+    uint64_t bytes;       /* delivered                                   */
+    uint64_t errors;      /* completed with an error                     */
+    uint64_t inline_reqs; /* staged in the queue, copied by the GPU      */
+    uint64_t direct_reqs; /* copied by the host into dst                 */
+    uint64_t batches;     /* drains that found work                      */
+    uint64_t max_batch;   /* largest drain                               */
+    uint64_t torn;        /* requests seen before all their fields were  */
 } homi_devq_stats;
 
 /* Create a queue for GPU `device` on engine eng (cfg NULL: defaults). */
@@ -202,7 +202,7 @@ __device__ __forceinline__ int homi_dev_submit(homi_devq_dev *q, homi_dev_file f
 {
     uint64_t t0 = homi__now_ns();
     unsigned ns = 256;
-    for (;;) { /* credit: at most `slots` requests in flight */
+    for (;;) {                                  /* credit: at most `slots` requests in flight */
         if (__ldcv(&q->used) < (int)q->slots) { /* look before the atomic */
             int u = atomicAdd(&q->used, 1);
             if (u < (int)q->slots) break;
@@ -263,8 +263,8 @@ __device__ __forceinline__ int homi__poll(homi_devq_dev *q, const homi_dev_ticke
 
 /* Copy the staged bytes of tk to its destination: thread `rank` of
  * `nthreads` cooperating threads does its share. */
-__device__ __forceinline__ void homi__copy(homi_devq_dev *q, const homi_dev_ticket *tk,
-                                           int64_t n, unsigned rank, unsigned nthreads)
+__device__ __forceinline__ void homi__copy(homi_devq_dev *q, const homi_dev_ticket *tk, int64_t n,
+                                           unsigned rank, unsigned nthreads)
 {
     const unsigned char *src = q->data + (size_t)(tk->t & (q->slots - 1)) * q->inline_max;
     unsigned char *dst = (unsigned char *)tk->dst;
@@ -344,8 +344,8 @@ __device__ __forceinline__ int64_t homi_dev_read_warp(homi_devq_dev *q, homi_dev
     uint64_t pend = __shfl_sync(mask, (unsigned long long)(off + (int64_t)len), prev);
     uint64_t pdst = __shfl_sync(mask, (unsigned long long)((uintptr_t)dst + len), prev);
     uint64_t pf = __shfl_sync(mask, (unsigned long long)f, prev);
-    int joins = below && pend == (uint64_t)off && pdst == (uint64_t)(uintptr_t)dst && pf == f &&
-                len > 0;
+    int joins =
+        below && pend == (uint64_t)off && pdst == (uint64_t)(uintptr_t)dst && pf == f && len > 0;
     const unsigned heads = __ballot_sync(mask, !joins);
     const unsigned upto = heads & (lane == 31 ? 0xffffffffu : ((2u << lane) - 1));
     const int head = 31 - __clz(upto);
@@ -368,8 +368,8 @@ __device__ __forceinline__ int64_t homi_dev_read_warp(homi_devq_dev *q, homi_dev
 /* Per-block read: every thread of the block calls it with the same
  * arguments; one request, the staged bytes copied by all threads.  Returns
  * the same value in every thread. */
-__device__ __forceinline__ int64_t homi_dev_read_block(homi_devq_dev *q, homi_dev_file f,
-                                                       void *dst, uint64_t len, int64_t off)
+__device__ __forceinline__ int64_t homi_dev_read_block(homi_devq_dev *q, homi_dev_file f, void *dst,
+                                                       uint64_t len, int64_t off)
 {
     __shared__ int64_t s_r;
     __shared__ uint32_t s_where;

@@ -54,8 +54,7 @@ __host__ __device__ static inline uint64_t rec_of(uint64_t i, uint64_t nrec, uin
 }
 
 __global__ void k_gather(homi_devq_dev *q, homi_dev_file f, uint8_t *out, uint64_t nreads,
-                         uint64_t nrec, uint64_t seed, unsigned long long *errors,
-                         uint64_t *last)
+                         uint64_t nrec, uint64_t seed, unsigned long long *errors, uint64_t *last)
 {
     uint64_t g = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x;
     uint64_t G = (uint64_t)gridDim.x * blockDim.x;
@@ -88,8 +87,8 @@ static void *host_issue(void *arg)
         unsigned k = (unsigned)(x->first + x->n - i < B ? x->first + x->n - i : B);
         for (unsigned j = 0; j < k; j++) {
             uint64_t r = rec_of(i + j, x->nrec, x->seed);
-            io[j] = (homi_io){x->f, x->pinned + (size_t)j * REC, REC, (int64_t)(r * REC), j,
-                              {HOMI_MEM_PINNED, 0, 0}};
+            io[j] = (homi_io){x->f, x->pinned + (size_t)j * REC, REC, (int64_t)(r * REC),
+                              j,    {HOMI_MEM_PINNED, 0, 0}};
         }
         if (homi_submit(x->eng, io, k) != (int)k) x->err++;
         unsigned got = 0;
@@ -147,10 +146,10 @@ int main(int argc, char **argv)
     const char *path = "/var/tmp/homi-devq-bench.dat", *csv = NULL, *mode = "both";
     uint64_t gib = 4, nreads = 1u << 20;
     unsigned H = 4, G = 65536;
-    static struct option o[] = {{"file", 1, 0, 'f'},         {"size", 1, 0, 's'},
-                                {"reads", 1, 0, 'n'},        {"host-threads", 1, 0, 'h'},
-                                {"gpu-threads", 1, 0, 'g'},  {"mode", 1, 0, 'm'},
-                                {"csv", 1, 0, 'c'},          {0, 0, 0, 0}};
+    static struct option o[] = {{"file", 1, 0, 'f'},        {"size", 1, 0, 's'},
+                                {"reads", 1, 0, 'n'},       {"host-threads", 1, 0, 'h'},
+                                {"gpu-threads", 1, 0, 'g'}, {"mode", 1, 0, 'm'},
+                                {"csv", 1, 0, 'c'},         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
         switch (ch) {
@@ -164,7 +163,8 @@ int main(int argc, char **argv)
         default: fprintf(stderr, "see the comment at the top of bench_devq.cu\n"); return 2;
         }
     }
-    if (!H || !G || !nreads || !gib || (strcmp(mode, "cached") && strcmp(mode, "cold") && strcmp(mode, "both"))) {
+    if (!H || !G || !nreads || !gib ||
+        (strcmp(mode, "cached") && strcmp(mode, "cold") && strcmp(mode, "both"))) {
         fprintf(stderr, "bad arguments\n");
         return 2;
     }
@@ -244,8 +244,8 @@ int main(int argc, char **argv)
                 if (homi_devq_create(e, 0, &qc, &q) || homi_devq_export(q, f, &cap)) return 1;
                 CK(cudaMemset(derr, 0, sizeof *derr));
                 t0 = now_s();
-                k_gather<<<G / 256, 256>>>(homi_devq_device(q), cap, dout, nreads, nrec, seed,
-                                          derr, dlast);
+                k_gather<<<G / 256, 256>>>(homi_devq_device(q), cap, dout, nreads, nrec, seed, derr,
+                                           dlast);
                 CK(cudaDeviceSynchronize());
                 t = now_s() - t0;
                 CK(cudaMemcpy(&errs, derr, sizeof errs, cudaMemcpyDeviceToHost));
@@ -256,7 +256,8 @@ int main(int argc, char **argv)
                 int fd = open(path, O_RDONLY);
                 for (unsigned g = 0; g < G && g < nreads; g += G / 512 + 1) {
                     CK(cudaMemcpy(row, dout + (size_t)g * REC, REC, cudaMemcpyDeviceToHost));
-                    if (pread(fd, want, REC, (off_t)(last[g] * REC)) != REC || memcmp(row, want, REC))
+                    if (pread(fd, want, REC, (off_t)(last[g] * REC)) != REC ||
+                        memcmp(row, want, REC))
                         errs++;
                 }
                 close(fd);
@@ -271,8 +272,15 @@ int main(int argc, char **argv)
                 uint64_t per = nreads / H;
                 t0 = now_s();
                 for (unsigned h = 0; h < H; h++) {
-                    x[h] = (struct hctx){e, f, pinned + (size_t)h * 256 * REC, dhost + (size_t)h * 256 * REC,
-                                         h * per, h == H - 1 ? nreads - h * per : per, nrec, seed, 0};
+                    x[h] = (struct hctx){e,
+                                         f,
+                                         pinned + (size_t)h * 256 * REC,
+                                         dhost + (size_t)h * 256 * REC,
+                                         h * per,
+                                         h == H - 1 ? nreads - h * per : per,
+                                         nrec,
+                                         seed,
+                                         0};
                     pthread_create(&th[h], NULL, host_issue, &x[h]);
                 }
                 for (unsigned h = 0; h < H; h++) {

@@ -332,7 +332,8 @@ static void *flusher(void *arg)
             if (atomic_load(&q->stop)) break;
             continue;
         }
-        cudaError_t e = cudaMemcpyAsync(q->d_cpl, q->cpl, bytes, cudaMemcpyHostToDevice, q->fstream);
+        cudaError_t e =
+            cudaMemcpyAsync(q->d_cpl, q->cpl, bytes, cudaMemcpyHostToDevice, q->fstream);
         if (e == cudaSuccess) e = cudaStreamSynchronize(q->fstream);
         if (e != cudaSuccess)
             homi_log(HOMI_LOG_ERROR, "devq: completion copy: %s", cudaGetErrorString(e));
@@ -473,8 +474,8 @@ int homi_devq_create(homi_engine *eng, int device, const homi_devq_config *cfg, 
         rc = cuda_rc(cudaMalloc((void **)&q->d_orphan, c.slots * sizeof(unsigned long long)),
                      "cudaMalloc");
     if (!rc)
-        rc = cuda_rc(cudaMemset(q->d_orphan, 0, c.slots * sizeof(unsigned long long)),
-                     "cudaMemset");
+        rc =
+            cuda_rc(cudaMemset(q->d_orphan, 0, c.slots * sizeof(unsigned long long)), "cudaMemset");
     if (!rc) rc = cuda_rc(cudaMemset(q->d_cpl, 0, cplb), "cudaMemset");
     if (!rc)
         rc = cuda_rc(cudaMemcpy(q->d_state, &running, sizeof running, cudaMemcpyHostToDevice),

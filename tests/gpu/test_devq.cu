@@ -21,7 +21,7 @@
     do {                                                                                           \
         cudaError_t e_ = (x);                                                                      \
         if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));   \
+            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));     \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)
@@ -31,7 +31,7 @@ static int failures;
     do {                                                                                           \
         if (!(c)) {                                                                                \
             failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);                          \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);                           \
             fprintf(stderr, __VA_ARGS__);                                                          \
             fputc('\n', stderr);                                                                   \
         }                                                                                          \
@@ -86,8 +86,9 @@ __global__ void k_random(homi_devq_dev *q, homi_dev_file f, uint8_t *bufs, uint6
                          unsigned nbig, counters *c, uint64_t seed)
 {
     const uint64_t gid = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x;
-    uint8_t *buf = gid < nbig ? bufs + gid * (BIG + SLACK)
-                              : bufs + nbig * (uint64_t)(BIG + SLACK) + (gid - nbig) * (SMALL + SLACK);
+    uint8_t *buf = gid < nbig
+                       ? bufs + gid * (BIG + SLACK)
+                       : bufs + nbig * (uint64_t)(BIG + SLACK) + (gid - nbig) * (SMALL + SLACK);
     uint64_t s = seed ^ (gid * 0x9e3779b97f4a7c15ull);
     for (int i = 0; i < R; i++) {
         uint64_t r = rnd(&s) % 100, len;
@@ -112,8 +113,8 @@ __global__ void k_random(homi_devq_dev *q, homi_dev_file f, uint8_t *bufs, uint6
 
 /* Each warp: 32 adjacent 4 KiB records into adjacent destinations (one
  * coalesced request per warp), then 32 scattered 1000-byte reads. */
-__global__ void k_warp(homi_devq_dev *q, homi_dev_file f, uint8_t *bufs, uint64_t size,
-                       counters *c, uint64_t seed)
+__global__ void k_warp(homi_devq_dev *q, homi_dev_file f, uint8_t *bufs, uint64_t size, counters *c,
+                       uint64_t seed)
 {
     const uint64_t gid = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x;
     const uint64_t warp = gid / 32, lane = gid % 32;
@@ -152,12 +153,12 @@ __global__ void k_errors(homi_devq_dev *q, homi_dev_file f, homi_dev_file revoke
     uint8_t *dst = bufs + gid * 8192;
     int64_t r;
     switch (gid % 8) {
-    case 0: r = homi_dev_read(q, f, dst, 4096, -5); break;                       /* EINVAL */
-    case 1: r = homi_dev_read(q, f, dst, 1ull << 40, 0); break;                  /* ERANGE */
-    case 2: r = homi_dev_read(q, f, dst, 4096, (int64_t)size + 10); break;       /* ERANGE */
-    case 3: r = homi_dev_read(q, revoked, dst, 4096, 0); break;                  /* EBADF */
-    case 4: r = homi_dev_read(q, 0xdeadbeef00000007ull, dst, 4096, 0); break;    /* EBADF */
-    case 5: r = homi_dev_read(q, f, nullptr, 4096, 0); break;                    /* EINVAL */
+    case 0: r = homi_dev_read(q, f, dst, 4096, -5); break;                    /* EINVAL */
+    case 1: r = homi_dev_read(q, f, dst, 1ull << 40, 0); break;               /* ERANGE */
+    case 2: r = homi_dev_read(q, f, dst, 4096, (int64_t)size + 10); break;    /* ERANGE */
+    case 3: r = homi_dev_read(q, revoked, dst, 4096, 0); break;               /* EBADF */
+    case 4: r = homi_dev_read(q, 0xdeadbeef00000007ull, dst, 4096, 0); break; /* EBADF */
+    case 5: r = homi_dev_read(q, f, nullptr, 4096, 0); break;                 /* EINVAL */
     default: {
         int64_t off = (int64_t)((gid * 7919) % (size - 8192));
         r = homi_dev_read(q, f, dst, 8192, off);
@@ -195,8 +196,9 @@ static counters run_counters(counters *d)
 
 static void report(const char *what, const counters &h, unsigned long long want_ops, double t)
 {
-    printf("%-28s %9llu reads %12llu bytes %8.3f s %10.0f reads/s  bad bytes %llu, bad results %llu\n",
-           what, h.ops, h.bytes, t, h.ops / t, h.bad_bytes, h.bad_result);
+    printf(
+        "%-28s %9llu reads %12llu bytes %8.3f s %10.0f reads/s  bad bytes %llu, bad results %llu\n",
+        what, h.ops, h.bytes, t, h.ops / t, h.bad_bytes, h.bad_result);
     for (int e = 1; e < 16; e++)
         if (h.errors[e]) printf("    error -%d: %llu\n", e, h.errors[e]);
     CHECK(h.ops == want_ops, "%s: %llu reads, expected %llu", what, h.ops, want_ops);
@@ -269,7 +271,8 @@ int main(void)
     double t0 = now_s();
     k_random<<<blocks, threads>>>(dq, f, bufs, size, R, nbig, dc, 20261125);
     CK(cudaDeviceSynchronize());
-    report("random 512B-1MiB, per thread", run_counters(dc), (unsigned long long)nt * R, now_s() - t0);
+    report("random 512B-1MiB, per thread", run_counters(dc), (unsigned long long)nt * R,
+           now_s() - t0);
 
     t0 = now_s();
     k_warp<<<1024, 256>>>(dq, f, bufs, size, dc, 7);
@@ -289,16 +292,17 @@ int main(void)
     {
         int64_t *h = (int64_t *)malloc(64 * 256 * sizeof(int64_t));
         CK(cudaMemcpy(h, dres, 64 * 256 * sizeof(int64_t), cudaMemcpyDeviceToHost));
-        const int64_t want[6] = {HOMI_EINVAL, HOMI_ERANGE, HOMI_ERANGE, HOMI_EBADF, HOMI_EBADF,
-                                 HOMI_EINVAL};
+        const int64_t want[6] = {HOMI_EINVAL, HOMI_ERANGE, HOMI_ERANGE,
+                                 HOMI_EBADF,  HOMI_EBADF,  HOMI_EINVAL};
         int bad = 0;
         for (int i = 0; i < 64 * 256; i++)
             if (i % 8 < 6 && h[i] != want[i % 8] && bad++ < 5)
                 fprintf(stderr, "error case %d: got %lld want %lld\n", i % 8, (long long)h[i],
                         (long long)want[i % 8]);
         CHECK(bad == 0, "%d bad requests got the wrong result", bad);
-        printf("error requests: %d wrong results (EINVAL, ERANGE, past-EOF, revoked, unknown, NULL)\n",
-               bad);
+        printf(
+            "error requests: %d wrong results (EINVAL, ERANGE, past-EOF, revoked, unknown, NULL)\n",
+            bad);
         free(h);
     }
     report("good reads among bad ones", run_counters(dc), 64ull * 256 * 2 / 8, 1);
@@ -339,7 +343,8 @@ int main(void)
            (unsigned long long)st1.errors, (unsigned long long)st1.inline_reqs,
            (unsigned long long)st1.direct_reqs, (unsigned long long)st1.batches,
            (unsigned long long)st1.max_batch, (unsigned long long)st1.torn);
-    CHECK(st0.requests < (unsigned long long)nt * R + 2ull * 1024 * 256, "warp reads not coalesced");
+    CHECK(st0.requests < (unsigned long long)nt * R + 2ull * 1024 * 256,
+          "warp reads not coalesced");
     homi_stats es;
     homi_engine_stats(eng, &es);
     homi_stats_print(&es, 0, stdout);
