@@ -8,17 +8,6 @@
 #include "ad_homi.h"
 #include "adioi.h"
 
-/* Collective-engine keys handled here (not libhomi engine keys). */
-static const char *const coll_keys[] = {"homi_node_size", "homi_coll_ipc", "homi_sieve_gap", NULL};
-
-static int is_coll_key(const char *k)
-{
-    for (int i = 0; coll_keys[i]; i++)
-        if (!strcmp(k, coll_keys[i]))
-            return 1;
-    return 0;
-}
-
 static int parse_tristate(const char *v, int *out)
 {
     if (!strcasecmp(v, "enable") || !strcasecmp(v, "true"))
@@ -176,11 +165,8 @@ void ADIOI_HOMI_SetInfo(ADIO_File fd, MPI_Info users_info, int *error_code)
     if (fresh && !(fs = fs_new(error_code)))
         return;
     *error_code = parse_info(fs, users_info);
-    if (*error_code != MPI_SUCCESS) {
-        if (fresh)
-            fs_free(fs);
-        return;
-    }
+    if (*error_code != MPI_SUCCESS)
+        goto bad;
     if (users_info != MPI_INFO_NULL) {
         int flag = 0;
         char val[MPI_MAX_INFO_VAL + 1];
@@ -192,9 +178,7 @@ void ADIOI_HOMI_SetInfo(ADIO_File fd, MPI_Info users_info, int *error_code)
         *error_code = ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
                                      "(hint cb_buffer_size=%d: HOMI needs 4096..1073741824)",
                                      fd->hints->cb_buffer_size);
-        if (fresh)
-            fs_free(fs);
-        return;
+        goto bad;
     }
     coll_from_hints(fd, fs);
     if (fs->coll && homi_coll_set_opts(fs->coll, &fs->copts)) {
@@ -204,6 +188,13 @@ void ADIOI_HOMI_SetInfo(ADIO_File fd, MPI_Info users_info, int *error_code)
     }
     fd->fs_ptr = fs;
     report_info(fd, fs);
+    return;
+  bad:
+    /* at open, ADIO_Open ignores SetInfo's error: keep it for Open */
+    if (fresh) {
+        fs->hint_err = *error_code;
+        fd->fs_ptr = fs;
+    }
 }
 
 void ADIOI_HOMI_Open(ADIO_File fd, int *error_code)
@@ -221,6 +212,10 @@ void ADIOI_HOMI_Open(ADIO_File fd, int *error_code)
         }
         coll_from_hints(fd, fs);
         fd->fs_ptr = fs;
+    }
+    if (fs->hint_err) {
+        *error_code = fs->hint_err;
+        return;
     }
     if (fd->perm == ADIO_PERM_NULL) {
         int old_mask = umask(022);
@@ -273,6 +268,11 @@ void ADIOI_HOMI_OpenColl(ADIO_File fd, int rank, int access_mode, int *error_cod
     /* every rank needs its own handle to read (and to aggregate) */
     fd->hints->deferred_open = 0;
     ADIOI_GEN_OpenColl(fd, rank, access_mode, error_code);
+    ADIOI_HOMI_fs *fs0 = fd->fs_ptr;
+    if (*error_code != MPI_SUCCESS && fs0 && !fs0->file) {
+        fs_free(fs0);   /* nothing open: ADIO_Open will not call Close */
+        fd->fs_ptr = NULL;
+    }
     int ok = *error_code == MPI_SUCCESS, all = 0;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, fd->comm);
     if (!all) {
