@@ -56,16 +56,24 @@ int main(int argc, char **argv)
     int create = 0, iters = 1, nogpu = 0;
     int gs[3] = {2048, 1024, 1024}; /* 8 GiB of float32 */
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--file") && i + 1 < argc) file = argv[++i];
-        else if (!strcmp(argv[i], "--mode") && i + 1 < argc) mode = argv[++i];
-        else if (!strcmp(argv[i], "--label") && i + 1 < argc) label = argv[++i];
-        else if (!strcmp(argv[i], "--hints") && i + 1 < argc) hints = argv[++i];
-        else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--create")) create = 1;
-        else if (!strcmp(argv[i], "--no-gpu")) nogpu = 1;
+        if (!strcmp(argv[i], "--file") && i + 1 < argc)
+            file = argv[++i];
+        else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
+            mode = argv[++i];
+        else if (!strcmp(argv[i], "--label") && i + 1 < argc)
+            label = argv[++i];
+        else if (!strcmp(argv[i], "--hints") && i + 1 < argc)
+            hints = argv[++i];
+        else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
+            iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--create"))
+            create = 1;
+        else if (!strcmp(argv[i], "--no-gpu"))
+            nogpu = 1;
         else if (!strcmp(argv[i], "--n") && i + 1 < argc) {
             if (sscanf(argv[++i], "%d,%d,%d", &gs[0], &gs[1], &gs[2]) != 3) die("--n NZ,NY,NX");
-        } else die("bad argument (see the comment at the top of coll_gpu_bench.c)");
+        } else
+            die("bad argument (see the comment at the top of coll_gpu_bench.c)");
     }
     if (!file) die("--file is required");
     int homi = !strcmp(mode, "homi");
@@ -77,7 +85,8 @@ int main(int argc, char **argv)
     if (create) { /* every rank writes a slice of the file with pwrite */
         int fd = open(file, O_CREAT | O_WRONLY, 0644);
         if (fd < 0) die("create");
-        uint64_t per = (total + P - 1) / P, lo = per * rank, hi = lo + per > total ? total : lo + per;
+        uint64_t per = (total + P - 1) / P, lo = per * rank,
+                 hi = lo + per > total ? total : lo + per;
         size_t chunk = 1 << 22;
         uint32_t *b = malloc(chunk * 4);
         for (uint64_t i = lo; i < hi; i += chunk) {
@@ -144,7 +153,8 @@ int main(int argc, char **argv)
         double t0 = now();
         MPI_Status stt;
         int err;
-        if (homi) err = MPI_File_read_all(fh, gpu ? dev : host, (int)n, MPI_FLOAT, &stt);
+        if (homi)
+            err = MPI_File_read_all(fh, gpu ? dev : host, (int)n, MPI_FLOAT, &stt);
         else {
             err = MPI_File_read_all(fh, host, (int)n, MPI_FLOAT, &stt);
             if (!err && gpu) {

@@ -34,25 +34,23 @@ struct ADIOI_Fns_struct ADIO_HOMI_operations = {
     ADIOI_HOMI_IreadStridedColl, /* IreadStridedColl */
     ADIOI_GEN_IwriteStridedColl, /* IwriteStridedColl (host buffers only) */
 #if defined(F_SETLKW64)
-    ADIOI_GEN_SetLock            /* SetLock */
+    ADIOI_GEN_SetLock /* SetLock */
 #else
-    ADIOI_GEN_SetLock64          /* SetLock */
+    ADIOI_GEN_SetLock64 /* SetLock */
 #endif
 };
 
 int ADIOI_HOMI_Feature(ADIO_File fd, int flag)
 {
     switch (flag) {
-        case ADIO_LOCKS:
-        case ADIO_SHARED_FP:
-        case ADIO_ATOMIC_MODE:
-        case ADIO_DATA_SIEVING_WRITES:
-            return 1;
-        case ADIO_SCALABLE_OPEN:      /* every rank opens: reads need a handle */
-        case ADIO_UNLINK_AFTER_CLOSE:
-        case ADIO_SCALABLE_RESIZE:
-        default:
-            return 0;
+    case ADIO_LOCKS:
+    case ADIO_SHARED_FP:
+    case ADIO_ATOMIC_MODE:
+    case ADIO_DATA_SIEVING_WRITES: return 1;
+    case ADIO_SCALABLE_OPEN: /* every rank opens: reads need a handle */
+    case ADIO_UNLINK_AFTER_CLOSE:
+    case ADIO_SCALABLE_RESIZE:
+    default: return 0;
     }
 }
 
@@ -71,29 +69,27 @@ int ADIOI_HOMI_Err_homi(const char *where, int line, int rc, const char *what)
 {
     int cls = MPI_ERR_IO;
     switch (rc) {
-        case HOMI_ENOENT: cls = MPI_ERR_NO_SUCH_FILE; break;
-        case HOMI_EACCES: cls = MPI_ERR_ACCESS; break;
-        case HOMI_ENOMEM: cls = MPI_ERR_NO_MEM; break;
-        case HOMI_EINVAL: cls = MPI_ERR_BUFFER; break;
-        case HOMI_ENOTSUP: cls = MPI_ERR_UNSUPPORTED_OPERATION; break;
-        case HOMI_EHINT: cls = MPI_ERR_INFO_KEY; break;
-        case HOMI_EHINTVAL: cls = MPI_ERR_INFO_VALUE; break;
-        default: break;
+    case HOMI_ENOENT: cls = MPI_ERR_NO_SUCH_FILE; break;
+    case HOMI_EACCES: cls = MPI_ERR_ACCESS; break;
+    case HOMI_ENOMEM: cls = MPI_ERR_NO_MEM; break;
+    case HOMI_EINVAL: cls = MPI_ERR_BUFFER; break;
+    case HOMI_ENOTSUP: cls = MPI_ERR_UNSUPPORTED_OPERATION; break;
+    case HOMI_EHINT: cls = MPI_ERR_INFO_KEY; break;
+    case HOMI_EHINTVAL: cls = MPI_ERR_INFO_VALUE; break;
+    default: break;
     }
     return ADIOI_HOMI_Err(where, line, cls, "(homi: %s: %s)", what, homi_strerror(rc));
 }
 
-void ADIOI_HOMI_SelectByHint(MPI_Info info, int *file_system, ADIOI_Fns ** ops, int *error_code)
+void ADIOI_HOMI_SelectByHint(MPI_Info info, int *file_system, ADIOI_Fns **ops, int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_SELECTBYHINT";
     char value[MPI_MAX_INFO_VAL + 1];
     int flag = 0;
     *error_code = MPI_SUCCESS;
-    if (info == MPI_INFO_NULL)
-        return;
+    if (info == MPI_INFO_NULL) return;
     ADIOI_Info_get(info, "homi", MPI_MAX_INFO_VAL, value, &flag);
-    if (!flag)
-        return;
+    if (!flag) return;
     if (!strcasecmp(value, "enable") || !strcasecmp(value, "true") || !strcmp(value, "1")) {
         *file_system = ADIO_HOMI;
         *ops = &ADIO_HOMI_operations;

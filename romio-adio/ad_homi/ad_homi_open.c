@@ -21,20 +21,30 @@ static int parse_tristate(const char *v, int *out)
     return 0;
 }
 
-static int parse_size(const char *v, int64_t * out)
+static int parse_size(const char *v, int64_t *out)
 {
     char *end;
     long long n = strtoll(v, &end, 10);
-    if (end == v || n < 0)
-        return -1;
+    if (end == v || n < 0) return -1;
     switch (*end) {
-        case 'k': case 'K': n <<= 10; end++; break;
-        case 'm': case 'M': n <<= 20; end++; break;
-        case 'g': case 'G': n <<= 30; end++; break;
-        default: break;
+    case 'k':
+    case 'K':
+        n <<= 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        n <<= 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        n <<= 30;
+        end++;
+        break;
+    default: break;
     }
-    if (*end)
-        return -1;
+    if (*end) return -1;
     *out = n;
     return 0;
 }
@@ -45,21 +55,21 @@ static const char *tristate_name(int v)
 }
 
 /* Apply one homi_* hint to fs; returns an MPI error code. */
-static int apply_hint(ADIOI_HOMI_fs * fs, const char *key, const char *val)
+static int apply_hint(ADIOI_HOMI_fs *fs, const char *key, const char *val)
 {
     static char myname[] = "ADIOI_HOMI_SETINFO";
     int64_t n;
     if (!strcmp(key, "homi_node_size")) {
         if (parse_size(val, &n) || n > 1 << 20)
             return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
-                                  "(hint homi_node_size=\"%s\": expected 0 or a rank count)",
-                                  val);
-        fs->copts.node_size = (int) n;
+                                  "(hint homi_node_size=\"%s\": expected 0 or a rank count)", val);
+        fs->copts.node_size = (int)n;
     } else if (!strcmp(key, "homi_coll_ipc")) {
         if (parse_tristate(val, &fs->copts.ipc))
             return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
                                   "(hint homi_coll_ipc=\"%s\": expected enable, disable or "
-                                  "automatic)", val);
+                                  "automatic)",
+                                  val);
     } else if (!strcmp(key, "homi_sieve_gap")) {
         if (parse_size(val, &n) || n > (1ll << 30))
             return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
@@ -101,36 +111,32 @@ static ADIOI_HOMI_fs *fs_new(int *error_code)
     return fs;
 }
 
-static void fs_free(ADIOI_HOMI_fs * fs)
+static void fs_free(ADIOI_HOMI_fs *fs)
 {
-    if (!fs)
-        return;
+    if (!fs) return;
     homi_config_free(fs->cfg);
     ADIOI_Free(fs);
 }
 
 /* Parse every homi_* key of info into fs. */
-static int parse_info(ADIOI_HOMI_fs * fs, MPI_Info info)
+static int parse_info(ADIOI_HOMI_fs *fs, MPI_Info info)
 {
     int nkeys = 0, err = MPI_SUCCESS;
-    if (info == MPI_INFO_NULL)
-        return MPI_SUCCESS;
+    if (info == MPI_INFO_NULL) return MPI_SUCCESS;
     MPI_Info_get_nkeys(info, &nkeys);
     for (int i = 0; i < nkeys && err == MPI_SUCCESS; i++) {
         char key[MPI_MAX_INFO_KEY + 1], val[MPI_MAX_INFO_VAL + 1];
         int flag = 0;
         MPI_Info_get_nthkey(info, i, key);
-        if (strncmp(key, "homi_", 5))
-            continue;
+        if (strncmp(key, "homi_", 5)) continue;
         ADIOI_Info_get(info, key, MPI_MAX_INFO_VAL, val, &flag);
-        if (flag)
-            err = apply_hint(fs, key, val);
+        if (flag) err = apply_hint(fs, key, val);
     }
     return err;
 }
 
 /* Make the effective values visible through MPI_File_get_info. */
-static void report_info(ADIO_File fd, ADIOI_HOMI_fs * fs)
+static void report_info(ADIO_File fd, ADIOI_HOMI_fs *fs)
 {
     char val[MPI_MAX_INFO_VAL + 1];
     const char *k;
@@ -141,16 +147,17 @@ static void report_info(ADIO_File fd, ADIOI_HOMI_fs * fs)
     snprintf(val, sizeof val, "%d", fs->copts.node_size);
     ADIOI_Info_set(fd->info, "homi_node_size", val);
     ADIOI_Info_set(fd->info, "homi_coll_ipc", tristate_name(fs->copts.ipc));
-    snprintf(val, sizeof val, "%lld", (long long) fs->copts.sieve_gap);
+    snprintf(val, sizeof val, "%lld", (long long)fs->copts.sieve_gap);
     ADIOI_Info_set(fd->info, "homi_sieve_gap", val);
 }
 
 /* Collective options from ROMIO's standard hints. */
-static void coll_from_hints(ADIO_File fd, ADIOI_HOMI_fs * fs)
+static void coll_from_hints(ADIO_File fd, ADIOI_HOMI_fs *fs)
 {
     fs->copts.cb_buffer_size = fd->hints->cb_buffer_size;
-    fs->copts.cb_read = fd->hints->cb_read == ADIOI_HINT_ENABLE ? HOMI_COLL_ENABLE :
-        fd->hints->cb_read == ADIOI_HINT_DISABLE ? HOMI_COLL_DISABLE : HOMI_COLL_AUTO;
+    fs->copts.cb_read = fd->hints->cb_read == ADIOI_HINT_ENABLE    ? HOMI_COLL_ENABLE
+                        : fd->hints->cb_read == ADIOI_HINT_DISABLE ? HOMI_COLL_DISABLE
+                                                                   : HOMI_COLL_AUTO;
     fs->copts.cb_nodes = fs->cb_nodes_set ? fd->hints->cb_nodes : 0;
 }
 
@@ -158,21 +165,17 @@ void ADIOI_HOMI_SetInfo(ADIO_File fd, MPI_Info users_info, int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_SETINFO";
     ADIOI_GEN_SetInfo(fd, users_info, error_code);
-    if (*error_code != MPI_SUCCESS)
-        return;
+    if (*error_code != MPI_SUCCESS) return;
     ADIOI_HOMI_fs *fs = fd->fs_ptr;
     int fresh = !fs;
-    if (fresh && !(fs = fs_new(error_code)))
-        return;
+    if (fresh && !(fs = fs_new(error_code))) return;
     *error_code = parse_info(fs, users_info);
-    if (*error_code != MPI_SUCCESS)
-        goto bad;
+    if (*error_code != MPI_SUCCESS) goto bad;
     if (users_info != MPI_INFO_NULL) {
         int flag = 0;
         char val[MPI_MAX_INFO_VAL + 1];
         ADIOI_Info_get(users_info, "cb_nodes", MPI_MAX_INFO_VAL, val, &flag);
-        if (flag)
-            fs->cb_nodes_set = 1;
+        if (flag) fs->cb_nodes_set = 1;
     }
     if (fd->hints->cb_buffer_size < 4096 || fd->hints->cb_buffer_size > (1 << 30)) {
         *error_code = ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
@@ -182,14 +185,14 @@ void ADIOI_HOMI_SetInfo(ADIO_File fd, MPI_Info users_info, int *error_code)
     }
     coll_from_hints(fd, fs);
     if (fs->coll && homi_coll_set_opts(fs->coll, &fs->copts)) {
-        *error_code = ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
-                                     "(collective hints out of range)");
+        *error_code =
+            ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE, "(collective hints out of range)");
         return;
     }
     fd->fs_ptr = fs;
     report_info(fd, fs);
     return;
-  bad:
+bad:
     /* at open, ADIO_Open ignores SetInfo's error: keep it for Open */
     if (fresh) {
         fs->hint_err = *error_code;
@@ -202,9 +205,8 @@ void ADIOI_HOMI_Open(ADIO_File fd, int *error_code)
     static char myname[] = "ADIOI_HOMI_OPEN";
     int perm, amode = 0;
     ADIOI_HOMI_fs *fs = fd->fs_ptr;
-    if (!fs) {  /* reopened after a close (create step): hints are in fd->info */
-        if (!(fs = fs_new(error_code)))
-            return;
+    if (!fs) { /* reopened after a close (create step): hints are in fd->info */
+        if (!(fs = fs_new(error_code))) return;
         *error_code = parse_info(fs, fd->info);
         if (*error_code != MPI_SUCCESS) {
             fs_free(fs);
@@ -223,16 +225,11 @@ void ADIOI_HOMI_Open(ADIO_File fd, int *error_code)
         perm = old_mask ^ 0666;
     } else
         perm = fd->perm;
-    if (fd->access_mode & ADIO_CREATE)
-        amode |= O_CREAT;
-    if (fd->access_mode & ADIO_RDONLY)
-        amode |= O_RDONLY;
-    if (fd->access_mode & ADIO_WRONLY)
-        amode |= O_WRONLY;
-    if (fd->access_mode & ADIO_RDWR)
-        amode |= O_RDWR;
-    if (fd->access_mode & ADIO_EXCL)
-        amode |= O_EXCL;
+    if (fd->access_mode & ADIO_CREATE) amode |= O_CREAT;
+    if (fd->access_mode & ADIO_RDONLY) amode |= O_RDONLY;
+    if (fd->access_mode & ADIO_WRONLY) amode |= O_WRONLY;
+    if (fd->access_mode & ADIO_RDWR) amode |= O_RDWR;
+    if (fd->access_mode & ADIO_EXCL) amode |= O_EXCL;
     fd->fd_direct = -1;
     fd->fd_sys = open(fd->filename, amode, perm);
     if (fd->fd_sys == -1) {
@@ -251,8 +248,7 @@ void ADIOI_HOMI_Open(ADIO_File fd, int *error_code)
     }
     if (rc) {
         *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc, fd->filename);
-        if (fs->eng)
-            homi_engine_destroy(fs->eng);
+        if (fs->eng) homi_engine_destroy(fs->eng);
         fs->eng = NULL;
         fs->file = NULL;
         close(fd->fd_sys);
@@ -270,7 +266,7 @@ void ADIOI_HOMI_OpenColl(ADIO_File fd, int rank, int access_mode, int *error_cod
     ADIOI_GEN_OpenColl(fd, rank, access_mode, error_code);
     ADIOI_HOMI_fs *fs0 = fd->fs_ptr;
     if (*error_code != MPI_SUCCESS && fs0 && !fs0->file) {
-        fs_free(fs0);   /* nothing open: ADIO_Open will not call Close */
+        fs_free(fs0); /* nothing open: ADIO_Open will not call Close */
         fd->fs_ptr = NULL;
     }
     int ok = *error_code == MPI_SUCCESS, all = 0;
@@ -280,8 +276,7 @@ void ADIOI_HOMI_OpenColl(ADIO_File fd, int rank, int access_mode, int *error_cod
             int e;
             ADIOI_HOMI_Close(fd, &e);
             *error_code = ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_IO,
-                                         "(HOMI open of %s failed on another rank)",
-                                         fd->filename);
+                                         "(HOMI open of %s failed on another rank)", fd->filename);
         }
         return;
     }
@@ -300,15 +295,12 @@ void ADIOI_HOMI_Close(ADIO_File fd, int *error_code)
     ADIOI_HOMI_fs *fs = fd->fs_ptr;
     *error_code = MPI_SUCCESS;
     if (fs) {
-        if (fs->coll)
-            homi_coll_free(fs->coll);
+        if (fs->coll) homi_coll_free(fs->coll);
         if (fs->file) {
             int rc = homi_close(fs->file);
-            if (rc)
-                *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc, "close");
+            if (rc) *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc, "close");
         }
-        if (fs->eng)
-            homi_engine_destroy(fs->eng);
+        if (fs->eng) homi_engine_destroy(fs->eng);
         fs->coll = NULL;
         fs->file = NULL;
         fs->eng = NULL;

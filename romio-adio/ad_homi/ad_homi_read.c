@@ -11,10 +11,10 @@
 struct view_walk {
     ADIOI_Flatlist_node *flat; /* NULL: contiguous view */
     ADIO_Offset disp, ext;
-    ADIO_Offset tile;          /* current filetype instance */
-    MPI_Count j;               /* current block */
-    ADIO_Offset pos;           /* file offset of the next byte */
-    ADIO_Offset left;          /* bytes left in the current block */
+    ADIO_Offset tile; /* current filetype instance */
+    MPI_Count j;      /* current block */
+    ADIO_Offset pos;  /* file offset of the next byte */
+    ADIO_Offset left; /* bytes left in the current block */
 };
 
 static void walk_next_block(struct view_walk *w)
@@ -43,16 +43,14 @@ static int walk_start(ADIO_File fd, int file_ptr_type, ADIO_Offset offset, struc
     MPI_Count ft_size;
     MPI_Type_get_extent(fd->filetype, &lb, &ext);
     MPI_Type_size_x(fd->filetype, &ft_size);
-    if (ft_size == 0)
-        return -1;
+    if (ft_size == 0) return -1;
     w->flat = ADIOI_Flatten_and_find(fd->filetype);
     w->disp = fd->disp;
     w->ext = ext;
     MPI_Count nz = 0;
     for (MPI_Count j = 0; j < w->flat->count; j++)
         nz += w->flat->blocklens[j] != 0;
-    if (!nz)
-        return -1;
+    if (!nz) return -1;
     if (file_ptr_type == ADIO_INDIVIDUAL) {
         ADIO_Offset rel = fd->fp_ind - fd->disp;
         w->tile = rel / ext;
@@ -66,7 +64,7 @@ static int walk_start(ADIO_File fd, int file_ptr_type, ADIO_Offset offset, struc
                 return 0;
             }
         }
-        w->j = w->flat->count - 1;      /* past the last block of this tile */
+        w->j = w->flat->count - 1; /* past the last block of this tile */
         walk_next_block(w);
         return 0;
     }
@@ -87,21 +85,19 @@ static int walk_start(ADIO_File fd, int file_ptr_type, ADIO_Offset offset, struc
 }
 
 /* Take up to want bytes of the view: file offset and length. */
-static ADIO_Offset walk_take(struct view_walk *w, ADIO_Offset want, ADIO_Offset * off)
+static ADIO_Offset walk_take(struct view_walk *w, ADIO_Offset want, ADIO_Offset *off)
 {
-    if (w->left == 0)
-        walk_next_block(w);
+    if (w->left == 0) walk_next_block(w);
     *off = w->pos;
     ADIO_Offset n = w->left < 0 || want < w->left ? want : w->left;
     w->pos += n;
-    if (w->left > 0)
-        w->left -= n;
+    if (w->left > 0) w->left -= n;
     return n;
 }
 
 int ADIOI_HOMI_Flatten(ADIO_File fd, int count, MPI_Datatype datatype, int file_ptr_type,
-                       ADIO_Offset offset, homi_coll_seg ** segs, size_t * nsegs,
-                       ADIO_Offset * end, char **base)
+                       ADIO_Offset offset, homi_coll_seg **segs, size_t *nsegs, ADIO_Offset *end,
+                       char **base)
 {
     MPI_Count tsize;
     MPI_Aint lb, ext;
@@ -113,10 +109,8 @@ int ADIOI_HOMI_Flatten(ADIO_File fd, int count, MPI_Datatype datatype, int file_
     *segs = NULL;
     *nsegs = 0;
     *end = file_ptr_type == ADIO_INDIVIDUAL ? fd->fp_ind : fd->disp + fd->etype_size * offset;
-    if (tsize == 0 || count == 0)
-        return 0;
-    if (walk_start(fd, file_ptr_type, offset, &w))
-        return -1;
+    if (tsize == 0 || count == 0) return 0;
+    if (walk_start(fd, file_ptr_type, offset, &w)) return -1;
 
     /* memory blocks */
     ADIOI_Flatlist_node *mflat = bcontig ? NULL : ADIOI_Flatten_and_find(datatype);
@@ -124,16 +118,14 @@ int ADIOI_HOMI_Flatten(ADIO_File fd, int count, MPI_Datatype datatype, int file_
     ADIO_Offset mmin = 0;
     if (mflat)
         for (MPI_Count j = 0; j < mcount; j++)
-            if (mflat->blocklens[j] && mflat->indices[j] < mmin)
-                mmin = mflat->indices[j];
+            if (mflat->blocklens[j] && mflat->indices[j] < mmin) mmin = mflat->indices[j];
     size_t cap = 64, n = 0;
     homi_coll_seg *s = malloc(cap * sizeof *s);
-    if (!s)
-        return -1;
+    if (!s) return -1;
     for (int i = 0; i < (bcontig ? 1 : count); i++)
         for (MPI_Count j = 0; j < mcount; j++) {
-            ADIO_Offset moff = bcontig ? 0 : (ADIO_Offset) i * ext + mflat->indices[j] - mmin;
-            ADIO_Offset mlen = bcontig ? (ADIO_Offset) tsize * count : mflat->blocklens[j];
+            ADIO_Offset moff = bcontig ? 0 : (ADIO_Offset)i * ext + mflat->indices[j] - mmin;
+            ADIO_Offset mlen = bcontig ? (ADIO_Offset)tsize * count : mflat->blocklens[j];
             while (mlen > 0) {
                 ADIO_Offset foff, got = walk_take(&w, mlen, &foff);
                 if (n && s[n - 1].file_off + s[n - 1].len == foff &&
@@ -167,40 +159,38 @@ int ADIOI_HOMI_Flatten(ADIO_File fd, int count, MPI_Datatype datatype, int file_
 
 /* ------------------------------------------------------------ reads */
 
-static void set_status(ADIO_Status * status, MPI_Datatype datatype, ADIO_Offset bytes)
+static void set_status(ADIO_Status *status, MPI_Datatype datatype, ADIO_Offset bytes)
 {
 #ifdef HAVE_STATUS_SET_BYTES
-    if (status)
-        MPIR_Status_set_bytes(status, datatype, bytes);
+    if (status) MPIR_Status_set_bytes(status, datatype, bytes);
 #endif
 }
 
 void ADIOI_HOMI_ReadContig(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
-                           int file_ptr_type, ADIO_Offset offset, ADIO_Status * status,
+                           int file_ptr_type, ADIO_Offset offset, ADIO_Status *status,
                            int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_READCONTIG";
     ADIOI_HOMI_fs *fs = fd->fs_ptr;
     MPI_Count tsize;
     MPI_Type_size_x(datatype, &tsize);
-    ADIO_Offset len = (ADIO_Offset) tsize * count;
+    ADIO_Offset len = (ADIO_Offset)tsize * count;
     ADIO_Offset off = file_ptr_type == ADIO_INDIVIDUAL ? fd->fp_ind : offset;
-    int64_t got = len ? homi_pread_ex(fs->file, buf, (size_t) len, off, NULL) : 0;
+    int64_t got = len ? homi_pread_ex(fs->file, buf, (size_t)len, off, NULL) : 0;
     if (got < 0) {
-        *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, (int) got, "read");
+        *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, (int)got, "read");
         return;
     }
-    if (file_ptr_type == ADIO_INDIVIDUAL)
-        fd->fp_ind = off + got;
+    if (file_ptr_type == ADIO_INDIVIDUAL) fd->fp_ind = off + got;
     fd->fp_sys_posn = -1;
     set_status(status, datatype, got);
     *error_code = MPI_SUCCESS;
 }
 
 /* Independent (two_phase = 0) or collective read of a flattened request. */
-static void read_flat(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
-                      int file_ptr_type, ADIO_Offset offset, ADIO_Status * status,
-                      int *error_code, int collective, const char *myname)
+static void read_flat(ADIO_File fd, void *buf, int count, MPI_Datatype datatype, int file_ptr_type,
+                      ADIO_Offset offset, ADIO_Status *status, int *error_code, int collective,
+                      const char *myname)
 {
     ADIOI_HOMI_fs *fs = fd->fs_ptr;
     homi_coll_seg *segs;
@@ -208,8 +198,9 @@ static void read_flat(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
     ADIO_Offset end;
     char *base = buf;
     int64_t got = 0;
-    int rc = ADIOI_HOMI_Flatten(fd, count, datatype, file_ptr_type, offset, &segs, &n, &end,
-                                &base) ? HOMI_EINVAL : HOMI_OK;
+    int rc = ADIOI_HOMI_Flatten(fd, count, datatype, file_ptr_type, offset, &segs, &n, &end, &base)
+                 ? HOMI_EINVAL
+                 : HOMI_OK;
     if (collective) {
         /* every rank takes part even after a local error */
         int bad;
@@ -223,19 +214,18 @@ static void read_flat(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
     }
     free(segs);
     if (rc) {
-        *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc, collective ? "collective read" :
-                                          "strided read");
+        *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc,
+                                          collective ? "collective read" : "strided read");
         return;
     }
-    if (file_ptr_type == ADIO_INDIVIDUAL)
-        fd->fp_ind = end;
+    if (file_ptr_type == ADIO_INDIVIDUAL) fd->fp_ind = end;
     fd->fp_sys_posn = -1;
     set_status(status, datatype, got);
     *error_code = MPI_SUCCESS;
 }
 
 void ADIOI_HOMI_ReadStrided(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
-                            int file_ptr_type, ADIO_Offset offset, ADIO_Status * status,
+                            int file_ptr_type, ADIO_Offset offset, ADIO_Status *status,
                             int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_READSTRIDED";
@@ -243,12 +233,12 @@ void ADIOI_HOMI_ReadStrided(ADIO_File fd, void *buf, int count, MPI_Datatype dat
 }
 
 void ADIOI_HOMI_ReadStridedColl(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
-                                int file_ptr_type, ADIO_Offset offset, ADIO_Status * status,
+                                int file_ptr_type, ADIO_Offset offset, ADIO_Status *status,
                                 int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_READSTRIDEDCOLL";
     ADIOI_HOMI_fs *fs = fd->fs_ptr;
-    if (!fs->coll) {    /* opened without a collective open: cannot happen in MPI-IO */
+    if (!fs->coll) { /* opened without a collective open: cannot happen in MPI-IO */
         *error_code = ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INTERN, "(no collective state)");
         return;
     }
@@ -259,8 +249,8 @@ void ADIOI_HOMI_ReadStridedColl(ADIO_File fd, void *buf, int count, MPI_Datatype
 
 /* The read runs to completion in the call; the request is born complete
  * (like ROMIO's own ADIOI_FAKE_* routines). */
-static void complete(ADIO_File fd, MPI_Datatype datatype, ADIO_Status * st, int *error_code,
-                     ADIO_Request * request)
+static void complete(ADIO_File fd, MPI_Datatype datatype, ADIO_Status *st, int *error_code,
+                     ADIO_Request *request)
 {
     MPI_Offset nbytes = 0;
     if (*error_code == MPI_SUCCESS) {
@@ -268,13 +258,13 @@ static void complete(ADIO_File fd, MPI_Datatype datatype, ADIO_Status * st, int 
         int cnt = 0;
         MPI_Type_size_x(datatype, &tsize);
         MPI_Get_count(st, datatype, &cnt);
-        nbytes = (MPI_Offset) cnt *tsize;
+        nbytes = (MPI_Offset)cnt * tsize;
     }
     MPIO_Completed_request_create(&fd, nbytes, error_code, request);
 }
 
 void ADIOI_HOMI_IreadContig(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
-                            int file_ptr_type, ADIO_Offset offset, ADIO_Request * request,
+                            int file_ptr_type, ADIO_Offset offset, ADIO_Request *request,
                             int *error_code)
 {
     ADIO_Status st;
@@ -283,7 +273,7 @@ void ADIOI_HOMI_IreadContig(ADIO_File fd, void *buf, int count, MPI_Datatype dat
 }
 
 void ADIOI_HOMI_IreadStrided(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
-                             int file_ptr_type, ADIO_Offset offset, ADIO_Request * request,
+                             int file_ptr_type, ADIO_Offset offset, ADIO_Request *request,
                              int *error_code)
 {
     ADIO_Status st;
@@ -292,11 +282,10 @@ void ADIOI_HOMI_IreadStrided(ADIO_File fd, void *buf, int count, MPI_Datatype da
 }
 
 void ADIOI_HOMI_IreadStridedColl(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
-                                 int file_ptr_type, ADIO_Offset offset, ADIO_Request * request,
+                                 int file_ptr_type, ADIO_Offset offset, ADIO_Request *request,
                                  int *error_code)
 {
     ADIO_Status st;
-    ADIOI_HOMI_ReadStridedColl(fd, buf, count, datatype, file_ptr_type, offset, &st,
-                               error_code);
+    ADIOI_HOMI_ReadStridedColl(fd, buf, count, datatype, file_ptr_type, offset, &st, error_code);
     complete(fd, datatype, &st, error_code, request);
 }

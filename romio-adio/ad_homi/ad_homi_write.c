@@ -14,12 +14,11 @@ static void *host_copy(const void *buf, int count, MPI_Datatype datatype, const 
     MPI_Aint tlb, text, lb, ext;
     *rc = HOMI_OK;
     *base = buf;
-    if (!count)
-        return NULL;
+    if (!count) return NULL;
     MPI_Type_get_true_extent(datatype, &tlb, &text);
     MPI_Type_get_extent(datatype, &lb, &ext);
-    size_t span = (size_t) (ext * (count - 1) + text);
-    int dev = -1, kind = homi_mem_kind_of((const char *) buf + tlb, span, &dev);
+    size_t span = (size_t)(ext * (count - 1) + text);
+    int dev = -1, kind = homi_mem_kind_of((const char *)buf + tlb, span, &dev);
     if (kind != HOMI_MEM_DEVICE) {
         *rc = kind < 0 ? kind : HOMI_OK;
         return NULL;
@@ -30,7 +29,7 @@ static void *host_copy(const void *buf, int count, MPI_Datatype datatype, const 
         return NULL;
     }
     void *d = h;
-    const void *s = (const char *) buf + tlb;
+    const void *s = (const char *)buf + tlb;
     *rc = homi_mem_copyv(1, &d, &s, &span, dev);
     if (*rc) {
         free(h);
@@ -41,37 +40,35 @@ static void *host_copy(const void *buf, int count, MPI_Datatype datatype, const 
 }
 
 void ADIOI_HOMI_WriteContig(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
-                            int file_ptr_type, ADIO_Offset offset, ADIO_Status * status,
+                            int file_ptr_type, ADIO_Offset offset, ADIO_Status *status,
                             int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_WRITECONTIG";
     ADIOI_HOMI_fs *fs = fd->fs_ptr;
     MPI_Count tsize;
     MPI_Type_size_x(datatype, &tsize);
-    ADIO_Offset len = (ADIO_Offset) tsize * count;
+    ADIO_Offset len = (ADIO_Offset)tsize * count;
     ADIO_Offset off = file_ptr_type == ADIO_INDIVIDUAL ? fd->fp_ind : offset;
     int rc;
     const void *src;
     void *h = host_copy(buf, count, datatype, &src, &rc);
-    int64_t put = rc ? rc : len ? homi_pwrite(fs->file, src, (size_t) len, off) : 0;
+    int64_t put = rc ? rc : len ? homi_pwrite(fs->file, src, (size_t)len, off) : 0;
     free(h);
     if (put < 0) {
-        *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, (int) put, "write");
+        *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, (int)put, "write");
         return;
     }
-    if (file_ptr_type == ADIO_INDIVIDUAL)
-        fd->fp_ind = off + put;
+    if (file_ptr_type == ADIO_INDIVIDUAL) fd->fp_ind = off + put;
     fd->fp_sys_posn = -1;
     fd->dirty_write = 1;
 #ifdef HAVE_STATUS_SET_BYTES
-    if (status)
-        MPIR_Status_set_bytes(status, datatype, put);
+    if (status) MPIR_Status_set_bytes(status, datatype, put);
 #endif
     *error_code = MPI_SUCCESS;
 }
 
 void ADIOI_HOMI_WriteStrided(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
-                             int file_ptr_type, ADIO_Offset offset, ADIO_Status * status,
+                             int file_ptr_type, ADIO_Offset offset, ADIO_Status *status,
                              int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_WRITESTRIDED";
@@ -86,9 +83,9 @@ void ADIOI_HOMI_WriteStrided(ADIO_File fd, const void *buf, int count, MPI_Datat
     free(h);
 }
 
-void ADIOI_HOMI_WriteStridedColl(ADIO_File fd, const void *buf, int count,
-                                 MPI_Datatype datatype, int file_ptr_type, ADIO_Offset offset,
-                                 ADIO_Status * status, int *error_code)
+void ADIOI_HOMI_WriteStridedColl(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
+                                 int file_ptr_type, ADIO_Offset offset, ADIO_Status *status,
+                                 int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_WRITESTRIDEDCOLL";
     int rc, bad;
@@ -100,13 +97,12 @@ void ADIOI_HOMI_WriteStridedColl(ADIO_File fd, const void *buf, int count,
         *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, bad, "device buffer");
         return;
     }
-    ADIOI_GEN_WriteStridedColl(fd, src, count, datatype, file_ptr_type, offset, status,
-                               error_code);
+    ADIOI_GEN_WriteStridedColl(fd, src, count, datatype, file_ptr_type, offset, status, error_code);
     free(h);
 }
 
-static void complete(ADIO_File fd, MPI_Datatype datatype, ADIO_Status * st, int *error_code,
-                     ADIO_Request * request)
+static void complete(ADIO_File fd, MPI_Datatype datatype, ADIO_Status *st, int *error_code,
+                     ADIO_Request *request)
 {
     MPI_Offset nbytes = 0;
     if (*error_code == MPI_SUCCESS) {
@@ -114,13 +110,13 @@ static void complete(ADIO_File fd, MPI_Datatype datatype, ADIO_Status * st, int 
         int cnt = 0;
         MPI_Type_size_x(datatype, &tsize);
         MPI_Get_count(st, datatype, &cnt);
-        nbytes = (MPI_Offset) cnt *tsize;
+        nbytes = (MPI_Offset)cnt * tsize;
     }
     MPIO_Completed_request_create(&fd, nbytes, error_code, request);
 }
 
 void ADIOI_HOMI_IwriteContig(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
-                             int file_ptr_type, ADIO_Offset offset, ADIO_Request * request,
+                             int file_ptr_type, ADIO_Offset offset, ADIO_Request *request,
                              int *error_code)
 {
     ADIO_Status st;
@@ -129,7 +125,7 @@ void ADIOI_HOMI_IwriteContig(ADIO_File fd, const void *buf, int count, MPI_Datat
 }
 
 void ADIOI_HOMI_IwriteStrided(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
-                              int file_ptr_type, ADIO_Offset offset, ADIO_Request * request,
+                              int file_ptr_type, ADIO_Offset offset, ADIO_Request *request,
                               int *error_code)
 {
     ADIO_Status st;

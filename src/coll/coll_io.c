@@ -92,12 +92,15 @@ int homi_coll_read_indep(homi_file *file, const homi_coll_opts *opts, void *buf,
         for (size_t e = 0; e < ne && !rc; e++) {
             int64_t eend = E[e].off + E[e].len;
             size_t rj = ri;
-            while (rj < (size_t)n && r[rj].off < eend) rj++;
+            while (rj < (size_t)n && r[rj].off < eend)
+                rj++;
             if (rj - ri == 1 && r[ri].len == E[e].len && r[ri].len >= DIRECT_MIN) {
                 int64_t got = homi_pread_ex(file, (char *)buf + r[ri].mem_off, (size_t)r[ri].len,
                                             r[ri].off, NULL);
-                if (got < 0) rc = (int)got;
-                else if (got != r[ri].len) rc = HOMI_EIO;
+                if (got < 0)
+                    rc = (int)got;
+                else if (got != r[ri].len)
+                    rc = HOMI_EIO;
             } else {
                 if (!win) {
                     int wk = kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_HOST;
@@ -114,8 +117,7 @@ int homi_coll_read_indep(homi_file *file, const homi_coll_opts *opts, void *buf,
                     if (rc) break;
                     size_t np = coll_pieces(r + ri, rj - ri, &cursor, ws, we, P);
                     rc = coll_copy_pieces(r + ri, P, np, win, 0, buf, kind,
-                                          kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE
-                                                                  : HOMI_MEM_HOST,
+                                          kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_HOST,
                                           dev);
                 }
             }

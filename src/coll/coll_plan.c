@@ -94,7 +94,8 @@ void coll_win_begin(struct coll_win_it *it, const struct coll_ext *E, size_t ne)
 int coll_win_next(struct coll_win_it *it, const struct coll_ext *E, size_t ne, int64_t cb,
                   int64_t *ws, int64_t *we, size_t *e0)
 {
-    while (it->e < ne && E[it->e].off + E[it->e].len <= it->pos) it->e++;
+    while (it->e < ne && E[it->e].off + E[it->e].len <= it->pos)
+        it->e++;
     if (it->e >= ne) return 0;
     int64_t s = it->pos > E[it->e].off ? it->pos : E[it->e].off;
     *ws = s;
@@ -111,7 +112,8 @@ int coll_win_count(const struct coll_ext *E, size_t ne, int64_t cb)
     size_t e0;
     int n = 0;
     coll_win_begin(&it, E, ne);
-    while (coll_win_next(&it, E, ne, cb, &ws, &we, &e0)) n++;
+    while (coll_win_next(&it, E, ne, cb, &ws, &we, &e0))
+        n++;
     return n;
 }
 
@@ -119,7 +121,8 @@ size_t coll_pieces(const struct coll_req *r, size_t n, size_t *cursor, int64_t w
                    struct coll_piece *out)
 {
     size_t k = 0;
-    while (*cursor < n && r[*cursor].off + r[*cursor].len <= ws) (*cursor)++;
+    while (*cursor < n && r[*cursor].off + r[*cursor].len <= ws)
+        (*cursor)++;
     for (size_t i = *cursor; i < n && r[i].off < we; i++) {
         int64_t a = r[i].off > ws ? r[i].off : ws;
         int64_t b = r[i].off + r[i].len;

@@ -10,9 +10,9 @@
 struct homi_coll {
     MPI_Comm comm;
     int rank, size;
-    int *vnode;    /* virtual node of each rank (grouping for aggregators/IPC) */
-    int *rnode;    /* real node (shared-memory domain) of each rank          */
-    int nnodes;    /* virtual nodes                                          */
+    int *vnode; /* virtual node of each rank (grouping for aggregators/IPC) */
+    int *rnode; /* real node (shared-memory domain) of each rank          */
+    int nnodes; /* virtual nodes                                          */
     homi_file *file;
     homi_coll_opts o;
     char *win; /* aggregator window */
@@ -73,7 +73,8 @@ static int count_nodes(const homi_coll *c)
     int n = 0;
     for (int i = 0; i < c->size; i++) {
         int seen = 0;
-        for (int j = 0; j < i && !seen; j++) seen = c->vnode[j] == c->vnode[i];
+        for (int j = 0; j < i && !seen; j++)
+            seen = c->vnode[j] == c->vnode[i];
         n += !seen;
     }
     return n;
@@ -84,8 +85,10 @@ int homi_coll_create(MPI_Comm comm, homi_file *file, const homi_coll_opts *opts,
     if (!file || !out) return HOMI_EINVAL;
     homi_coll *c = calloc(1, sizeof *c);
     if (!c) return HOMI_ENOMEM;
-    if (opts) c->o = *opts;
-    else homi_coll_opts_default(&c->o);
+    if (opts)
+        c->o = *opts;
+    else
+        homi_coll_opts_default(&c->o);
     int rc = HOMI_OK;
     if (!opts_ok(&c->o)) rc = HOMI_EHINTVAL;
     c->file = file;
@@ -181,7 +184,8 @@ static int choose_aggregators(const homi_coll *c, const struct rank_info *ri, in
         int added = 0;
         for (int i = 0; i < c->size && n < want; i++) {
             int local = 0;
-            for (int j = 0; j < i; j++) local += c->vnode[j] == c->vnode[i];
+            for (int j = 0; j < i; j++)
+                local += c->vnode[j] == c->vnode[i];
             if (local == k) {
                 aggr[n++] = i;
                 added = 1;
@@ -276,9 +280,11 @@ static int split_requests(struct read_ctx *x, struct coll_req *mine, long n)
     /* count pieces per domain, then place them */
     int64_t total = 0;
     for (long i = 0; i < n; i++) {
-        int a = coll_domain_of(&d, mine[i].off), b = coll_domain_of(&d, mine[i].off + mine[i].len - 1);
+        int a = coll_domain_of(&d, mine[i].off),
+            b = coll_domain_of(&d, mine[i].off + mine[i].len - 1);
         x->req_cnt[a]++;
-        for (int k = a + 1; k <= b; k++) x->req_cnt[k]++;
+        for (int k = a + 1; k <= b; k++)
+            x->req_cnt[k]++;
         total += b - a + 1;
     }
     x->req = malloc((size_t)(total ? total : 1) * sizeof *x->req);
@@ -306,7 +312,8 @@ static int split_requests(struct read_ctx *x, struct coll_req *mine, long n)
         }
     }
     free(fill);
-    for (int a = 0; a < x->naggr; a++) coll_sort(&x->req[x->req_start[a]], (size_t)x->req_cnt[a]);
+    for (int a = 0; a < x->naggr; a++)
+        coll_sort(&x->req[x->req_start[a]], (size_t)x->req_cnt[a]);
     return HOMI_OK;
 }
 
@@ -319,13 +326,15 @@ static int exchange_requests(struct read_ctx *x, int prior)
     int64_t *pairs = NULL;
     int rc = (!sc || !rcn) ? HOMI_ENOMEM : prior;
     int64_t nreq = 0;
-    for (int a = 0; a < x->naggr; a++) nreq += x->req_cnt[a];
+    for (int a = 0; a < x->naggr; a++)
+        nreq += x->req_cnt[a];
     if (!rc) {
         pairs = malloc((size_t)(nreq ? nreq : 1) * 2 * sizeof *pairs);
         if (!pairs) rc = HOMI_ENOMEM;
     }
     if (!rc) {
-        for (int a = 0; a < x->naggr; a++) sc[x->aggr[a]] = x->req_cnt[a];
+        for (int a = 0; a < x->naggr; a++)
+            sc[x->aggr[a]] = x->req_cnt[a];
         /* the requests are already grouped in aggregator order; aggr[] is
          * increasing, so grouped order is rank order */
         for (int64_t i = 0; i < nreq; i++) {
@@ -365,7 +374,8 @@ static int exchange_requests(struct read_ctx *x, int prior)
         }
         /* union of all requests of my domain */
         struct coll_req *all = malloc((size_t)(nin ? nin : 1) * sizeof *all);
-        if (!all) rc = HOMI_ENOMEM;
+        if (!all)
+            rc = HOMI_ENOMEM;
         else {
             memcpy(all, x->in, (size_t)nin * sizeof *all);
             coll_sort(all, (size_t)nin);
@@ -418,8 +428,10 @@ static int run_rounds(struct read_ctx *x, int nrounds)
     int64_t *cnt = calloc(4 * (size_t)P, sizeof *cnt);
     size_t *my_cursor = calloc((size_t)P, sizeof *my_cursor);
     int64_t nin = 0, nreq = 0;
-    for (int i = 0; i < P; i++) nin += x->in_cnt[i];
-    for (int a = 0; a < x->naggr; a++) nreq += x->req_cnt[a];
+    for (int i = 0; i < P; i++)
+        nin += x->in_cnt[i];
+    for (int a = 0; a < x->naggr; a++)
+        nreq += x->req_cnt[a];
     struct coll_piece *out = malloc((size_t)(nin + 1) * sizeof *out);
     struct coll_piece *inp = malloc((size_t)(nreq + 1) * sizeof *inp);
     char *sdata = NULL, *rdata = NULL;
@@ -452,13 +464,15 @@ static int run_rounds(struct read_ctx *x, int nrounds)
                 nout += np;
                 smeta[r] = (int64_t)(np * sizeof *out);
                 if (!pair_ipc(x, c->rank, r) && r != c->rank)
-                    for (size_t k = nout - np; k < nout; k++) sdat[r] += out[k].len;
+                    for (size_t k = nout - np; k < nout; k++)
+                        sdat[r] += out[k].len;
             }
             poff[P] = (int64_t)nout;
         }
         /* pack MPI data (from a host copy of a device window) */
         int64_t stotal = 0;
-        for (int r = 0; r < P; r++) stotal += sdat[r];
+        for (int r = 0; r < P; r++)
+            stotal += sdat[r];
         if (!rc && stotal) rc = ensure(&sdata, &scap, (size_t)stotal, HOMI_MEM_PINNED, -1);
         if (!rc && stotal) {
             const char *src = c->win;
@@ -510,14 +524,16 @@ static int run_rounds(struct read_ctx *x, int nrounds)
             if (!np) continue;
             if (ar == c->rank) {
                 rc = coll_copy_pieces(rq, p, np, c->win, 0, x->buf, x->kind, c->win_kind, x->dev);
-                for (size_t k = 0; k < np; k++) c->info.self_bytes += (uint64_t)p[k].len;
+                for (size_t k = 0; k < np; k++)
+                    c->info.self_bytes += (uint64_t)p[k].len;
             } else if (pair_ipc(x, ar, c->rank)) {
                 rc = coll_copy_pieces(rq, p, np, c->peer_map[ar], 0, x->buf, x->kind,
                                       HOMI_MEM_DEVICE, x->dev);
-                for (size_t k = 0; k < np; k++) c->info.ipc_bytes += (uint64_t)p[k].len;
+                for (size_t k = 0; k < np; k++)
+                    c->info.ipc_bytes += (uint64_t)p[k].len;
             } else {
-                rc = coll_copy_pieces(rq, p, np, rdata + dpos, 1, x->buf, x->kind,
-                                      HOMI_MEM_PINNED, x->dev);
+                rc = coll_copy_pieces(rq, p, np, rdata + dpos, 1, x->buf, x->kind, HOMI_MEM_PINNED,
+                                      x->dev);
                 c->info.mpi_bytes += (uint64_t)rdat[ar];
                 dpos += rdat[ar];
             }
@@ -536,8 +552,7 @@ static int run_rounds(struct read_ctx *x, int nrounds)
     return rc;
 }
 
-int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t nsegs,
-                   int64_t *bytes)
+int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t nsegs, int64_t *bytes)
 {
     int P = c->size, rc = HOMI_OK;
     struct read_ctx x = {.c = c, .buf = buf, .kind = HOMI_MEM_HOST, .dev = -1, .my_aggr = -1};
@@ -553,8 +568,10 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     struct coll_req *mine = malloc((nsegs ? nsegs : 1) * sizeof *mine);
     int64_t total = 0;
     long n = 0;
-    if (!mine) rc = HOMI_ENOMEM;
-    else if ((n = coll_clip(segs, nsegs, eof, mine, &total)) < 0) rc = HOMI_EINVAL;
+    if (!mine)
+        rc = HOMI_ENOMEM;
+    else if ((n = coll_clip(segs, nsegs, eof, mine, &total)) < 0)
+        rc = HOMI_EINVAL;
     struct rank_info me = {.lo = 0, .hi = 0, .kind = HOMI_MEM_HOST, .device = -1};
     if (!rc && n) {
         int64_t mhi = 0;
@@ -564,18 +581,21 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
             if (mine[i].off + mine[i].len > me.hi) me.hi = mine[i].off + mine[i].len;
             if (mine[i].mem_off + mine[i].len > mhi) mhi = mine[i].mem_off + mine[i].len;
         }
-        if (!buf) rc = HOMI_EINVAL;
+        if (!buf)
+            rc = HOMI_EINVAL;
         else {
             int k = homi_mem_kind_of(buf, (size_t)mhi, &x.dev);
-            if (k < 0) rc = k;
-            else me.kind = k;
+            if (k < 0)
+                rc = k;
+            else
+                me.kind = k;
         }
         x.kind = me.kind;
     }
     x.ri = calloc((size_t)P, sizeof *x.ri);
-    int r1 = x.ri ? mpi_fail(MPI_Allgather(&me, sizeof me, MPI_BYTE, x.ri, sizeof me, MPI_BYTE,
-                                           c->comm))
-                  : HOMI_ENOMEM;
+    int r1 =
+        x.ri ? mpi_fail(MPI_Allgather(&me, sizeof me, MPI_BYTE, x.ri, sizeof me, MPI_BYTE, c->comm))
+             : HOMI_ENOMEM;
     if (!rc) rc = r1;
     int bad;
     MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);

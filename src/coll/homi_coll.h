@@ -35,13 +35,13 @@ typedef struct homi_coll_seg {
 enum { HOMI_COLL_AUTO = 0, HOMI_COLL_ENABLE = 1, HOMI_COLL_DISABLE = 2 };
 
 typedef struct homi_coll_opts {
-    int cb_nodes;            /* aggregators in all; 0: one per node and GPU       */
-    int64_t cb_buffer_size;  /* bytes an aggregator reads per round (4K..1G)     */
-    int cb_read;             /* HOMI_COLL_*: AUTO = two-phase only when ranks'
-                                file ranges interleave, else independent reads    */
-    int node_size;           /* >0: virtual nodes of this many consecutive ranks */
-    int ipc;                 /* HOMI_COLL_*: CUDA IPC inside a node               */
-    int64_t sieve_gap;       /* merge extents whose gap is below this (bytes)     */
+    int cb_nodes;           /* aggregators in all; 0: one per node and GPU       */
+    int64_t cb_buffer_size; /* bytes an aggregator reads per round (4K..1G)     */
+    int cb_read;            /* HOMI_COLL_*: AUTO = two-phase only when ranks'
+                               file ranges interleave, else independent reads    */
+    int node_size;          /* >0: virtual nodes of this many consecutive ranks */
+    int ipc;                /* HOMI_COLL_*: CUDA IPC inside a node               */
+    int64_t sieve_gap;      /* merge extents whose gap is below this (bytes)     */
 } homi_coll_opts;
 
 /* Defaults: cb_nodes 0, cb_buffer_size 16 MiB, cb_read AUTO, node_size 0,
@@ -52,8 +52,7 @@ void homi_coll_opts_default(homi_coll_opts *o);
  * homi_coll_create is collective over comm; the file must be open (with
  * libhomi) on every rank of comm. */
 typedef struct homi_coll homi_coll;
-int homi_coll_create(MPI_Comm comm, homi_file *file, const homi_coll_opts *opts,
-                     homi_coll **out);
+int homi_coll_create(MPI_Comm comm, homi_file *file, const homi_coll_opts *opts, homi_coll **out);
 /* Change the options (same values on every rank; checked like create). */
 int homi_coll_set_opts(homi_coll *c, const homi_coll_opts *opts);
 /* Collective.  Frees buffers and closes IPC mappings. */
@@ -75,14 +74,14 @@ int homi_coll_read_indep(homi_file *file, const homi_coll_opts *opts, void *buf,
 
 /* What the last homi_coll_read on c did (for tests and homi-info). */
 typedef struct homi_coll_info {
-    int naggr;          /* aggregators used (0: independent reads)      */
-    int is_aggr;        /* this rank was an aggregator                  */
-    int rounds;         /* two-phase rounds                             */
-    int nodes;          /* node groups                                  */
-    int window_device;  /* aggregator windows were in GPU memory        */
-    uint64_t ipc_bytes; /* bytes this rank pulled through CUDA IPC      */
-    uint64_t mpi_bytes; /* bytes this rank received through MPI         */
-    uint64_t self_bytes;/* bytes this rank copied from its own window   */
+    int naggr;           /* aggregators used (0: independent reads)      */
+    int is_aggr;         /* this rank was an aggregator                  */
+    int rounds;          /* two-phase rounds                             */
+    int nodes;           /* node groups                                  */
+    int window_device;   /* aggregator windows were in GPU memory        */
+    uint64_t ipc_bytes;  /* bytes this rank pulled through CUDA IPC      */
+    uint64_t mpi_bytes;  /* bytes this rank received through MPI         */
+    uint64_t self_bytes; /* bytes this rank copied from its own window   */
 } homi_coll_info;
 void homi_coll_last_info(const homi_coll *c, homi_coll_info *out);
 

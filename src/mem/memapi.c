@@ -58,9 +58,7 @@ int homi_mem_alloc(homi_mem_kind kind, int device, size_t len, void **out)
     if (!out || !len) return HOMI_EINVAL;
     *out = NULL;
     switch (kind) {
-    case HOMI_MEM_HOST:
-        *out = malloc(len);
-        return *out ? HOMI_OK : HOMI_ENOMEM;
+    case HOMI_MEM_HOST: *out = malloc(len); return *out ? HOMI_OK : HOMI_ENOMEM;
     case HOMI_MEM_PINNED:
 #ifdef HOMI_HAVE_CUDA
         if (homi_cuda_usable())
@@ -150,8 +148,7 @@ int homi_ipc_open(const homi_ipc_handle *hd, int device, void **out)
         int rc = cu(cudaSetDevice(device), "cudaSetDevice");
         if (rc) return rc;
     }
-    return cu(cudaIpcOpenMemHandle(out, h, cudaIpcMemLazyEnablePeerAccess),
-              "cudaIpcOpenMemHandle");
+    return cu(cudaIpcOpenMemHandle(out, h, cudaIpcMemLazyEnablePeerAccess), "cudaIpcOpenMemHandle");
 #else
     (void)device;
     return HOMI_ENOTSUP;

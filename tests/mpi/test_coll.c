@@ -64,8 +64,10 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     for (int i = 0; i < n; i++) {
         int64_t len = 1 + (int64_t)t_below((uint64_t)s->maxlen);
         int64_t off;
-        if (s->overlap) off = (int64_t)t_below((uint64_t)(fsize + fsize / 8)); /* some past EOF */
-        else off = ((int64_t)i * nprocs + rank) * (fsize / ((int64_t)n * nprocs)); /* interleaved */
+        if (s->overlap)
+            off = (int64_t)t_below((uint64_t)(fsize + fsize / 8)); /* some past EOF */
+        else
+            off = ((int64_t)i * nprocs + rank) * (fsize / ((int64_t)n * nprocs)); /* interleaved */
         seg[i].file_off = off;
         seg[i].len = len;
         seg[i].mem_off = mem;

@@ -22,17 +22,17 @@ static char path[4200];
 static MPI_Offset fsize;
 
 enum { READ_AT, IREAD_AT, READ_AT_ALL, IREAD_AT_ALL, READ_ALL_TWICE, READ_SPLIT, NOPS };
-static const char *op_name[] = {"read_at",       "iread_at", "read_at_all", "iread_at_all",
-                                "read_all x2",   "read + read_all_begin/end"};
+static const char *op_name[] = {"read_at",      "iread_at",    "read_at_all",
+                                "iread_at_all", "read_all x2", "read + read_all_begin/end"};
 
 struct view {
     const char *name;
     MPI_Offset disp;
     MPI_Datatype etype, ftype, mtype;
-    int count;        /* memory items per read */
-    MPI_Offset at;    /* explicit offset (etypes) */
-    size_t buflen;    /* bytes of memory spanned by count x mtype */
-    int eof;          /* reads cross EOF: compare only what ufs defines */
+    int count;     /* memory items per read */
+    MPI_Offset at; /* explicit offset (etypes) */
+    size_t buflen; /* bytes of memory spanned by count x mtype */
+    int eof;       /* reads cross EOF: compare only what ufs defines */
 };
 
 static int check_mpi(int err, const char *what)
@@ -104,8 +104,10 @@ static long long do_read(MPI_File fh, const struct view *v, int op, char *buf)
     case READ_ALL_TWICE:
     case READ_SPLIT:
         MPI_File_seek(fh, v->at, MPI_SEEK_SET);
-        if (op == READ_ALL_TWICE) err = MPI_File_read_all(fh, buf, v->count, v->mtype, &st);
-        else err = MPI_File_read(fh, buf, v->count, v->mtype, &st);
+        if (op == READ_ALL_TWICE)
+            err = MPI_File_read_all(fh, buf, v->count, v->mtype, &st);
+        else
+            err = MPI_File_read(fh, buf, v->count, v->mtype, &st);
         if (!err) {
             MPI_Status st2;
             if (op == READ_ALL_TWICE)
@@ -129,7 +131,8 @@ static void compare(const struct view *v, MPI_File fh_ufs, MPI_File fh_homi)
     char *a = malloc(len), *b = malloc(len), *dev = NULL;
     for (int op = 0; op < NOPS; op++) {
         char ctx[160];
-        snprintf(ctx, sizeof ctx, "%s / %s / %s%s", mode, v->name, op_name[op], gpu ? " / gpu" : "");
+        snprintf(ctx, sizeof ctx, "%s / %s / %s%s", mode, v->name, op_name[op],
+                 gpu ? " / gpu" : "");
         t_context = ctx;
         memset(a, 0xAB, len);
         memset(b, 0xAB, len);
@@ -282,8 +285,8 @@ static void run_views(MPI_File fu, MPI_File fh)
     v.at = fsize - 100000 + rank * 1000;
     v.buflen = (size_t)v.count;
     compare(&v, fu, fh);
-    v = (struct view){"vector past EOF", fsize - 400000 + rank * 40, MPI_INT, 0, MPI_INT, 0, 0, 0,
-                      1};
+    v = (struct view){
+        "vector past EOF", fsize - 400000 + rank * 40, MPI_INT, 0, MPI_INT, 0, 0, 0, 1};
     MPI_Type_vector(1000, 10, 10 * P, MPI_INT, &v.ftype);
     MPI_Type_commit(&v.ftype);
     v.count = 10 * 1000;
@@ -352,8 +355,10 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nprocs);
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "gpu")) gpu = 1;
-        else mode = argv[i];
+        if (!strcmp(argv[i], "gpu"))
+            gpu = 1;
+        else
+            mode = argv[i];
     }
     if (gpu && !homi_cuda_available()) {
         if (rank == 0) printf("SKIP: no usable CUDA GPU (gpu variant)\n");
