@@ -201,7 +201,23 @@ static void read_flat(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
     int rc = ADIOI_HOMI_Flatten(fd, count, datatype, file_ptr_type, offset, &segs, &n, &end, &base)
                  ? HOMI_EINVAL
                  : HOMI_OK;
-    if (collective) {
+    /* atomic mode: the accessed range is locked (exclusive, as ROMIO's own
+     * strided reads do) and reads are independent */
+    ADIO_Offset lo = 0, hi = 0;
+    int lock = fd->atomicity && ADIO_Feature(fd, ADIO_LOCKS) && !rc && n;
+    if (lock) {
+        lo = segs[0].file_off;
+        for (size_t i = 0; i < n; i++) {
+            if (segs[i].file_off < lo) lo = segs[i].file_off;
+            if (segs[i].file_off + segs[i].len > hi) hi = segs[i].file_off + segs[i].len;
+        }
+        ADIOI_WRITE_LOCK(fd, lo, SEEK_SET, hi - lo);
+    }
+    if (collective && fd->atomicity) {
+        int bad;
+        MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, fd->comm);
+        rc = bad ? bad : homi_coll_read_indep(fs->file, &fs->copts, base, segs, n, &got);
+    } else if (collective) {
         /* every rank takes part even after a local error */
         int bad;
         MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, fd->comm);
@@ -212,6 +228,7 @@ static void read_flat(ADIO_File fd, void *buf, int count, MPI_Datatype datatype,
     } else if (!rc) {
         rc = homi_coll_read_indep(fs->file, &fs->copts, base, segs, n, &got);
     }
+    if (lock) ADIOI_UNLOCK(fd, lo, SEEK_SET, hi - lo);
     free(segs);
     if (rc) {
         *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc,

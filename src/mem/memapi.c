@@ -24,6 +24,23 @@ static int cu(cudaError_t e, const char *what)
     }
 }
 
+/* Helpers switch the calling thread's current device only while they
+ * work: the caller's device is restored before they return. */
+static int cur_device(void)
+{
+    int d = -1;
+    if (cudaGetDevice(&d) != cudaSuccess) {
+        cudaGetLastError();
+        return -1;
+    }
+    return d;
+}
+
+static void restore_device(int d)
+{
+    if (d >= 0) cudaSetDevice(d);
+}
+
 /* One copy stream per device and thread (created on first use). */
 #define MAX_DEV 64
 static _Thread_local cudaStream_t streams[MAX_DEV];
@@ -69,11 +86,11 @@ int homi_mem_alloc(homi_mem_kind kind, int device, size_t len, void **out)
     case HOMI_MEM_DEVICE:
 #ifdef HOMI_HAVE_CUDA
         if (!homi_cuda_usable()) return HOMI_ENOTSUP;
-        if (device >= 0) {
-            int rc = cu(cudaSetDevice(device), "cudaSetDevice");
-            if (rc) return rc;
-        }
-        return cu(cudaMalloc(out, len), "cudaMalloc");
+        int prev = cur_device(), rc = HOMI_OK;
+        if (device >= 0) rc = cu(cudaSetDevice(device), "cudaSetDevice");
+        if (!rc) rc = cu(cudaMalloc(out, len), "cudaMalloc");
+        restore_device(prev);
+        return rc;
 #else
         return HOMI_ENOTSUP;
 #endif
@@ -104,13 +121,18 @@ int homi_mem_copyv(unsigned n, void *const *dst, const void *const *src, const s
 #ifdef HOMI_HAVE_CUDA
     if (homi_cuda_usable()) {
         cudaStream_t s;
+        int prev = cur_device();
         int rc = stream_for(device, &s);
-        if (rc) return rc;
+        if (rc) {
+            restore_device(prev);
+            return rc;
+        }
         for (unsigned i = 0; i < n && !rc; i++)
             if (len[i])
                 rc = cu(cudaMemcpyAsync(dst[i], src[i], len[i], cudaMemcpyDefault, s),
                         "cudaMemcpyAsync");
         int rs = cu(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+        restore_device(prev);
         return rc ? rc : rs;
     }
 #else

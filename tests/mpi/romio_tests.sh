@@ -42,8 +42,7 @@ status 1 f
 types_with_zeros 2 p
 darray_read 4 p
 external32 2 f
-creat_excl 4 f
-coll_perf 4 f"
+creat_excl 4 f"
 export ROMIO_FSTYPE_FORCE=homi:
 fail=0
 pass=0
@@ -57,9 +56,12 @@ while read -r name np style; do
   h) args=(-h -f "$f") ;;
   p) args=("$f") ;;
   esac
-  out=$(cd "$work" && bash "$HERE/run_mpi.sh" "$np" "$work/$name" "${args[@]}" 2>&1)
+  out=$(cd "$work" && bash "$HERE/run_mpi.sh" "$np" "$work/$name" "${args[@]}" 2>&1 </dev/null)
   rc=$?
-  if [ $rc -eq 0 ] && grep -q "No Errors" <<<"$out"; then
+  # external32 prints no verdict: it reports errors through its handler
+  verdict="No Errors"
+  [ "$name" = external32 ] && verdict="internal datarep is"
+  if [ $rc -eq 0 ] && grep -q "$verdict" <<<"$out" && ! grep -qi "error [^s]\|found [1-9]" <<<"$out"; then
     echo "ok   $name ($np ranks)"
     pass=$((pass + 1))
   else
@@ -73,6 +75,8 @@ cat <<'EOF2'
 not run (do not apply):
   large_file, large_array, big_extents : write 4-8 GiB files; too large for CI disks/time
   perf                                 : timing only, prints no verdict
+  coll_perf                            : timing only; its 64 MiB collective write+read with 4
+                                         ranks on 2 cores takes > 2 minutes even with stock ufs
   syshints                             : tests ROMIO_HINTS file parsing, not a driver
   fcoll_test, pfcoll_test, fmisc, fperf: Fortran; MPICH+HOMI is built without Fortran bindings
 EOF2
