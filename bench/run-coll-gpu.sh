@@ -17,7 +17,9 @@
 #   when missing).  liburing/libnvme/json-c .so files may come from
 #   $DEVLIBS (default ./devlibs), put on LD_LIBRARY_PATH.
 # Environment: DIR (/var/tmp), N (2048,1024,1024 = 8 GiB), NP (4), ITERS (2),
-#   HINTS (extra MPI-IO hints for the homi runs, e.g. cb_buffer_size=67108864).
+#   HINTS (MPI-IO hints of the first homi run; default: none),
+#   HINTS2 (of the second homi run; default cb_nodes=4,cb_buffer_size=268435456:
+#   four aggregators with 256 MiB GPU windows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${1:?usage: bench/run-coll-gpu.sh MPICH_PREFIX [HOMI_BUILD [OUTDIR]]}
@@ -29,6 +31,7 @@ N=${N:-2048,1024,1024}
 NP=${NP:-4}
 ITERS=${ITERS:-2}
 HINTS=${HINTS:-}
+HINTS2=${HINTS2:-cb_nodes=4,cb_buffer_size=268435456}
 DEVLIBS=${DEVLIBS:-$(pwd)/devlibs}
 say() { echo "run-coll-gpu.sh: $*" >&2; }
 
@@ -65,10 +68,12 @@ if [ ! -e "$file" ]; then
     --n "$N" --mode host --iters 0 --no-gpu | tee -a "$txt"
 fi
 run_mpich() { "${MPICH_ENV[@]}" "$PREFIX/bin/mpiexec" -n "$NP" "$B/bench-mpich" "$@"; }
-run_ompi() { mpirun --allow-run-as-root --oversubscribe -n "$NP" "$B/bench-ompi" "$@"; }
+run_ompi() { mpirun --allow-run-as-root --oversubscribe -x LD_LIBRARY_PATH -n "$NP" "$B/bench-ompi" "$@"; }
 {
   run_mpich --file "$file" --n "$N" --mode homi --iters "$ITERS" --label "MPICH+HOMI" \
     ${HINTS:+--hints "$HINTS"}
+  run_mpich --file "$file" --n "$N" --mode homi --iters "$ITERS" --label "MPICH+HOMI $HINTS2" \
+    --hints "$HINTS2"
   run_ompi --file "$file" --n "$N" --mode host --iters "$ITERS" --label "OpenMPI host+cudaMemcpy"
   run_mpich --file "$file" --n "$N" --mode host --iters "$ITERS" --label "MPICH-ufs host+cudaMemcpy" \
     --hints homi=disable

@@ -87,7 +87,8 @@ int homi_coll_read_indep(homi_file *file, const homi_coll_opts *opts, void *buf,
     if (!rc && n) {
         coll_sort(r, (size_t)n);
         size_t ne = coll_merge(r, (size_t)n, opts->sieve_gap, E);
-        int64_t cb = opts->cb_buffer_size;
+        int64_t cb = kind == HOMI_MEM_DEVICE && opts->gpu_buffer_size ? opts->gpu_buffer_size
+                                                                      : opts->cb_buffer_size;
         size_t ri = 0; /* first request of the current extent */
         for (size_t e = 0; e < ne && !rc; e++) {
             int64_t eend = E[e].off + E[e].len;

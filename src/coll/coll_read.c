@@ -51,6 +51,7 @@ void homi_coll_opts_default(homi_coll_opts *o)
     o->cb_read = HOMI_COLL_AUTO;
     o->ipc = HOMI_COLL_AUTO;
     o->sieve_gap = 64 << 10;
+    o->gpu_buffer_size = 64 << 20;
 }
 
 /* Node id = lowest rank of the node's shared-memory communicator. */
@@ -125,7 +126,9 @@ static int opts_ok(const homi_coll_opts *o)
 {
     return o->cb_buffer_size >= 4096 && o->cb_buffer_size <= (1ll << 30) && o->cb_nodes >= 0 &&
            o->node_size >= 0 && o->sieve_gap >= 0 && o->cb_read >= 0 && o->cb_read <= 2 &&
-           o->ipc >= 0 && o->ipc <= 2;
+           o->ipc >= 0 && o->ipc <= 2 &&
+           (o->gpu_buffer_size == 0 ||
+            (o->gpu_buffer_size >= 4096 && o->gpu_buffer_size <= (1ll << 30)));
 }
 
 int homi_coll_set_opts(homi_coll *c, const homi_coll_opts *opts)
@@ -254,7 +257,8 @@ struct read_ctx {
     size_t *in_cursor;
     struct coll_ext *E;
     size_t ne;
-    int ipc_any; /* some pair uses IPC */
+    int ipc_any;      /* some pair uses IPC */
+    int64_t win_size; /* my window (aggregators): GPU or host size */
 };
 
 /* Does aggregator a (a rank) hand data to rank r through IPC? */
@@ -424,7 +428,7 @@ static int run_rounds(struct read_ctx *x, int nrounds)
 {
     homi_coll *c = x->c;
     int P = c->size, rc = HOMI_OK;
-    int64_t cb = c->o.cb_buffer_size;
+    int64_t cb = x->win_size;
     int64_t *cnt = calloc(4 * (size_t)P, sizeof *cnt);
     size_t *my_cursor = calloc((size_t)P, sizeof *my_cursor);
     int64_t nin = 0, nreq = 0;
@@ -638,10 +642,13 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     rc = exchange_requests(&x, rc);
     int e;
 
-    /* aggregator window: GPU memory when my own buffer is on a GPU */
+    /* aggregator window: GPU memory when my own buffer is on a GPU (each
+     * aggregator sizes its own window: receivers are told piece by piece) */
+    int wk = x.kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_PINNED;
+    x.win_size =
+        wk == HOMI_MEM_DEVICE && c->o.gpu_buffer_size ? c->o.gpu_buffer_size : c->o.cb_buffer_size;
     if (!rc && x.my_aggr >= 0) {
-        int wk = x.kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_PINNED;
-        size_t want = (size_t)c->o.cb_buffer_size;
+        size_t want = (size_t)x.win_size;
         if (!c->win || c->win_kind != wk || c->win_cap < want || c->win_dev != x.dev) {
             if (c->win) homi_mem_free(c->win_kind, c->win);
             c->win = NULL;
@@ -664,7 +671,7 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
         e = publish_windows(&x);
         if (!rc) rc = e;
     }
-    int mine_rounds = x.my_aggr >= 0 ? coll_win_count(x.E, x.ne, c->o.cb_buffer_size) : 0;
+    int mine_rounds = x.my_aggr >= 0 ? coll_win_count(x.E, x.ne, x.win_size) : 0;
     int nrounds = 0;
     MPI_Allreduce(&mine_rounds, &nrounds, 1, MPI_INT, MPI_MAX, c->comm);
     MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);

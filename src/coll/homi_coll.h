@@ -35,17 +35,19 @@ typedef struct homi_coll_seg {
 enum { HOMI_COLL_AUTO = 0, HOMI_COLL_ENABLE = 1, HOMI_COLL_DISABLE = 2 };
 
 typedef struct homi_coll_opts {
-    int cb_nodes;           /* aggregators in all; 0: one per node and GPU       */
-    int64_t cb_buffer_size; /* bytes an aggregator reads per round (4K..1G)     */
-    int cb_read;            /* HOMI_COLL_*: AUTO = two-phase only when ranks'
-                               file ranges interleave, else independent reads    */
-    int node_size;          /* >0: virtual nodes of this many consecutive ranks */
-    int ipc;                /* HOMI_COLL_*: CUDA IPC inside a node               */
-    int64_t sieve_gap;      /* merge extents whose gap is below this (bytes)     */
+    int cb_nodes;            /* aggregators in all; 0: one per node and GPU       */
+    int64_t cb_buffer_size;  /* bytes an aggregator reads per round (4K..1G)     */
+    int cb_read;             /* HOMI_COLL_*: AUTO = two-phase only when ranks'
+                                file ranges interleave, else independent reads    */
+    int node_size;           /* >0: virtual nodes of this many consecutive ranks */
+    int ipc;                 /* HOMI_COLL_*: CUDA IPC inside a node               */
+    int64_t sieve_gap;       /* merge extents whose gap is below this (bytes)     */
+    int64_t gpu_buffer_size; /* window of an aggregator whose window is in GPU
+                                memory (4K..1G); 0: cb_buffer_size               */
 } homi_coll_opts;
 
 /* Defaults: cb_nodes 0, cb_buffer_size 16 MiB, cb_read AUTO, node_size 0,
- * ipc AUTO, sieve_gap 64 KiB. */
+ * ipc AUTO, sieve_gap 64 KiB, gpu_buffer_size 64 MiB. */
 void homi_coll_opts_default(homi_coll_opts *o);
 
 /* Per-file state (communicator split, cached buffers, IPC mappings).

@@ -308,6 +308,8 @@ static void bad_hints(void)
         {"homi_no_such_key", "1", MPI_ERR_INFO_KEY, "homi_no_such_key"},
         {"homi_coll_ipc", "sometimes", MPI_ERR_INFO_VALUE, "homi_coll_ipc"},
         {"cb_buffer_size", "1000", MPI_ERR_INFO_VALUE, "cb_buffer_size"},
+        {"homi_gpu_buffer_size", "12", MPI_ERR_INFO_VALUE, "homi_gpu_buffer_size"},
+        {"homi_node_size", "-3", MPI_ERR_INFO_VALUE, "homi_node_size"},
     };
     const char *saved = mode;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -346,6 +348,9 @@ static void check_info(MPI_File fh)
     CHECK(flag && !strcmp(v, "262144"), "cb_buffer_size reported as %s", flag ? v : "(absent)");
     MPI_Info_get(info, "homi_path", MPI_MAX_INFO_VAL, v, &flag);
     CHECK(flag, "homi_path not reported");
+    MPI_Info_get(info, "homi_gpu_buffer_size", MPI_MAX_INFO_VAL, v, &flag);
+    CHECK(flag && !strcmp(v, "67108864"), "homi_gpu_buffer_size reported as %s",
+          flag ? v : "(absent)");
     MPI_Info_free(&info);
 }
 
