@@ -164,9 +164,7 @@ void homi_coll_last_info(const homi_coll *c, homi_coll_info *out)
     *out = c->info;
 }
 
-/* Aggregators: cb_nodes of them taken round-robin over the nodes; by
- * default one per node and GPU (the lowest rank of each (node, device)). */
-static int choose_aggregators(const homi_coll *c, const struct rank_info *ri, int *aggr)
+static int pick_aggregators(const homi_coll *c, const struct rank_info *ri, int *aggr)
 {
     int n = 0;
     if (c->o.cb_nodes == 0) {
@@ -196,6 +194,22 @@ static int choose_aggregators(const homi_coll *c, const struct rank_info *ri, in
         }
         if (!added) break;
     }
+    return n;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* Aggregators: cb_nodes of them taken round-robin over the nodes; by
+ * default one per node and GPU (the lowest rank of each (node, device)).
+ * Returned in increasing rank order: requests and pieces are laid out in
+ * aggregator order and exchanged with rank-ordered MPI_Alltoallv. */
+static int choose_aggregators(const homi_coll *c, const struct rank_info *ri, int *aggr)
+{
+    int n = pick_aggregators(c, ri, aggr);
+    qsort(aggr, (size_t)n, sizeof *aggr, cmp_int);
     return n;
 }
 
@@ -339,8 +353,8 @@ static int exchange_requests(struct read_ctx *x, int prior)
     if (!rc) {
         for (int a = 0; a < x->naggr; a++)
             sc[x->aggr[a]] = x->req_cnt[a];
-        /* the requests are already grouped in aggregator order; aggr[] is
-         * increasing, so grouped order is rank order */
+        /* the requests are grouped in aggregator order, and aggr[] is in
+         * increasing rank order: grouped order is rank order */
         for (int64_t i = 0; i < nreq; i++) {
             pairs[2 * i] = x->req[i].off;
             pairs[2 * i + 1] = x->req[i].len;

@@ -183,6 +183,7 @@ int main(int argc, char **argv)
         {"random overlap+EOF", 0, 0, HOMI_COLL_ENABLE, 1 << 20, 4096, 300, 300000, 1},
         {"virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1},
         {"virtual nodes of 1, 3 aggr", 3, 1, HOMI_COLL_ENABLE, 128 << 10, 0, 150, 20000, 0},
+        {"virtual nodes of 2, 3 aggr", 3, 2, HOMI_COLL_ENABLE, 96 << 10, 4096, 150, 30000, 1},
         {"cb disabled", 0, 0, HOMI_COLL_DISABLE, 1 << 20, 64 << 10, 100, 100000, 1},
         {"tiny segments", 0, 0, HOMI_COLL_ENABLE, 32 << 10, 0, 2000, 16, 1},
     };
