@@ -12,6 +12,7 @@ PKGS=(
   # MPI-IO driver (issue 5): Debian's MPICH (headers/ABI the tests link against),
   # and what scripts/build-mpich-homi.sh needs to rebuild MPICH from its source package
   libmpich-dev mpich libhwloc-dev autoconf automake libtool dpkg-dev
+  libhdf5-mpich-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do
