@@ -79,7 +79,8 @@ int main(int argc, char **argv)
     f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (f < 0) fail("H5Fopen with homi=enable");
     MPI_File *mfh = NULL;
-    if (H5Fget_vfd_handle(f, fapl, (void **)&mfh) < 0 || !mfh) fail("H5Fget_vfd_handle");
+    if (H5Fget_vfd_handle(f, fapl, (void **)&mfh) < 0 || !mfh)
+        fail("H5Fget_vfd_handle");
     else {
         MPI_Info got;
         char v[64];
