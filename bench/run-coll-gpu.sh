@@ -19,7 +19,8 @@
 # Environment: DIR (/var/tmp), N (2048,1024,1024 = 8 GiB), NP (4), ITERS (2),
 #   HINTS (MPI-IO hints of the first homi run; default: none),
 #   HINTS2 (of the second homi run; default cb_nodes=4,cb_buffer_size=268435456:
-#   four aggregators with 256 MiB GPU windows).
+#   four aggregators with 256 MiB GPU windows), EXTRA (options for every run;
+#   EXTRA=--no-gpu smoke-tests the script on a machine without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${1:?usage: bench/run-coll-gpu.sh MPICH_PREFIX [HOMI_BUILD [OUTDIR]]}
@@ -31,7 +32,8 @@ N=${N:-2048,1024,1024}
 NP=${NP:-4}
 ITERS=${ITERS:-2}
 HINTS=${HINTS:-}
-HINTS2=${HINTS2:-cb_nodes=4,cb_buffer_size=268435456}
+HINTS2=${HINTS2:-cb_nodes=4,cb_buffer_size=268435456,homi_gpu_buffer_size=268435456}
+EXTRA=${EXTRA:-} # extra benchmark options for every run (--no-gpu: host-only smoke run)
 DEVLIBS=${DEVLIBS:-$(pwd)/devlibs}
 say() { echo "run-coll-gpu.sh: $*" >&2; }
 
@@ -57,10 +59,10 @@ txt=$OUT/$stamp.txt
 csv=$OUT/$stamp.csv
 {
   echo "# run-coll-gpu.sh $(date -u +%FT%TZ) on $(hostname -s)"
-  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/# GPU: /'
+  (nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo none) | sed 's/^/# GPU: /'
   echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x $(nproc)"
   echo "# file system of $DIR: $(df -T "$DIR" | awk 'NR==2{print $2, $1}')"
-  echo "# Open MPI: $(mpirun --version 2>/dev/null | head -1)"
+  echo "# Open MPI: $(mpirun --version 2>/dev/null | head -1 || true)"
 } | tee "$txt"
 if [ ! -e "$file" ]; then
   say "creating $file"
@@ -71,12 +73,13 @@ run_mpich() { "${MPICH_ENV[@]}" "$PREFIX/bin/mpiexec" -n "$NP" "$B/bench-mpich" 
 run_ompi() { mpirun --allow-run-as-root --oversubscribe -x LD_LIBRARY_PATH -n "$NP" "$B/bench-ompi" "$@"; }
 {
   run_mpich --file "$file" --n "$N" --mode homi --iters "$ITERS" --label "MPICH+HOMI" \
-    ${HINTS:+--hints "$HINTS"}
-  run_mpich --file "$file" --n "$N" --mode homi --iters "$ITERS" --label "MPICH+HOMI $HINTS2" \
-    --hints "$HINTS2"
-  run_ompi --file "$file" --n "$N" --mode host --iters "$ITERS" --label "OpenMPI host+cudaMemcpy"
-  run_mpich --file "$file" --n "$N" --mode host --iters "$ITERS" --label "MPICH-ufs host+cudaMemcpy" \
-    --hints homi=disable
+    ${HINTS:+--hints "$HINTS"} $EXTRA || echo "FAILED: MPICH+HOMI"
+  run_mpich --file "$file" --n "$N" --mode homi --iters "$ITERS" --label "MPICH+HOMI ${HINTS2//,/ }" \
+    --hints "$HINTS2" $EXTRA || echo "FAILED: MPICH+HOMI ${HINTS2//,/ }"
+  run_ompi --file "$file" --n "$N" --mode host --iters "$ITERS" \
+    --label "OpenMPI host+cudaMemcpy" $EXTRA || echo "FAILED: Open MPI"
+  run_mpich --file "$file" --n "$N" --mode host --iters "$ITERS" \
+    --label "MPICH-ufs host+cudaMemcpy" --hints homi=disable $EXTRA || echo "FAILED: MPICH ufs"
 } 2>&1 | tee -a "$txt"
 {
   echo "mode,label,ranks,bytes,seconds,gib_per_s,check"
