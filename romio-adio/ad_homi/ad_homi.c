@@ -31,8 +31,8 @@ struct ADIOI_Fns_struct ADIO_HOMI_operations = {
     ADIOI_GEN_Delete,            /* Delete */
     ADIOI_HOMI_Feature,          /* Features */
     "HOMI: host-orchestrated multipath reads into host or GPU memory",
-    ADIOI_HOMI_IreadStridedColl, /* IreadStridedColl */
-    ADIOI_GEN_IwriteStridedColl, /* IwriteStridedColl (host buffers only) */
+    ADIOI_HOMI_IreadStridedColl,  /* IreadStridedColl */
+    ADIOI_HOMI_IwriteStridedColl, /* IwriteStridedColl */
 #if defined(F_SETLKW64)
     ADIOI_GEN_SetLock /* SetLock */
 #else

@@ -58,6 +58,9 @@ void ADIOI_HOMI_IwriteContig(ADIO_File fd, const void *buf, int count, MPI_Datat
 void ADIOI_HOMI_IwriteStrided(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
                               int file_ptr_type, ADIO_Offset offset, ADIO_Request *request,
                               int *error_code);
+void ADIOI_HOMI_IwriteStridedColl(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
+                                  int file_ptr_type, ADIO_Offset offset, ADIO_Request *request,
+                                  int *error_code);
 int ADIOI_HOMI_Feature(ADIO_File fd, int flag);
 
 /* Called by MPI_File_open (patched open.c): the hint homi=enable selects

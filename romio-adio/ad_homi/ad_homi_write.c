@@ -132,3 +132,15 @@ void ADIOI_HOMI_IwriteStrided(ADIO_File fd, const void *buf, int count, MPI_Data
     ADIOI_HOMI_WriteStrided(fd, buf, count, datatype, file_ptr_type, offset, &st, error_code);
     complete(fd, datatype, &st, error_code, request);
 }
+
+/* Nonblocking collective write: the blocking one (which copies a device
+ * buffer to host before ROMIO's generic code sees it), then a completed
+ * request. */
+void ADIOI_HOMI_IwriteStridedColl(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
+                                  int file_ptr_type, ADIO_Offset offset, ADIO_Request *request,
+                                  int *error_code)
+{
+    ADIO_Status st;
+    ADIOI_HOMI_WriteStridedColl(fd, buf, count, datatype, file_ptr_type, offset, &st, error_code);
+    complete(fd, datatype, &st, error_code, request);
+}

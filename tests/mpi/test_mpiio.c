@@ -295,6 +295,79 @@ static void run_views(MPI_File fu, MPI_File fh)
     MPI_Type_free(&v.ftype);
 }
 
+/* Writes through HOMI (from device memory in the gpu variant): a
+ * contiguous write_at, a collective write_at_all and iwrite_at_all through
+ * an interleaved vector view; the file must hold exactly the pattern. */
+static void writes(void)
+{
+    t_context = gpu ? "writes from device memory" : "writes";
+    char wpath[4300], name[4400];
+    snprintf(wpath, sizeof wpath, "%s.w", path);
+    snprintf(name, sizeof name, "%s%s", !strcmp(mode, "prefix") ? "homi:" : "", wpath);
+    MPI_Info info;
+    MPI_Info_create(&info);
+    if (!strcmp(mode, "hint")) MPI_Info_set(info, "homi", "enable");
+    MPI_File fh;
+    int err = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh);
+    MPI_Info_free(&info);
+    if (check_mpi(err, "open for writing")) return;
+    CHECK(is_homi(fh), "write handle not served by HOMI");
+    const int B = 4096, NB = 50; /* ints per block, blocks per rank */
+    size_t len = (size_t)B * NB * 4;
+    int *h = malloc(len);
+    for (int i = 0; i < B * NB; i++)
+        h[i] = rank * 1000003 + i;
+    void *src = h;
+    if (gpu) {
+        REQUIRE(homi_mem_alloc(HOMI_MEM_DEVICE, -1, len, &src) == 0, "cudaMalloc");
+        const void *hs = h;
+        homi_mem_copyv(1, &src, &hs, &len, -1);
+    }
+    MPI_Status st;
+    MPI_Request rq;
+    /* part 1: contiguous, one region per rank */
+    err = MPI_File_write_at(fh, (MPI_Offset)rank * (MPI_Offset)len, src, B * NB, MPI_INT, &st);
+    check_mpi(err, "write_at");
+    /* part 2 and 3: interleaved blocks after all contiguous regions */
+    MPI_Datatype ft;
+    MPI_Type_vector(NB, B, B * nprocs, MPI_INT, &ft);
+    MPI_Type_commit(&ft);
+    MPI_Offset base = (MPI_Offset)nprocs * (MPI_Offset)len;
+    MPI_File_set_view(fh, base + (MPI_Offset)rank * B * 4, MPI_INT, ft, "native", MPI_INFO_NULL);
+    err = MPI_File_write_at_all(fh, 0, src, B * NB, MPI_INT, &st);
+    check_mpi(err, "write_at_all");
+    MPI_File_set_view(fh, 2 * base + (MPI_Offset)rank * B * 4, MPI_INT, ft, "native",
+                      MPI_INFO_NULL);
+    err = MPI_File_iwrite_at_all(fh, 0, src, B * NB, MPI_INT, &rq);
+    if (!check_mpi(err, "iwrite_at_all")) MPI_Wait(&rq, &st);
+    MPI_Type_free(&ft);
+    MPI_File_close(&fh);
+    if (gpu) homi_mem_free(HOMI_MEM_DEVICE, src);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        int fd = open(wpath, O_RDONLY);
+        REQUIRE(fd >= 0, "open %s", wpath);
+        int *all = malloc(3 * (size_t)nprocs * len);
+        CHECK(t_pread_ref(fd, all, 3 * (size_t)nprocs * len, 0) ==
+                  (ssize_t)(3 * (size_t)nprocs * len),
+              "file size");
+        long bad = 0;
+        for (int r = 0; r < nprocs; r++)
+            for (int i = 0; i < B * NB; i++) {
+                int want = r * 1000003 + i;
+                bad += all[(size_t)r * B * NB + (size_t)i] != want;
+                size_t k = (size_t)(i / B) * (size_t)B * nprocs + (size_t)r * B + (size_t)(i % B);
+                bad += all[(size_t)nprocs * B * NB + k] != want;
+                bad += all[2 * (size_t)nprocs * B * NB + k] != want;
+            }
+        CHECK(bad == 0, "%ld wrong ints in the written file", bad);
+        free(all);
+        close(fd);
+        unlink(wpath);
+    }
+    free(h);
+}
+
 static void bad_hints(void)
 {
     static const struct {
@@ -405,6 +478,7 @@ int main(int argc, char **argv)
         MPI_File_close(&fu);
     }
     MPI_File_close(&fh);
+    writes();
     bad_hints();
 
     int bad = t_failures, allbad;
