@@ -258,6 +258,36 @@ void homi_stats_print(const homi_stats *s, double seconds, void *file /* FILE* *
 /* Library version string "major.minor.patch". */
 const char *homi_version(void);
 
+/* ---------------------------------------------------------------- memory helpers */
+
+/* Small memory services for front-ends (MPI-IO driver, HDF5 driver, the
+ * collective engine) so that they move bytes between host, pinned and CUDA
+ * device memory without linking CUDA themselves.  Builds or machines
+ * without CUDA handle host memory only (HOMI_ENOTSUP for the rest). */
+
+/* Kind of [buf, buf+len): HOMI_MEM_HOST, HOMI_MEM_PINNED or HOMI_MEM_DEVICE
+ * (then *device is the CUDA ordinal, else -1), or a negative homi_err. */
+int homi_mem_kind_of(const void *buf, size_t len, int *device);
+/* Allocate len bytes of the given kind (HOST: malloc, PINNED: cudaHostAlloc
+ * or malloc without CUDA, DEVICE: cudaMalloc on device). */
+int homi_mem_alloc(homi_mem_kind kind, int device, size_t len, void **out);
+void homi_mem_free(homi_mem_kind kind, void *p);
+/* Copy n pieces dst[i] <- src[i] (len[i] bytes) between any kinds of memory;
+ * returns once all bytes are in place.  Device copies run on one stream of
+ * device (or of the current device when device < 0). */
+int homi_mem_copyv(unsigned n, void *const *dst, const void *const *src, const size_t *len,
+                   int device);
+
+/* CUDA IPC: share a device allocation made with homi_mem_alloc between the
+ * processes of one node. */
+typedef struct homi_ipc_handle {
+    unsigned char bytes[64]; /* cudaIpcMemHandle_t */
+} homi_ipc_handle;
+int homi_ipc_export(void *dev_base, homi_ipc_handle *out);
+/* Map a peer's allocation into this process on device (the caller's GPU). */
+int homi_ipc_open(const homi_ipc_handle *h, int device, void **out);
+int homi_ipc_close(void *mapped);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,17 +12,39 @@ PKGS=(
   qemu-system-x86 seabios busybox-static kmod cpio
   clang-format
   clang libclang-rt-14-dev
+  # MPI-IO driver (issue 5): Debian's MPICH (headers/ABI the tests link against),
+  # and what scripts/build-mpich-homi.sh needs to rebuild MPICH from its source package
+  libmpich-dev mpich libhwloc-dev autoconf automake libtool dpkg-dev
+  libhdf5-mpich-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
+# deb-src for `apt-get source mpich` (scripts/build-mpich-homi.sh): same
+# mirror and suites as the binary entries, added once.
+debian_src=/etc/apt/sources.list.d/homi-debian-src.sources
+need_src=0
+if [ -r /etc/os-release ] && grep -q '^ID=debian' /etc/os-release && ! [ -e "$debian_src" ] &&
+   ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  need_src=1
+fi
+if [ ${#missing[@]} -eq 0 ] && [ $need_src -eq 0 ]; then
   echo "install-deps: all ${#PKGS[@]} packages present"
   exit 0
 fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-echo "install-deps: installing ${missing[*]}"
+if [ $need_src -eq 1 ]; then
+  echo "install-deps: adding deb-src entries ($debian_src)"
+  $SUDO tee "$debian_src" >/dev/null <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+echo "install-deps: installing ${missing[*]:-nothing}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -14,6 +14,8 @@ bash scripts/install-deps.sh
 echo "== build (warnings are errors)"
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOMI_WERROR=ON
 cmake --build build-ci -j"$JOBS"
+echo "== MPICH 4.0.2 with the HOMI ROMIO driver (built once, cached under /var/cache/homi)"
+bash scripts/build-mpich-homi.sh --libhomi build-ci/src
 echo "== tests"
 ctest --test-dir build-ci --output-on-failure -j"$JOBS"
 

@@ -1,0 +1,134 @@
+/* coll_io.c - the I/O half of the collective engine: reading an
+ * aggregator's window (the extents inside it) through libhomi, and the
+ * independent (one-rank) read of a segment list with data sieving. */
+#include <stdlib.h>
+
+#include "coll_int.h"
+
+int coll_read_window(homi_file *f, const struct coll_ext *E, size_t ne, size_t e0, int64_t ws,
+                     int64_t we, char *win)
+{
+    for (size_t i = e0; i < ne && E[i].off < we; i++) {
+        int64_t a = E[i].off > ws ? E[i].off : ws;
+        int64_t b = E[i].off + E[i].len;
+        if (b > we) b = we;
+        if (b <= a) continue;
+        int64_t got = homi_pread_ex(f, win + (a - ws), (size_t)(b - a), a, NULL);
+        if (got < 0) return (int)got;
+        if (got != b - a) return HOMI_EIO; /* the file shrank under us */
+    }
+    return HOMI_OK;
+}
+
+/* Copy pieces of one window into the destination buffer. */
+int coll_copy_pieces(const struct coll_req *r, const struct coll_piece *p, size_t np,
+                     const char *src_base, int src_packed, char *dst, int dst_kind, int src_kind,
+                     int device)
+{
+    if (!np) return HOMI_OK;
+    int host = dst_kind != HOMI_MEM_DEVICE && src_kind != HOMI_MEM_DEVICE;
+    void **d = host ? NULL : malloc(np * sizeof *d);
+    const void **s = host ? NULL : malloc(np * sizeof *s);
+    size_t *l = host ? NULL : malloc(np * sizeof *l);
+    if (!host && (!d || !s || !l)) {
+        free(d);
+        free(s);
+        free(l);
+        return HOMI_ENOMEM;
+    }
+    int64_t pos = 0;
+    for (size_t i = 0; i < np; i++) {
+        char *to = dst + r[p[i].req].mem_off + p[i].inner;
+        const char *from = src_base + (src_packed ? pos : p[i].buf_off);
+        pos += p[i].len;
+        if (host) {
+            memcpy(to, from, (size_t)p[i].len);
+        } else {
+            d[i] = to;
+            s[i] = from;
+            l[i] = (size_t)p[i].len;
+        }
+    }
+    int rc = HOMI_OK;
+    if (!host) rc = homi_mem_copyv((unsigned)np, d, s, l, device);
+    free(d);
+    free(s);
+    free(l);
+    return rc;
+}
+
+/* Requests at least this long that were not merged with others are read
+ * straight into the destination. */
+#define DIRECT_MIN (256 << 10)
+
+int homi_coll_read_indep(homi_file *file, const homi_coll_opts *opts, void *buf,
+                         const homi_coll_seg *segs, size_t nsegs, int64_t *bytes)
+{
+    int64_t eof = homi_file_size(file);
+    if (eof < 0) return (int)eof;
+    int64_t total = 0;
+    if (bytes) *bytes = 0;
+    if (!nsegs) return HOMI_OK;
+    struct coll_req *r = malloc(nsegs * sizeof *r);
+    struct coll_ext *E = malloc(nsegs * sizeof *E);
+    struct coll_piece *P = malloc(nsegs * sizeof *P);
+    int rc = (!r || !E || !P) ? HOMI_ENOMEM : HOMI_OK;
+    long n = rc ? 0 : coll_clip(segs, nsegs, eof, r, &total);
+    if (n < 0) rc = HOMI_EINVAL;
+    int kind = HOMI_MEM_HOST, dev = -1;
+    if (!rc && n) {
+        int64_t hi = 0;
+        for (long i = 0; i < n; i++)
+            if (r[i].mem_off + r[i].len > hi) hi = r[i].mem_off + r[i].len;
+        kind = homi_mem_kind_of(buf, (size_t)hi, &dev);
+        if (kind < 0) rc = kind;
+    }
+    char *win = NULL;
+    if (!rc && n) {
+        coll_sort(r, (size_t)n);
+        size_t ne = coll_merge(r, (size_t)n, opts->sieve_gap, E);
+        int64_t cb = kind == HOMI_MEM_DEVICE && opts->gpu_buffer_size ? opts->gpu_buffer_size
+                                                                      : opts->cb_buffer_size;
+        size_t ri = 0; /* first request of the current extent */
+        for (size_t e = 0; e < ne && !rc; e++) {
+            int64_t eend = E[e].off + E[e].len;
+            size_t rj = ri;
+            while (rj < (size_t)n && r[rj].off < eend)
+                rj++;
+            if (rj - ri == 1 && r[ri].len == E[e].len && r[ri].len >= DIRECT_MIN) {
+                int64_t got = homi_pread_ex(file, (char *)buf + r[ri].mem_off, (size_t)r[ri].len,
+                                            r[ri].off, NULL);
+                if (got < 0)
+                    rc = (int)got;
+                else if (got != r[ri].len)
+                    rc = HOMI_EIO;
+            } else {
+                if (!win) {
+                    int wk = kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_HOST;
+                    rc = homi_mem_alloc(wk, dev, (size_t)cb, (void **)&win);
+                    if (rc) break;
+                }
+                struct coll_win_it it;
+                int64_t ws, we;
+                size_t e0;
+                size_t cursor = 0;
+                coll_win_begin(&it, &E[e], 1);
+                while (!rc && coll_win_next(&it, &E[e], 1, cb, &ws, &we, &e0)) {
+                    rc = coll_read_window(file, &E[e], 1, e0, ws, we, win);
+                    if (rc) break;
+                    size_t np = coll_pieces(r + ri, rj - ri, &cursor, ws, we, P);
+                    rc = coll_copy_pieces(r + ri, P, np, win, 0, buf, kind,
+                                          kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_HOST,
+                                          dev);
+                }
+            }
+            ri = rj;
+        }
+    }
+    if (win) homi_mem_free(kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_HOST, win);
+    free(r);
+    free(E);
+    free(P);
+    if (!rc && bytes) *bytes = total;
+    return rc;
+}

@@ -1,0 +1,93 @@
+/* homi_coll.h - the GPU-aware two-phase collective read engine shared by
+ * the MPI-IO driver (romio-adio/ad_homi) and the HDF5 driver.
+ *
+ * Input on every rank of a communicator: a list of (file offset, length,
+ * memory offset) segments and one destination buffer, host or CUDA device
+ * memory.  Aggregators (cb_nodes of them, default one per node and GPU)
+ * read whole file domains through libhomi into their own GPU (or pinned)
+ * buffer, then redistribute: CUDA IPC inside a node (GPU to GPU, no host
+ * copy), MPI through pinned host memory otherwise.  Node grouping comes
+ * from MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) unless the node_size
+ * option groups ranks into virtual nodes (to test multi-node behaviour on
+ * one machine).
+ *
+ * This engine uses MPI; libhomi (the core) does not.  It is compiled into
+ * whichever MPI library or program uses it (MPICH's ROMIO, the tests). */
+#ifndef HOMI_COLL_H
+#define HOMI_COLL_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "homi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct homi_coll_seg {
+    int64_t file_off; /* byte offset in the file                         */
+    int64_t len;      /* bytes                                           */
+    int64_t mem_off;  /* byte offset in the destination buffer           */
+} homi_coll_seg;
+
+enum { HOMI_COLL_AUTO = 0, HOMI_COLL_ENABLE = 1, HOMI_COLL_DISABLE = 2 };
+
+typedef struct homi_coll_opts {
+    int cb_nodes;            /* aggregators in all; 0: one per node and GPU       */
+    int64_t cb_buffer_size;  /* bytes an aggregator reads per round (4K..1G)     */
+    int cb_read;             /* HOMI_COLL_*: AUTO = two-phase only when ranks'
+                                file ranges interleave, else independent reads    */
+    int node_size;           /* >0: virtual nodes of this many consecutive ranks */
+    int ipc;                 /* HOMI_COLL_*: CUDA IPC inside a node               */
+    int64_t sieve_gap;       /* merge extents whose gap is below this (bytes)     */
+    int64_t gpu_buffer_size; /* window of an aggregator whose window is in GPU
+                                memory (4K..1G); 0: cb_buffer_size               */
+} homi_coll_opts;
+
+/* Defaults: cb_nodes 0, cb_buffer_size 16 MiB, cb_read AUTO, node_size 0,
+ * ipc AUTO, sieve_gap 64 KiB, gpu_buffer_size 64 MiB. */
+void homi_coll_opts_default(homi_coll_opts *o);
+
+/* Per-file state (communicator split, cached buffers, IPC mappings).
+ * homi_coll_create is collective over comm; the file must be open (with
+ * libhomi) on every rank of comm. */
+typedef struct homi_coll homi_coll;
+int homi_coll_create(MPI_Comm comm, homi_file *file, const homi_coll_opts *opts, homi_coll **out);
+/* Change the options (same values on every rank; checked like create). */
+int homi_coll_set_opts(homi_coll *c, const homi_coll_opts *opts);
+/* Collective.  Frees buffers and closes IPC mappings. */
+void homi_coll_free(homi_coll *c);
+
+/* Collective read: every rank passes its segments (file offsets of one rank
+ * need not be sorted; segments may overlap) and its buffer.  Bytes past end
+ * of file are not written.  *bytes (may be NULL) gets the number of bytes
+ * this rank received (the sum of its segment lengths clipped at end of
+ * file).  Returns HOMI_OK, or the same negative homi_err on every rank when
+ * any rank failed. */
+int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t nsegs,
+                   int64_t *bytes);
+
+/* Independent read of one rank's segments (no communication): data sieving
+ * over merged extents into a bounce buffer of the destination's kind. */
+int homi_coll_read_indep(homi_file *file, const homi_coll_opts *opts, void *buf,
+                         const homi_coll_seg *segs, size_t nsegs, int64_t *bytes);
+
+/* What the last homi_coll_read on c did (for tests and homi-info). */
+typedef struct homi_coll_info {
+    int naggr;           /* aggregators used (0: independent reads)      */
+    int is_aggr;         /* this rank was an aggregator                  */
+    int rounds;          /* two-phase rounds                             */
+    int nodes;           /* node groups                                  */
+    int window_device;   /* aggregator windows were in GPU memory        */
+    uint64_t ipc_bytes;  /* bytes this rank pulled through CUDA IPC      */
+    uint64_t mpi_bytes;  /* bytes this rank received through MPI         */
+    uint64_t self_bytes; /* bytes this rank copied from its own window   */
+} homi_coll_info;
+void homi_coll_last_info(const homi_coll *c, homi_coll_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

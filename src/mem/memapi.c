@@ -1,0 +1,188 @@
+/* memapi.c - the public memory helpers (homi_mem_*, homi_ipc_*): kind
+ * detection, allocation, batched copies between memory kinds and CUDA IPC,
+ * so that front-ends need not link the CUDA runtime themselves. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "homi.h"
+#include "mem/memkind.h"
+
+#ifdef HOMI_HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+static int cu(cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess) return HOMI_OK;
+    homi_log(HOMI_LOG_ERROR, "%s: %s", what, cudaGetErrorString(e));
+    cudaGetLastError();
+    switch (e) {
+    case cudaErrorMemoryAllocation: return HOMI_ENOMEM;
+    case cudaErrorInvalidValue:
+    case cudaErrorInvalidDevicePointer: return HOMI_EINVAL;
+    default: return HOMI_EIO;
+    }
+}
+
+/* Helpers switch the calling thread's current device only while they
+ * work: the caller's device is restored before they return. */
+static int cur_device(void)
+{
+    int d = -1;
+    if (cudaGetDevice(&d) != cudaSuccess) {
+        cudaGetLastError();
+        return -1;
+    }
+    return d;
+}
+
+static void restore_device(int d)
+{
+    if (d >= 0) cudaSetDevice(d);
+}
+
+/* One copy stream per device and thread (created on first use). */
+#define MAX_DEV 64
+static _Thread_local cudaStream_t streams[MAX_DEV];
+
+static int stream_for(int device, cudaStream_t *s)
+{
+    if (device < 0 && cu(cudaGetDevice(&device), "cudaGetDevice")) return HOMI_EIO;
+    if (device >= MAX_DEV) return HOMI_EINVAL;
+    int rc = cu(cudaSetDevice(device), "cudaSetDevice");
+    if (rc) return rc;
+    if (!streams[device]) {
+        rc = cu(cudaStreamCreateWithFlags(&streams[device], cudaStreamNonBlocking),
+                "cudaStreamCreate");
+        if (rc) return rc;
+    }
+    *s = streams[device];
+    return HOMI_OK;
+}
+#endif
+
+int homi_mem_kind_of(const void *buf, size_t len, int *device)
+{
+    int dev = -1;
+    if (!buf || !device) return HOMI_EINVAL;
+    int k = homi_mem_resolve(buf, len, HOMI_MEM_AUTO, &dev);
+    *device = dev;
+    return k;
+}
+
+int homi_mem_alloc(homi_mem_kind kind, int device, size_t len, void **out)
+{
+    if (!out || !len) return HOMI_EINVAL;
+    *out = NULL;
+    switch (kind) {
+    case HOMI_MEM_HOST: *out = malloc(len); return *out ? HOMI_OK : HOMI_ENOMEM;
+    case HOMI_MEM_PINNED:
+#ifdef HOMI_HAVE_CUDA
+        if (homi_cuda_usable())
+            return cu(cudaHostAlloc(out, len, cudaHostAllocPortable), "cudaHostAlloc");
+#endif
+        *out = malloc(len);
+        return *out ? HOMI_OK : HOMI_ENOMEM;
+    case HOMI_MEM_DEVICE:
+#ifdef HOMI_HAVE_CUDA
+        if (!homi_cuda_usable()) return HOMI_ENOTSUP;
+        int prev = cur_device(), rc = HOMI_OK;
+        if (device >= 0) rc = cu(cudaSetDevice(device), "cudaSetDevice");
+        if (!rc) rc = cu(cudaMalloc(out, len), "cudaMalloc");
+        restore_device(prev);
+        return rc;
+#else
+        return HOMI_ENOTSUP;
+#endif
+    default: return HOMI_EINVAL;
+    }
+}
+
+void homi_mem_free(homi_mem_kind kind, void *p)
+{
+    if (!p) return;
+#ifdef HOMI_HAVE_CUDA
+    if (kind == HOMI_MEM_DEVICE) {
+        cu(cudaFree(p), "cudaFree");
+        return;
+    }
+    if (kind == HOMI_MEM_PINNED && homi_cuda_usable()) {
+        cu(cudaFreeHost(p), "cudaFreeHost");
+        return;
+    }
+#endif
+    free(p);
+}
+
+int homi_mem_copyv(unsigned n, void *const *dst, const void *const *src, const size_t *len,
+                   int device)
+{
+    if (n && (!dst || !src || !len)) return HOMI_EINVAL;
+#ifdef HOMI_HAVE_CUDA
+    if (homi_cuda_usable()) {
+        cudaStream_t s;
+        int prev = cur_device();
+        int rc = stream_for(device, &s);
+        if (rc) {
+            restore_device(prev);
+            return rc;
+        }
+        for (unsigned i = 0; i < n && !rc; i++)
+            if (len[i])
+                rc = cu(cudaMemcpyAsync(dst[i], src[i], len[i], cudaMemcpyDefault, s),
+                        "cudaMemcpyAsync");
+        int rs = cu(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+        restore_device(prev);
+        return rc ? rc : rs;
+    }
+#else
+    (void)device;
+#endif
+    for (unsigned i = 0; i < n; i++)
+        if (len[i]) memcpy(dst[i], src[i], len[i]);
+    return HOMI_OK;
+}
+
+int homi_ipc_export(void *dev_base, homi_ipc_handle *out)
+{
+    if (!dev_base || !out) return HOMI_EINVAL;
+#ifdef HOMI_HAVE_CUDA
+    if (!homi_cuda_usable()) return HOMI_ENOTSUP;
+    _Static_assert(sizeof(cudaIpcMemHandle_t) == sizeof out->bytes, "cudaIpcMemHandle_t size");
+    cudaIpcMemHandle_t h;
+    int rc = cu(cudaIpcGetMemHandle(&h, dev_base), "cudaIpcGetMemHandle");
+    if (!rc) memcpy(out->bytes, &h, sizeof h);
+    return rc;
+#else
+    return HOMI_ENOTSUP;
+#endif
+}
+
+int homi_ipc_open(const homi_ipc_handle *hd, int device, void **out)
+{
+    if (!hd || !out) return HOMI_EINVAL;
+    *out = NULL;
+#ifdef HOMI_HAVE_CUDA
+    if (!homi_cuda_usable()) return HOMI_ENOTSUP;
+    cudaIpcMemHandle_t h;
+    memcpy(&h, hd->bytes, sizeof h);
+    if (device >= 0) {
+        int rc = cu(cudaSetDevice(device), "cudaSetDevice");
+        if (rc) return rc;
+    }
+    return cu(cudaIpcOpenMemHandle(out, h, cudaIpcMemLazyEnablePeerAccess), "cudaIpcOpenMemHandle");
+#else
+    (void)device;
+    return HOMI_ENOTSUP;
+#endif
+}
+
+int homi_ipc_close(void *mapped)
+{
+    if (!mapped) return HOMI_EINVAL;
+#ifdef HOMI_HAVE_CUDA
+    return cu(cudaIpcCloseMemHandle(mapped), "cudaIpcCloseMemHandle");
+#else
+    return HOMI_ENOTSUP;
+#endif
+}

@@ -1,0 +1,202 @@
+/* test_coll.c - the collective read engine (src/coll) on real MPI ranks:
+ * random segment lists per rank (unsorted, overlapping, crossing holes and
+ * end of file) read with homi_coll_read and homi_coll_read_indep,
+ * compared byte-for-byte with pread(2).  Options are swept: aggregator
+ * count, buffer size (many rounds), virtual nodes (multi-node exchange on
+ * one machine), sieving gap, independent/collective.
+ *
+ * usage: test_coll [gpu]   (gpu: destination buffers in CUDA device memory;
+ *                          exits 77 when no GPU is usable) */
+#include <mpi.h>
+
+#include "homi_coll.h"
+#include "homi_test.h"
+
+static int rank, nprocs;
+
+static void make_file(const char *path, int64_t size, uint64_t seed)
+{
+    if (rank == 0) {
+        int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        REQUIRE(fd >= 0, "create %s: %s", path, strerror(errno));
+        char *b = malloc(1 << 20);
+        t_rng_state = seed;
+        for (int64_t off = 0; off < size; off += 1 << 20) {
+            size_t n = (size_t)(size - off < (1 << 20) ? size - off : (1 << 20));
+            t_fill_random(b, n);
+            /* a hole of 1 MiB every 4 MiB (skipped with lseek) */
+            if ((off >> 20) % 4 != 2) t_pwrite_all(fd, b, n, off);
+        }
+        REQUIRE(ftruncate(fd, size) == 0, "ftruncate");
+        free(b);
+        close(fd);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
+struct scenario {
+    const char *name;
+    int cb_nodes, node_size, cb_read;
+    int64_t cb_buffer, gap;
+    int nsegs, maxlen, overlap;
+};
+
+static int run(const char *path, int64_t fsize, const struct scenario *s, int gpu, uint64_t seed)
+{
+    homi_engine *eng;
+    homi_file *f;
+    REQUIRE(homi_engine_create(NULL, &eng) == 0, "engine");
+    REQUIRE(homi_open(eng, path, HOMI_RDONLY, &f) == 0, "open");
+    homi_coll_opts o;
+    homi_coll_opts_default(&o);
+    o.cb_nodes = s->cb_nodes;
+    o.node_size = s->node_size;
+    o.cb_read = s->cb_read;
+    o.cb_buffer_size = s->cb_buffer;
+    o.sieve_gap = s->gap;
+    homi_coll *c;
+    REQUIRE(homi_coll_create(MPI_COMM_WORLD, f, &o, &c) == 0, "coll create");
+
+    t_rng_state = seed * 7919 + (uint64_t)rank;
+    int n = s->nsegs;
+    homi_coll_seg *seg = calloc((size_t)n, sizeof *seg);
+    int64_t mem = 0, want = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t len = 1 + (int64_t)t_below((uint64_t)s->maxlen);
+        int64_t off;
+        if (s->overlap)
+            off = (int64_t)t_below((uint64_t)(fsize + fsize / 8)); /* some past EOF */
+        else
+            off = ((int64_t)i * nprocs + rank) * (fsize / ((int64_t)n * nprocs)); /* interleaved */
+        seg[i].file_off = off;
+        seg[i].len = len;
+        seg[i].mem_off = mem;
+        mem += len + (int64_t)t_below(64);
+        int64_t e = off + len < fsize ? off + len : fsize;
+        if (e > off) want += e - off;
+    }
+    /* shuffle: the engine must not rely on order */
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)t_below((uint64_t)i + 1);
+        homi_coll_seg t = seg[i];
+        seg[i] = seg[j];
+        seg[j] = t;
+    }
+    char *host = malloc((size_t)mem + 1), *ref = malloc((size_t)mem + 1);
+    memset(host, 0xAB, (size_t)mem + 1);
+    memset(ref, 0xAB, (size_t)mem + 1);
+    char *dst = host;
+    if (gpu) {
+        REQUIRE(homi_mem_alloc(HOMI_MEM_DEVICE, -1, (size_t)mem + 1, (void **)&dst) == 0,
+                "cudaMalloc");
+        void *d = dst;
+        const void *h = host;
+        size_t l = (size_t)mem + 1;
+        REQUIRE(homi_mem_copyv(1, &d, &h, &l, -1) == 0, "fill device");
+    }
+    int fd = open(path, O_RDONLY);
+    for (int i = 0; i < n; i++) {
+        int64_t e = seg[i].file_off + seg[i].len < fsize ? seg[i].file_off + seg[i].len : fsize;
+        if (e > seg[i].file_off)
+            t_pread_ref(fd, ref + seg[i].mem_off, (size_t)(e - seg[i].file_off), seg[i].file_off);
+    }
+    close(fd);
+
+    int64_t got = -1;
+    int rc = homi_coll_read(c, dst, seg, (size_t)n, &got);
+    if (gpu) {
+        void *h = host;
+        const void *d = dst;
+        size_t l = (size_t)mem + 1;
+        REQUIRE(homi_mem_copyv(1, &h, &d, &l, -1) == 0, "copy back");
+    }
+    homi_coll_info info;
+    homi_coll_last_info(c, &info);
+    CHECK(rc == 0, "%s: homi_coll_read: %s", s->name, homi_strerror(rc));
+    CHECK(got == want, "%s: bytes %lld, expected %lld", s->name, (long long)got, (long long)want);
+    long long d = t_first_diff(host, ref, (size_t)mem + 1);
+    CHECK(d < 0, "%s: rank %d differs at memory byte %lld", s->name, rank, d);
+    int bad = t_failures, allbad;
+    MPI_Allreduce(&bad, &allbad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (rank == 0)
+        printf("%-28s ranks %d aggr %d rounds %d nodes %d ipc %llu mpi %llu self %llu: %s\n",
+               s->name, nprocs, info.naggr, info.rounds, info.nodes,
+               (unsigned long long)info.ipc_bytes, (unsigned long long)info.mpi_bytes,
+               (unsigned long long)info.self_bytes, allbad ? "FAIL" : "ok");
+
+    /* the same segments read independently */
+    memset(host, 0xAB, (size_t)mem + 1);
+    if (gpu) {
+        void *dd = dst;
+        const void *h = host;
+        size_t l = (size_t)mem + 1;
+        homi_mem_copyv(1, &dd, &h, &l, -1);
+    }
+    got = -1;
+    rc = homi_coll_read_indep(f, &o, dst, seg, (size_t)n, &got);
+    if (gpu) {
+        void *h = host;
+        const void *dd = dst;
+        size_t l = (size_t)mem + 1;
+        homi_mem_copyv(1, &h, &dd, &l, -1);
+    }
+    CHECK(rc == 0 && got == want, "%s indep: rc %d bytes %lld", s->name, rc, (long long)got);
+    d = t_first_diff(host, ref, (size_t)mem + 1);
+    CHECK(d < 0, "%s indep: rank %d differs at memory byte %lld", s->name, rank, d);
+
+    if (gpu) homi_mem_free(HOMI_MEM_DEVICE, dst);
+    free(host);
+    free(ref);
+    free(seg);
+    homi_coll_free(c);
+    homi_close(f);
+    homi_engine_destroy(eng);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &nprocs);
+    int gpu = argc > 1 && !strcmp(argv[1], "gpu");
+    if (gpu && !homi_cuda_available()) {
+        if (rank == 0) printf("SKIP: no usable CUDA GPU (gpu variant)\n");
+        MPI_Finalize();
+        return 77;
+    }
+    uint64_t seed = 0;
+    if (rank == 0) seed = t_seed_from_env(20261125);
+    MPI_Bcast(&seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    char path[4200];
+    if (rank == 0) {
+        const char *dir = t_make_tmpdir("coll");
+        t_path(path, sizeof path, dir, "data");
+    }
+    MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+    const int64_t fsize = (24 << 20) + 12345; /* holes at 2-3 MiB, 6-7 MiB, ... */
+    make_file(path, fsize, seed);
+
+    const struct scenario sc[] = {
+        {"interleaved default", 0, 0, HOMI_COLL_AUTO, 16 << 20, 64 << 10, 64, 70000, 0},
+        {"interleaved 2 aggr 64K", 2, 0, HOMI_COLL_ENABLE, 64 << 10, 0, 200, 9000, 0},
+        {"random overlap+EOF", 0, 0, HOMI_COLL_ENABLE, 1 << 20, 4096, 300, 300000, 1},
+        {"virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1},
+        {"virtual nodes of 1, 3 aggr", 3, 1, HOMI_COLL_ENABLE, 128 << 10, 0, 150, 20000, 0},
+        {"virtual nodes of 2, 3 aggr", 3, 2, HOMI_COLL_ENABLE, 96 << 10, 4096, 150, 30000, 1},
+        {"cb disabled", 0, 0, HOMI_COLL_DISABLE, 1 << 20, 64 << 10, 100, 100000, 1},
+        {"tiny segments", 0, 0, HOMI_COLL_ENABLE, 32 << 10, 0, 2000, 16, 1},
+    };
+    for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
+        t_context = sc[i].name;
+        run(path, fsize, &sc[i], gpu, seed + i);
+        t_bail_if_many();
+    }
+    int bad = t_failures, allbad;
+    MPI_Allreduce(&bad, &allbad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank != 0) t_tmpdir[0] = 0; /* rank 0 removes the directory */
+    MPI_Finalize();
+    if (rank == 0) return t_finish("test_coll") || allbad;
+    return allbad ? 1 : 0;
+}

@@ -1,0 +1,490 @@
+/* test_mpiio.c - MPI-IO reads through the HOMI ROMIO driver compared
+ * byte-for-byte (data and counts) with the same reads through ROMIO's
+ * stock ufs driver: contiguous, vector, 2-D and 3-D subarray, indexed and
+ * struct file views, contiguous and strided memory types; independent and
+ * collective, blocking, nonblocking and split-collective, explicit offsets
+ * and individual file pointers; a file with holes and reads across EOF;
+ * bad hints must fail with clear errors; get_info reports the hints.
+ *
+ * usage: test_mpiio [hint|prefix|force] [gpu]
+ *   hint   : HOMI selected with the hint homi=enable (default)
+ *   prefix : HOMI selected with the homi: file-name prefix
+ *   force  : HOMI selected with ROMIO_FSTYPE_FORCE=homi: (set by the caller)
+ *   gpu    : HOMI reads into CUDA device memory (exit 77 without a GPU)
+ * Must run with MPICH built by scripts/build-mpich-homi.sh. */
+#include <mpi.h>
+
+#include "homi_test.h"
+
+static int rank, nprocs, gpu;
+static const char *mode = "hint";
+static char path[4200];
+static MPI_Offset fsize;
+
+enum { READ_AT, IREAD_AT, READ_AT_ALL, IREAD_AT_ALL, READ_ALL_TWICE, READ_SPLIT, NOPS };
+static const char *op_name[] = {"read_at",      "iread_at",    "read_at_all",
+                                "iread_at_all", "read_all x2", "read + read_all_begin/end"};
+
+struct view {
+    const char *name;
+    MPI_Offset disp;
+    MPI_Datatype etype, ftype, mtype;
+    int count;     /* memory items per read */
+    MPI_Offset at; /* explicit offset (etypes) */
+    size_t buflen; /* bytes of memory spanned by count x mtype */
+    int eof;       /* reads cross EOF: compare only what ufs defines */
+};
+
+static int check_mpi(int err, const char *what)
+{
+    if (err == MPI_SUCCESS) return 0;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len;
+    MPI_Error_string(err, msg, &len);
+    T_FAIL("%s: %s", what, msg);
+    return 1;
+}
+
+static int is_homi(MPI_File fh)
+{
+    MPI_Info info;
+    char v[64];
+    int flag = 0;
+    MPI_File_get_info(fh, &info);
+    MPI_Info_get(info, "homi", sizeof v - 1, v, &flag);
+    MPI_Info_free(&info);
+    return flag && !strcmp(v, "enable");
+}
+
+static MPI_File open_homi(const char *extra_key, const char *extra_val, int *err)
+{
+    MPI_Info info;
+    MPI_Info_create(&info);
+    char name[4300];
+    snprintf(name, sizeof name, "%s%s", !strcmp(mode, "prefix") ? "homi:" : "", path);
+    if (!strcmp(mode, "hint")) MPI_Info_set(info, "homi", "enable");
+    MPI_Info_set(info, "homi_threads", "2");
+    MPI_Info_set(info, "cb_buffer_size", "262144"); /* several rounds */
+    if (extra_key) MPI_Info_set(info, extra_key, extra_val);
+    MPI_File fh = MPI_FILE_NULL;
+    *err = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDONLY, info, &fh);
+    MPI_Info_free(&info);
+    return fh;
+}
+
+static MPI_File open_ufs(void)
+{
+    char name[4300];
+    snprintf(name, sizeof name, "ufs:%s", path);
+    MPI_File fh;
+    int err = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
+    REQUIRE(err == MPI_SUCCESS, "open ufs:%s", path);
+    return fh;
+}
+
+/* One read of view v with operation op into buf (the second read of the
+ * x2 forms lands at buf + v->buflen).  Returns bytes (sum of both). */
+static long long do_read(MPI_File fh, const struct view *v, int op, char *buf)
+{
+    MPI_Status st;
+    MPI_Request rq;
+    int cnt, err = MPI_SUCCESS, cnt2 = 0;
+    MPI_File_set_view(fh, v->disp, v->etype, v->ftype, "native", MPI_INFO_NULL);
+    switch (op) {
+    case READ_AT: err = MPI_File_read_at(fh, v->at, buf, v->count, v->mtype, &st); break;
+    case IREAD_AT:
+        err = MPI_File_iread_at(fh, v->at, buf, v->count, v->mtype, &rq);
+        if (!err) err = MPI_Wait(&rq, &st);
+        break;
+    case READ_AT_ALL: err = MPI_File_read_at_all(fh, v->at, buf, v->count, v->mtype, &st); break;
+    case IREAD_AT_ALL:
+        err = MPI_File_iread_at_all(fh, v->at, buf, v->count, v->mtype, &rq);
+        if (!err) err = MPI_Wait(&rq, &st);
+        break;
+    case READ_ALL_TWICE:
+    case READ_SPLIT:
+        MPI_File_seek(fh, v->at, MPI_SEEK_SET);
+        if (op == READ_ALL_TWICE)
+            err = MPI_File_read_all(fh, buf, v->count, v->mtype, &st);
+        else
+            err = MPI_File_read(fh, buf, v->count, v->mtype, &st);
+        if (!err) {
+            MPI_Status st2;
+            if (op == READ_ALL_TWICE)
+                err = MPI_File_read_all(fh, buf + v->buflen, v->count, v->mtype, &st2);
+            else {
+                err = MPI_File_read_all_begin(fh, buf + v->buflen, v->count, v->mtype);
+                if (!err) err = MPI_File_read_all_end(fh, buf + v->buflen, &st2);
+            }
+            MPI_Get_count(&st2, MPI_BYTE, &cnt2);
+        }
+        break;
+    }
+    if (check_mpi(err, op_name[op])) return -1;
+    MPI_Get_count(&st, MPI_BYTE, &cnt);
+    return (long long)cnt + cnt2;
+}
+
+static void compare(const struct view *v, MPI_File fh_ufs, MPI_File fh_homi)
+{
+    size_t len = 2 * v->buflen + 16;
+    char *a = malloc(len), *b = malloc(len), *dev = NULL;
+    for (int op = 0; op < NOPS; op++) {
+        char ctx[160];
+        snprintf(ctx, sizeof ctx, "%s / %s / %s%s", mode, v->name, op_name[op],
+                 gpu ? " / gpu" : "");
+        t_context = ctx;
+        memset(a, 0xAB, len);
+        memset(b, 0xAB, len);
+        long long na = do_read(fh_ufs, v, op, a);
+        char *dst = b;
+        if (gpu) {
+            REQUIRE(homi_mem_alloc(HOMI_MEM_DEVICE, -1, len, (void **)&dev) == 0, "cudaMalloc");
+            void *d = dev;
+            const void *h = b;
+            homi_mem_copyv(1, &d, &h, &len, -1);
+            dst = dev;
+        }
+        long long nb = do_read(fh_homi, v, op, dst);
+        if (gpu) {
+            void *h = b;
+            const void *d = dev;
+            homi_mem_copyv(1, &h, &d, &len, -1);
+            homi_mem_free(HOMI_MEM_DEVICE, dev);
+        }
+        if (!v->eof) {
+            CHECK(na == nb, "rank %d: byte count ufs %lld, homi %lld", rank, na, nb);
+            long long d = t_first_diff(a, b, len);
+            CHECK(d < 0, "rank %d: buffers differ at byte %lld", rank, d);
+        } else {
+            /* past EOF ufs leaves undefined bytes in strided reads: compare
+             * the part both define (HOMI reports the bytes before EOF) */
+            long long d = t_first_diff(a, b, (size_t)(nb < 0 ? 0 : nb));
+            CHECK(nb >= 0 && nb <= na, "rank %d: homi count %lld vs ufs %lld", rank, nb, na);
+            CHECK(d < 0, "rank %d: buffers differ at byte %lld", rank, d);
+        }
+        t_bail_if_many();
+    }
+    free(a);
+    free(b);
+}
+
+static size_t span_of(MPI_Datatype t, int count)
+{
+    MPI_Aint lb, ext, tlb, text;
+    MPI_Type_get_extent(t, &lb, &ext);
+    MPI_Type_get_true_extent(t, &tlb, &text);
+    return (size_t)(ext * (count - 1) + tlb + text);
+}
+
+static void run_views(MPI_File fu, MPI_File fh)
+{
+    struct view v;
+    int P = nprocs;
+
+    /* contiguous: one block per rank, unaligned */
+    v = (struct view){"contiguous", 0, MPI_BYTE, MPI_BYTE, MPI_BYTE, 300001, 0, 0, 0};
+    v.at = (MPI_Offset)rank * 300001 + 17;
+    v.buflen = (size_t)v.count;
+    compare(&v, fu, fh);
+
+    /* vector of ints, interleaved between ranks */
+    v = (struct view){"vector", (MPI_Offset)rank * 40, MPI_INT, 0, MPI_INT, 0, 3, 0, 0};
+    MPI_Type_vector(1000, 10, 10 * P, MPI_INT, &v.ftype);
+    MPI_Type_commit(&v.ftype);
+    v.count = 10 * 1000;
+    v.buflen = (size_t)v.count * 4;
+    compare(&v, fu, fh);
+    MPI_Type_free(&v.ftype);
+
+    /* 2-D subarray: a 2-D grid of ranks over a 512 x 300 int array */
+    int dims2[2] = {0, 0};
+    MPI_Dims_create(P, 2, dims2);
+    {
+        int gs[2] = {512, 300}, ss[2], st[2];
+        int c[2] = {rank / dims2[1], rank % dims2[1]};
+        for (int d = 0; d < 2; d++) {
+            ss[d] = gs[d] / dims2[d];
+            st[d] = c[d] * ss[d];
+        }
+        v = (struct view){"subarray 2-D", 4096, MPI_INT, 0, MPI_INT, ss[0] * ss[1], 0, 0, 0};
+        MPI_Type_create_subarray(2, gs, ss, st, MPI_ORDER_C, MPI_INT, &v.ftype);
+        MPI_Type_commit(&v.ftype);
+        v.buflen = (size_t)v.count * 4;
+        compare(&v, fu, fh);
+        MPI_Type_free(&v.ftype);
+    }
+
+    /* 3-D subarray with a strided memory type */
+    int dims3[3] = {0, 0, 0};
+    MPI_Dims_create(P, 3, dims3);
+    {
+        int gs[3] = {40, 50, 60}, ss[3], st[3];
+        int c[3] = {rank / (dims3[1] * dims3[2]), (rank / dims3[2]) % dims3[1], rank % dims3[2]};
+        for (int d = 0; d < 3; d++) {
+            ss[d] = gs[d] / dims3[d];
+            st[d] = c[d] * ss[d];
+        }
+        v = (struct view){"subarray 3-D", 100, MPI_INT, 0, 0, 1, 0, 0, 0};
+        MPI_Type_create_subarray(3, gs, ss, st, MPI_ORDER_C, MPI_INT, &v.ftype);
+        MPI_Type_commit(&v.ftype);
+        int n = ss[0] * ss[1] * ss[2];
+        MPI_Type_vector(n / ss[2], ss[2], ss[2] + 3, MPI_INT, &v.mtype); /* gaps in memory */
+        MPI_Type_commit(&v.mtype);
+        v.buflen = span_of(v.mtype, 1);
+        compare(&v, fu, fh);
+        v.name = "subarray 3-D contiguous mem";
+        MPI_Type_free(&v.mtype);
+        v.mtype = MPI_INT;
+        v.count = n;
+        v.buflen = (size_t)n * 4;
+        compare(&v, fu, fh);
+        MPI_Type_free(&v.ftype);
+    }
+
+    /* indexed: irregular blocks, rank-shifted */
+    {
+        int bl[64], dp[64], tot = 0, pos = 0;
+        for (int i = 0; i < 64; i++) {
+            bl[i] = 1 + (i * 37 + rank * 11) % 200;
+            dp[i] = pos;
+            pos += bl[i] + 1 + (i * 53) % 300;
+            tot += bl[i];
+        }
+        v = (struct view){"indexed", (MPI_Offset)rank * 8192 + 5, MPI_BYTE, 0, MPI_BYTE, 0, 0, 0,
+                          0};
+        MPI_Type_indexed(64, bl, dp, MPI_INT, &v.ftype);
+        MPI_Type_commit(&v.ftype);
+        v.etype = MPI_INT;
+        v.mtype = MPI_INT;
+        v.count = 3 * tot; /* three tiles */
+        v.at = 7;
+        v.buflen = (size_t)v.count * 4;
+        compare(&v, fu, fh);
+        MPI_Type_free(&v.ftype);
+    }
+
+    /* struct: int + double blocks with holes, resized extent */
+    {
+        int bl[3] = {3, 2, 5};
+        MPI_Aint dp[3] = {0, 24, 64};
+        MPI_Datatype ty[3] = {MPI_INT, MPI_DOUBLE, MPI_INT}, s, r;
+        MPI_Type_create_struct(3, bl, dp, ty, &s);
+        MPI_Type_create_resized(s, 0, 96 * P, &r);
+        MPI_Type_free(&s);
+        v = (struct view){"struct", (MPI_Offset)rank * 96, MPI_BYTE, r, MPI_BYTE, 0, 11, 0, 0};
+        MPI_Type_commit(&v.ftype);
+        v.count = 48 * 2000 - 11;
+        v.buflen = (size_t)v.count;
+        compare(&v, fu, fh);
+        MPI_Type_free(&v.ftype);
+    }
+
+    /* across EOF: contiguous and vector views ending past the end */
+    v = (struct view){"contiguous past EOF", 0, MPI_BYTE, MPI_BYTE, MPI_BYTE, 200000, 0, 0, 1};
+    v.at = fsize - 100000 + rank * 1000;
+    v.buflen = (size_t)v.count;
+    compare(&v, fu, fh);
+    v = (struct view){
+        "vector past EOF", fsize - 400000 + rank * 40, MPI_INT, 0, MPI_INT, 0, 0, 0, 1};
+    MPI_Type_vector(1000, 10, 10 * P, MPI_INT, &v.ftype);
+    MPI_Type_commit(&v.ftype);
+    v.count = 10 * 1000;
+    v.buflen = (size_t)v.count * 4;
+    compare(&v, fu, fh);
+    MPI_Type_free(&v.ftype);
+}
+
+/* Writes through HOMI (from device memory in the gpu variant): a
+ * contiguous write_at, a collective write_at_all and iwrite_at_all through
+ * an interleaved vector view; the file must hold exactly the pattern. */
+static void writes(void)
+{
+    t_context = gpu ? "writes from device memory" : "writes";
+    char wpath[4300], name[4400];
+    snprintf(wpath, sizeof wpath, "%s.w", path);
+    snprintf(name, sizeof name, "%s%s", !strcmp(mode, "prefix") ? "homi:" : "", wpath);
+    MPI_Info info;
+    MPI_Info_create(&info);
+    if (!strcmp(mode, "hint")) MPI_Info_set(info, "homi", "enable");
+    MPI_File fh;
+    int err = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh);
+    MPI_Info_free(&info);
+    if (check_mpi(err, "open for writing")) return;
+    CHECK(is_homi(fh), "write handle not served by HOMI");
+    const int B = 4096, NB = 50; /* ints per block, blocks per rank */
+    size_t len = (size_t)B * NB * 4;
+    int *h = malloc(len);
+    for (int i = 0; i < B * NB; i++)
+        h[i] = rank * 1000003 + i;
+    void *src = h;
+    if (gpu) {
+        REQUIRE(homi_mem_alloc(HOMI_MEM_DEVICE, -1, len, &src) == 0, "cudaMalloc");
+        const void *hs = h;
+        homi_mem_copyv(1, &src, &hs, &len, -1);
+    }
+    MPI_Status st;
+    MPI_Request rq;
+    /* part 1: contiguous, one region per rank */
+    err = MPI_File_write_at(fh, (MPI_Offset)rank * (MPI_Offset)len, src, B * NB, MPI_INT, &st);
+    check_mpi(err, "write_at");
+    /* part 2 and 3: interleaved blocks after all contiguous regions */
+    MPI_Datatype ft;
+    MPI_Type_vector(NB, B, B * nprocs, MPI_INT, &ft);
+    MPI_Type_commit(&ft);
+    MPI_Offset base = (MPI_Offset)nprocs * (MPI_Offset)len;
+    MPI_File_set_view(fh, base + (MPI_Offset)rank * B * 4, MPI_INT, ft, "native", MPI_INFO_NULL);
+    err = MPI_File_write_at_all(fh, 0, src, B * NB, MPI_INT, &st);
+    check_mpi(err, "write_at_all");
+    MPI_File_set_view(fh, 2 * base + (MPI_Offset)rank * B * 4, MPI_INT, ft, "native",
+                      MPI_INFO_NULL);
+    err = MPI_File_iwrite_at_all(fh, 0, src, B * NB, MPI_INT, &rq);
+    if (!check_mpi(err, "iwrite_at_all")) MPI_Wait(&rq, &st);
+    MPI_Type_free(&ft);
+    MPI_File_close(&fh);
+    if (gpu) homi_mem_free(HOMI_MEM_DEVICE, src);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        int fd = open(wpath, O_RDONLY);
+        REQUIRE(fd >= 0, "open %s", wpath);
+        int *all = malloc(3 * (size_t)nprocs * len);
+        CHECK(t_pread_ref(fd, all, 3 * (size_t)nprocs * len, 0) ==
+                  (ssize_t)(3 * (size_t)nprocs * len),
+              "file size");
+        long bad = 0;
+        for (int r = 0; r < nprocs; r++)
+            for (int i = 0; i < B * NB; i++) {
+                int want = r * 1000003 + i;
+                bad += all[(size_t)r * B * NB + (size_t)i] != want;
+                size_t k = (size_t)(i / B) * (size_t)B * nprocs + (size_t)r * B + (size_t)(i % B);
+                bad += all[(size_t)nprocs * B * NB + k] != want;
+                bad += all[2 * (size_t)nprocs * B * NB + k] != want;
+            }
+        CHECK(bad == 0, "%ld wrong ints in the written file", bad);
+        free(all);
+        close(fd);
+        unlink(wpath);
+    }
+    free(h);
+}
+
+static void bad_hints(void)
+{
+    static const struct {
+        const char *key, *val;
+        int cls;
+        const char *text;
+    } bad[] = {
+        {"homi", "bogus", MPI_ERR_INFO_VALUE, "homi=\"bogus\""},
+        {"homi_threads", "many", MPI_ERR_INFO_VALUE, "homi_threads"},
+        {"homi_chunk_size", "12345", MPI_ERR_INFO_VALUE, "homi_chunk_size"},
+        {"homi_no_such_key", "1", MPI_ERR_INFO_KEY, "homi_no_such_key"},
+        {"homi_coll_ipc", "sometimes", MPI_ERR_INFO_VALUE, "homi_coll_ipc"},
+        {"cb_buffer_size", "1000", MPI_ERR_INFO_VALUE, "cb_buffer_size"},
+        {"homi_gpu_buffer_size", "12", MPI_ERR_INFO_VALUE, "homi_gpu_buffer_size"},
+        {"homi_node_size", "-3", MPI_ERR_INFO_VALUE, "homi_node_size"},
+    };
+    const char *saved = mode;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (!strcmp(bad[i].key, "homi") && strcmp(saved, "hint")) continue;
+        char ctx[128];
+        snprintf(ctx, sizeof ctx, "%s / bad hint %s=%s", mode, bad[i].key, bad[i].val);
+        t_context = ctx;
+        int err;
+        MPI_File fh = open_homi(bad[i].key, bad[i].val, &err);
+        if (err == MPI_SUCCESS) {
+            T_FAIL("open succeeded");
+            MPI_File_close(&fh);
+            continue;
+        }
+        int cls;
+        char msg[MPI_MAX_ERROR_STRING];
+        int len;
+        MPI_Error_class(err, &cls);
+        MPI_Error_string(err, msg, &len);
+        CHECK(cls == bad[i].cls, "error class %d, expected %d (%s)", cls, bad[i].cls, msg);
+        CHECK(strstr(msg, bad[i].text) != NULL, "message does not name the hint: %s", msg);
+        if (rank == 0 && i == 0) printf("bad hint error text: %s\n", msg);
+    }
+}
+
+static void check_info(MPI_File fh)
+{
+    t_context = "get_info";
+    MPI_Info info;
+    char v[MPI_MAX_INFO_VAL + 1];
+    int flag;
+    MPI_File_get_info(fh, &info);
+    MPI_Info_get(info, "homi_threads", MPI_MAX_INFO_VAL, v, &flag);
+    CHECK(flag && !strcmp(v, "2"), "homi_threads reported as %s", flag ? v : "(absent)");
+    MPI_Info_get(info, "cb_buffer_size", MPI_MAX_INFO_VAL, v, &flag);
+    CHECK(flag && !strcmp(v, "262144"), "cb_buffer_size reported as %s", flag ? v : "(absent)");
+    MPI_Info_get(info, "homi_path", MPI_MAX_INFO_VAL, v, &flag);
+    CHECK(flag, "homi_path not reported");
+    MPI_Info_get(info, "homi_gpu_buffer_size", MPI_MAX_INFO_VAL, v, &flag);
+    CHECK(flag && !strcmp(v, "67108864"), "homi_gpu_buffer_size reported as %s",
+          flag ? v : "(absent)");
+    MPI_Info_free(&info);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &nprocs);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "gpu"))
+            gpu = 1;
+        else
+            mode = argv[i];
+    }
+    if (gpu && !homi_cuda_available()) {
+        if (rank == 0) printf("SKIP: no usable CUDA GPU (gpu variant)\n");
+        MPI_Finalize();
+        return 77;
+    }
+    uint64_t seed = 0;
+    if (rank == 0) {
+        seed = t_seed_from_env(5);
+        (void)seed;
+        t_path(path, sizeof path, t_make_tmpdir("mpiio"), "data");
+        /* 6 MiB + 333 bytes, holes at [1M, 2M) and [3.5M, 4M) */
+        fsize = (6 << 20) + 333;
+        int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        REQUIRE(fd >= 0, "create");
+        char *b = malloc((size_t)fsize);
+        t_fill_random(b, (size_t)fsize);
+        t_pwrite_all(fd, b, 1 << 20, 0);
+        t_pwrite_all(fd, b + (2 << 20), 3 << 19, 2 << 20);
+        t_pwrite_all(fd, b + (4 << 20), (size_t)fsize - (4 << 20), 4 << 20);
+        free(b);
+        close(fd);
+    }
+    MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(&fsize, 1, MPI_OFFSET, 0, MPI_COMM_WORLD);
+
+    int err;
+    MPI_File fh = open_homi(NULL, NULL, &err);
+    REQUIRE(err == MPI_SUCCESS, "open with HOMI (%s) failed", mode);
+    t_context = "selection";
+    REQUIRE(is_homi(fh), "the file was not opened by the HOMI driver (mode %s)", mode);
+    check_info(fh);
+    if (strcmp(mode, "force")) {
+        /* ROMIO_FSTYPE_FORCE overrides the ufs: prefix too: no reference
+         * handle in that mode (the hint and prefix runs compare) */
+        MPI_File fu = open_ufs();
+        REQUIRE(!is_homi(fu), "ufs: prefix gave the HOMI driver");
+        run_views(fu, fh);
+        MPI_File_close(&fu);
+    }
+    MPI_File_close(&fh);
+    writes();
+    bad_hints();
+
+    int bad = t_failures, allbad;
+    MPI_Allreduce(&bad, &allbad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Finalize();
+    if (rank == 0) return t_finish("test_mpiio") || allbad;
+    return allbad ? 1 : 0;
+}
