@@ -24,7 +24,11 @@ if(HOMI_HAVE_MPICH)
   add_custom_target(mpich-homi
     COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/build-mpich-homi.sh --libhomi $<TARGET_FILE_DIR:homi>
     DEPENDS homi USES_TERMINAL)
-  if(HOMI_BUILD_TESTS)
-    add_subdirectory(tests/mpi)
+  # where scripts/build-mpich-homi.sh puts (or has put) MPICH + ad_homi
+  execute_process(COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/build-mpich-homi.sh --print-prefix
+                  OUTPUT_VARIABLE HOMI_MPICH_PREFIX OUTPUT_STRIP_TRAILING_WHITESPACE
+                  RESULT_VARIABLE _homi_pp_rc)
+  if(NOT _homi_pp_rc EQUAL 0)
+    unset(HOMI_MPICH_PREFIX)
   endif()
 endif()
