@@ -284,6 +284,7 @@ static herr_t h_read(H5FD_t *_f, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size
     H5FD_homi_t *f = (H5FD_homi_t *)_f;
     if (check_region(f, addr, size, "read") < 0) return -1;
     if (!size) return 0;
+    if (homi_h5_defer_read(f, addr, size, buf)) return 0; /* waited for by H5FD_homi_dread */
     return finish_read(f, addr, size, buf, homi_pread(f->hf, buf, size, (int64_t)addr));
 }
 

@@ -264,5 +264,11 @@ herr_t H5FD_homi_dread(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid
             return -1;
         }
     }
-    return H5Dread(dset_id, mem_type_id, mem_space_id, file_space_id, dxpl_id, buf);
+    if (!homi_h5_is_device(buf))
+        return H5Dread(dset_id, mem_type_id, mem_space_id, file_space_id, dxpl_id, buf);
+    /* device destination: the chunks HDF5 hands down are read in parallel */
+    homi_h5_defer_begin();
+    herr_t r = H5Dread(dset_id, mem_type_id, mem_space_id, file_space_id, dxpl_id, buf);
+    herr_t w = homi_h5_defer_end(); /* always: no read may outlive the call */
+    return r < 0 || w < 0 ? -1 : 0;
 }

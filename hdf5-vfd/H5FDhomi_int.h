@@ -66,6 +66,11 @@ void homi_h5_engines_release(void);
 /* 1 when p is CUDA device memory (not managed), else 0 (always 0 in builds
  * without CUDA). */
 int homi_h5_is_device(const void *p);
+/* Deferred device reads inside H5FD_homi_dread (H5FDhomi_defer.c). */
+void homi_h5_defer_begin(void);
+/* 1: submitted asynchronously; 0: not deferred, read it now. */
+int homi_h5_defer_read(H5FD_homi_t *f, haddr_t addr, size_t size, void *buf);
+herr_t homi_h5_defer_end(void);
 /* Zero n bytes at p (host or device); 0 or -1. */
 int homi_h5_zero(void *p, size_t n);
 

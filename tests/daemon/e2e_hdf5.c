@@ -38,8 +38,8 @@ int main(int argc, char **argv)
         if (pread(fd, all, total, 0) != (ssize_t)total) bad = 1;
         hid_t f = H5Fcreate(h5, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
         hid_t sp = H5Screate_simple(1, &total, NULL);
-        hid_t d = H5Dcreate2(f, "/bytes", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, H5P_DEFAULT,
-                             H5P_DEFAULT);
+        hid_t d =
+            H5Dcreate2(f, "/bytes", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, all) < 0) bad = 1;
         H5Dclose(d);
         H5Sclose(sp);
