@@ -45,7 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 root=$work/root
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,homi/bin,lib64,etc}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,homi/bin,homi/lib,lib64,etc}
 
 # --- programs and their libraries (host binaries: same distribution)
 copy_elf() { # copy $1 to $2 and every library ldd names (to the same path)
@@ -58,6 +58,9 @@ copy_elf() { # copy $1 to $2 and every library ldd names (to the same path)
     [ -e "$root$lib" ] && continue
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
+    # libraries from build trees (anywhere, /tmp included) also go to
+    # /homi/lib, which the guest puts first on the loader path
+    case $lib in /lib/* | /usr/lib/* | /lib64/*) ;; *) cp -L "$lib" "$root/homi/lib/" ;; esac
   done
 }
 # --- busybox and its applets
@@ -95,10 +98,10 @@ done
 cat >"$root/init" <<INIT
 #!/bin/sh
 export PATH=/bin:/sbin:/homi/bin
+export LD_LIBRARY_PATH=/homi/lib
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
 while read -r ko; do insmod "\$ko" 2>/dev/null || echo "insmod \$ko failed"; done </homi/modules
 i=0
 while [ ! -e /dev/ng0n4 ] && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i+1)); done
