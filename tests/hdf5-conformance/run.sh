@@ -34,6 +34,8 @@ case "$SUITE" in ci | full) ;; *) echo "run.sh: --suite ci|full" >&2; exit 2 ;; 
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
 JOBS=${HOMI_HDF5_CONFORMANCE_JOBS:-2}
+# a runaway test (one looping on an error) must not fill the disk: 16 GiB per file
+ulimit -f $((16 * 1024 * 1024))
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 # the tests to run: the expectation list's names (all, or those marked ci);
