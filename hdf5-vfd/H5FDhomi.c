@@ -49,9 +49,13 @@ static herr_t fapl_free(void *p)
     return 0;
 }
 
+/* The file's fapl reports the driver info it was opened with: none when
+ * the driver was chosen by name (HDF5 1.14: HDF5_DRIVER=homi), so that
+ * H5Fget_access_plist equals the fapl given to H5Fopen (HDF5's vol test). */
 static void *fapl_get(H5FD_t *_f)
 {
-    return fapl_copy(&((H5FD_homi_t *)_f)->cfg);
+    H5FD_homi_t *f = (H5FD_homi_t *)_f;
+    return f->cfg_from_fapl ? fapl_copy(&f->cfg) : NULL;
 }
 
 /* ------------------------------------------------------------ open/close */
@@ -59,9 +63,19 @@ static void *fapl_get(H5FD_t *_f)
 /* The configuration a file is opened with: the fapl's driver info, else
  * the defaults (HDF5 1.14 plugin use: the driver config string, if any,
  * is hints text). */
-static int open_config(hid_t fapl, H5FD_homi_config_t *cfg)
+static int open_config(hid_t fapl, H5FD_homi_config_t *cfg, int *from_fapl)
 {
-    const H5FD_homi_config_t *c = fapl == H5P_DEFAULT ? NULL : H5Pget_driver_info(fapl);
+    /* a fapl without driver info (HDF5 1.14: the driver chosen by name,
+     * HDF5_DRIVER=homi) makes H5Pget_driver_info fail: not an error here */
+    const H5FD_homi_config_t *c = NULL;
+    if (fapl != H5P_DEFAULT) {
+        H5E_BEGIN_TRY
+        {
+            c = H5Pget_driver_info(fapl);
+        }
+        H5E_END_TRY
+    }
+    *from_fapl = c != NULL;
     if (c) {
         *cfg = *c;
     } else {
@@ -117,7 +131,7 @@ static H5FD_t *h_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxa
         return NULL;
     }
     f->fd = -1;
-    if (open_config(fapl, &f->cfg) < 0) goto fail;
+    if (open_config(fapl, &f->cfg, &f->cfg_from_fapl) < 0) goto fail;
     f->writable = !!(flags & H5F_ACC_RDWR);
     f->ignore_disabled_locks = ignore_disabled_locks(fapl);
 

@@ -32,6 +32,7 @@ typedef struct H5FD_homi_t {
     int writable;
     hbool_t ignore_disabled_locks;
     H5FD_homi_config_t cfg;
+    int cfg_from_fapl; /* the fapl carried driver info (else defaults) */
     char *name;
 } H5FD_homi_t;
 

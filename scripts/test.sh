@@ -30,3 +30,14 @@ bash scripts/fuzz.sh "${HOMI_FUZZ_SECONDS:-60}"
 
 echo "== format check"
 bash scripts/format.sh --check
+
+echo "== HDF5 1.14 conformance: HDF5's own tests with H5FD_homi (docs/hdf5-conformance.md)"
+# HOMI_HDF5_CONFORMANCE=0 skips this step; HOMI_HDF5_CONFORMANCE_SUITE=full runs every test.
+if [ "${HOMI_HDF5_CONFORMANCE:-1}" != 0 ]; then
+  H5PREFIX=$(bash scripts/build-hdf5-114.sh | tail -n 1)
+  cmake -S . -B build-h5conf -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOMI_WERROR=ON \
+    -DHOMI_HDF5_CONFORMANCE=ON -DHOMI_HDF5_114_ROOT="$(dirname "$H5PREFIX")" \
+    -DHOMI_HDF5_CONFORMANCE_SUITE="${HOMI_HDF5_CONFORMANCE_SUITE:-ci}"
+  cmake --build build-h5conf -j"$JOBS" --target H5FD_homi_plugin
+  ctest --test-dir build-h5conf --output-on-failure -L hdf5-conformance
+fi
