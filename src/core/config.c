@@ -188,17 +188,7 @@ static int parse_into(const struct key *k, const char *v, void *field)
     uint64_t u;
     int b;
     switch (k->kind) {
-    case K_PATH:
-        if (strcasecmp(v, "auto") == 0) {
-            *(int *)field = HOMI_PATH_AUTO;
-            return 0;
-        }
-        for (int i = 0; i < 4; i++)
-            if (strcasecmp(v, path_names[i]) == 0) {
-                *(int *)field = i;
-                return 0;
-            }
-        return -1;
+    case K_PATH: return homi_parse_path(v, (int *)field);
     case K_UINT:
         if (homi_parse_size(v, &u) || u < k->min || u > k->max) return -1;
         *(unsigned *)field = (unsigned)u;
