@@ -92,7 +92,7 @@ for cache in $CACHES; do
       echo "FAILED: MPICH+HOMI default"
     run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI ${HINTS2//,/ }" --hints "$HINTS2" \
       $EXTRA || echo "FAILED: MPICH+HOMI tuned"
-    run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI tuned, no read-ahead" \
+    run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI tuned no read-ahead" \
       --hints "$HINTS2,homi_coll_overlap=disable" $EXTRA || echo "FAILED: MPICH+HOMI no overlap"
     if [ "$cache" = cold ]; then
       run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI tuned homi_direct=on" \
@@ -142,7 +142,7 @@ fi
       m=$([ "$cache" = cold ] && echo direct || echo cached)
       single=$(awk -F, -v m="$m" 'NR>1 && $1==m && ($4=="homi" || $4=="homi-async") && $5>b {b=$5} END{print b/1.073741824}' "$single_csv")
     fi
-    awk -v c="$cache" -v h="$h" -v b="$base" -v s="$single" 'BEGIN { printf "| %s | %.2f | %.2f | %s | %s | %s |\n", c, h, b, b>0 ? sprintf("%.2fx", h/b) : "-", s>0 ? sprintf("%.2f", s) : "-", s>0 ? sprintf("%.2fx", h/s) : "-" }'
+    awk -v c="$cache" -v h="$h" -v b="$base" -v s="$single" 'BEGIN { printf "| %s | %.2f | %.2f | %s | %s | %s |\n", c, h, b, (b > 0 ? sprintf("%.2fx", h / b) : "-"), (s > 0 ? sprintf("%.2f", s) : "-"), (s > 0 ? sprintf("%.2fx", h / s) : "-") }'
   done
 } >"$md"
 echo

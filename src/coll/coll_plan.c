@@ -15,6 +15,12 @@ long coll_clip(const homi_coll_seg *segs, size_t n, int64_t eof, struct coll_req
         int64_t end = s->file_off + s->len;
         if (end > eof) end = eof;
         if (end <= s->file_off) continue;
+        if (k && out[k - 1].off + out[k - 1].len == s->file_off &&
+            out[k - 1].mem_off + out[k - 1].len == s->mem_off) { /* continues the previous one */
+            out[k - 1].len += end - s->file_off;
+            *bytes += end - s->file_off;
+            continue;
+        }
         out[k].off = s->file_off;
         out[k].len = end - s->file_off;
         out[k].mem_off = s->mem_off;

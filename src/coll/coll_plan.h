@@ -27,8 +27,9 @@ struct coll_piece {
 };
 
 /* Copy segs into out (room for n) dropping empty ones and clipping at eof;
- * returns the count kept and adds the bytes kept to *bytes.  Negative
- * offsets or lengths give -1. */
+ * a segment that continues the previous one (next file byte and next
+ * memory byte) extends it.  Returns the count kept and adds the bytes kept
+ * to *bytes.  Negative offsets or lengths give -1. */
 long coll_clip(const homi_coll_seg *segs, size_t n, int64_t eof, struct coll_req *out,
                int64_t *bytes);
 /* Sort by file offset (stable for equal offsets: by memory offset). */

@@ -1,6 +1,7 @@
 /* memapi.c - the public memory helpers (homi_mem_*, homi_ipc_*): kind
  * detection, allocation, batched copies between memory kinds and CUDA IPC,
  * so that front-ends need not link the CUDA runtime themselves. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,45 @@ void homi_mem_free(homi_mem_kind kind, void *p)
     free(p);
 }
 
+#ifdef HOMI_HAVE_CUDA
+/* Pitches above this are copied piece by piece (cudaMemcpy2D's limit). */
+#define MAX_PITCH ((ptrdiff_t)1 << 30)
+
+/* Issue the pieces from *i on as few copies as possible and advance *i:
+ * a run of pieces that continue each other (next source byte, next
+ * destination byte) is one copy; a run of equal-length pieces with constant
+ * source and destination strides is one cudaMemcpy2DAsync (a subarray's
+ * rows); anything else one cudaMemcpyAsync. */
+static int copy_run(unsigned n, void *const *dst, const void *const *src, const size_t *len,
+                    unsigned *i, cudaStream_t s)
+{
+    unsigned a = *i, j = a + 1;
+    char *d0 = dst[a];
+    const char *s0 = src[a];
+    size_t l = len[a];
+    if (!l) {
+        *i = j;
+        return HOMI_OK;
+    }
+    while (j < n && (char *)dst[j] == d0 + l && (const char *)src[j] == s0 + l)
+        l += len[j++];
+    if (j == a + 1 && j < n && len[j] == l) {
+        ptrdiff_t dp = (char *)dst[j] - d0, sp = (const char *)src[j] - s0;
+        if (dp >= (ptrdiff_t)l && sp >= (ptrdiff_t)l && dp <= MAX_PITCH && sp <= MAX_PITCH) {
+            while (j < n && len[j] == l && (char *)dst[j] - (char *)dst[j - 1] == dp &&
+                   (const char *)src[j] - (const char *)src[j - 1] == sp)
+                j++;
+            *i = j;
+            return cu(
+                cudaMemcpy2DAsync(d0, (size_t)dp, s0, (size_t)sp, l, j - a, cudaMemcpyDefault, s),
+                "cudaMemcpy2DAsync");
+        }
+    }
+    *i = j;
+    return cu(cudaMemcpyAsync(d0, s0, l, cudaMemcpyDefault, s), "cudaMemcpyAsync");
+}
+#endif
+
 int homi_mem_copyv(unsigned n, void *const *dst, const void *const *src, const size_t *len,
                    int device)
 {
@@ -127,10 +167,8 @@ int homi_mem_copyv(unsigned n, void *const *dst, const void *const *src, const s
             restore_device(prev);
             return rc;
         }
-        for (unsigned i = 0; i < n && !rc; i++)
-            if (len[i])
-                rc = cu(cudaMemcpyAsync(dst[i], src[i], len[i], cudaMemcpyDefault, s),
-                        "cudaMemcpyAsync");
+        for (unsigned i = 0; i < n && !rc;)
+            rc = copy_run(n, dst, src, len, &i, s);
         int rs = cu(cudaStreamSynchronize(s), "cudaStreamSynchronize");
         restore_device(prev);
         return rc ? rc : rs;
