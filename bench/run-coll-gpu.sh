@@ -117,7 +117,7 @@ if [ "$SINGLE" = 1 ] && [ -x "$BUILD/tools/homi-bench" ] && [[ " $EXTRA " != *" 
     echo "FAILED: single-process homi-bench --gpu" | tee -a "$txt"
 fi
 {
-  echo "mode,cache,gpus,label,ranks,bytes,seconds,gib_per_s,check"
+  echo "mode,cache,gpus,label,ranks,bytes,seconds,gib_per_s,check,open_close_seconds"
   grep '^csv,' "$txt" | cut -d, -f2-
 } >"$csv"
 # summary: best per method and cache; HOMI against the better baseline and

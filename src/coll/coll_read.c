@@ -3,7 +3,9 @@
  * and redistribution (CUDA IPC inside a node, MPI through host memory
  * otherwise), and the collective error agreement. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "coll_int.h"
 
@@ -40,6 +42,13 @@ struct win_pub {
     uint32_t gen;
     int32_t nwin; /* 0: nothing published */
 };
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static int mpi_fail(int mrc)
 {
@@ -490,6 +499,7 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         char *win = c->win[round % c->nwin];
         memset(cnt, 0, 4 * (size_t)P * sizeof *cnt);
         size_t nout = 0;
+        double t = now_s();
         if (x->my_aggr >= 0 && have_next) {
             int r2 = coll_prefetch_finish(&pf);
             if (!rc) rc = r2;
@@ -502,6 +512,8 @@ static int run_rounds(struct read_ctx *x, int nrounds)
             else
                 have_next = 0;
         }
+        c->info.wait_s += now_s() - t;
+        t = now_s();
         if (!rc && x->my_aggr >= 0) {
             for (int r = 0; r < P && have; r++) {
                 poff[r] = (int64_t)nout;
@@ -539,6 +551,8 @@ static int run_rounds(struct read_ctx *x, int nrounds)
                 }
             }
         }
+        c->info.copy_s += now_s() - t;
+        t = now_s();
         /* counts: metadata and data bytes from each aggregator */
         for (int r = 0; r < P; r++) {
             s2[2 * r] = smeta[r];
@@ -559,6 +573,8 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         rc = xchg(rc, out, smeta, inp, rmeta, c->comm, P);
         if (!rc && dtotal) rc = ensure(&rdata, &rcap, (size_t)dtotal, HOMI_MEM_PINNED, -1);
         rc = xchg(rc, sdata, sdat, rdata, rdat, c->comm, P);
+        c->info.comm_s += now_s() - t;
+        t = now_s();
         /* place what came in, aggregator by aggregator */
         int64_t mpos = 0, dpos = 0;
         for (int a = 0; a < x->naggr && !rc; a++) {
@@ -584,9 +600,12 @@ static int run_rounds(struct read_ctx *x, int nrounds)
                 dpos += rdat[ar];
             }
         }
+        c->info.copy_s += now_s() - t;
+        t = now_s();
         /* peers must be done with my window before I overwrite it (the
          * window of round r + 1 was last read by peers in round r - 1) */
         if (x->ipc_any) MPI_Barrier(c->comm);
+        c->info.comm_s += now_s() - t;
     }
     if (have_next) coll_prefetch_finish(&pf); /* after an error: wait for the thread */
     if (sdata) homi_mem_free(HOMI_MEM_PINNED, sdata);
@@ -606,6 +625,7 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     struct read_ctx x = {.c = c, .buf = buf, .kind = HOMI_MEM_HOST, .dev = -1, .my_aggr = -1};
     memset(&c->info, 0, sizeof c->info);
     c->info.nodes = c->nnodes;
+    double t0 = now_s();
     if (bytes) *bytes = 0;
 
     /* end of file: one view for all ranks */
@@ -685,6 +705,8 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     /* (errors before the exchange are agreed on inside it) */
     rc = exchange_requests(&x, rc);
     int e;
+    double t1 = now_s();
+    c->info.plan_s = t1 - t0;
 
     /* aggregator window: GPU memory when my own buffer is on a GPU (each
      * aggregator sizes its own window: receivers are told piece by piece) */
@@ -725,12 +747,23 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     int nrounds = 0;
     MPI_Allreduce(&mine_rounds, &nrounds, 1, MPI_INT, MPI_MAX, c->comm);
     MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
+    c->info.setup_s = now_s() - t1;
     if (!bad) {
         rc = run_rounds(&x, nrounds);
         MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
     }
     c->info.naggr = x.naggr;
     c->info.rounds = nrounds;
+    c->info.total_s = now_s() - t0;
+    const char *trace = getenv("HOMI_COLL_TRACE");
+    if (trace && *trace && *trace != '0')
+        fprintf(stderr,
+                "homi_coll: rank %d%s: %d rounds, %.3f s = plan %.3f + setup %.3f + read wait "
+                "%.3f + copies %.3f + MPI %.3f; bytes ipc %llu mpi %llu self %llu\n",
+                c->rank, c->info.is_aggr ? " (aggregator)" : "", nrounds, c->info.total_s,
+                c->info.plan_s, c->info.setup_s, c->info.wait_s, c->info.copy_s, c->info.comm_s,
+                (unsigned long long)c->info.ipc_bytes, (unsigned long long)c->info.mpi_bytes,
+                (unsigned long long)c->info.self_bytes);
     if (!bad && bytes) *bytes = total;
     free(mine);
     free(x.ri);

@@ -87,6 +87,11 @@ typedef struct homi_coll_info {
     uint64_t ipc_bytes;  /* bytes this rank pulled through CUDA IPC      */
     uint64_t mpi_bytes;  /* bytes this rank received through MPI         */
     uint64_t self_bytes; /* bytes this rank copied from its own window   */
+    /* seconds of this rank's last homi_coll_read: in all, and in planning
+     * (request exchange), setup (windows, IPC mappings), waiting for window
+     * reads, copies (pack and place) and MPI (exchanges, round barriers);
+     * printed on stderr by every rank when HOMI_COLL_TRACE=1 */
+    double total_s, plan_s, setup_s, wait_s, copy_s, comm_s;
 } homi_coll_info;
 void homi_coll_last_info(const homi_coll *c, homi_coll_info *out);
 
