@@ -17,6 +17,8 @@ typedef struct ADIOI_HOMI_fs {
     homi_coll *coll;      /* collective-read state (collective open only) */
     homi_coll_opts copts; /* collective hints                            */
     int cb_nodes_set;     /* cb_nodes given by the user                   */
+    int cb_nodes_user;    /* its value (ROMIO caps its own copy at one
+                             aggregator per host: cb_config_list)         */
     int hint_err;         /* MPI error of a bad hint at open (ADIO_Open
                            * drops SetInfo's error: Open returns it)      */
 } ADIOI_HOMI_fs;

@@ -174,7 +174,7 @@ static void coll_from_hints(ADIO_File fd, ADIOI_HOMI_fs *fs)
     fs->copts.cb_read = fd->hints->cb_read == ADIOI_HINT_ENABLE    ? HOMI_COLL_ENABLE
                         : fd->hints->cb_read == ADIOI_HINT_DISABLE ? HOMI_COLL_DISABLE
                                                                    : HOMI_COLL_AUTO;
-    fs->copts.cb_nodes = fs->cb_nodes_set ? fd->hints->cb_nodes : 0;
+    fs->copts.cb_nodes = fs->cb_nodes_set ? fs->cb_nodes_user : 0;
 }
 
 void ADIOI_HOMI_SetInfo(ADIO_File fd, MPI_Info users_info, int *error_code)
@@ -191,7 +191,10 @@ void ADIOI_HOMI_SetInfo(ADIO_File fd, MPI_Info users_info, int *error_code)
         int flag = 0;
         char val[MPI_MAX_INFO_VAL + 1];
         ADIOI_Info_get(users_info, "cb_nodes", MPI_MAX_INFO_VAL, val, &flag);
-        if (flag) fs->cb_nodes_set = 1;
+        if (flag) { /* ROMIO has checked it already; its own copy is capped by cb_config_list */
+            fs->cb_nodes_set = 1;
+            fs->cb_nodes_user = atoi(val) > 0 ? atoi(val) : fd->hints->cb_nodes;
+        }
     }
     if (fd->hints->cb_buffer_size < 4096 || fd->hints->cb_buffer_size > (1 << 30)) {
         *error_code = ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,

@@ -657,6 +657,7 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
                 rc = k;
             else
                 me.kind = k;
+            me.device = x.dev;
         }
         x.kind = me.kind;
     }

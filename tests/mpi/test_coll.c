@@ -123,6 +123,13 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     CHECK(got == want, "%s: bytes %lld, expected %lld", s->name, (long long)got, (long long)want);
     long long d = t_first_diff(host, ref, (size_t)mem + 1);
     CHECK(d < 0, "%s: rank %d differs at memory byte %lld", s->name, rank, d);
+    /* device buffers on one GPU of one node: every byte between ranks moves
+     * GPU to GPU (CUDA IPC), none through MPI */
+    unsigned long long moved[2] = {info.ipc_bytes, info.mpi_bytes}, all[2];
+    MPI_Allreduce(moved, all, 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    if (gpu && gpu_dev < 0 && s->node_size == 0 && info.naggr > 0 && nprocs > 1)
+        CHECK(all[1] == 0 && all[0] > 0, "%s: ipc %llu mpi %llu bytes: expected IPC only", s->name,
+              all[0], all[1]);
     int bad = t_failures, allbad;
     MPI_Allreduce(&bad, &allbad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (rank == 0)
