@@ -1,0 +1,660 @@
+/* deleg.c - the control-plane role of hardware-assisted delegation
+ * (include/homi_nvme.h, docs/delegation.md): the owner holds the delegated
+ * controller and its admin queue and provisions I/O queue pairs; a client
+ * holds one I/O queue pair and reads files through it.  Every command is
+ * built by the passthrough planner (src/paths/passthru_plan.c) from the
+ * file's extent map, re-checked by homi_pt_check and by the queue gate
+ * (homi_nvq_io_gate) before it is queued.  Unsafe extents and chunks
+ * whose file changed while in flight (inotify + fstat, as passthru.c)
+ * are read through the file system, counted. */
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/errors.h"
+#include "core/log.h"
+#include "cplane/blkdev.h"
+#include "cplane/extmap.h"
+#include "cplane/watch.h"
+#include "homi.h"
+#include "homi_nvme.h"
+#include "nvme/nvme_ctrl.h"
+#include "paths/passthru_plan.h"
+
+#define MAX_QUEUES 64u
+#define CHUNK (8u << 20) /* bytes planned and checked at a time */
+
+enum {
+    ST_READS,
+    ST_REFUSED,
+    ST_CMDS_BUILT,
+    ST_CMDS_REJECTED,
+    ST_CMDS_COMPLETED,
+    ST_CMD_ERRORS,
+    ST_BYTES_NVME,
+    ST_BYTES_KERNEL,
+    ST_BYTES_ZERO,
+    ST_FB_UNSAFE,
+    ST_FB_CHANGED,
+    ST_MAP_BUILDS,
+    ST_ADMIN_CMDS,
+    ST_QID_REFUSED,
+    ST_COUNT
+};
+
+struct homi_nvme_owner {
+    struct homi_nvme_ctrl ctrl;
+    struct homi_watcher *watcher;
+    pthread_mutex_t lock; /* clients, qused */
+    unsigned nq, depth, max_xfer;
+    unsigned char qused[MAX_QUEUES + 1];
+    struct homi_nvme_client *clients;
+    atomic_ullong st[ST_COUNT];
+};
+
+struct homi_nvme_client {
+    struct homi_nvme_owner *o;
+    struct homi_nvme_client *next;
+    struct homi_nvme_file *files;
+    uint16_t qid;
+    struct homi_nvq q;
+    struct homi_dma sqm, cqm, slots;
+    unsigned nslots;
+    int *slot_piece; /* piece index of the command in each slot, -1 free */
+    int *free_slots;
+    unsigned nfree;
+    int dead; /* a command timed out: its slot may still be written */
+};
+
+struct homi_nvme_file {
+    struct homi_nvme_client *c;
+    struct homi_nvme_file *next;
+    int fd;
+    uint32_t nsid;
+    struct homi_pt_geom g;
+    struct homi_extmap map;
+    int map_valid;
+    struct stat st;
+    uint64_t seen;
+    struct homi_watch *w;
+};
+
+static void count(struct homi_nvme_owner *o, int k, uint64_t v)
+{
+    atomic_fetch_add(&o->st[k], v);
+}
+
+static unsigned env_or(unsigned v, const char *name, unsigned dflt)
+{
+    if (v) return v;
+    const char *s = getenv(name);
+    if (s && *s) {
+        char *end;
+        unsigned long x = strtoul(s, &end, 0);
+        if (*end == 0 && x > 0 && x < (1ul << 31)) return (unsigned)x;
+        homi_log(HOMI_LOG_WARN, "%s=%s ignored (not a positive number)", name, s);
+    }
+    return dflt;
+}
+
+/* ---------------------------------------------------------------- owner */
+
+int homi_nvme_owner_open(const char *bdf, const struct homi_nvme_opts *opts,
+                         homi_nvme_owner **out, char *why, size_t wl)
+{
+    static const struct homi_nvme_opts none;
+    if (!opts) opts = &none;
+    if (!bdf || !out) {
+        snprintf(why, wl, "no PCI address");
+        return HOMI_EINVAL;
+    }
+    *out = NULL;
+    struct homi_nvme_owner *o = calloc(1, sizeof *o);
+    if (!o) return HOMI_ENOMEM;
+    unsigned nq = env_or(opts->queues, "HOMI_NVME_QUEUES", 4);
+    unsigned depth = env_or(opts->depth, "HOMI_NVME_QD", 32);
+    unsigned xfer = env_or(opts->max_xfer, "HOMI_NVME_MAX_XFER", 128u << 10);
+    unsigned tmo = env_or(opts->timeout_ms, "HOMI_NVME_TIMEOUT_MS", 10000);
+    if (nq > MAX_QUEUES) nq = MAX_QUEUES;
+    int rc = homi_nvme_ctrl_open(&o->ctrl, bdf, nq, tmo, why, wl);
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    count(o, ST_ADMIN_CMDS, 4 + o->ctrl.nns); /* identify x2+ns, set features */
+    o->nq = nq < o->ctrl.nsq ? nq : o->ctrl.nsq;
+    if (o->nq > o->ctrl.ncq) o->nq = o->ctrl.ncq;
+    if (depth > o->ctrl.mqes) depth = o->ctrl.mqes;
+    if (depth > 1024) depth = 1024;
+    if (depth < 2) depth = 2;
+    o->depth = depth;
+    if (o->ctrl.mdts_bytes && xfer > o->ctrl.mdts_bytes) xfer = o->ctrl.mdts_bytes;
+    if (xfer > (2u << 20)) xfer = 2u << 20; /* one PRP list page */
+    xfer &= ~(HOMI_NVME_PAGE - 1);
+    if (xfer < HOMI_NVME_PAGE) xfer = HOMI_NVME_PAGE;
+    o->max_xfer = xfer;
+    if ((rc = homi_watcher_create(&o->watcher))) o->watcher = NULL; /* fstat only */
+    pthread_mutex_init(&o->lock, NULL);
+    homi_log(HOMI_LOG_INFO, "nvme %s: delegated: %u I/O queue pair(s) of %u entries, %u KiB per command",
+             bdf, o->nq, o->depth, o->max_xfer >> 10);
+    *out = o;
+    return 0;
+}
+
+void homi_nvme_owner_close(homi_nvme_owner *o)
+{
+    if (!o) return;
+    while (o->clients) {
+        homi_log(HOMI_LOG_WARN, "nvme %s: closing client on queue %u left open", o->ctrl.vf.bdf,
+                 o->clients->qid);
+        homi_nvme_client_close(o->clients);
+    }
+    homi_nvme_ctrl_close(&o->ctrl);
+    if (o->watcher) homi_watcher_destroy(o->watcher);
+    pthread_mutex_destroy(&o->lock);
+    free(o);
+}
+
+int homi_nvme_owner_info(homi_nvme_owner *o, struct homi_nvme_info *in)
+{
+    if (!o || !in) return HOMI_EINVAL;
+    memset(in, 0, sizeof *in);
+    snprintf(in->model, sizeof in->model, "%s", o->ctrl.mn);
+    snprintf(in->serial, sizeof in->serial, "%s", o->ctrl.sn);
+    snprintf(in->subnqn, sizeof in->subnqn, "%s", o->ctrl.subnqn);
+    in->cntlid = o->ctrl.cntlid;
+    in->io_queues = o->nq;
+    in->depth = o->depth;
+    in->max_xfer = o->max_xfer;
+    in->mdts_bytes = o->ctrl.mdts_bytes;
+    in->nns = o->ctrl.nns;
+    return 0;
+}
+
+void homi_nvme_stats_get(homi_nvme_owner *o, struct homi_nvme_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!o) return;
+    s->reads = atomic_load(&o->st[ST_READS]);
+    s->refused = atomic_load(&o->st[ST_REFUSED]);
+    s->cmds_built = atomic_load(&o->st[ST_CMDS_BUILT]);
+    s->cmds_rejected = atomic_load(&o->st[ST_CMDS_REJECTED]);
+    s->cmds_completed = atomic_load(&o->st[ST_CMDS_COMPLETED]);
+    s->cmd_errors = atomic_load(&o->st[ST_CMD_ERRORS]);
+    s->bytes_nvme = atomic_load(&o->st[ST_BYTES_NVME]);
+    s->bytes_kernel = atomic_load(&o->st[ST_BYTES_KERNEL]);
+    s->bytes_zero = atomic_load(&o->st[ST_BYTES_ZERO]);
+    s->fb_unsafe = atomic_load(&o->st[ST_FB_UNSAFE]);
+    s->fb_changed = atomic_load(&o->st[ST_FB_CHANGED]);
+    s->map_builds = atomic_load(&o->st[ST_MAP_BUILDS]);
+    s->admin_cmds = atomic_load(&o->st[ST_ADMIN_CMDS]);
+    s->qid_refused = atomic_load(&o->st[ST_QID_REFUSED]);
+}
+
+/* ---------------------------------------------------------------- clients */
+
+int homi_nvme_client_open(homi_nvme_owner *o, int qid, homi_nvme_client **out)
+{
+    if (!o || !out) return HOMI_EINVAL;
+    *out = NULL;
+    if (qid == 0) { /* the admin queue stays with the owner */
+        count(o, ST_QID_REFUSED, 1);
+        homi_log(HOMI_LOG_WARN, "nvme %s: client asked for queue 0 (admin): refused",
+                 o->ctrl.vf.bdf);
+        return HOMI_EACCES;
+    }
+    if (qid != HOMI_NVME_QID_ANY && (qid < 0 || (unsigned)qid > o->nq)) {
+        count(o, ST_QID_REFUSED, 1);
+        return HOMI_ERANGE;
+    }
+    pthread_mutex_lock(&o->lock);
+    if (qid == HOMI_NVME_QID_ANY) {
+        for (unsigned i = 1; i <= o->nq; i++)
+            if (!o->qused[i]) {
+                qid = (int)i;
+                break;
+            }
+        if (qid == HOMI_NVME_QID_ANY) {
+            pthread_mutex_unlock(&o->lock);
+            count(o, ST_QID_REFUSED, 1);
+            return HOMI_EBUSY;
+        }
+    } else if (o->qused[qid]) {
+        pthread_mutex_unlock(&o->lock);
+        count(o, ST_QID_REFUSED, 1);
+        return HOMI_EBUSY;
+    }
+    o->qused[qid] = 1;
+    pthread_mutex_unlock(&o->lock);
+
+    struct homi_nvme_client *c = calloc(1, sizeof *c);
+    int rc = HOMI_ENOMEM;
+    if (!c) goto fail_q;
+    c->o = o;
+    c->qid = (uint16_t)qid;
+    c->nslots = o->depth - 1;
+    c->slot_piece = malloc(c->nslots * sizeof(int));
+    c->free_slots = malloc(c->nslots * sizeof(int));
+    if (!c->slot_piece || !c->free_slots) goto fail;
+    for (unsigned s = 0; s < c->nslots; s++) {
+        c->slot_piece[s] = -1;
+        c->free_slots[s] = (int)(c->nslots - 1 - s);
+    }
+    c->nfree = c->nslots;
+    if ((rc = homi_vfio_dma_alloc(&o->ctrl.vf, (size_t)o->depth * HOMI_NVME_SQE_BYTES, &c->sqm)) ||
+        (rc = homi_vfio_dma_alloc(&o->ctrl.vf, (size_t)o->depth * HOMI_NVME_CQE_BYTES, &c->cqm)) ||
+        (rc = homi_vfio_dma_alloc(&o->ctrl.vf,
+                                  (size_t)c->nslots * (o->max_xfer + HOMI_NVME_PAGE), &c->slots)))
+        goto fail;
+    homi_nvq_init(&c->q, c->qid, (uint16_t)o->depth, c->sqm.va, c->cqm.va, c->sqm.iova,
+                  c->cqm.iova, o->ctrl.vf.bar0, o->ctrl.dstrd);
+    int st = homi_nvme_create_qpair(&o->ctrl, c->qid, (uint16_t)o->depth, &c->sqm, &c->cqm);
+    count(o, ST_ADMIN_CMDS, 2);
+    if (st) {
+        homi_log(HOMI_LOG_ERROR, "nvme %s: creating I/O queue %u failed (status %d)",
+                 o->ctrl.vf.bdf, c->qid, st);
+        rc = st < 0 ? st : HOMI_EIO;
+        goto fail;
+    }
+    pthread_mutex_lock(&o->lock);
+    c->next = o->clients;
+    o->clients = c;
+    pthread_mutex_unlock(&o->lock);
+    *out = c;
+    return 0;
+fail:
+    if (c) {
+        homi_vfio_dma_free(&o->ctrl.vf, &c->slots);
+        homi_vfio_dma_free(&o->ctrl.vf, &c->cqm);
+        homi_vfio_dma_free(&o->ctrl.vf, &c->sqm);
+        free(c->slot_piece);
+        free(c->free_slots);
+        free(c);
+    }
+fail_q:
+    pthread_mutex_lock(&o->lock);
+    o->qused[qid] = 0;
+    pthread_mutex_unlock(&o->lock);
+    return rc;
+}
+
+int homi_nvme_client_qid(const homi_nvme_client *c)
+{
+    return c ? c->qid : HOMI_EINVAL;
+}
+
+void homi_nvme_client_close(homi_nvme_client *c)
+{
+    if (!c) return;
+    struct homi_nvme_owner *o = c->o;
+    while (c->files)
+        homi_nvme_file_close(c->files);
+    int st = homi_nvme_delete_qpair(&o->ctrl, c->qid);
+    count(o, ST_ADMIN_CMDS, 2);
+    if (st)
+        homi_log(HOMI_LOG_ERROR, "nvme %s: deleting I/O queue %u failed (status %d)",
+                 o->ctrl.vf.bdf, c->qid, st);
+    if (!st || !c->dead) { /* the controller no longer writes into them */
+        homi_vfio_dma_free(&o->ctrl.vf, &c->slots);
+        homi_vfio_dma_free(&o->ctrl.vf, &c->cqm);
+        homi_vfio_dma_free(&o->ctrl.vf, &c->sqm);
+    } /* else: left mapped until the controller is shut down */
+    pthread_mutex_lock(&o->lock);
+    for (struct homi_nvme_client **p = &o->clients; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    o->qused[c->qid] = 0;
+    pthread_mutex_unlock(&o->lock);
+    free(c->slot_piece);
+    free(c->free_slots);
+    free(c);
+}
+
+/* ---------------------------------------------------------------- files */
+
+/* Subsystem NQN of the NVMe disk (a multipath head or a namespace of one
+ * controller): the subsysnqn attribute of its parent in sysfs. */
+static int disk_subnqn(const char *disk, char *out, size_t len)
+{
+    char p[PATH_MAX], real[PATH_MAX];
+    snprintf(p, sizeof p, "/sys/block/%s", disk);
+    if (!realpath(p, real)) return -1;
+    char *slash = strrchr(real, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    snprintf(p, sizeof p, "%s/subsysnqn", real);
+    FILE *f = fopen(p, "re");
+    if (!f) return -1;
+    char *r = fgets(out, (int)len, f);
+    fclose(f);
+    if (!r) return -1;
+    size_t l = strcspn(out, "\n");
+    while (l && out[l - 1] == ' ')
+        l--;
+    out[l] = 0;
+    return 0;
+}
+
+int homi_nvme_file_open(homi_nvme_client *c, int fd, homi_nvme_file **out, char *why, size_t wl)
+{
+    if (!c || !out || fd < 0) {
+        snprintf(why, wl, "bad argument");
+        return HOMI_EINVAL;
+    }
+    *out = NULL;
+    struct homi_nvme_owner *o = c->o;
+    struct stat st;
+    if (fstat(fd, &st)) {
+        snprintf(why, wl, "fstat: %s", strerror(errno));
+        return HOMI_EBADF;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, wl, "not a regular file");
+        return HOMI_ENOTREG;
+    }
+    struct homi_blkdev b;
+    int rc = homi_blkdev_from_fd(fd, &b);
+    if (rc) {
+        snprintf(why, wl, "cannot identify the block device: %s", strerror(-rc));
+        return HOMI_ENOTSUP;
+    }
+    if (b.kind != HOMI_BLK_NVME) {
+        snprintf(why, wl, "%s", b.why_not[0] ? b.why_not : "not on an NVMe namespace");
+        return HOMI_ENOTSUP;
+    }
+    if (homi_pt_fs_check(fd, b.fstype, why, wl)) return HOMI_ENOTSUP;
+    char nqn[300];
+    if (disk_subnqn(b.disk, nqn, sizeof nqn)) {
+        snprintf(why, wl, "%s: subsystem NQN unknown", b.disk);
+        return HOMI_ENOTSUP;
+    }
+    if (strcmp(nqn, o->ctrl.subnqn) != 0) {
+        snprintf(why, wl, "%s is in subsystem %s, the delegated controller in %s", b.disk, nqn,
+                 o->ctrl.subnqn);
+        return HOMI_ENOTSUP;
+    }
+    const struct homi_nvme_nsinfo *ns = homi_nvme_ctrl_ns(&o->ctrl, b.nsid);
+    if (!ns) {
+        snprintf(why, wl, "namespace %u is not attached to the delegated controller", b.nsid);
+        return HOMI_ENOTSUP;
+    }
+    if (ns->lba != b.logical_block || b.part_start % ns->lba || ns->lba > o->max_xfer) {
+        snprintf(why, wl, "namespace %u: LBA %u B (kernel: %u B), partition start %llu", b.nsid,
+                 ns->lba, b.logical_block, (unsigned long long)b.part_start);
+        return HOMI_ENOTSUP;
+    }
+    struct homi_nvme_file *f = calloc(1, sizeof *f);
+    if (!f) return HOMI_ENOMEM;
+    f->c = c;
+    f->fd = fd;
+    f->nsid = b.nsid;
+    f->g.part_start = b.part_start;
+    f->g.ns_bytes = ns->ns_bytes;
+    f->g.lba = ns->lba;
+    f->g.max_cmd = o->max_xfer;
+    f->w = o->watcher ? homi_watch_add(o->watcher, fd) : NULL;
+    f->next = c->files;
+    c->files = f;
+    *out = f;
+    return 0;
+}
+
+void homi_nvme_file_close(homi_nvme_file *f)
+{
+    if (!f) return;
+    struct homi_nvme_client *c = f->c;
+    for (struct homi_nvme_file **p = &c->files; *p; p = &(*p)->next)
+        if (*p == f) {
+            *p = f->next;
+            break;
+        }
+    if (f->w) homi_watch_release(c->o->watcher, f->w);
+    homi_extmap_free(&f->map);
+    free(f);
+}
+
+/* ---------------------------------------------------------------- reads */
+
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec &&
+           a->st_blocks == b->st_blocks;
+}
+
+static uint64_t changes(struct homi_nvme_file *f)
+{
+    return f->w ? homi_watch_changes(f->c->o->watcher, f->w) : 0;
+}
+
+/* Bring the extent map up to date (rebuilt, with dirty data written back,
+ * when the file changed).  0, or a HOMI_E* code. */
+static int refresh_map(struct homi_nvme_file *f)
+{
+    uint64_t seen = changes(f);
+    struct stat st;
+    if (fstat(f->fd, &st)) return HOMI_EBADF;
+    if (f->map_valid && seen == f->seen && same_stat(&st, &f->st)) return 0;
+    count(f->c->o, ST_MAP_BUILDS, 1);
+    int rc = homi_extmap_build(f->fd, 1, &f->map);
+    f->seen = seen;
+    f->st = st;
+    f->map_valid = rc == 0;
+    if (rc) {
+        homi_log(HOMI_LOG_INFO, "nvme: no extent map (%s): reading through the file system",
+                 strerror(-rc));
+        f->map.file_size = (uint64_t)st.st_size;
+    }
+    return 0;
+}
+
+static int pread_all(int fd, char *dst, size_t len, uint64_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(fd, dst + got, len - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return homi_err_from_errno(errno);
+        if (r == 0) return 1; /* shorter than planned: the file shrank */
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+struct chunk_acct {
+    uint64_t nvme, kernel, zero;
+};
+
+/* Queue the NVMe command of piece i in a free slot.  0 queued, -1 refused
+ * by the gate. */
+static int queue_piece(struct homi_nvme_file *f, const struct homi_pt_piece *p, int i)
+{
+    struct homi_nvme_client *c = f->c;
+    unsigned max = c->o->max_xfer;
+    int s = c->free_slots[--c->nfree];
+    uint64_t data_iova = c->slots.iova + (uint64_t)s * max;
+    size_t list_off = (size_t)c->nslots * max + (size_t)s * HOMI_NVME_PAGE;
+    uint64_t prp1, prp2;
+    struct homi_nvme_sqe e;
+    if (homi_nvme_prp(data_iova, p->nlb * f->g.lba, (uint64_t *)((char *)c->slots.va + list_off),
+                      c->slots.iova + list_off, &prp1, &prp2)) {
+        c->free_slots[c->nfree++] = s;
+        return -1;
+    }
+    homi_nvme_read_cmd(&e, (uint16_t)s, f->nsid, p->slba, p->nlb, prp1, prp2);
+    if (homi_nvq_io_gate(&c->q, &e, f->nsid) || homi_nvq_push(&c->q, &e) < 0) {
+        c->free_slots[c->nfree++] = s;
+        return -1;
+    }
+    c->slot_piece[s] = i;
+    return 0;
+}
+
+static int read_chunk(struct homi_nvme_file *f, char *dst, uint32_t len, uint64_t off)
+{
+    struct homi_nvme_client *c = f->c;
+    struct homi_nvme_owner *o = c->o;
+    struct homi_pt_piece one, *p = &one;
+    size_t n = 1;
+    if (f->map_valid) {
+        n = homi_pt_plan(&f->map, &f->g, off, len, NULL, 0);
+        p = malloc(n * sizeof *p);
+        if (!p) return HOMI_ENOMEM;
+        n = homi_pt_plan(&f->map, &f->g, off, len, p, n);
+    } else {
+        memset(&one, 0, sizeof one);
+        one.kind = HOMI_PT_KERNEL;
+        one.reason = HOMI_FB_MAP_FAILED;
+        one.foff = off;
+        one.len = len;
+    }
+    uint64_t seen = f->seen;
+    struct stat st0 = f->st;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].kind != HOMI_PT_NVME && p[i].kind != HOMI_PT_BOUNCE) continue;
+        count(o, ST_CMDS_BUILT, 1);
+        if (homi_pt_check(&f->map, &f->g, &p[i])) {
+            count(o, ST_CMDS_REJECTED, 1);
+            homi_log(HOMI_LOG_ERROR, "nvme: command for %u bytes at %llu failed the map check",
+                     p[i].len, (unsigned long long)p[i].foff);
+            p[i].kind = HOMI_PT_KERNEL;
+            p[i].reason = HOMI_FB_EXTENT_UNSAFE;
+        }
+    }
+    struct chunk_acct a = {0, 0, 0};
+    int err = 0, redo = 0;
+    unsigned inflight = 0;
+    size_t next = 0;
+    uint64_t deadline = 0;
+    while ((next < n || inflight) && !err) {
+        int queued = 0;
+        while (next < n && !err) {
+            struct homi_pt_piece *q = &p[next];
+            if (q->kind == HOMI_PT_NVME || q->kind == HOMI_PT_BOUNCE) {
+                if (!c->nfree) break;
+                if (queue_piece(f, q, (int)next) == 0) {
+                    queued = 1;
+                    inflight++;
+                    next++;
+                    continue;
+                }
+                count(o, ST_CMDS_REJECTED, 1);
+                q->kind = HOMI_PT_KERNEL;
+                q->reason = HOMI_FB_EXTENT_UNSAFE;
+            }
+            if (q->kind == HOMI_PT_ZERO) {
+                memset(dst + q->dst_off, 0, q->len);
+                a.zero += q->len;
+            } else { /* HOMI_PT_KERNEL */
+                if (q->reason == HOMI_FB_EXTENT_UNSAFE) count(o, ST_FB_UNSAFE, 1);
+                int r = pread_all(f->fd, dst + q->dst_off, q->len, q->foff);
+                if (r < 0) err = r;
+                if (r > 0) redo = 1;
+                a.kernel += q->len;
+            }
+            next++;
+        }
+        if (queued) {
+            homi_nvq_ring_sq(&c->q);
+            deadline = homi_now_ns() + (uint64_t)o->ctrl.timeout_ms * 1000000u;
+        }
+        if (!inflight) continue;
+        struct homi_nvme_cqe cqe;
+        int got = 0;
+        while (homi_nvq_poll(&c->q, &cqe)) {
+            got = 1;
+            unsigned s = homi_nvme_cqe_cid(&cqe);
+            if (s >= c->nslots || c->slot_piece[s] < 0) {
+                homi_log(HOMI_LOG_ERROR, "nvme: completion for unknown command id %u", s);
+                continue;
+            }
+            struct homi_pt_piece *q = &p[c->slot_piece[s]];
+            unsigned status = homi_nvme_cqe_status(&cqe);
+            if (status == 0) {
+                const char *src = (const char *)c->slots.va + (size_t)s * o->max_xfer + q->skip;
+                memcpy(dst + q->dst_off, src, q->len);
+                a.nvme += q->len;
+                count(o, ST_CMDS_COMPLETED, 1);
+            } else {
+                count(o, ST_CMD_ERRORS, 1);
+                homi_log(HOMI_LOG_INFO,
+                         "nvme: read of %u LBAs at %llu: status 0x%x; using the file system",
+                         q->nlb, (unsigned long long)q->slba, status);
+                int r = pread_all(f->fd, dst + q->dst_off, q->len, q->foff);
+                if (r < 0) err = r;
+                if (r > 0) redo = 1;
+                a.kernel += q->len;
+            }
+            c->slot_piece[s] = -1;
+            c->free_slots[c->nfree++] = (int)s;
+            inflight--;
+        }
+        if (got) {
+            homi_nvq_ring_cq(&c->q);
+            deadline = homi_now_ns() + (uint64_t)o->ctrl.timeout_ms * 1000000u;
+        } else if (homi_now_ns() > deadline) {
+            homi_log(HOMI_LOG_ERROR, "nvme %s: queue %u: %u command(s) timed out after %u ms",
+                     o->ctrl.vf.bdf, c->qid, inflight, o->ctrl.timeout_ms);
+            c->dead = 1;
+            err = HOMI_ETIMEDOUT;
+        }
+    }
+    if (p != &one) free(p);
+    if (err) return err;
+    /* Did the file change while the commands were in flight?  Then the
+     * blocks read may no longer be the file's: read it all again through
+     * the file system. */
+    struct stat st;
+    if (redo || changes(f) != seen || fstat(f->fd, &st) || !same_stat(&st, &st0)) {
+        count(o, ST_FB_CHANGED, 1);
+        f->map_valid = 0;
+        int r = pread_all(f->fd, dst, len, off);
+        if (r) return r < 0 ? r : HOMI_EIO;
+        count(o, ST_BYTES_KERNEL, len);
+        return 0;
+    }
+    count(o, ST_BYTES_NVME, a.nvme);
+    count(o, ST_BYTES_KERNEL, a.kernel);
+    count(o, ST_BYTES_ZERO, a.zero);
+    return 0;
+}
+
+int64_t homi_nvme_read(homi_nvme_file *f, void *dst, size_t len, uint64_t off)
+{
+    if (!f || (!dst && len)) return HOMI_EINVAL;
+    struct homi_nvme_client *c = f->c;
+    struct homi_nvme_owner *o = c->o;
+    if (c->dead) return HOMI_EIO;
+    if (len > (uint64_t)INT64_MAX || off > (uint64_t)INT64_MAX - len) {
+        count(o, ST_REFUSED, 1);
+        return HOMI_ERANGE;
+    }
+    int rc = refresh_map(f);
+    if (rc) return rc;
+    if (off + len > f->map.file_size) { /* outside the file: no command is built */
+        count(o, ST_REFUSED, 1);
+        HOMI_DEBUG("nvme: read of %zu bytes at %llu refused: file size %llu", len,
+                   (unsigned long long)off, (unsigned long long)f->map.file_size);
+        return HOMI_ERANGE;
+    }
+    count(o, ST_READS, 1);
+    size_t done = 0;
+    while (done < len) {
+        uint32_t n = len - done > CHUNK ? CHUNK : (uint32_t)(len - done);
+        if (done && (rc = refresh_map(f))) return rc;
+        if (off + done + n > f->map.file_size) return HOMI_ERANGE; /* shrank meanwhile */
+        rc = read_chunk(f, (char *)dst + done, n, off + done);
+        if (rc) return rc;
+        done += n;
+    }
+    return (int64_t)len;
+}
