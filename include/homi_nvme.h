@@ -41,8 +41,8 @@ struct homi_nvme_opts {
 /* Take the controller at PCI address bdf ("0000:00:05.0", bound to
  * vfio-pci): bring it up, identify it and its namespaces, request the I/O
  * queues.  Returns 0 or a HOMI_E* code, with the reason in why. */
-int homi_nvme_owner_open(const char *bdf, const struct homi_nvme_opts *opts,
-                         homi_nvme_owner **out, char *why, size_t whylen);
+int homi_nvme_owner_open(const char *bdf, const struct homi_nvme_opts *opts, homi_nvme_owner **out,
+                         char *why, size_t whylen);
 /* Close the remaining clients, delete their queues, shut the controller
  * down (CC.SHN) and give the IOMMU mappings back. */
 void homi_nvme_owner_close(homi_nvme_owner *o);

@@ -105,8 +105,8 @@ static unsigned env_or(unsigned v, const char *name, unsigned dflt)
 
 /* ---------------------------------------------------------------- owner */
 
-int homi_nvme_owner_open(const char *bdf, const struct homi_nvme_opts *opts,
-                         homi_nvme_owner **out, char *why, size_t wl)
+int homi_nvme_owner_open(const char *bdf, const struct homi_nvme_opts *opts, homi_nvme_owner **out,
+                         char *why, size_t wl)
 {
     static const struct homi_nvme_opts none;
     if (!opts) opts = &none;
@@ -141,8 +141,9 @@ int homi_nvme_owner_open(const char *bdf, const struct homi_nvme_opts *opts,
     o->max_xfer = xfer;
     if ((rc = homi_watcher_create(&o->watcher))) o->watcher = NULL; /* fstat only */
     pthread_mutex_init(&o->lock, NULL);
-    homi_log(HOMI_LOG_INFO, "nvme %s: delegated: %u I/O queue pair(s) of %u entries, %u KiB per command",
-             bdf, o->nq, o->depth, o->max_xfer >> 10);
+    homi_log(HOMI_LOG_INFO,
+             "nvme %s: delegated: %u I/O queue pair(s) of %u entries, %u KiB per command", bdf,
+             o->nq, o->depth, o->max_xfer >> 10);
     *out = o;
     return 0;
 }
@@ -249,11 +250,11 @@ int homi_nvme_client_open(homi_nvme_owner *o, int qid, homi_nvme_client **out)
     c->nfree = c->nslots;
     if ((rc = homi_vfio_dma_alloc(&o->ctrl.vf, (size_t)o->depth * HOMI_NVME_SQE_BYTES, &c->sqm)) ||
         (rc = homi_vfio_dma_alloc(&o->ctrl.vf, (size_t)o->depth * HOMI_NVME_CQE_BYTES, &c->cqm)) ||
-        (rc = homi_vfio_dma_alloc(&o->ctrl.vf,
-                                  (size_t)c->nslots * (o->max_xfer + HOMI_NVME_PAGE), &c->slots)))
+        (rc = homi_vfio_dma_alloc(&o->ctrl.vf, (size_t)c->nslots * (o->max_xfer + HOMI_NVME_PAGE),
+                                  &c->slots)))
         goto fail;
-    homi_nvq_init(&c->q, c->qid, (uint16_t)o->depth, c->sqm.va, c->cqm.va, c->sqm.iova,
-                  c->cqm.iova, o->ctrl.vf.bar0, o->ctrl.dstrd);
+    homi_nvq_init(&c->q, c->qid, (uint16_t)o->depth, c->sqm.va, c->cqm.va, c->sqm.iova, c->cqm.iova,
+                  o->ctrl.vf.bar0, o->ctrl.dstrd);
     int st = homi_nvme_create_qpair(&o->ctrl, c->qid, (uint16_t)o->depth, &c->sqm, &c->cqm);
     count(o, ST_ADMIN_CMDS, 2);
     if (st) {

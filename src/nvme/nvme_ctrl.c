@@ -141,7 +141,9 @@ static int identify(struct homi_nvme_ctrl *c, char *why, size_t wl)
     copy_str(c->subnqn, data + 768, 256);
     unsigned mdts = data[77];
     unsigned mps_min = (unsigned)((c->cap >> 48) & 0xf);
-    c->mdts_bytes = mdts == 0 ? 0 : mdts + 12 + mps_min >= 31 ? 1u << 31 : 1u << (mdts + 12 + mps_min);
+    c->mdts_bytes = mdts == 0                   ? 0
+                    : mdts + 12 + mps_min >= 31 ? 1u << 31
+                                                : 1u << (mdts + 12 + mps_min);
     uint32_t nn = (uint32_t)data[516] | ((uint32_t)data[517] << 8) | ((uint32_t)data[518] << 16) |
                   ((uint32_t)data[519] << 24);
     (void)nn;
@@ -181,8 +183,8 @@ static int identify(struct homi_nvme_ctrl *c, char *why, size_t wl)
     return 0;
 }
 
-int homi_nvme_ctrl_open(struct homi_nvme_ctrl *c, const char *bdf, unsigned nq,
-                        unsigned timeout_ms, char *why, size_t wl)
+int homi_nvme_ctrl_open(struct homi_nvme_ctrl *c, const char *bdf, unsigned nq, unsigned timeout_ms,
+                        char *why, size_t wl)
 {
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->admin_lock, NULL);

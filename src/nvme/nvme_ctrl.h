@@ -43,8 +43,8 @@ struct homi_nvme_ctrl {
 
 /* Bring up the controller at bdf (bound to vfio-pci), asking for nq I/O
  * queue pairs.  Returns 0, or HOMI_E* with the reason in why. */
-int homi_nvme_ctrl_open(struct homi_nvme_ctrl *c, const char *bdf, unsigned nq,
-                        unsigned timeout_ms, char *why, size_t wl);
+int homi_nvme_ctrl_open(struct homi_nvme_ctrl *c, const char *bdf, unsigned nq, unsigned timeout_ms,
+                        char *why, size_t wl);
 /* Shut the controller down (CC.SHN), disable it, release everything. */
 void homi_nvme_ctrl_close(struct homi_nvme_ctrl *c);
 /* One admin command, synchronously.  Returns 0, the NVMe status (> 0), or

@@ -118,7 +118,7 @@ int homi_vfio_open(struct homi_vfio *v, const char *bdf, char *why, size_t wl)
         return HOMI_ESYS;
     }
     int type = ioctl(v->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) ? VFIO_TYPE1v2_IOMMU
-                                                                              : VFIO_TYPE1_IOMMU;
+                                                                             : VFIO_TYPE1_IOMMU;
     if (ioctl(v->container, VFIO_SET_IOMMU, type)) {
         snprintf(why, wl, "VFIO_SET_IOMMU: %s", strerror(errno));
         homi_vfio_close(v);
@@ -132,13 +132,14 @@ int homi_vfio_open(struct homi_vfio *v, const char *bdf, char *why, size_t wl)
         return HOMI_ESYS;
     }
     struct vfio_region_info ri = {.argsz = sizeof ri, .index = VFIO_PCI_BAR0_REGION_INDEX};
-    if (ioctl(v->device, VFIO_DEVICE_GET_REGION_INFO, &ri) || !(ri.flags & VFIO_REGION_INFO_FLAG_MMAP) ||
-        ri.size < 0x2000) {
+    if (ioctl(v->device, VFIO_DEVICE_GET_REGION_INFO, &ri) ||
+        !(ri.flags & VFIO_REGION_INFO_FLAG_MMAP) || ri.size < 0x2000) {
         snprintf(why, wl, "%s: BAR0 cannot be mapped", bdf);
         homi_vfio_close(v);
         return HOMI_ENOTSUP;
     }
-    void *bar = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, v->device, (off_t)ri.offset);
+    void *bar =
+        mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, v->device, (off_t)ri.offset);
     if (bar == MAP_FAILED) {
         snprintf(why, wl, "mmap BAR0: %s", strerror(errno));
         homi_vfio_close(v);
@@ -217,8 +218,8 @@ int homi_vfio_dma_alloc(struct homi_vfio *v, size_t size, struct homi_dma *out)
 {
     memset(out, 0, sizeof *out);
     size = (size + PG - 1) & ~(size_t)(PG - 1);
-    void *va = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-                    -1, 0);
+    void *va =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (va == MAP_FAILED) return HOMI_ENOMEM;
     uint64_t iova;
     if (iova_take(v, size, &iova)) {

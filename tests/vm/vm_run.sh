@@ -19,7 +19,8 @@
 #   controller at PCI 0000:00:05.0 : for delegation (the guest binds it to vfio-pci)
 # (QEMU gives the controllers of a subsystem one serial, homi-subsys)
 #   nsid 1: 512 B LBAs   nsid 2: 4 KiB LBAs   (shared: the kernel sees one
-#   multipath head /dev/nvme0nY per namespace)
+#   multipath head /dev/nvmeXnY per namespace; X is the instance of the
+#   controller that probed first, 0 or 1)
 # and the vfio / vfio_iommu_type1 / vfio-pci modules in the initramfs.
 # Environment:
 #   HOMI_VM_LAYOUT   single (default) | subsys
@@ -96,7 +97,7 @@ layout=${HOMI_VM_LAYOUT:-single}
 case $layout in
 single) mods=(crc32c_generic crc32c-intel nvme ext4 xfs) waitdev=/dev/ng0n4 ;;
 subsys) mods=(crc32c_generic crc32c-intel nvme ext4 xfs vfio vfio_iommu_type1 vfio-pci)
-        waitdev=/dev/ng0n2 ;;
+        waitdev='/dev/ng[0-9]n2' ;; # the head's name follows the controller that probed first
 *) echo "HOMI_VM_LAYOUT must be single or subsys" >&2; exit 1 ;;
 esac
 # --- kernel modules, in load order
@@ -121,8 +122,8 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 while read -r ko; do insmod "\$ko" 2>/dev/null || echo "insmod \$ko failed"; done </homi/modules
 i=0
-while [ ! -e $waitdev ] && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i+1)); done
-ls /dev/nvme0* /dev/ng0* | tr '\n' ' '; echo
+while ! ls $waitdev >/dev/null 2>&1 && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i+1)); done
+ls /dev/nvme* /dev/ng* | tr '\n' ' '; echo
 cd /homi
 sh /homi/$script ${gargs[*]}
 rc=\$?
