@@ -284,10 +284,10 @@ static void check_refusals(homi_nvme_client *c)
     uint64_t size = fsize(fd);
     uint8_t buf[64];
     struct homi_nvme_stats s0 = stats();
-    CHECK_RC(homi_nvme_read(f, buf, 1, size), HOMI_ERANGE);              /* at EOF */
-    CHECK_RC(homi_nvme_read(f, buf, 11, size - 10), HOMI_ERANGE);        /* across EOF */
-    CHECK_RC(homi_nvme_read(f, buf, 64, size + 12345678), HOMI_ERANGE);  /* far past */
-    CHECK_RC(homi_nvme_read(f, buf, 16, UINT64_MAX - 8), HOMI_ERANGE);   /* overflow */
+    CHECK_RC(homi_nvme_read(f, buf, 1, size), HOMI_ERANGE);             /* at EOF */
+    CHECK_RC(homi_nvme_read(f, buf, 11, size - 10), HOMI_ERANGE);       /* across EOF */
+    CHECK_RC(homi_nvme_read(f, buf, 64, size + 12345678), HOMI_ERANGE); /* far past */
+    CHECK_RC(homi_nvme_read(f, buf, 16, UINT64_MAX - 8), HOMI_ERANGE);  /* overflow */
     CHECK_RC(homi_nvme_read(f, buf, 8, (uint64_t)INT64_MAX), HOMI_ERANGE);
     CHECK_RC(homi_nvme_read(f, NULL, 8, 0), HOMI_EINVAL);
     struct homi_nvme_stats s1 = stats();
@@ -460,9 +460,8 @@ static void concurrency(void)
            "B; kernel reader %llu reads %llu B; writer appended %llu B; NVMe commands %llu, "
            "changed-in-flight re-reads %llu, map builds %llu\n",
            secs, r1.qid, (unsigned long long)r1.reads, (unsigned long long)r1.bytes, r2.qid,
-           (unsigned long long)r2.reads, (unsigned long long)r2.bytes,
-           (unsigned long long)kr.reads, (unsigned long long)kr.bytes,
-           (unsigned long long)(atomic_load(&grow_size) - MiB),
+           (unsigned long long)r2.reads, (unsigned long long)r2.bytes, (unsigned long long)kr.reads,
+           (unsigned long long)kr.bytes, (unsigned long long)(atomic_load(&grow_size) - MiB),
            (unsigned long long)(s1.cmds_completed - s0.cmds_completed),
            (unsigned long long)(s1.fb_changed - s0.fb_changed),
            (unsigned long long)(s1.map_builds - s0.map_builds));
