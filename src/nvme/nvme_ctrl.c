@@ -173,8 +173,9 @@ static int identify(struct homi_nvme_ctrl *c, char *why, size_t wl)
         if (!nsze) continue; /* not active on this controller */
         unsigned flbas = data[26];
         unsigned fmt = (flbas & 0xf) | ((flbas >> 1) & 0x30);
+        unsigned ms = data[128 + 4 * fmt] | (data[128 + 4 * fmt + 1] << 8);
         unsigned lbads = data[128 + 4 * fmt + 2];
-        if (lbads < 9 || lbads > 16) continue;
+        if (lbads < 9 || lbads > 12 || ms) continue; /* 512 B..4 KiB, no metadata */
         struct homi_nvme_nsinfo *ns = &c->ns[c->nns++];
         ns->nsid = nsid;
         ns->lba = 1u << lbads;

@@ -116,8 +116,7 @@ static void test_prp(void)
     CHECK(homi_nvme_prp(0x100000, 4096, list, L, &p1, &p2) == 0 && p1 == 0x100000 && p2 == 0,
           "one page");
     CHECK(homi_nvme_prp(0x100200, 3584, list, L, &p1, &p2) == 0 && p2 == 0, "end of a page");
-    CHECK(homi_nvme_prp(0x100200, 3585, list, L, &p1, &p2) == 0 && p1 == 0x100200 &&
-              p2 == 0x101000,
+    CHECK(homi_nvme_prp(0x100200, 3585, list, L, &p1, &p2) == 0 && p1 == 0x100200 && p2 == 0x101000,
           "two pages from an offset");
     CHECK(homi_nvme_prp(0x100000, 8192, list, L, &p1, &p2) == 0 && p2 == 0x101000, "two pages");
     memset(list, 0, sizeof list);
@@ -130,7 +129,8 @@ static void test_prp(void)
     CHECK(homi_nvme_prp(0x100004, 3 * 4096, list, L, &p1, &p2) == 0 && p2 == L &&
               list[0] == 0x101000 && list[1] == 0x102000 && list[2] == 0x103000,
           "offset start: 4 pages");
-    CHECK(homi_nvme_prp(0x100000, 2u << 20, list, L, &p1, &p2) == 0 && list[510] == 0x100000 + 511 * 4096ull,
+    CHECK(homi_nvme_prp(0x100000, 2u << 20, list, L, &p1, &p2) == 0 &&
+              list[510] == 0x100000 + 511 * 4096ull,
           "2 MiB: one full list page");
     CHECK(homi_nvme_prp(0x100000, (2u << 20) + 4096 + 1, list, L, &p1, &p2) == -1,
           "needs a second list page");
@@ -153,12 +153,11 @@ static void test_read_cmd_and_gate(void)
     CHECK(homi_nvq_io_gate(&io, &e, 7) == 0, "a Read on an I/O queue");
     CHECK(homi_nvq_io_gate(&adm, &e, 7) == -1, "a Read on queue 0 (admin)");
     CHECK(homi_nvq_io_gate(&io, &e, 8) == -1, "another namespace");
-    static const unsigned ops[] = {HOMI_NVME_ADM_DELETE_SQ, HOMI_NVME_ADM_CREATE_SQ,
-                                   HOMI_NVME_ADM_DELETE_CQ, HOMI_NVME_ADM_CREATE_CQ,
-                                   HOMI_NVME_ADM_IDENTIFY,  HOMI_NVME_ADM_SET_FEATURES,
-                                   0x0c /* AER */,          0x10 /* firmware commit */,
-                                   0x80 /* format */,       0x84 /* sanitize */,
-                                   0x08 /* write zeroes */, 0x09 /* dataset mgmt */};
+    static const unsigned ops[] = {
+        HOMI_NVME_ADM_DELETE_SQ, HOMI_NVME_ADM_CREATE_SQ,    HOMI_NVME_ADM_DELETE_CQ,
+        HOMI_NVME_ADM_CREATE_CQ, HOMI_NVME_ADM_IDENTIFY,     HOMI_NVME_ADM_SET_FEATURES,
+        0x0c /* AER */,          0x10 /* firmware commit */, 0x80 /* format */,
+        0x84 /* sanitize */,     0x08 /* write zeroes */,    0x09 /* dataset mgmt */};
     for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         struct homi_nvme_sqe x = e;
         x.dw[0] = (x.dw[0] & ~0xffu) | ops[i];
