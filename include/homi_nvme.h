@@ -101,6 +101,23 @@ void homi_nvme_file_close(homi_nvme_file *f);
  * a negative HOMI_E* code. */
 int64_t homi_nvme_read(homi_nvme_file *f, void *dst, size_t len, uint64_t off);
 
+/* SR-IOV (control plane, root): delegate virtual function vfn (from 1)
+ * of the physical function whose kernel controller is ctrl ("nvme0").
+ * homi_nvme_sriov_release_primary takes the primary controller's flexible
+ * queue/interrupt resources away (Virtualization Management, Primary
+ * Flexible Allocation of 0) and resets it through the kernel so that they
+ * become free (its mounts stay; it keeps its private resources).
+ * homi_nvme_sriov_vf_prepare enables the VF in sysfs with driver
+ * autoprobe off, assigns its secondary controller nvq queue resources
+ * (admin + nvq-1 I/O queues) and nvi interrupt resources, brings it
+ * online, binds the VF to vfio-pci and writes its PCI address to bdf,
+ * ready for homi_nvme_owner_open.  Both send their admin commands through
+ * the kernel's admin queue of the PF (NVME_IOCTL_ADMIN_CMD).  Return 0 or
+ * HOMI_E*, with the reason in why. */
+int homi_nvme_sriov_release_primary(const char *ctrl, char *why, size_t whylen);
+int homi_nvme_sriov_vf_prepare(const char *ctrl, unsigned vfn, unsigned nvq, unsigned nvi,
+                               char *bdf, size_t bdflen, char *why, size_t whylen);
+
 #ifdef __cplusplus
 }
 #endif

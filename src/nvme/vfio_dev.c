@@ -131,6 +131,11 @@ int homi_vfio_open(struct homi_vfio *v, const char *bdf, char *why, size_t wl)
         homi_vfio_close(v);
         return HOMI_ESYS;
     }
+    /* start from a clean function (FLR or equivalent) where vfio offers it:
+     * whatever a previous owner left in the controller is gone */
+    struct vfio_device_info di = {.argsz = sizeof di};
+    if (ioctl(v->device, VFIO_DEVICE_GET_INFO, &di) == 0 && (di.flags & VFIO_DEVICE_FLAGS_RESET))
+        (void)ioctl(v->device, VFIO_DEVICE_RESET);
     struct vfio_region_info ri = {.argsz = sizeof ri, .index = VFIO_PCI_BAR0_REGION_INDEX};
     if (ioctl(v->device, VFIO_DEVICE_GET_REGION_INFO, &ri) ||
         !(ri.flags & VFIO_REGION_INFO_FLAG_MMAP) || ri.size < 0x2000) {

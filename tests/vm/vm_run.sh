@@ -22,8 +22,10 @@
 #   multipath head /dev/nvmeXnY per namespace; X is the instance of the
 #   controller that probed first, 0 or 1)
 # and the vfio / vfio_iommu_type1 / vfio-pci modules in the initramfs.
+# HOMI_VM_LAYOUT=sriov: the same, but one SR-IOV capable controller
+# (0000:00:04.0, sriov_max_vfs=1; the guest creates VF 0000:00:04.1).
 # Environment:
-#   HOMI_VM_LAYOUT   single (default) | subsys
+#   HOMI_VM_LAYOUT   single (default) | subsys | sriov
 #   HOMI_VM_ACCEL    tcg (default) | kvm
 #   HOMI_VM_TIMEOUT  seconds before the guest is killed (default 600)
 #   HOMI_VM_MEM      guest memory, MiB (default 2048)
@@ -98,7 +100,9 @@ case $layout in
 single) mods=(crc32c_generic crc32c-intel nvme ext4 xfs) waitdev=/dev/ng0n4 ;;
 subsys) mods=(crc32c_generic crc32c-intel nvme ext4 xfs vfio vfio_iommu_type1 vfio-pci)
         waitdev='/dev/ng[0-9]n2' ;; # the head's name follows the controller that probed first
-*) echo "HOMI_VM_LAYOUT must be single or subsys" >&2; exit 1 ;;
+sriov) mods=(crc32c_generic crc32c-intel nvme ext4 xfs vfio vfio_iommu_type1 vfio-pci)
+       waitdev='/dev/ng0n2' ;;
+*) echo "HOMI_VM_LAYOUT must be single, subsys or sriov" >&2; exit 1 ;;
 esac
 # --- kernel modules, in load order
 modlist=$root/homi/modules
@@ -143,6 +147,15 @@ if [ "$layout" = single ]; then
   lbss=(512 4096 512 4096)
   nsopt=
   kopt=
+elif [ "$layout" = sriov ]; then
+  # one physical function that can create one VF: 8 I/O queue pairs, of
+  # which 4 VQ and 1 VI are flexible (for secondary controllers)
+  machine=(-machine q35 -device intel-iommu
+           -device nvme-subsys,id=subsys0,nqn=homi-subsys
+           -device "nvme,id=nvme0,serial=homi-subsys,subsys=subsys0,mdts=7,addr=04.0,sriov_max_vfs=1,sriov_vq_flexible=4,sriov_vi_flexible=1,max_ioqpairs=8,msix_qsize=4")
+  lbss=(512 4096)
+  nsopt=,shared=on
+  kopt=" intel_iommu=on"
 else
   # the IOMMU comes before the devices it translates for
   machine=(-machine q35 -device intel-iommu

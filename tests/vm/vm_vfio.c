@@ -20,6 +20,9 @@
  *        written
  *     5. the owner is closed (controller shut down) and opened again
  *
+ *   vm_vfio --sriov CTRL OUTFILE
+ *     the SR-IOV variant's set-up (see sriov_setup)
+ *
  * Exit 0 pass, 1 fail, 77 when the delegated controller cannot be opened
  * because vfio is missing. */
 #include <pthread.h>
@@ -515,10 +518,36 @@ static int open_owner(void)
     return 0;
 }
 
+/* vm_vfio --sriov CTRL OUT: the control plane's SR-IOV set-up on the PF
+ * whose kernel controller is CTRL: VF 1 gets 4 queue resources (admin + 3
+ * I/O queues) and 1 interrupt resource, goes online, is bound to vfio-pci;
+ * its PCI address is written to OUT. */
+static int sriov_setup(const char *ctrl, const char *out)
+{
+    char why[300] = "", vf[64] = "";
+    int rc = homi_nvme_sriov_release_primary(ctrl, why, sizeof why);
+    if (rc) {
+        fprintf(stderr, "FAIL releasing the primary's flexible resources: %s (%s)\n",
+                homi_strerror(rc), why);
+        return 1;
+    }
+    rc = homi_nvme_sriov_vf_prepare(ctrl, 1, 4, 1, vf, sizeof vf, why, sizeof why);
+    if (rc) {
+        fprintf(stderr, "FAIL preparing VF 1: %s (%s)\n", homi_strerror(rc), why);
+        return 1;
+    }
+    printf("VF 1 of %s: %s, online, bound to vfio-pci\n", ctrl, vf);
+    FILE *f = fopen(out, "w");
+    if (!f || fprintf(f, "%s\n", vf) < 0 || fclose(f)) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 4 && !strcmp(argv[1], "--sriov")) return sriov_setup(argv[2], argv[3]);
     if (argc != 4) {
-        fprintf(stderr, "usage: vm_vfio BDF SECS DIR\n");
+        fprintf(stderr, "usage: vm_vfio BDF SECS DIR | vm_vfio --sriov CTRL OUTFILE\n");
         return 2;
     }
     bdf = argv[1];
