@@ -112,16 +112,21 @@ int homi_nvme_sriov_release_primary(const char *ctrl, char *why, size_t wl)
     uint16_t cntlid = le16(d + 78);
     /* (OACS bit 7 advertises Virtualization Management, but QEMU 7.2 does
      * not set it: the commands are tried and their status reported) */
-    if (!rc) rc = admin(fd, ADM_IDENTIFY, CNS_PRIMARY_CAPS | ((uint32_t)cntlid << 16), 0, d, 4096, NULL);
+    if (!rc)
+        rc = admin(fd, ADM_IDENTIFY, CNS_PRIMARY_CAPS | ((uint32_t)cntlid << 16), 0, d, 4096, NULL);
     if (!rc)
         homi_log(HOMI_LOG_INFO,
                  "%s: primary controller %u: VQ flexible %u (allocated to primary %u), private %u; "
                  "VI flexible %u (allocated to primary %u), private %u",
-                 ctrl, cntlid, le32(d + 8), le16(d + 16), le16(d + 18), le32(d + 32),
-                 le16(d + 40), le16(d + 42));
+                 ctrl, cntlid, le32(d + 8), le16(d + 16), le16(d + 18), le32(d + 32), le16(d + 40),
+                 le16(d + 42));
     /* no flexible resources for the primary: they go to secondaries */
-    if (!rc) rc = admin(fd, ADM_VIRT_MGMT, ACT_PRIMARY_FLEX | (RT_VQ << 8) | ((uint32_t)cntlid << 16), 0, NULL, 0, NULL);
-    if (!rc) rc = admin(fd, ADM_VIRT_MGMT, ACT_PRIMARY_FLEX | (RT_VI << 8) | ((uint32_t)cntlid << 16), 0, NULL, 0, NULL);
+    if (!rc)
+        rc = admin(fd, ADM_VIRT_MGMT, ACT_PRIMARY_FLEX | (RT_VQ << 8) | ((uint32_t)cntlid << 16), 0,
+                   NULL, 0, NULL);
+    if (!rc)
+        rc = admin(fd, ADM_VIRT_MGMT, ACT_PRIMARY_FLEX | (RT_VI << 8) | ((uint32_t)cntlid << 16), 0,
+                   NULL, 0, NULL);
     free(d);
     close(fd);
     if (rc) {
@@ -204,12 +209,14 @@ int homi_nvme_sriov_vf_prepare(const char *ctrl, unsigned vfn, unsigned nvq, uns
         goto out;
     }
     int st;
-    if ((st = admin(fd, ADM_VIRT_MGMT, ACT_SEC_OFFLINE | ((uint32_t)scid << 16), 0, NULL, 0, NULL)) ||
+    if ((st = admin(fd, ADM_VIRT_MGMT, ACT_SEC_OFFLINE | ((uint32_t)scid << 16), 0, NULL, 0,
+                    NULL)) ||
         (st = admin(fd, ADM_VIRT_MGMT, ACT_SEC_ASSIGN | (RT_VQ << 8) | ((uint32_t)scid << 16), nvq,
                     NULL, 0, NULL)) ||
         (st = admin(fd, ADM_VIRT_MGMT, ACT_SEC_ASSIGN | (RT_VI << 8) | ((uint32_t)scid << 16), nvi,
                     NULL, 0, NULL)) ||
-        (st = admin(fd, ADM_VIRT_MGMT, ACT_SEC_ONLINE | ((uint32_t)scid << 16), 0, NULL, 0, NULL))) {
+        (st =
+             admin(fd, ADM_VIRT_MGMT, ACT_SEC_ONLINE | ((uint32_t)scid << 16), 0, NULL, 0, NULL))) {
         snprintf(why, wl,
                  "%s: Virtualization Management for secondary controller %d failed (%s %d): "
                  "free flexible resources? (homi_nvme_sriov_release_primary)",
