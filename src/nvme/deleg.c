@@ -8,6 +8,7 @@
  * whose file changed while in flight (inotify + fstat, as passthru.c)
  * are read through the file system, counted. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,7 +44,6 @@ enum {
     ST_FB_UNSAFE,
     ST_FB_CHANGED,
     ST_MAP_BUILDS,
-    ST_ADMIN_CMDS,
     ST_QID_REFUSED,
     ST_COUNT
 };
@@ -127,7 +127,6 @@ int homi_nvme_owner_open(const char *bdf, const struct homi_nvme_opts *opts, hom
         free(o);
         return rc;
     }
-    count(o, ST_ADMIN_CMDS, 4 + o->ctrl.nns); /* identify x2+ns, set features */
     o->nq = nq < o->ctrl.nsq ? nq : o->ctrl.nsq;
     if (o->nq > o->ctrl.ncq) o->nq = o->ctrl.ncq;
     if (depth > o->ctrl.mqes) depth = o->ctrl.mqes;
@@ -194,7 +193,7 @@ void homi_nvme_stats_get(homi_nvme_owner *o, struct homi_nvme_stats *s)
     s->fb_unsafe = atomic_load(&o->st[ST_FB_UNSAFE]);
     s->fb_changed = atomic_load(&o->st[ST_FB_CHANGED]);
     s->map_builds = atomic_load(&o->st[ST_MAP_BUILDS]);
-    s->admin_cmds = atomic_load(&o->st[ST_ADMIN_CMDS]);
+    s->admin_cmds = atomic_load(&o->ctrl.admin_count);
     s->qid_refused = atomic_load(&o->st[ST_QID_REFUSED]);
 }
 
@@ -256,7 +255,6 @@ int homi_nvme_client_open(homi_nvme_owner *o, int qid, homi_nvme_client **out)
     homi_nvq_init(&c->q, c->qid, (uint16_t)o->depth, c->sqm.va, c->cqm.va, c->sqm.iova, c->cqm.iova,
                   o->ctrl.vf.bar0, o->ctrl.dstrd);
     int st = homi_nvme_create_qpair(&o->ctrl, c->qid, (uint16_t)o->depth, &c->sqm, &c->cqm);
-    count(o, ST_ADMIN_CMDS, 2);
     if (st) {
         homi_log(HOMI_LOG_ERROR, "nvme %s: creating I/O queue %u failed (status %d)",
                  o->ctrl.vf.bdf, c->qid, st);
@@ -297,7 +295,6 @@ void homi_nvme_client_close(homi_nvme_client *c)
     while (c->files)
         homi_nvme_file_close(c->files);
     int st = homi_nvme_delete_qpair(&o->ctrl, c->qid);
-    count(o, ST_ADMIN_CMDS, 2);
     if (st)
         homi_log(HOMI_LOG_ERROR, "nvme %s: deleting I/O queue %u failed (status %d)",
                  o->ctrl.vf.bdf, c->qid, st);
@@ -360,6 +357,13 @@ int homi_nvme_file_open(homi_nvme_client *c, int fd, homi_nvme_file **out, char 
     if (!S_ISREG(st.st_mode)) {
         snprintf(why, wl, "not a regular file");
         return HOMI_ENOTREG;
+    }
+    /* the descriptor is the client's proof that it may read the file: it
+     * must be open for reading (not O_WRONLY, not O_PATH) */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY) {
+        snprintf(why, wl, "descriptor not open for reading");
+        return HOMI_EBADF;
     }
     struct homi_blkdev b;
     int rc = homi_blkdev_from_fd(fd, &b);

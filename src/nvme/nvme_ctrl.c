@@ -80,6 +80,7 @@ int homi_nvme_admin(struct homi_nvme_ctrl *c, struct homi_nvme_sqe *e, uint32_t 
         return HOMI_EBUSY;
     }
     homi_nvq_ring_sq(&c->aq);
+    atomic_fetch_add(&c->admin_count, 1);
     uint64_t end = homi_now_ns() + (uint64_t)c->timeout_ms * 1000000u;
     struct homi_nvme_cqe cqe;
     int rc = HOMI_ETIMEDOUT;

@@ -7,6 +7,7 @@
 #define HOMI_NVME_CTRL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,7 @@ struct homi_nvme_ctrl {
     struct homi_nvq aq;
     struct homi_dma admin_mem; /* ASQ page, ACQ page, one data page */
     uint16_t admin_cid;
+    atomic_ullong admin_count; /* admin commands submitted */
     int enabled;
 };
 

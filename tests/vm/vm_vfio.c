@@ -307,6 +307,17 @@ static void check_refusals(homi_nvme_client *c)
            (unsigned long long)(s1.cmds_built - s0.cmds_built),
            (unsigned long long)(s2.cmds_built - s1.cmds_built));
     homi_nvme_file_close(f);
+    /* a descriptor that does not allow reading is no proof of access */
+    int wfd = open(p, O_WRONLY), pfd = open(p, O_PATH);
+    REQUIRE(wfd >= 0 && pfd >= 0, "open O_WRONLY / O_PATH: %s", strerror(errno));
+    homi_nvme_file *h = NULL;
+    char why2[300] = "";
+    CHECK_RC(homi_nvme_file_open(c, wfd, &h, why2, sizeof why2), HOMI_EBADF);
+    CHECK_RC(homi_nvme_file_open(c, pfd, &h, why2, sizeof why2), HOMI_EBADF);
+    CHECK(h == NULL, "a file handle for a write-only / O_PATH descriptor");
+    printf("refusals: O_WRONLY and O_PATH descriptors: %s\n", why2);
+    close(wfd);
+    close(pfd);
     /* a file outside the delegated subsystem (the initramfs) is refused */
     int rfd = open("/homi/guest_lib.sh", O_RDONLY);
     if (rfd >= 0) {
@@ -410,6 +421,8 @@ static void *kernel_reader(void *arg) /* the kernel path on the same namespace *
 
 static uint8_t *grow_data;
 static atomic_ullong grow_size;
+static unsigned grow_appends;
+static int grow_full; /* the writer stopped at GROW_MAX before the end */
 #define GROW_MAX (24 * MiB)
 
 static void *writer(void *arg)
@@ -419,14 +432,18 @@ static void *writer(void *arg)
     uint64_t seed = 99, n = 0;
     while (!atomic_load(&stop)) {
         uint64_t at = atomic_load(&grow_size);
-        size_t len = 1 + rnd(&seed) % (256 * 1024);
-        if (at + len > GROW_MAX) break;
+        size_t len = 1 + rnd(&seed) % (96 * 1024);
+        if (at + len > GROW_MAX) {
+            grow_full = 1;
+            break;
+        }
         for (size_t i = 0; i < len; i++)
             grow_data[at + i] = (uint8_t)rnd(&seed);
         t_pwrite_all(fd, grow_data + at, len, (off_t)at);
         if (++n % 4 == 0) fdatasync(fd);
         atomic_store(&grow_size, at + len);
-        struct timespec ts = {0, 20 * 1000000};
+        grow_appends++;
+        struct timespec ts = {0, 40 * 1000000};
         nanosleep(&ts, NULL);
     }
     fsync(fd);
@@ -460,11 +477,13 @@ static void concurrency(void)
         pthread_join(th[i], NULL);
     struct homi_nvme_stats s1 = stats();
     printf("concurrency %.0f s: delegated queue %d: %llu reads %llu B, queue %d: %llu reads %llu "
-           "B; kernel reader %llu reads %llu B; writer appended %llu B; NVMe commands %llu, "
+           "B; kernel reader %llu reads %llu B; writer appended %llu B in %u appends%s; NVMe "
+           "commands %llu, "
            "changed-in-flight re-reads %llu, map builds %llu\n",
            secs, r1.qid, (unsigned long long)r1.reads, (unsigned long long)r1.bytes, r2.qid,
            (unsigned long long)r2.reads, (unsigned long long)r2.bytes, (unsigned long long)kr.reads,
            (unsigned long long)kr.bytes, (unsigned long long)(atomic_load(&grow_size) - MiB),
+           grow_appends, grow_full ? " (reached its cap before the end)" : " (until the end)",
            (unsigned long long)(s1.cmds_completed - s0.cmds_completed),
            (unsigned long long)(s1.fb_changed - s0.fb_changed),
            (unsigned long long)(s1.map_builds - s0.map_builds));
