@@ -74,6 +74,8 @@ struct homi_nvme_stats {
     uint64_t map_builds;     /* extent maps built (FIEMAP with sync)              */
     uint64_t admin_cmds;     /* admin commands the owner issued                   */
     uint64_t qid_refused;    /* client opens refused (admin queue, bad/busy qid)  */
+    uint64_t bytes_direct;   /* of bytes_nvme: written by the controller straight into a
+                                registered destination (no copy)                 */
 };
 void homi_nvme_stats_get(homi_nvme_owner *o, struct homi_nvme_stats *s);
 
@@ -100,6 +102,16 @@ void homi_nvme_file_close(homi_nvme_file *f);
  * in flight are read through the file system (counted).  Returns len, or
  * a negative HOMI_E* code. */
 int64_t homi_nvme_read(homi_nvme_file *f, void *dst, size_t len, uint64_t off);
+
+/* Register host memory [buf, buf+len) with the delegated controller's
+ * IOMMU domain (rounded out to whole pages, pinned until unregistered):
+ * whole-LBA pieces of reads whose destination lies inside it (at a
+ * 4-byte aligned address) are transferred by the controller straight into
+ * it, without the copy out of the queue's DMA buffers (bytes_direct).  It
+ * must not be unregistered or unmapped while a read into it is in
+ * progress.  At most 64 registrations.  Return 0 or HOMI_E*. */
+int homi_nvme_register(homi_nvme_owner *o, void *buf, size_t len);
+int homi_nvme_unregister(homi_nvme_owner *o, void *buf);
 
 /* SR-IOV (control plane, root): delegate virtual function vfn (from 1)
  * of the physical function whose kernel controller is ctrl ("nvme0").

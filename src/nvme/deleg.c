@@ -83,6 +83,8 @@ void homi_nvme_owner_close(homi_nvme_owner *o)
                  o->clients->qid);
         homi_nvme_client_close(o->clients);
     }
+    for (unsigned i = 0; i < o->nregs; i++)
+        homi_vfio_dma_unmap(&o->ctrl.vf, o->regs[i].iova, o->regs[i].size);
     homi_nvme_ctrl_close(&o->ctrl);
     if (o->watcher) homi_watcher_destroy(o->watcher);
     pthread_mutex_destroy(&o->lock);
@@ -123,6 +125,53 @@ void homi_nvme_stats_get(homi_nvme_owner *o, struct homi_nvme_stats *s)
     s->map_builds = atomic_load(&o->st[ST_MAP_BUILDS]);
     s->admin_cmds = atomic_load(&o->ctrl.admin_count);
     s->qid_refused = atomic_load(&o->st[ST_QID_REFUSED]);
+    s->bytes_direct = atomic_load(&o->st[ST_BYTES_DIRECT]);
+}
+
+/* ---------------------------------------------------------------- destinations */
+
+int homi_nvme_register(homi_nvme_owner *o, void *buf, size_t len)
+{
+    if (!o || !buf || !len) return HOMI_EINVAL;
+    uintptr_t a = (uintptr_t)buf & ~(uintptr_t)(HOMI_NVME_PAGE - 1);
+    uintptr_t b = ((uintptr_t)buf + len + HOMI_NVME_PAGE - 1) & ~(uintptr_t)(HOMI_NVME_PAGE - 1);
+    if (b <= a) return HOMI_ERANGE;
+    pthread_mutex_lock(&o->lock);
+    for (unsigned i = 0; i < o->nregs; i++)
+        if (a < (uintptr_t)o->regs[i].va + o->regs[i].size && (uintptr_t)o->regs[i].va < b) {
+            pthread_mutex_unlock(&o->lock);
+            return HOMI_EBUSY; /* overlaps a registration */
+        }
+    if (o->nregs == MAX_REGS) {
+        pthread_mutex_unlock(&o->lock);
+        return HOMI_EBUSY;
+    }
+    uint64_t iova;
+    int rc = homi_vfio_dma_map(&o->ctrl.vf, (void *)a, b - a, &iova);
+    if (!rc) {
+        struct homi_deleg_reg *r = &o->regs[o->nregs++];
+        r->va = (char *)a;
+        r->size = b - a;
+        r->user = buf;
+        r->iova = iova;
+    }
+    pthread_mutex_unlock(&o->lock);
+    return rc;
+}
+
+int homi_nvme_unregister(homi_nvme_owner *o, void *buf)
+{
+    if (!o || !buf) return HOMI_EINVAL;
+    pthread_mutex_lock(&o->lock);
+    for (unsigned i = 0; i < o->nregs; i++)
+        if (o->regs[i].user == buf) {
+            homi_vfio_dma_unmap(&o->ctrl.vf, o->regs[i].iova, o->regs[i].size);
+            o->regs[i] = o->regs[--o->nregs];
+            pthread_mutex_unlock(&o->lock);
+            return 0;
+        }
+    pthread_mutex_unlock(&o->lock);
+    return HOMI_ENOENT;
 }
 
 /* ---------------------------------------------------------------- clients */
@@ -169,7 +218,8 @@ int homi_nvme_client_open(homi_nvme_owner *o, int qid, homi_nvme_client **out)
     c->nslots = o->depth - 1;
     c->slot_piece = malloc(c->nslots * sizeof(int));
     c->free_slots = malloc(c->nslots * sizeof(int));
-    if (!c->slot_piece || !c->free_slots) goto fail;
+    c->slot_direct = calloc(c->nslots, 1);
+    if (!c->slot_piece || !c->free_slots || !c->slot_direct) goto fail;
     for (unsigned s = 0; s < c->nslots; s++) {
         c->slot_piece[s] = -1;
         c->free_slots[s] = (int)(c->nslots - 1 - s);
@@ -202,6 +252,7 @@ fail:
         homi_vfio_dma_free(&o->ctrl.vf, &c->sqm);
         free(c->slot_piece);
         free(c->free_slots);
+        free(c->slot_direct);
         free(c);
     }
 fail_q:
@@ -241,6 +292,7 @@ void homi_nvme_client_close(homi_nvme_client *c)
     pthread_mutex_unlock(&o->lock);
     free(c->slot_piece);
     free(c->free_slots);
+    free(c->slot_direct);
     free(c);
 }
 

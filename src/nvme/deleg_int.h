@@ -14,6 +14,7 @@
 #include "paths/passthru_plan.h"
 
 #define MAX_QUEUES 64u
+#define MAX_REGS 64u
 
 enum {
     ST_READS,
@@ -29,6 +30,7 @@ enum {
     ST_FB_CHANGED,
     ST_MAP_BUILDS,
     ST_QID_REFUSED,
+    ST_BYTES_DIRECT,
     ST_COUNT
 };
 
@@ -40,6 +42,13 @@ struct homi_nvme_owner {
     unsigned char qused[MAX_QUEUES + 1];
     struct homi_nvme_client *clients;
     atomic_ullong st[ST_COUNT];
+    struct homi_deleg_reg { /* registered destinations (lock) */
+        char *va;           /* page-aligned start */
+        size_t size;
+        char *user; /* what the caller passed */
+        uint64_t iova;
+    } regs[MAX_REGS];
+    unsigned nregs;
 };
 
 struct homi_nvme_client {
@@ -50,7 +59,8 @@ struct homi_nvme_client {
     struct homi_nvq q;
     struct homi_dma sqm, cqm, slots;
     unsigned nslots;
-    int *slot_piece; /* piece index of the command in each slot, -1 free */
+    int *slot_piece;   /* piece index of the command in each slot, -1 free */
+    char *slot_direct; /* 1: the command writes into the registered destination */
     int *free_slots;
     unsigned nfree;
     int dead; /* a command timed out: its slot may still be written */

@@ -70,17 +70,40 @@ static int pread_all(int fd, char *dst, size_t len, uint64_t off)
 }
 
 struct chunk_acct {
-    uint64_t nvme, kernel, zero;
+    uint64_t nvme, kernel, zero, direct;
 };
 
 /* Queue the NVMe command of piece i in a free slot.  0 queued, -1 refused
  * by the gate. */
-static int queue_piece(struct homi_nvme_file *f, const struct homi_pt_piece *p, int i)
+/* IOVA of [addr, addr+len) when it lies in a registered destination and
+ * may be a PRP target (dword aligned); 0 otherwise. */
+static uint64_t registered(struct homi_nvme_owner *o, const char *addr, uint32_t len)
+{
+    uint64_t iova = 0;
+    if (!o->nregs || ((uintptr_t)addr & 3)) return 0;
+    pthread_mutex_lock(&o->lock);
+    for (unsigned i = 0; i < o->nregs; i++) {
+        const struct homi_deleg_reg *r = &o->regs[i];
+        if (addr >= r->va && addr + len <= r->va + r->size) {
+            iova = r->iova + (uint64_t)(addr - r->va);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&o->lock);
+    return iova;
+}
+
+/* Queue the NVMe command of piece i in a free slot: into the slot's DMA
+ * buffer, or straight into dst when that is a registered destination.
+ * 0 queued, -1 refused by the gate. */
+static int queue_piece(struct homi_nvme_file *f, const struct homi_pt_piece *p, int i, char *dst)
 {
     struct homi_nvme_client *c = f->c;
     unsigned max = c->o->max_xfer;
     int s = c->free_slots[--c->nfree];
     uint64_t data_iova = c->slots.iova + (uint64_t)s * max;
+    uint64_t direct = p->kind == HOMI_PT_NVME ? registered(c->o, dst + p->dst_off, p->len) : 0;
+    if (direct) data_iova = direct; /* whole LBAs: len == nlb * lba */
     size_t list_off = (size_t)c->nslots * max + (size_t)s * HOMI_NVME_PAGE;
     uint64_t prp1, prp2;
     struct homi_nvme_sqe e;
@@ -95,6 +118,7 @@ static int queue_piece(struct homi_nvme_file *f, const struct homi_pt_piece *p, 
         return -1;
     }
     c->slot_piece[s] = i;
+    c->slot_direct[s] = direct != 0;
     return 0;
 }
 
@@ -129,7 +153,7 @@ static int read_chunk(struct homi_nvme_file *f, char *dst, uint32_t len, uint64_
             p[i].reason = HOMI_FB_EXTENT_UNSAFE;
         }
     }
-    struct chunk_acct a = {0, 0, 0};
+    struct chunk_acct a = {0, 0, 0, 0};
     int err = 0, redo = 0;
     unsigned inflight = 0;
     size_t next = 0;
@@ -140,7 +164,7 @@ static int read_chunk(struct homi_nvme_file *f, char *dst, uint32_t len, uint64_
             struct homi_pt_piece *q = &p[next];
             if (q->kind == HOMI_PT_NVME || q->kind == HOMI_PT_BOUNCE) {
                 if (!c->nfree) break;
-                if (queue_piece(f, q, (int)next) == 0) {
+                if (queue_piece(f, q, (int)next, dst) == 0) {
                     queued = 1;
                     inflight++;
                     next++;
@@ -179,8 +203,12 @@ static int read_chunk(struct homi_nvme_file *f, char *dst, uint32_t len, uint64_
             struct homi_pt_piece *q = &p[c->slot_piece[s]];
             unsigned status = homi_nvme_cqe_status(&cqe);
             if (status == 0) {
-                const char *src = (const char *)c->slots.va + (size_t)s * o->max_xfer + q->skip;
-                memcpy(dst + q->dst_off, src, q->len);
+                if (c->slot_direct[s]) {
+                    a.direct += q->len; /* already in place */
+                } else {
+                    const char *src = (const char *)c->slots.va + (size_t)s * o->max_xfer + q->skip;
+                    memcpy(dst + q->dst_off, src, q->len);
+                }
                 a.nvme += q->len;
                 homi_deleg_count(o, ST_CMDS_COMPLETED, 1);
             } else {
@@ -224,6 +252,7 @@ static int read_chunk(struct homi_nvme_file *f, char *dst, uint32_t len, uint64_
     homi_deleg_count(o, ST_BYTES_NVME, a.nvme);
     homi_deleg_count(o, ST_BYTES_KERNEL, a.kernel);
     homi_deleg_count(o, ST_BYTES_ZERO, a.zero);
+    homi_deleg_count(o, ST_BYTES_DIRECT, a.direct);
     return 0;
 }
 

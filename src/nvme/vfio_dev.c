@@ -219,6 +219,31 @@ static void iova_give(struct homi_vfio *v, uint64_t iova, size_t size)
     pthread_mutex_unlock(&v->iova_lock);
 }
 
+int homi_vfio_dma_map(struct homi_vfio *v, void *va, size_t size, uint64_t *iova)
+{
+    if (((uintptr_t)va | size) & (PG - 1) || !size) return HOMI_EINVAL;
+    if (iova_take(v, size, iova)) return HOMI_ENOMEM;
+    struct vfio_iommu_type1_dma_map m = {
+        .argsz = sizeof m,
+        .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+        .vaddr = (uint64_t)(uintptr_t)va,
+        .iova = *iova,
+        .size = size,
+    };
+    if (ioctl(v->container, VFIO_IOMMU_MAP_DMA, &m)) { /* pins the pages */
+        int e = errno;
+        iova_give(v, *iova, size);
+        return e == ENOMEM ? HOMI_ENOMEM : e == EFAULT ? HOMI_EINVAL : HOMI_ESYS;
+    }
+    return 0;
+}
+
+void homi_vfio_dma_unmap(struct homi_vfio *v, uint64_t iova, size_t size)
+{
+    struct vfio_iommu_type1_dma_unmap u = {.argsz = sizeof u, .iova = iova, .size = size};
+    if (ioctl(v->container, VFIO_IOMMU_UNMAP_DMA, &u) == 0) iova_give(v, iova, size);
+}
+
 int homi_vfio_dma_alloc(struct homi_vfio *v, size_t size, struct homi_dma *out)
 {
     memset(out, 0, sizeof *out);
@@ -227,22 +252,10 @@ int homi_vfio_dma_alloc(struct homi_vfio *v, size_t size, struct homi_dma *out)
         mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (va == MAP_FAILED) return HOMI_ENOMEM;
     uint64_t iova;
-    if (iova_take(v, size, &iova)) {
+    int rc = homi_vfio_dma_map(v, va, size, &iova);
+    if (rc) {
         munmap(va, size);
-        return HOMI_ENOMEM;
-    }
-    struct vfio_iommu_type1_dma_map m = {
-        .argsz = sizeof m,
-        .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-        .vaddr = (uint64_t)(uintptr_t)va,
-        .iova = iova,
-        .size = size,
-    };
-    if (ioctl(v->container, VFIO_IOMMU_MAP_DMA, &m)) { /* pins the pages */
-        int e = errno;
-        iova_give(v, iova, size);
-        munmap(va, size);
-        return e == ENOMEM ? HOMI_ENOMEM : HOMI_ESYS;
+        return rc;
     }
     out->va = va;
     out->iova = iova;
@@ -253,8 +266,7 @@ int homi_vfio_dma_alloc(struct homi_vfio *v, size_t size, struct homi_dma *out)
 void homi_vfio_dma_free(struct homi_vfio *v, struct homi_dma *d)
 {
     if (!d->va) return;
-    struct vfio_iommu_type1_dma_unmap u = {.argsz = sizeof u, .iova = d->iova, .size = d->size};
-    if (ioctl(v->container, VFIO_IOMMU_UNMAP_DMA, &u) == 0) iova_give(v, d->iova, d->size);
+    homi_vfio_dma_unmap(v, d->iova, d->size);
     munmap(d->va, d->size);
     memset(d, 0, sizeof *d);
 }

@@ -42,5 +42,9 @@ void homi_vfio_close(struct homi_vfio *v);
 /* Allocate size bytes (rounded up to pages) of zeroed DMA memory. */
 int homi_vfio_dma_alloc(struct homi_vfio *v, size_t size, struct homi_dma *out);
 void homi_vfio_dma_free(struct homi_vfio *v, struct homi_dma *d);
+/* Map the caller's memory [va, va+size) (page aligned) for DMA: pins it
+ * and gives it an IOVA.  0 or HOMI_E*. */
+int homi_vfio_dma_map(struct homi_vfio *v, void *va, size_t size, uint64_t *iova);
+void homi_vfio_dma_unmap(struct homi_vfio *v, uint64_t iova, size_t size);
 
 #endif
