@@ -104,6 +104,13 @@ sriov) mods=(crc32c_generic crc32c-intel nvme ext4 xfs vfio vfio_iommu_type1 vfi
        waitdev='/dev/ng0n2' ;;
 *) echo "HOMI_VM_LAYOUT must be single, subsys or sriov" >&2; exit 1 ;;
 esac
+# the delegation layouts need the guest kernel's vfio modules
+if [ "$layout" != single ]; then
+  for m in vfio vfio_iommu_type1 vfio-pci; do
+    modprobe -d "$kdir" -S "$kver" --show-depends "$m" >/dev/null 2>&1 ||
+      skip "guest kernel $kver has no $m module"
+  done
+fi
 # --- kernel modules, in load order
 modlist=$root/homi/modules
 : >"$modlist"
