@@ -482,16 +482,6 @@ static void pt_submit(void *state, struct homi_chunk **chunks, size_t n)
 
 /* ---------------------------------------------------------------- files */
 
-static int fs_allowed(const char *fstype)
-{
-    /* file systems whose FIEMAP physical addresses are byte offsets on the
-     * one block device they are mounted from */
-    static const char *const ok[] = {"ext4", "ext3", "ext2", "xfs"};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (strcmp(fstype, ok[i]) == 0) return 1;
-    return 0;
-}
-
 /* Why file f cannot use passthrough ("" when it can); fills *pf. */
 static int classify(struct ptpath *pp, struct homi_fh *f, struct pt_file *pf, char *why, size_t wl)
 {
@@ -505,17 +495,7 @@ static int classify(struct ptpath *pp, struct homi_fh *f, struct pt_file *pf, ch
         snprintf(why, wl, "%s", b.why_not[0] ? b.why_not : "not on an NVMe namespace");
         return -1;
     }
-    if (!fs_allowed(b.fstype)) {
-        snprintf(why, wl, "file system %s: extent addresses are not namespace offsets",
-                 b.fstype[0] ? b.fstype : "unknown");
-        return -1;
-    }
-    struct fsxattr fx;
-    if (strcmp(b.fstype, "xfs") == 0 && ioctl(f->fd, FS_IOC_FSGETXATTR, &fx) == 0 &&
-        (fx.fsx_xflags & FS_XFLAG_REALTIME)) {
-        snprintf(why, wl, "xfs realtime file: its extents are on the realtime device");
-        return -1;
-    }
+    if (homi_pt_fs_check(f->fd, b.fstype, why, wl)) return -1;
     pthread_mutex_lock(&pp->ns_lock);
     struct pt_ns *ns = pp->ns_list;
     while (ns && strcmp(ns->dev, b.generic) != 0)

@@ -2,7 +2,10 @@
  * and the check each command passes before submission (passthru_plan.h). */
 #include "paths/passthru_plan.h"
 
+#include <linux/fs.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "homi.h"
 
@@ -172,5 +175,27 @@ int homi_pt_check(const struct homi_extmap *m, const struct homi_pt_geom *g,
     ext_start = ext_start / L * L;
     ext_end = (ext_end + L - 1) / L * L;
     if (cmd_start < ext_start || cmd_end > ext_end) return -1;
+    return 0;
+}
+
+int homi_pt_fs_check(int fd, const char *fstype, char *why, size_t wl)
+{
+    /* file systems whose FIEMAP physical addresses are byte offsets on the
+     * one block device they are mounted from */
+    static const char *const ok[] = {"ext4", "ext3", "ext2", "xfs"};
+    int allowed = 0;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(fstype, ok[i]) == 0) allowed = 1;
+    if (!allowed) {
+        snprintf(why, wl, "file system %s: extent addresses are not namespace offsets",
+                 fstype[0] ? fstype : "unknown");
+        return -1;
+    }
+    struct fsxattr fx;
+    if (strcmp(fstype, "xfs") == 0 && ioctl(fd, FS_IOC_FSGETXATTR, &fx) == 0 &&
+        (fx.fsx_xflags & FS_XFLAG_REALTIME)) {
+        snprintf(why, wl, "xfs realtime file: its extents are on the realtime device");
+        return -1;
+    }
     return 0;
 }

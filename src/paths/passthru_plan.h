@@ -51,4 +51,11 @@ size_t homi_pt_plan(const struct homi_extmap *m, const struct homi_pt_geom *g, u
 int homi_pt_check(const struct homi_extmap *m, const struct homi_pt_geom *g,
                   const struct homi_pt_piece *p);
 
+/* Whether the file open on fd, on a file system of type fstype, has
+ * extents whose physical addresses are byte offsets on the one block
+ * device it is mounted from (ext2/3/4, xfs except realtime files).
+ * Returns 0, or -1 with the reason in why.  Shared by every path that
+ * reads raw LBAs (passthru.c, src/nvme/deleg.c). */
+int homi_pt_fs_check(int fd, const char *fstype, char *why, size_t wl);
+
 #endif

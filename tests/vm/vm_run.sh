@@ -12,7 +12,20 @@
 # The controller (serial homi-vm) has four namespaces on sparse images:
 #   nsid 1: 512 B LBAs   nsid 2: 4 KiB LBAs   (used as whole disks)
 #   nsid 3: 512 B LBAs   nsid 4: 4 KiB LBAs   (the guest partitions them)
+# HOMI_VM_LAYOUT=subsys (issue 10) gives instead a q35 machine with a
+# virtual IOMMU (intel-iommu, guest intel_iommu=on) and an NVMe subsystem
+# (nvme-subsys, nqn homi-subsys) whose two controllers share its namespaces:
+#   controller at PCI 0000:00:04.0 : stays with the kernel nvme driver
+#   controller at PCI 0000:00:05.0 : for delegation (the guest binds it to vfio-pci)
+# (QEMU gives the controllers of a subsystem one serial, homi-subsys)
+#   nsid 1: 512 B LBAs   nsid 2: 4 KiB LBAs   (shared: the kernel sees one
+#   multipath head /dev/nvmeXnY per namespace; X is the instance of the
+#   controller that probed first, 0 or 1)
+# and the vfio / vfio_iommu_type1 / vfio-pci modules in the initramfs.
+# HOMI_VM_LAYOUT=sriov: the same, but one SR-IOV capable controller
+# (0000:00:04.0, sriov_max_vfs=1; the guest creates VF 0000:00:04.1).
 # Environment:
+#   HOMI_VM_LAYOUT   single (default) | subsys | sriov
 #   HOMI_VM_ACCEL    tcg (default) | kvm
 #   HOMI_VM_TIMEOUT  seconds before the guest is killed (default 600)
 #   HOMI_VM_MEM      guest memory, MiB (default 2048)
@@ -67,7 +80,7 @@ copy_elf() { # copy $1 to $2 and every library ldd names (to the same path)
 copy_elf /bin/busybox "$root/bin/busybox"
 for a in sh ash mount umount insmod mkdir cat echo ls sleep poweroff sync dd cmp head tail \
          grep sed awk tr wc stat rm cp mv seq date uname dmesg timeout kill ps true false \
-         test expr printf mknod ln blockdev; do
+         test expr printf mknod ln blockdev readlink basename find; do
   ln -sf busybox "$root/bin/$a"
 done
 
@@ -82,10 +95,26 @@ cp "$here/guest_lib.sh" "$root/homi/guest_lib.sh"
 # mke2fs reads its defaults from /etc/mke2fs.conf
 [ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
 
+layout=${HOMI_VM_LAYOUT:-single}
+case $layout in
+single) mods=(crc32c_generic crc32c-intel nvme ext4 xfs) waitdev=/dev/ng0n4 ;;
+subsys) mods=(crc32c_generic crc32c-intel nvme ext4 xfs vfio vfio_iommu_type1 vfio-pci)
+        waitdev='/dev/ng[0-9]n2' ;; # the head's name follows the controller that probed first
+sriov) mods=(crc32c_generic crc32c-intel nvme ext4 xfs vfio vfio_iommu_type1 vfio-pci)
+       waitdev='/dev/ng0n2' ;;
+*) echo "HOMI_VM_LAYOUT must be single, subsys or sriov" >&2; exit 1 ;;
+esac
+# the delegation layouts need the guest kernel's vfio modules
+if [ "$layout" != single ]; then
+  for m in vfio vfio_iommu_type1 vfio-pci; do
+    modprobe -d "$kdir" -S "$kver" --show-depends "$m" >/dev/null 2>&1 ||
+      skip "guest kernel $kver has no $m module"
+  done
+fi
 # --- kernel modules, in load order
 modlist=$root/homi/modules
 : >"$modlist"
-for m in crc32c_generic crc32c-intel nvme ext4 xfs; do
+for m in "${mods[@]}"; do
   modprobe -d "$kdir" -S "$kver" --show-depends "$m" 2>/dev/null | awk '$1=="insmod" {print $2}'
 done | awk '!seen[$0]++' | while read -r ko; do
   rel=${ko#"$kdir"}
@@ -104,8 +133,8 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 while read -r ko; do insmod "\$ko" 2>/dev/null || echo "insmod \$ko failed"; done </homi/modules
 i=0
-while [ ! -e /dev/ng0n4 ] && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i+1)); done
-ls /dev/nvme0* /dev/ng0* | tr '\n' ' '; echo
+while ! ls $waitdev >/dev/null 2>&1 && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i+1)); done
+ls /dev/nvme* /dev/ng* | tr '\n' ' '; echo
 cd /homi
 sh /homi/$script ${gargs[*]}
 rc=\$?
@@ -116,14 +145,38 @@ INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initrd"
 
-# --- NVMe namespaces (sparse) and the controller
+# --- NVMe namespaces (sparse) and the controller(s)
 size=${HOMI_VM_NS_SIZE:-1024}
 qns=()
 i=1
-for lbs in 512 4096 512 4096; do
+if [ "$layout" = single ]; then
+  machine=(-device nvme,id=nvme0,serial=homi-vm,mdts=7)
+  lbss=(512 4096 512 4096)
+  nsopt=
+  kopt=
+elif [ "$layout" = sriov ]; then
+  # one physical function that can create one VF: 8 I/O queue pairs, of
+  # which 4 VQ and 1 VI are flexible (for secondary controllers)
+  machine=(-machine q35 -device intel-iommu
+           -device nvme-subsys,id=subsys0,nqn=homi-subsys
+           -device "nvme,id=nvme0,serial=homi-subsys,subsys=subsys0,mdts=7,addr=04.0,sriov_max_vfs=1,sriov_vq_flexible=4,sriov_vi_flexible=1,max_ioqpairs=8,msix_qsize=4")
+  lbss=(512 4096)
+  nsopt=,shared=on
+  kopt=" intel_iommu=on"
+else
+  # the IOMMU comes before the devices it translates for
+  machine=(-machine q35 -device intel-iommu
+           -device nvme-subsys,id=subsys0,nqn=homi-subsys
+           -device nvme,id=nvme0,serial=homi-subsys,subsys=subsys0,mdts=7,addr=04.0
+           -device nvme,id=nvme1,serial=homi-subsys,subsys=subsys0,mdts=7,addr=05.0)
+  lbss=(512 4096)
+  nsopt=,shared=on
+  kopt=" intel_iommu=on"
+fi
+for lbs in "${lbss[@]}"; do
   truncate -s "${size}M" "$work/ns$i.img"
   qns+=(-drive "file=$work/ns$i.img,if=none,id=d$i,format=raw,cache=writeback"
-        -device "nvme-ns,drive=d$i,bus=nvme0,nsid=$i,logical_block_size=$lbs,physical_block_size=$lbs")
+        -device "nvme-ns,drive=d$i,bus=nvme0,nsid=$i,logical_block_size=$lbs,physical_block_size=$lbs$nsopt")
   i=$((i + 1))
 done
 
@@ -137,12 +190,12 @@ tcg) accel_args=(-accel tcg -cpu max) ;;
 esac
 log=$work/console.log
 : >"$log"
-echo "vm_run: $name: kernel $kver, accel ${accel_args[*]}, $(du -sh "$work/initrd" | cut -f1) initramfs"
+echo "vm_run: $name: layout $layout, kernel $kver, accel ${accel_args[*]}, $(du -sh "$work/initrd" | cut -f1) initramfs"
 start=$(date +%s)
 "$qemu" "${accel_args[@]}" -smp 2 -m "${HOMI_VM_MEM:-2048}" -nographic -no-reboot \
   -kernel "$vmlinuz" -initrd "$work/initrd" \
-  -append "console=ttyS0 panic=-1 quiet loglevel=3 nvme.io_queue_depth=256" \
-  -device nvme,id=nvme0,serial=homi-vm,mdts=7 "${qns[@]}" \
+  -append "console=ttyS0 panic=-1 quiet loglevel=3 nvme.io_queue_depth=256$kopt" \
+  "${machine[@]}" "${qns[@]}" \
   -nic none -serial "file:$log" -monitor none -display none </dev/null &
 qpid=$!
 tmo=${HOMI_VM_TIMEOUT:-600}
