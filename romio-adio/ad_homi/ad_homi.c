@@ -33,7 +33,7 @@ struct ADIOI_Fns_struct ADIO_HOMI_operations = {
     "HOMI: host-orchestrated multipath reads into host or GPU memory",
     ADIOI_HOMI_IreadStridedColl,  /* IreadStridedColl */
     ADIOI_HOMI_IwriteStridedColl, /* IwriteStridedColl */
-#if defined(HOMI_ROMIO_321) /* ROMIO 3.2.1 (Open MPI 4.1): no SetLock entry */
+#if defined(HOMI_ROMIO_321)       /* ROMIO 3.2.1 (Open MPI 4.1): no SetLock entry */
 #elif defined(F_SETLKW64)
     ADIOI_GEN_SetLock /* SetLock */
 #else
