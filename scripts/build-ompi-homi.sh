@@ -136,6 +136,8 @@ build_plugin() {
   cflags=$(sed -n "s/.* CFLAGS='\([^']*\)'.*/\1/p" <<<"$params")
   cppflags=$(sed -n "s/.* CPPFLAGS='\([^']*\)'.*/\1/p" <<<"$params")
   [ -n "$cflags" ] || cflags="-O3 -g -fno-strict-aliasing -D__EXTENSIONS__"
+  # no link-time optimisation for the plugin (Ubuntu's flags carry -flto=auto)
+  cflags=$(tr ' ' '\n' <<<"$cflags" | grep -v -e '^-flto' -e '^-ffat-lto-objects$' | tr '\n' ' ')
   inc="-I$OMPI_INCDIR -I$OMPI_PKGINCDIR"
   echo "build-ompi-homi: configure ROMIO 3.2.1 + homi for Open MPI $OMPI_VER (log: $log)"
   (cd "$R" && ./configure FROM_OMPI=yes CC="${CC:-gcc}" CFLAGS="$cflags" CPPFLAGS="$cppflags $inc" \

@@ -27,6 +27,7 @@ if [ $plugin = 1 ]; then
     exit 77
   fi
   export OMPI_MCA_io=romio321
-  export OMPI_MCA_mca_base_component_path="$prefix/lib/openmpi:$(ompi_info --path pkglibdir | sed 's/.*: *//')"
+  stock=$(ompi_info --path pkglibdir | sed 's/.*: *//')
+  export OMPI_MCA_mca_base_component_path="$prefix/lib/openmpi:$stock"
 fi
 exec timeout -k 10 "${HOMI_MPI_TIMEOUT:-240}" "$mpirun" "${flags[@]}" -n "$np" "$@"
