@@ -13,8 +13,11 @@
  *
  * usage: coll_gpu_bench --file PATH --mode homi|host [--create] [--n NZ,NY,NX]
  *                       [--iters K] [--label TEXT] [--hints k=v,...] [--no-gpu]
- * The file must not be in the page cache for cold numbers: the script
- * drops it (posix_fadvise DONTNEED on every rank) before each run. */
+ *                       [--warm] [--gpus N]
+ * Cold (default): every rank drops the file from the page cache
+ * (posix_fadvise DONTNEED) before each timed run.  --warm: the file is
+ * read once (not timed) and left in the page cache.  --gpus N: rank r's
+ * buffer is on GPU r % N (default: every rank on the current GPU). */
 #include <fcntl.h>
 #include <mpi.h>
 #include <stdint.h>
@@ -53,7 +56,7 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &P);
     const char *file = NULL, *mode = "homi", *label = "", *hints = "";
-    int create = 0, iters = 1, nogpu = 0;
+    int create = 0, iters = 1, nogpu = 0, warm = 0, ngpus = 0;
     int gs[3] = {2048, 1024, 1024}; /* 8 GiB of float32 */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--file") && i + 1 < argc)
@@ -70,6 +73,10 @@ int main(int argc, char **argv)
             create = 1;
         else if (!strcmp(argv[i], "--no-gpu"))
             nogpu = 1;
+        else if (!strcmp(argv[i], "--warm"))
+            warm = 1;
+        else if (!strcmp(argv[i], "--gpus") && i + 1 < argc)
+            ngpus = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--n") && i + 1 < argc) {
             if (sscanf(argv[++i], "%d,%d,%d", &gs[0], &gs[1], &gs[2]) != 3) die("--n NZ,NY,NX");
         } else
@@ -81,6 +88,7 @@ int main(int argc, char **argv)
     int gpu = !nogpu && homi_cuda_available();
     if (!nogpu && !gpu) die("no usable GPU (use --no-gpu for a host-only smoke run)");
     uint64_t total = (uint64_t)gs[0] * gs[1] * gs[2];
+    int dev = ngpus > 0 ? rank % ngpus : -1;
 
     if (create) { /* every rank writes a slice of the file with pwrite */
         int fd = open(file, O_CREAT | O_WRONLY, 0644);
@@ -120,8 +128,8 @@ int main(int argc, char **argv)
     size_t bytes = n * 4;
     if (n > (uint64_t)INT32_MAX) die("subarray too large for one MPI count: use more ranks");
 
-    void *dev = NULL, *host = NULL;
-    if (gpu && homi_mem_alloc(HOMI_MEM_DEVICE, -1, bytes, &dev)) die("cudaMalloc");
+    void *dbuf = NULL, *host = NULL;
+    if (gpu && homi_mem_alloc(HOMI_MEM_DEVICE, dev, bytes, &dbuf)) die("cudaMalloc");
     if (homi_mem_alloc(gpu ? HOMI_MEM_PINNED : HOMI_MEM_HOST, -1, bytes, &host)) die("host alloc");
 
     MPI_Info info;
@@ -136,12 +144,28 @@ int main(int argc, char **argv)
         MPI_Info_set(info, kv, eq + 1);
     }
     if (rank == 0)
-        printf("# %s: %d ranks, grid %dx%dx%d, array %dx%dx%d float32 (%.2f GiB), %s\n", mode, P,
-               dims[0], dims[1], dims[2], gs[0], gs[1], gs[2], total * 4.0 / (1 << 30),
-               gpu ? "GPU destination" : "host destination (smoke run)");
-    for (int it = 0; it < iters; it++) {
-        /* drop this rank's part of the file from the page cache */
+        printf("# %s: %d ranks, grid %dx%dx%d, array %dx%dx%d float32 (%.2f GiB), %s, %s cache, "
+               "%s\n",
+               mode, P, dims[0], dims[1], dims[2], gs[0], gs[1], gs[2], total * 4.0 / (1 << 30),
+               gpu ? "GPU destination" : "host destination (smoke run)", warm ? "warm" : "cold",
+               ngpus > 0 ? "ranks spread over GPUs" : "one GPU");
+    if (warm) { /* read the file once into the page cache (every rank a slice) */
         int fd = open(file, O_RDONLY);
+        if (fd < 0) die("open for warm-up");
+        uint64_t fsz = total * 4, per = (fsz + P - 1) / P, lo = per * rank;
+        uint64_t hi = lo + per > fsz ? fsz : lo + per;
+        size_t chunk = 16 << 20;
+        char *b = malloc(chunk);
+        if (!b) die("malloc");
+        for (uint64_t o = lo; o < hi; o += chunk)
+            if (pread(fd, b, chunk, (off_t)o) < 0) die("warm-up pread");
+        free(b);
+        close(fd);
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    for (int it = 0; it < iters; it++) {
+        /* cold: drop the file from the page cache */
+        int fd = warm ? -1 : open(file, O_RDONLY);
         if (fd >= 0) {
             posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
             close(fd);
@@ -154,12 +178,12 @@ int main(int argc, char **argv)
         MPI_Status stt;
         int err;
         if (homi)
-            err = MPI_File_read_all(fh, gpu ? dev : host, (int)n, MPI_FLOAT, &stt);
+            err = MPI_File_read_all(fh, gpu ? dbuf : host, (int)n, MPI_FLOAT, &stt);
         else {
             err = MPI_File_read_all(fh, host, (int)n, MPI_FLOAT, &stt);
             if (!err && gpu) {
                 const void *s = host;
-                if (homi_mem_copyv(1, &dev, &s, &bytes, -1)) die("cudaMemcpy");
+                if (homi_mem_copyv(1, &dbuf, &s, &bytes, dev)) die("cudaMemcpy");
             }
         }
         if (err) die("MPI_File_read_all failed");
@@ -168,8 +192,8 @@ int main(int argc, char **argv)
         MPI_File_close(&fh);
         /* verify on the host (not timed) */
         if (gpu) {
-            const void *s = dev;
-            if (homi_mem_copyv(1, &host, &s, &bytes, -1)) die("copy back");
+            const void *s = dbuf;
+            if (homi_mem_copyv(1, &host, &s, &bytes, dev)) die("copy back");
         }
         uint64_t bad = 0, k = 0;
         const float *h = host;
@@ -183,17 +207,19 @@ int main(int argc, char **argv)
         MPI_Reduce(&bad, &allbad, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
         if (rank == 0) {
             double gib = total * 4.0 / (1 << 30);
-            printf("%-6s %-28s ranks %d  %.2f GiB  %.3f s  %.2f GiB/s  %s\n", mode, label, P, gib,
-                   t, gib / t, allbad ? "WRONG DATA" : "verified");
-            printf("csv,%s,%s,%d,%.0f,%.4f,%.3f,%s\n", mode, label, P, total * 4.0, t, gib / t,
-                   allbad ? "wrong" : "verified");
+            const char *cache = warm ? "warm" : "cold";
+            int g = ngpus > 0 ? (ngpus < P ? ngpus : P) : 1;
+            printf("%-6s %-4s gpus %d %-44s ranks %d  %.2f GiB  %.3f s  %.2f GiB/s  %s\n", mode,
+                   cache, g, label, P, gib, t, gib / t, allbad ? "WRONG DATA" : "verified");
+            printf("csv,%s,%s,%d,%s,%d,%.0f,%.4f,%.3f,%s\n", mode, cache, g, label, P, total * 4.0,
+                   t, gib / t, allbad ? "wrong" : "verified");
             fflush(stdout);
         }
         if (allbad) MPI_Abort(MPI_COMM_WORLD, 3);
     }
     MPI_Info_free(&info);
     MPI_Type_free(&ft);
-    if (dev) homi_mem_free(HOMI_MEM_DEVICE, dev);
+    if (dbuf) homi_mem_free(HOMI_MEM_DEVICE, dbuf);
     homi_mem_free(gpu ? HOMI_MEM_PINNED : HOMI_MEM_HOST, host);
     MPI_Finalize();
     return 0;

@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
 # run-coll-gpu.sh - collective read of a 3-D float32 array (8 GiB file, each
-# rank one subarray) into GPU memory with 4 ranks on the GPU machine:
+# rank one subarray) into GPU memory on the GPU machine, every method in one
+# run, cold and warm page cache:
 #   homi        MPICH + ad_homi, MPI_File_read_all straight into cudaMalloc memory
+#               (default hints; tuned hints; tuned without read-ahead of the
+#               next window; cold only: tuned with homi_direct=on)
 #   ompi-host   system Open MPI, MPI_File_read_all into pinned host memory + cudaMemcpy
 #   mpich-ufs   MPICH's stock ufs driver into pinned host memory + cudaMemcpy
-# Cold page cache for every run (posix_fadvise DONTNEED by every rank).
-# Prints a table and writes <OUTDIR>/<date>-coll-gpu-<hostname>.{txt,csv}.
+#   single      one process, homi-bench --gpu on the same file (64 MiB requests):
+#               the single-process file -> GPU figure the issue compares against
+# Prints a table and a summary and writes
+# <OUTDIR>/<date>-coll-gpu-<hostname>[-<GPUS>gpu].{txt,csv,md}.
 #
 #   bench/run-coll-gpu.sh MPICH_PREFIX [HOMI_BUILD [OUTDIR]]
 #
 # MPICH_PREFIX: the prefix built by scripts/build-mpich-homi.sh (carried
-#   from the build machine; any path: nothing in it is path-dependent for
-#   this script, which compiles with -I$MPICH_PREFIX/include itself).
+#   from the build machine; nothing in it is path-dependent for this script,
+#   which compiles with -I$MPICH_PREFIX/include itself).
 # HOMI_BUILD: a CMake build of this tree with CUDA (default ./build; built
-#   here with `cmake -S . -B build -DHOMI_CUDA=ON && cmake --build build`
-#   when missing).  liburing/libnvme/json-c .so files may come from
+#   here when missing).  liburing/libnvme/json-c .so files may come from
 #   $DEVLIBS (default ./devlibs), put on LD_LIBRARY_PATH.
 # Environment: DIR (/var/tmp), N (2048,1024,1024 = 8 GiB), NP (4), ITERS (2),
-#   HINTS (MPI-IO hints of the first homi run; default: none),
-#   HINTS2 (of the second homi run; default cb_nodes=4,cb_buffer_size=268435456:
-#   four aggregators with 256 MiB GPU windows), EXTRA (options for every run;
-#   EXTRA=--no-gpu smoke-tests the script on a machine without a GPU).
+#   CACHES ("cold warm"), GPUS (1; N > 1: rank r's buffer on GPU r % N),
+#   SINGLE (1: also run the single-process homi-bench --gpu figure),
+#   HINTS2 (tuned hints; default cb_nodes=NP, 256 MiB windows),
+#   EXTRA (options for every run; EXTRA=--no-gpu smoke-tests the script on
+#   a machine without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${1:?usage: bench/run-coll-gpu.sh MPICH_PREFIX [HOMI_BUILD [OUTDIR]]}
@@ -31,9 +36,11 @@ DIR=${DIR:-/var/tmp}
 N=${N:-2048,1024,1024}
 NP=${NP:-4}
 ITERS=${ITERS:-2}
-HINTS=${HINTS:-}
-HINTS2=${HINTS2:-cb_nodes=4,cb_buffer_size=268435456,homi_gpu_buffer_size=268435456}
-EXTRA=${EXTRA:-} # extra benchmark options for every run (--no-gpu: host-only smoke run)
+CACHES=${CACHES:-cold warm}
+GPUS=${GPUS:-1}
+SINGLE=${SINGLE:-1}
+HINTS2=${HINTS2:-cb_nodes=$NP,cb_buffer_size=268435456,homi_gpu_buffer_size=268435456}
+EXTRA=${EXTRA:-}
 DEVLIBS=${DEVLIBS:-$(pwd)/devlibs}
 say() { echo "run-coll-gpu.sh: $*" >&2; }
 
@@ -41,7 +48,7 @@ say() { echo "run-coll-gpu.sh: $*" >&2; }
 if [ ! -e "$BUILD/src/libhomi.so" ]; then
   say "building HOMI in $BUILD"
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHOMI_CUDA=ON -DHOMI_BUILD_TESTS=OFF
-  cmake --build "$BUILD" -j"$(nproc)" --target homi
+  cmake --build "$BUILD" -j"$(nproc)" --target homi homi-bench
 fi
 LIBHOMI=$(cd "$BUILD/src" && pwd)
 mkdir -p "$BUILD/bench-coll" "$OUT"
@@ -55,14 +62,19 @@ export LD_LIBRARY_PATH="$LIBHOMI${DEVLIBS:+:$DEVLIBS}${LD_LIBRARY_PATH:+:$LD_LIB
 MPICH_ENV=(env LD_LIBRARY_PATH="$PREFIX/lib:$LD_LIBRARY_PATH")
 file=$DIR/homi-coll-bench-$(echo "$N" | tr , x).f32
 stamp=$(date +%Y-%m-%d)-coll-gpu-$(hostname -s)
+[ "$GPUS" -gt 1 ] && stamp=$stamp-${GPUS}gpu
 txt=$OUT/$stamp.txt
 csv=$OUT/$stamp.csv
+md=$OUT/$stamp.md
+gpuopt=()
+[ "$GPUS" -gt 1 ] && gpuopt=(--gpus "$GPUS")
 {
   echo "# run-coll-gpu.sh $(date -u +%FT%TZ) on $(hostname -s)"
   (nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo none) | sed 's/^/# GPU: /'
-  echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x $(nproc)"
+  echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x $(nproc), memory $(free -g | awk '/Mem:/{print $2}') GiB"
   echo "# file system of $DIR: $(df -T "$DIR" | awk 'NR==2{print $2, $1}')"
   echo "# Open MPI: $(mpirun --version 2>/dev/null | head -1 || true)"
+  echo "# ranks $NP, GPUs used $GPUS, caches: $CACHES, iterations $ITERS"
 } | tee "$txt"
 if [ ! -e "$file" ]; then
   say "creating $file"
@@ -71,21 +83,68 @@ if [ ! -e "$file" ]; then
 fi
 run_mpich() { "${MPICH_ENV[@]}" "$PREFIX/bin/mpiexec" -n "$NP" "$B/bench-mpich" "$@"; }
 run_ompi() { mpirun --allow-run-as-root --oversubscribe -x LD_LIBRARY_PATH -n "$NP" "$B/bench-ompi" "$@"; }
+for cache in $CACHES; do
+  copt=()
+  [ "$cache" = warm ] && copt=(--warm)
+  common=(--file "$file" --n "$N" --iters "$ITERS" "${copt[@]}" "${gpuopt[@]}")
+  {
+    run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI default hints" $EXTRA ||
+      echo "FAILED: MPICH+HOMI default"
+    run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI ${HINTS2//,/ }" --hints "$HINTS2" \
+      $EXTRA || echo "FAILED: MPICH+HOMI tuned"
+    run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI tuned, no read-ahead" \
+      --hints "$HINTS2,homi_coll_overlap=disable" $EXTRA || echo "FAILED: MPICH+HOMI no overlap"
+    if [ "$cache" = cold ]; then
+      run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI tuned homi_direct=on" \
+        --hints "$HINTS2,homi_direct=on" $EXTRA || echo "FAILED: MPICH+HOMI direct"
+    fi
+    run_ompi "${common[@]}" --mode host --label "OpenMPI host+cudaMemcpy" $EXTRA ||
+      echo "FAILED: Open MPI"
+    run_ompi "${common[@]}" --mode host --label "OpenMPI cb_nodes=$NP host+cudaMemcpy" \
+      --hints "cb_nodes=$NP" $EXTRA || echo "FAILED: Open MPI cb_nodes"
+    run_mpich "${common[@]}" --mode host --label "MPICH-ufs host+cudaMemcpy" --hints homi=disable \
+      $EXTRA || echo "FAILED: MPICH ufs"
+  } 2>&1 | tee -a "$txt"
+done
+# the single-process file -> GPU figure on the same file (HOMI's own
+# benchmark; cached = warm, direct = cold)
+single_csv=$B/single.csv
+rm -f "$single_csv"
+if [ "$SINGLE" = 1 ] && [ -x "$BUILD/tools/homi-bench" ] && [[ " $EXTRA " != *" --no-gpu "* ]]; then
+  modes=$(echo "$CACHES" | sed 's/cold/direct/; s/warm/cached/' | tr ' ' ,)
+  "$BUILD/tools/homi-bench" --gpu --blocks 64M --modes "$modes" --iters "$ITERS" \
+    --direct-iters 1 --run-cap 8 --quiet --csv "$single_csv" "$file" 2>&1 | tee -a "$txt" ||
+    echo "FAILED: single-process homi-bench --gpu" | tee -a "$txt"
+fi
 {
-  run_mpich --file "$file" --n "$N" --mode homi --iters "$ITERS" --label "MPICH+HOMI" \
-    ${HINTS:+--hints "$HINTS"} $EXTRA || echo "FAILED: MPICH+HOMI"
-  run_mpich --file "$file" --n "$N" --mode homi --iters "$ITERS" --label "MPICH+HOMI ${HINTS2//,/ }" \
-    --hints "$HINTS2" $EXTRA || echo "FAILED: MPICH+HOMI ${HINTS2//,/ }"
-  run_ompi --file "$file" --n "$N" --mode host --iters "$ITERS" \
-    --label "OpenMPI host+cudaMemcpy" $EXTRA || echo "FAILED: Open MPI"
-  run_mpich --file "$file" --n "$N" --mode host --iters "$ITERS" \
-    --label "MPICH-ufs host+cudaMemcpy" --hints homi=disable $EXTRA || echo "FAILED: MPICH ufs"
-} 2>&1 | tee -a "$txt"
-{
-  echo "mode,label,ranks,bytes,seconds,gib_per_s,check"
+  echo "mode,cache,gpus,label,ranks,bytes,seconds,gib_per_s,check"
   grep '^csv,' "$txt" | cut -d, -f2-
 } >"$csv"
+# summary: best per method and cache; HOMI against the better baseline and
+# against the single-process figure (GB/s there, converted to GiB/s)
+{
+  echo "# Collective read into GPU memory — $(hostname -s), $(date -u +%F)"
+  echo
+  echo "Recorded by \`bench/run-coll-gpu.sh\` (raw log: \`$(basename "$txt")\`, CSV: \`$(basename "$csv")\`)."
+  echo "$NP ranks, $GPUS GPU(s), array $N float32, every run verified element by element."
+  echo
+  echo "| cache | method | best GiB/s |"
+  echo "| --- | --- | ---: |"
+  awk -F, 'NR>1 && $9=="verified" { k=$2 "|" $4; if ($8 > b[k]) b[k]=$8 } END { for (k in b) { split(k, p, "|"); printf "| %s | %s | %.2f |\n", p[1], p[2], b[k] } }' "$csv" | sort
+  echo
+  echo "| cache | HOMI best | better baseline | HOMI / baseline | single-process file->GPU | HOMI / single |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  for cache in $CACHES; do
+    h=$(awk -F, -v c="$cache" 'NR>1 && $2==c && $1=="homi" && $9=="verified" && $8>b {b=$8} END{print b+0}' "$csv")
+    base=$(awk -F, -v c="$cache" 'NR>1 && $2==c && $1=="host" && $9=="verified" && $8>b {b=$8} END{print b+0}' "$csv")
+    single=0
+    if [ -s "$single_csv" ]; then
+      m=$([ "$cache" = cold ] && echo direct || echo cached)
+      single=$(awk -F, -v m="$m" 'NR>1 && $1==m && ($4=="homi" || $4=="homi-async") && $5>b {b=$5} END{print b/1.073741824}' "$single_csv")
+    fi
+    awk -v c="$cache" -v h="$h" -v b="$base" -v s="$single" 'BEGIN { printf "| %s | %.2f | %.2f | %s | %s | %s |\n", c, h, b, b>0 ? sprintf("%.2fx", h/b) : "-", s>0 ? sprintf("%.2f", s) : "-", s>0 ? sprintf("%.2fx", h/s) : "-" }'
+  done
+} >"$md"
 echo
-echo "best per method (GiB/s):"
-awk -F, 'NR>1 { if ($6 > best[$2]) best[$2] = $6 } END { for (k in best) printf "  %-28s %.2f\n", k, best[k] }' "$csv"
-say "results: $txt $csv"
+cat "$md"
+say "results: $txt $csv $md"

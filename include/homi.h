@@ -287,6 +287,9 @@ int homi_ipc_export(void *dev_base, homi_ipc_handle *out);
 /* Map a peer's allocation into this process on device (the caller's GPU). */
 int homi_ipc_open(const homi_ipc_handle *h, int device, void **out);
 int homi_ipc_close(void *mapped);
+/* 1 when memory of GPU peer can be mapped (IPC) and read on GPU device:
+ * the same device, or peer access between the two; else 0. */
+int homi_ipc_peer_ok(int device, int peer);
 
 #ifdef __cplusplus
 }

@@ -70,6 +70,12 @@ static int apply_hint(ADIOI_HOMI_fs *fs, const char *key, const char *val)
                                   "(hint homi_coll_ipc=\"%s\": expected enable, disable or "
                                   "automatic)",
                                   val);
+    } else if (!strcmp(key, "homi_coll_overlap")) {
+        if (parse_tristate(val, &fs->copts.overlap))
+            return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
+                                  "(hint homi_coll_overlap=\"%s\": expected enable, disable or "
+                                  "automatic)",
+                                  val);
     } else if (!strcmp(key, "homi_gpu_buffer_size")) {
         if (parse_size(val, &n) || (n && (n < 4096 || n > (1ll << 30))))
             return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
@@ -154,6 +160,7 @@ static void report_info(ADIO_File fd, ADIOI_HOMI_fs *fs)
     snprintf(val, sizeof val, "%d", fs->copts.node_size);
     ADIOI_Info_set(fd->info, "homi_node_size", val);
     ADIOI_Info_set(fd->info, "homi_coll_ipc", tristate_name(fs->copts.ipc));
+    ADIOI_Info_set(fd->info, "homi_coll_overlap", tristate_name(fs->copts.overlap));
     snprintf(val, sizeof val, "%lld", (long long)fs->copts.gpu_buffer_size);
     ADIOI_Info_set(fd->info, "homi_gpu_buffer_size", val);
     snprintf(val, sizeof val, "%lld", (long long)fs->copts.sieve_gap);

@@ -1,5 +1,6 @@
 /* coll_io.c - the I/O half of the collective engine: reading an
- * aggregator's window (the extents inside it) through libhomi, and the
+ * aggregator's window (the extents inside it) through libhomi, the
+ * read-ahead of the next window in a helper thread, and the
  * independent (one-rank) read of a segment list with data sieving. */
 #include <stdlib.h>
 
@@ -18,6 +19,34 @@ int coll_read_window(homi_file *f, const struct coll_ext *E, size_t ne, size_t e
         if (got != b - a) return HOMI_EIO; /* the file shrank under us */
     }
     return HOMI_OK;
+}
+
+static void *prefetch_main(void *arg)
+{
+    struct coll_prefetch *p = arg;
+    p->rc = coll_read_window(p->file, p->E, p->ne, p->e0, p->ws, p->we, p->win);
+    return NULL;
+}
+
+void coll_prefetch_start(struct coll_prefetch *p, size_t e0, int64_t ws, int64_t we, char *win,
+                         int async)
+{
+    p->e0 = e0;
+    p->ws = ws;
+    p->we = we;
+    p->win = win;
+    p->rc = HOMI_OK;
+    p->threaded = async && pthread_create(&p->thread, NULL, prefetch_main, p) == 0;
+}
+
+int coll_prefetch_finish(struct coll_prefetch *p)
+{
+    if (p->threaded)
+        pthread_join(p->thread, NULL);
+    else
+        prefetch_main(p);
+    p->threaded = 0;
+    return p->rc;
 }
 
 /* Copy pieces of one window into the destination buffer. */

@@ -15,13 +15,15 @@ struct homi_coll {
     int nnodes; /* virtual nodes                                          */
     homi_file *file;
     homi_coll_opts o;
-    char *win; /* aggregator window */
+    char *win[2];  /* aggregator windows: round r uses win[r % nwin] */
+    int nwin;      /* 2: the next window is read while this one is handed out */
+    int win_alloc; /* windows allocated (aggregators) */
     int win_kind, win_dev;
     size_t win_cap;
     unsigned win_gen;
     char *mirror; /* pinned host copy of a device window */
     size_t mirror_cap;
-    void **peer_map; /* IPC mappings of other ranks' windows */
+    void **peer_map; /* IPC mappings of other ranks' windows, 2 per rank */
     unsigned *peer_gen;
     homi_coll_info info;
 };
@@ -34,9 +36,9 @@ struct rank_info {
 
 /* What an aggregator publishes for IPC. */
 struct win_pub {
-    homi_ipc_handle h;
+    homi_ipc_handle h[2];
     uint32_t gen;
-    int32_t valid;
+    int32_t nwin; /* 0: nothing published */
 };
 
 static int mpi_fail(int mrc)
@@ -52,6 +54,7 @@ void homi_coll_opts_default(homi_coll_opts *o)
     o->ipc = HOMI_COLL_AUTO;
     o->sieve_gap = 64 << 10;
     o->gpu_buffer_size = 64 << 20;
+    o->overlap = HOMI_COLL_AUTO;
 }
 
 /* Node id = lowest rank of the node's shared-memory communicator. */
@@ -101,7 +104,7 @@ int homi_coll_create(MPI_Comm comm, homi_file *file, const homi_coll_opts *opts,
     MPI_Comm_size(c->comm, &c->size);
     c->vnode = calloc((size_t)c->size, sizeof *c->vnode);
     c->rnode = calloc((size_t)c->size, sizeof *c->rnode);
-    c->peer_map = calloc((size_t)c->size, sizeof *c->peer_map);
+    c->peer_map = calloc(2 * (size_t)c->size, sizeof *c->peer_map);
     c->peer_gen = calloc((size_t)c->size, sizeof *c->peer_gen);
     if (!rc && (!c->vnode || !c->rnode || !c->peer_map || !c->peer_gen)) rc = HOMI_ENOMEM;
     int r2 = real_nodes(c); /* collective: always called */
@@ -126,7 +129,7 @@ static int opts_ok(const homi_coll_opts *o)
 {
     return o->cb_buffer_size >= 4096 && o->cb_buffer_size <= (1ll << 30) && o->cb_nodes >= 0 &&
            o->node_size >= 0 && o->sieve_gap >= 0 && o->cb_read >= 0 && o->cb_read <= 2 &&
-           o->ipc >= 0 && o->ipc <= 2 &&
+           o->ipc >= 0 && o->ipc <= 2 && o->overlap >= 0 && o->overlap <= 2 &&
            (o->gpu_buffer_size == 0 ||
             (o->gpu_buffer_size >= 4096 && o->gpu_buffer_size <= (1ll << 30)));
 }
@@ -147,9 +150,10 @@ void homi_coll_free(homi_coll *c)
 {
     if (!c) return;
     if (c->peer_map)
-        for (int i = 0; i < c->size; i++)
+        for (int i = 0; i < 2 * c->size; i++)
             if (c->peer_map[i]) homi_ipc_close(c->peer_map[i]);
-    if (c->win) homi_mem_free(c->win_kind, c->win);
+    for (int i = 0; i < 2; i++)
+        if (c->win[i]) homi_mem_free(c->win_kind, c->win[i]);
     if (c->mirror) homi_mem_free(HOMI_MEM_PINNED, c->mirror);
     free(c->vnode);
     free(c->rnode);
@@ -281,7 +285,7 @@ static int pair_ipc(const struct read_ctx *x, int a, int r)
     const homi_coll *c = x->c;
     return a != r && c->o.ipc != HOMI_COLL_DISABLE && x->ri[a].kind == HOMI_MEM_DEVICE &&
            x->ri[r].kind == HOMI_MEM_DEVICE && c->vnode[a] == c->vnode[r] &&
-           c->rnode[a] == c->rnode[r];
+           c->rnode[a] == c->rnode[r] && homi_ipc_peer_ok(x->ri[r].device, x->ri[a].device);
 }
 
 static int split_requests(struct read_ctx *x, struct coll_req *mine, long n)
@@ -415,23 +419,27 @@ static int publish_windows(struct read_ctx *x)
     struct win_pub me = {0}, *all = calloc((size_t)c->size, sizeof *all);
     int rc = all ? HOMI_OK : HOMI_ENOMEM;
     if (!rc && x->my_aggr >= 0 && c->win_kind == HOMI_MEM_DEVICE) {
-        rc = homi_ipc_export(c->win, &me.h);
+        for (int w = 0; w < c->nwin && !rc; w++)
+            rc = homi_ipc_export(c->win[w], &me.h[w]);
         me.gen = c->win_gen;
-        me.valid = rc == HOMI_OK;
+        me.nwin = rc == HOMI_OK ? c->nwin : 0;
     }
     int r2 = mpi_fail(MPI_Allgather(&me, sizeof me, MPI_BYTE, all, sizeof me, MPI_BYTE, c->comm));
     if (!rc) rc = r2;
     for (int a = 0; !rc && a < x->naggr; a++) {
         int ar = x->aggr[a];
         if (!pair_ipc(x, ar, c->rank) || !x->req_cnt[a]) continue;
-        if (!all[ar].valid) {
+        if (all[ar].nwin != c->nwin) { /* nwin is the same on every rank */
             rc = HOMI_EIO;
             break;
         }
-        if (c->peer_map[ar] && c->peer_gen[ar] == all[ar].gen) continue;
-        if (c->peer_map[ar]) homi_ipc_close(c->peer_map[ar]);
-        c->peer_map[ar] = NULL;
-        rc = homi_ipc_open(&all[ar].h, x->dev, &c->peer_map[ar]);
+        if (c->peer_map[2 * ar] && c->peer_gen[ar] == all[ar].gen) continue;
+        for (int w = 0; w < 2; w++) {
+            if (c->peer_map[2 * ar + w]) homi_ipc_close(c->peer_map[2 * ar + w]);
+            c->peer_map[2 * ar + w] = NULL;
+        }
+        for (int w = 0; w < all[ar].nwin && !rc; w++)
+            rc = homi_ipc_open(&all[ar].h[w], x->dev, &c->peer_map[2 * ar + w]);
         c->peer_gen[ar] = all[ar].gen;
     }
     free(all);
@@ -465,16 +473,36 @@ static int run_rounds(struct read_ctx *x, int nrounds)
     MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
     if (bad) nrounds = 0; /* every rank skips the rounds */
     rc = bad;
+    /* aggregators: the window of round r + 1 is read (by a helper thread)
+     * while round r is handed out, when there are two windows */
+    struct coll_prefetch pf = {.file = c->file, .E = x->E, .ne = x->ne};
+    int64_t nws = 0, nwe = 0;
+    size_t ne0 = 0;
+    int have_next = 0;
+    if (!rc && x->my_aggr >= 0 && nrounds) {
+        have_next = coll_win_next(&it, x->E, x->ne, cb, &nws, &nwe, &ne0);
+        if (have_next) coll_prefetch_start(&pf, ne0, nws, nwe, c->win[0], c->nwin > 1);
+    }
 
     for (int round = 0; round < nrounds; round++) {
         int64_t ws = 0, we = 0;
-        size_t e0 = 0;
         int have = 0;
+        char *win = c->win[round % c->nwin];
         memset(cnt, 0, 4 * (size_t)P * sizeof *cnt);
         size_t nout = 0;
+        if (x->my_aggr >= 0 && have_next) {
+            int r2 = coll_prefetch_finish(&pf);
+            if (!rc) rc = r2;
+            have = !rc;
+            ws = nws;
+            we = nwe;
+            have_next = coll_win_next(&it, x->E, x->ne, cb, &nws, &nwe, &ne0);
+            if (have_next && !rc)
+                coll_prefetch_start(&pf, ne0, nws, nwe, c->win[(round + 1) % c->nwin], c->nwin > 1);
+            else
+                have_next = 0;
+        }
         if (!rc && x->my_aggr >= 0) {
-            have = coll_win_next(&it, x->E, x->ne, cb, &ws, &we, &e0);
-            if (have) rc = coll_read_window(c->file, x->E, x->ne, e0, ws, we, c->win);
             for (int r = 0; r < P && have; r++) {
                 poff[r] = (int64_t)nout;
                 size_t np = coll_pieces(&x->in[x->in_start[r]], (size_t)x->in_cnt[r],
@@ -493,11 +521,11 @@ static int run_rounds(struct read_ctx *x, int nrounds)
             stotal += sdat[r];
         if (!rc && stotal) rc = ensure(&sdata, &scap, (size_t)stotal, HOMI_MEM_PINNED, -1);
         if (!rc && stotal) {
-            const char *src = c->win;
+            const char *src = win;
             if (c->win_kind == HOMI_MEM_DEVICE) {
                 rc = ensure(&c->mirror, &c->mirror_cap, (size_t)cb, HOMI_MEM_PINNED, -1);
                 void *d = c->mirror;
-                const void *s = c->win;
+                const void *s = win;
                 size_t l = (size_t)(we - ws);
                 if (!rc) rc = homi_mem_copyv(1, &d, &s, &l, c->win_dev);
                 src = c->mirror;
@@ -541,12 +569,12 @@ static int run_rounds(struct read_ctx *x, int nrounds)
             mpos += rmeta[ar];
             if (!np) continue;
             if (ar == c->rank) {
-                rc = coll_copy_pieces(rq, p, np, c->win, 0, x->buf, x->kind, c->win_kind, x->dev);
+                rc = coll_copy_pieces(rq, p, np, win, 0, x->buf, x->kind, c->win_kind, x->dev);
                 for (size_t k = 0; k < np; k++)
                     c->info.self_bytes += (uint64_t)p[k].len;
             } else if (pair_ipc(x, ar, c->rank)) {
-                rc = coll_copy_pieces(rq, p, np, c->peer_map[ar], 0, x->buf, x->kind,
-                                      HOMI_MEM_DEVICE, x->dev);
+                rc = coll_copy_pieces(rq, p, np, c->peer_map[2 * ar + round % c->nwin], 0, x->buf,
+                                      x->kind, HOMI_MEM_DEVICE, x->dev);
                 for (size_t k = 0; k < np; k++)
                     c->info.ipc_bytes += (uint64_t)p[k].len;
             } else {
@@ -556,9 +584,11 @@ static int run_rounds(struct read_ctx *x, int nrounds)
                 dpos += rdat[ar];
             }
         }
-        /* peers must be done with my window before I overwrite it */
+        /* peers must be done with my window before I overwrite it (the
+         * window of round r + 1 was last read by peers in round r - 1) */
         if (x->ipc_any) MPI_Barrier(c->comm);
     }
+    if (have_next) coll_prefetch_finish(&pf); /* after an error: wait for the thread */
     if (sdata) homi_mem_free(HOMI_MEM_PINNED, sdata);
     if (rdata) homi_mem_free(HOMI_MEM_PINNED, rdata);
     free(poff);
@@ -661,13 +691,19 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     int wk = x.kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_PINNED;
     x.win_size =
         wk == HOMI_MEM_DEVICE && c->o.gpu_buffer_size ? c->o.gpu_buffer_size : c->o.cb_buffer_size;
+    c->nwin = c->o.overlap == HOMI_COLL_DISABLE ? 1 : 2; /* the same on every rank */
     if (!rc && x.my_aggr >= 0) {
         size_t want = (size_t)x.win_size;
-        if (!c->win || c->win_kind != wk || c->win_cap < want || c->win_dev != x.dev) {
-            if (c->win) homi_mem_free(c->win_kind, c->win);
-            c->win = NULL;
+        if (!c->win[0] || c->win_kind != wk || c->win_cap < want || c->win_dev != x.dev ||
+            c->win_alloc != c->nwin) {
+            for (int w = 0; w < 2; w++) {
+                if (c->win[w]) homi_mem_free(c->win_kind, c->win[w]);
+                c->win[w] = NULL;
+            }
             c->win_cap = 0;
-            rc = homi_mem_alloc((homi_mem_kind)wk, x.dev, want, (void **)&c->win);
+            c->win_alloc = c->nwin;
+            for (int w = 0; w < c->nwin && !rc; w++)
+                rc = homi_mem_alloc((homi_mem_kind)wk, x.dev, want, (void **)&c->win[w]);
             if (!rc) {
                 c->win_kind = wk;
                 c->win_cap = want;

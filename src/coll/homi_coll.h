@@ -44,10 +44,13 @@ typedef struct homi_coll_opts {
     int64_t sieve_gap;       /* merge extents whose gap is below this (bytes)     */
     int64_t gpu_buffer_size; /* window of an aggregator whose window is in GPU
                                 memory (4K..1G); 0: cb_buffer_size               */
+    int overlap;             /* HOMI_COLL_*: aggregators read the next window while
+                                this one is handed out (two windows); DISABLE:
+                                one window, read then hand out                   */
 } homi_coll_opts;
 
 /* Defaults: cb_nodes 0, cb_buffer_size 16 MiB, cb_read AUTO, node_size 0,
- * ipc AUTO, sieve_gap 64 KiB, gpu_buffer_size 64 MiB. */
+ * ipc AUTO, sieve_gap 64 KiB, gpu_buffer_size 64 MiB, overlap AUTO (on). */
 void homi_coll_opts_default(homi_coll_opts *o);
 
 /* Per-file state (communicator split, cached buffers, IPC mappings).

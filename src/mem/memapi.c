@@ -186,3 +186,20 @@ int homi_ipc_close(void *mapped)
     return HOMI_ENOTSUP;
 #endif
 }
+
+int homi_ipc_peer_ok(int device, int peer)
+{
+    if (device < 0 || peer < 0) return 0;
+    if (device == peer) return 1;
+#ifdef HOMI_HAVE_CUDA
+    if (!homi_cuda_usable()) return 0;
+    int ok = 0;
+    if (cudaDeviceCanAccessPeer(&ok, device, peer) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return ok != 0;
+#else
+    return 0;
+#endif
+}

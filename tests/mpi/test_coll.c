@@ -39,7 +39,12 @@ struct scenario {
     int cb_nodes, node_size, cb_read;
     int64_t cb_buffer, gap;
     int nsegs, maxlen, overlap;
+    int win_overlap; /* HOMI_COLL_*: read-ahead of the next window (0: default, on) */
 };
+
+/* GPU variant: the device of this rank (HOMI_TEST_GPUS=n spreads the ranks
+ * over n GPUs, rank % n; default: the current device) */
+static int gpu_dev = -1;
 
 static int run(const char *path, int64_t fsize, const struct scenario *s, int gpu, uint64_t seed)
 {
@@ -54,6 +59,8 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     o.cb_read = s->cb_read;
     o.cb_buffer_size = s->cb_buffer;
     o.sieve_gap = s->gap;
+    o.gpu_buffer_size = s->cb_buffer; /* several rounds in the GPU variant too */
+    o.overlap = s->win_overlap;
     homi_coll *c;
     REQUIRE(homi_coll_create(MPI_COMM_WORLD, f, &o, &c) == 0, "coll create");
 
@@ -87,12 +94,12 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     memset(ref, 0xAB, (size_t)mem + 1);
     char *dst = host;
     if (gpu) {
-        REQUIRE(homi_mem_alloc(HOMI_MEM_DEVICE, -1, (size_t)mem + 1, (void **)&dst) == 0,
+        REQUIRE(homi_mem_alloc(HOMI_MEM_DEVICE, gpu_dev, (size_t)mem + 1, (void **)&dst) == 0,
                 "cudaMalloc");
         void *d = dst;
         const void *h = host;
         size_t l = (size_t)mem + 1;
-        REQUIRE(homi_mem_copyv(1, &d, &h, &l, -1) == 0, "fill device");
+        REQUIRE(homi_mem_copyv(1, &d, &h, &l, gpu_dev) == 0, "fill device");
     }
     int fd = open(path, O_RDONLY);
     for (int i = 0; i < n; i++) {
@@ -108,7 +115,7 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
         void *h = host;
         const void *d = dst;
         size_t l = (size_t)mem + 1;
-        REQUIRE(homi_mem_copyv(1, &h, &d, &l, -1) == 0, "copy back");
+        REQUIRE(homi_mem_copyv(1, &h, &d, &l, gpu_dev) == 0, "copy back");
     }
     homi_coll_info info;
     homi_coll_last_info(c, &info);
@@ -130,7 +137,7 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
         void *dd = dst;
         const void *h = host;
         size_t l = (size_t)mem + 1;
-        homi_mem_copyv(1, &dd, &h, &l, -1);
+        homi_mem_copyv(1, &dd, &h, &l, gpu_dev);
     }
     got = -1;
     rc = homi_coll_read_indep(f, &o, dst, seg, (size_t)n, &got);
@@ -138,7 +145,7 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
         void *h = host;
         const void *dd = dst;
         size_t l = (size_t)mem + 1;
-        homi_mem_copyv(1, &h, &dd, &l, -1);
+        homi_mem_copyv(1, &h, &dd, &l, gpu_dev);
     }
     CHECK(rc == 0 && got == want, "%s indep: rc %d bytes %lld", s->name, rc, (long long)got);
     d = t_first_diff(host, ref, (size_t)mem + 1);
@@ -165,6 +172,8 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 77;
     }
+    const char *spread = getenv("HOMI_TEST_GPUS");
+    if (gpu && spread && atoi(spread) > 0) gpu_dev = rank % atoi(spread);
     uint64_t seed = 0;
     if (rank == 0) seed = t_seed_from_env(20261125);
     MPI_Bcast(&seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
@@ -178,14 +187,18 @@ int main(int argc, char **argv)
     make_file(path, fsize, seed);
 
     const struct scenario sc[] = {
-        {"interleaved default", 0, 0, HOMI_COLL_AUTO, 16 << 20, 64 << 10, 64, 70000, 0},
-        {"interleaved 2 aggr 64K", 2, 0, HOMI_COLL_ENABLE, 64 << 10, 0, 200, 9000, 0},
-        {"random overlap+EOF", 0, 0, HOMI_COLL_ENABLE, 1 << 20, 4096, 300, 300000, 1},
-        {"virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1},
-        {"virtual nodes of 1, 3 aggr", 3, 1, HOMI_COLL_ENABLE, 128 << 10, 0, 150, 20000, 0},
-        {"virtual nodes of 2, 3 aggr", 3, 2, HOMI_COLL_ENABLE, 96 << 10, 4096, 150, 30000, 1},
-        {"cb disabled", 0, 0, HOMI_COLL_DISABLE, 1 << 20, 64 << 10, 100, 100000, 1},
-        {"tiny segments", 0, 0, HOMI_COLL_ENABLE, 32 << 10, 0, 2000, 16, 1},
+        {"interleaved default", 0, 0, HOMI_COLL_AUTO, 16 << 20, 64 << 10, 64, 70000, 0, 0},
+        {"interleaved 2 aggr 64K", 2, 0, HOMI_COLL_ENABLE, 64 << 10, 0, 200, 9000, 0, 0},
+        {"random overlap+EOF", 0, 0, HOMI_COLL_ENABLE, 1 << 20, 4096, 300, 300000, 1, 0},
+        {"virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1, 0},
+        {"virtual nodes of 1, 3 aggr", 3, 1, HOMI_COLL_ENABLE, 128 << 10, 0, 150, 20000, 0, 0},
+        {"virtual nodes of 2, 3 aggr", 3, 2, HOMI_COLL_ENABLE, 96 << 10, 4096, 150, 30000, 1, 0},
+        {"cb disabled", 0, 0, HOMI_COLL_DISABLE, 1 << 20, 64 << 10, 100, 100000, 1, 0},
+        {"tiny segments", 0, 0, HOMI_COLL_ENABLE, 32 << 10, 0, 2000, 16, 1, 0},
+        {"one window (no read-ahead)", 0, 0, HOMI_COLL_ENABLE, 512 << 10, 64 << 10, 100, 90000, 1,
+         HOMI_COLL_DISABLE},
+        {"read-ahead, 2 aggr, 40 rounds", 2, 0, HOMI_COLL_ENABLE, 300 << 10, 4096, 64, 200000, 0,
+         HOMI_COLL_ENABLE},
     };
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
         t_context = sc[i].name;
