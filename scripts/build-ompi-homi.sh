@@ -30,8 +30,10 @@
 #   --libhomi DIR  directory holding libhomi.so (default: build/src)
 # The last line of output is the prefix (or the prepared tree).
 set -euo pipefail
+CALLER=$(pwd)
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+abspath() { case $1 in /*) echo "$1" ;; *) echo "$CALLER/$1" ;; esac; } # relative to the caller
 CACHE=${HOMI_CACHE_DIR:-/var/cache/homi}
 LIBHOMI_DIR=$ROOT/build/src
 OMPI_INFO=${OMPI_INFO:-ompi_info}
@@ -40,10 +42,10 @@ die() { echo "build-ompi-homi: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
   --print-prefix) MODE=print ;;
-  --libhomi) LIBHOMI_DIR=$(cd "$2" && pwd); shift ;;
-  --prepare) MODE=prepare; PREPARE_OUT=$2; shift ;;
-  --from-prepared) MODE=from; FROM=$2; shift ;;
-  --prefix) OUTPREFIX=$2; shift ;;
+  --libhomi) LIBHOMI_DIR=$(cd "$(abspath "$2")" && pwd); shift ;;
+  --prepare) MODE=prepare; PREPARE_OUT=$(abspath "$2"); shift ;;
+  --from-prepared) MODE=from; FROM=$(abspath "$2"); shift ;;
+  --prefix) OUTPREFIX=$(abspath "$2"); shift ;;
   *) echo "build-ompi-homi: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -88,6 +90,9 @@ prepare_tree() {
     (cd "$src" && apt-get source --download-only -qq "openmpi=$deb_ver") ||
       die "apt-get source openmpi=$deb_ver failed: run scripts/install-deps.sh (adds deb-src)"
   fi
+  if [ -e "$out" ] && [ ! -e "$out/HOMI-PREPARED" ] && [ -n "$(ls -A "$out")" ]; then
+    die "$out exists and is not a prepared tree: not overwriting it"
+  fi
   work=$(mktemp -d "$CACHE/prep-ompi.XXXXXX")
   (cd "$work" && dpkg-source -x -q "$src/openmpi_$deb_ver.dsc" openmpi >/dev/null 2>&1) ||
     die "dpkg-source -x openmpi_$deb_ver.dsc failed"
@@ -127,6 +132,7 @@ build_plugin() {
   [ -e "$LIBHOMI_DIR/libhomi.so" ] || die "no libhomi.so in $LIBHOMI_DIR (build HOMI first or pass --libhomi)"
   [ -e "$OMPI_PKGINCDIR/opal_config.h" ] && [ -e "$OMPI_PKGINCDIR/ompi/mca/io/io.h" ] ||
     die "Open MPI's internal headers are missing in $OMPI_PKGINCDIR (install libopenmpi-dev)"
+  rm -f "$prefix/.complete"
   R=$tree/ompi/mca/io/romio321/romio
   log=$tree/build.log
   : >"$log"
@@ -206,11 +212,11 @@ from)
   mkdir -p "$OUTPREFIX"
   OUTPREFIX=$(cd "$OUTPREFIX" && pwd)
   tree=$(mktemp -d "${TMPDIR:-/tmp}/homi-ompi-build.XXXXXX")
+  [ -n "${HOMI_KEEP_OMPI_BUILD:-}" ] || trap 'rm -rf "$tree"' EXIT
   if [ -f "$FROM" ]; then tar -xzf "$FROM" -C "$tree" --strip-components=1
   else cp -a "$FROM"/. "$tree"/
   fi
   build_plugin "$tree" "$OUTPREFIX"
-  [ -n "${HOMI_KEEP_OMPI_BUILD:-}" ] || rm -rf "$tree"
   echo "build-ompi-homi: built $OUTPREFIX/lib/openmpi/mca_io_romio321.so for Open MPI $OMPI_VER"
   echo "$OUTPREFIX"
   exit 0
