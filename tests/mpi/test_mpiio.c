@@ -13,7 +13,7 @@
  *   gpu    : HOMI reads into CUDA device memory (exit 77 without a GPU)
  * Must run with MPICH built by scripts/build-mpich-homi.sh, or (built with
  * Open MPI's mpicc) on the installed Open MPI with the HOMI io/romio321
- * plugin of scripts/build-ompi-homi.sh (tests/mpi/run_ompi.sh).  Open MPI
+ * plugin of scripts/build-ompi-homi.sh (tests/mpi-ompi/run_ompi.sh).  Open MPI
  * 4.1 differs in two places, both handled below: MPI_File_get_info returns
  * Open MPI's copy of the user's hints, not ROMIO's (so the driver's
  * effective values are not visible and "is it HOMI" is answered by the
@@ -75,8 +75,9 @@ static int find_homi_plugin(struct dl_phdr_info *pi, size_t sz, void *arg)
     return 0;
 }
 
-/* Open MPI: the io component serving fh is HOMI's romio321 (mode "ufs"
- * handles are told apart by the caller, not here). */
+/* Open MPI: the romio321 plugin serving MPI-IO in this process is HOMI's
+ * (Open MPI 4.1 offers no per-handle way to ask ROMIO which driver opened
+ * fh; tests/mpi-ompi/homi_used.sh proves the reads went through libhomi). */
 static int is_homi(MPI_File fh)
 {
     (void)fh;
