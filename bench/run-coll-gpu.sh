@@ -26,6 +26,9 @@
 #   HINTS2 (tuned hints; default cb_nodes=NP, 256 MiB windows),
 #   EXTRA (options for every run; EXTRA=--no-gpu smoke-tests the script on
 #   a machine without a GPU).
+#   OMPI_HOMI_PREFIX (issue 7: Open MPI's io/romio321 plugin with ad_homi,
+#   built on this machine; adds OpenMPI+HOMI rows (default and tuned hints)
+#   and Open MPI's stock romio321; bench/run-coll-gpu-ompi.sh sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${1:?usage: bench/run-coll-gpu.sh MPICH_PREFIX [HOMI_BUILD [OUTDIR]]}
@@ -83,6 +86,19 @@ if [ ! -e "$file" ]; then
 fi
 run_mpich() { "${MPICH_ENV[@]}" "$PREFIX/bin/mpiexec" -n "$NP" "$B/bench-mpich" "$@"; }
 run_ompi() { mpirun --allow-run-as-root --oversubscribe -x LD_LIBRARY_PATH -n "$NP" "$B/bench-ompi" "$@"; }
+OMPI_HOMI_PREFIX=${OMPI_HOMI_PREFIX:-}
+if [ -n "$OMPI_HOMI_PREFIX" ]; then
+  [ -e "$OMPI_HOMI_PREFIX/lib/openmpi/mca_io_romio321.so" ] ||
+    { say "no lib/openmpi/mca_io_romio321.so under OMPI_HOMI_PREFIX=$OMPI_HOMI_PREFIX"; exit 1; }
+  OMPI_STOCK_DIR=$(ompi_info --path pkglibdir | sed 's/.*: *//')
+fi
+# Open MPI with HOMI's io/romio321 plugin first on the component path / its stock romio321
+run_ompi_homi() {
+  mpirun --allow-run-as-root --oversubscribe -x LD_LIBRARY_PATH --mca io romio321 \
+    --mca mca_base_component_path "$OMPI_HOMI_PREFIX/lib/openmpi:$OMPI_STOCK_DIR" \
+    -n "$NP" "$B/bench-ompi" "$@"
+}
+run_ompi_romio() { mpirun --allow-run-as-root --oversubscribe -x LD_LIBRARY_PATH --mca io romio321 -n "$NP" "$B/bench-ompi" "$@"; }
 for cache in $CACHES; do
   copt=()
   [ "$cache" = warm ] && copt=(--warm)
@@ -102,6 +118,14 @@ for cache in $CACHES; do
       echo "FAILED: Open MPI"
     run_ompi "${common[@]}" --mode host --label "OpenMPI cb_nodes=$NP host+cudaMemcpy" \
       --hints "cb_nodes=$NP" $EXTRA || echo "FAILED: Open MPI cb_nodes"
+    if [ -n "$OMPI_HOMI_PREFIX" ]; then
+      run_ompi_homi "${common[@]}" --mode homi --label "OpenMPI+HOMI default hints" $EXTRA ||
+        echo "FAILED: OpenMPI+HOMI default"
+      run_ompi_homi "${common[@]}" --mode homi --label "OpenMPI+HOMI ${HINTS2//,/ }" \
+        --hints "$HINTS2" $EXTRA || echo "FAILED: OpenMPI+HOMI tuned"
+      run_ompi_romio "${common[@]}" --mode host \
+        --label "OpenMPI-romio321 host+cudaMemcpy" $EXTRA || echo "FAILED: Open MPI romio321"
+    fi
     run_mpich "${common[@]}" --mode host --label "MPICH-ufs host+cudaMemcpy" --hints homi=disable \
       $EXTRA || echo "FAILED: MPICH ufs"
   } 2>&1 | tee -a "$txt"

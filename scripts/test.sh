@@ -16,6 +16,8 @@ cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOMI_WERROR=ON
 cmake --build build-ci -j"$JOBS"
 echo "== MPICH 4.0.2 with the HOMI ROMIO driver (built once, cached under /var/cache/homi)"
 bash scripts/build-mpich-homi.sh --libhomi build-ci/src
+echo "== Open MPI's io/romio321 plugin with the HOMI driver (built once, cached under /var/cache/homi)"
+bash scripts/build-ompi-homi.sh --libhomi build-ci/src
 echo "== tests"
 ctest --test-dir build-ci --output-on-failure -j"$JOBS"
 

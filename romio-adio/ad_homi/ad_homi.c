@@ -33,7 +33,8 @@ struct ADIOI_Fns_struct ADIO_HOMI_operations = {
     "HOMI: host-orchestrated multipath reads into host or GPU memory",
     ADIOI_HOMI_IreadStridedColl,  /* IreadStridedColl */
     ADIOI_HOMI_IwriteStridedColl, /* IwriteStridedColl */
-#if defined(F_SETLKW64)
+#if defined(HOMI_ROMIO_321)       /* ROMIO 3.2.1 (Open MPI 4.1): no SetLock entry */
+#elif defined(F_SETLKW64)
     ADIOI_GEN_SetLock /* SetLock */
 #else
     ADIOI_GEN_SetLock64 /* SetLock */
@@ -54,6 +55,35 @@ int ADIOI_HOMI_Feature(ADIO_File fd, int flag)
     }
 }
 
+#ifdef HOMI_ROMIO_321
+/* Open MPI's ROMIO glue (mpi-io/glue/openmpi) reduces an error code to its
+ * class and drops the message.  So that MPI_Error_string still names the
+ * bad hint, each distinct (class, message) gets a dynamic MPI error code of
+ * that class carrying the text (ROMIO calls are serialized by Open MPI). */
+static int homi_err_code(int cls, const char *where, const char *msg)
+{
+    static struct {
+        int cls, code;
+        char text[MPI_MAX_ERROR_STRING];
+    } cache[64];
+    static int n;
+    char text[MPI_MAX_ERROR_STRING];
+    snprintf(text, sizeof text, "HOMI %s: %s", where, msg);
+    for (int i = 0; i < n; i++)
+        if (cache[i].cls == cls && !strcmp(cache[i].text, text)) return cache[i].code;
+    int code;
+    if (MPI_Add_error_code(cls, &code) != MPI_SUCCESS) return cls;
+    if (MPI_Add_error_string(code, text) != MPI_SUCCESS) return cls;
+    if (n < (int)(sizeof cache / sizeof cache[0])) {
+        cache[n].cls = cls;
+        cache[n].code = code;
+        memcpy(cache[n].text, text, sizeof text);
+        n++;
+    }
+    return code;
+}
+#endif
+
 int ADIOI_HOMI_Err(const char *where, int line, int cls, const char *fmt, ...)
 {
     char msg[512];
@@ -61,8 +91,13 @@ int ADIOI_HOMI_Err(const char *where, int line, int cls, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+#ifdef HOMI_ROMIO_321
+    (void)line;
+    return homi_err_code(cls, where, msg);
+#else
     return MPIO_Err_create_code(MPI_SUCCESS, MPIR_ERR_RECOVERABLE, where, line, cls, "**io",
                                 "**io %s", msg);
+#endif
 }
 
 int ADIOI_HOMI_Err_homi(const char *where, int line, int rc, const char *what)

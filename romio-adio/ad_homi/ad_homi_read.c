@@ -95,6 +95,21 @@ static ADIO_Offset walk_take(struct view_walk *w, ADIO_Offset want, ADIO_Offset 
     return n;
 }
 
+/* ROMIO 3.2.1 (Open MPI 4.1) caches flattened types in a list keyed by the
+ * handle and never drops a user type's entry when the type is freed; a new
+ * type that reuses the handle would find the stale entry.  Its own generic
+ * code deletes a memory type's entry after use: so does this driver.
+ * (MPICH 4.0 keeps the flattened form as a type attribute.) */
+static void forget_flat(ADIOI_Flatlist_node *mflat, MPI_Datatype datatype)
+{
+#ifdef HOMI_ROMIO_321
+    if (mflat) ADIOI_Delete_flattened(datatype);
+#else
+    (void)mflat;
+    (void)datatype;
+#endif
+}
+
 int ADIOI_HOMI_Flatten(ADIO_File fd, int count, MPI_Datatype datatype, int file_ptr_type,
                        ADIO_Offset offset, homi_coll_seg **segs, size_t *nsegs, ADIO_Offset *end,
                        char **base)
@@ -136,6 +151,7 @@ int ADIOI_HOMI_Flatten(ADIO_File fd, int count, MPI_Datatype datatype, int file_
                         homi_coll_seg *t = realloc(s, 2 * cap * sizeof *s);
                         if (!t) {
                             free(s);
+                            forget_flat(mflat, datatype);
                             return -1;
                         }
                         s = t;
@@ -151,6 +167,7 @@ int ADIOI_HOMI_Flatten(ADIO_File fd, int count, MPI_Datatype datatype, int file_
                 *end = foff + got;
             }
         }
+    forget_flat(mflat, datatype);
     *segs = s;
     *nsegs = n;
     *base += mmin;

@@ -60,7 +60,9 @@ void ADIOI_HOMI_WriteContig(ADIO_File fd, const void *buf, int count, MPI_Dataty
     }
     if (file_ptr_type == ADIO_INDIVIDUAL) fd->fp_ind = off + put;
     fd->fp_sys_posn = -1;
+#ifndef HOMI_ROMIO_321 /* ROMIO 3.2.1 (Open MPI 4.1) does not track dirty writes */
     fd->dirty_write = 1;
+#endif
 #ifdef HAVE_STATUS_SET_BYTES
     if (status) MPIR_Status_set_bytes(status, datatype, put);
 #endif

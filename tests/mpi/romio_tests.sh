@@ -4,15 +4,31 @@
 # MPICH and run with the HOMI driver forced (ROMIO_FSTYPE_FORCE=homi:).
 # Every test must print "No Errors".  Tests that do not apply are listed at
 # the end with the reason.  Exits 77 when MPICH with HOMI is not built.
+# romio_tests.sh ompi: the same with ROMIO 3.2.1's tests (kept by
+# scripts/build-ompi-homi.sh), Open MPI's mpicc and the installed Open MPI
+# with HOMI's io/romio321 plugin (tests/mpi-ompi/run_ompi.sh).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-prefix=${HOMI_MPICH_PREFIX:-$(bash "$ROOT/scripts/build-mpich-homi.sh" --print-prefix)}
+CC=mpicc.mpich
+RUN=$HERE/run_mpi.sh
+flavor=${1:-mpich}
+if [ "$flavor" = ompi ]; then
+  prefix=${HOMI_OMPI_PREFIX:-$(bash "$ROOT/scripts/build-ompi-homi.sh" --print-prefix)}
+  # ROMIO 3.2.1's tests use MPI-1 calls and MPI_LB/MPI_UB, which Open MPI
+  # 4.1's mpi.h hides (libmpi still has them): declare them again
+  CC="$(command -v mpicc.openmpi || echo mpicc) -DOMPI_OMIT_MPI1_COMPAT_DECLS=0"
+  CC="$CC -DOMPI_REMOVED_USE_STATIC_ASSERT=0 -include $HERE/../mpi-ompi/mpi1_compat.h"
+  RUN=$ROOT/tests/mpi-ompi/run_ompi.sh
+  export HOMI_OMPI_PREFIX=$prefix
+else
+  prefix=${HOMI_MPICH_PREFIX:-$(bash "$ROOT/scripts/build-mpich-homi.sh" --print-prefix)}
+  export HOMI_MPICH_PREFIX=$prefix
+fi
 if [ ! -e "$prefix/.complete" ]; then
-  echo "SKIP: MPICH with the HOMI driver is not built at $prefix"
+  echo "SKIP: the MPI with the HOMI driver is not built at $prefix"
   exit 77
 fi
-export HOMI_MPICH_PREFIX=$prefix
 work=$(mktemp -d "${TMPDIR:-/tmp}/homi-romio-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp "$prefix"/share/romio-test/*.c "$prefix"/share/romio-test/*.h "$work"/ 2>/dev/null
@@ -47,7 +63,15 @@ export ROMIO_FSTYPE_FORCE=homi:
 fail=0
 pass=0
 while read -r name np style; do
-  if ! mpicc.mpich -O1 -w -o "$work/$name" "$work/$name.c" >"$work/$name.build" 2>&1; then
+  if [ "$name" = error ] && [ "$flavor" = ompi ]; then
+    echo "n/a  error: checks ROMIO's message text, which Open MPI's ROMIO glue drops (stock too)"
+    continue
+  fi
+  if [ ! -e "$work/$name.c" ]; then
+    echo "n/a  $name: not in this ROMIO's test directory"
+    continue
+  fi
+  if ! $CC -O1 -w -o "$work/$name" "$work/$name.c" >"$work/$name.build" 2>&1; then
     echo "FAIL $name: does not compile"; cat "$work/$name.build"; fail=$((fail + 1)); continue
   fi
   f=$work/data-$name
@@ -56,7 +80,7 @@ while read -r name np style; do
   h) args=(-h -f "$f") ;;
   p) args=("$f") ;;
   esac
-  out=$(cd "$work" && bash "$HERE/run_mpi.sh" "$np" "$work/$name" "${args[@]}" 2>&1 </dev/null)
+  out=$(cd "$work" && bash "$RUN" "$np" "$work/$name" "${args[@]}" 2>&1 </dev/null)
   rc=$?
   # external32 prints no verdict: it reports errors through its handler
   verdict="No Errors"
@@ -79,6 +103,8 @@ not run (do not apply):
                                          ranks on 2 cores takes > 2 minutes even with stock ufs
   syshints                             : tests ROMIO_HINTS file parsing, not a driver
   fcoll_test, pfcoll_test, fmisc, fperf: Fortran; MPICH+HOMI is built without Fortran bindings
+                                         (Open MPI: the plugin has no Fortran code of its own)
+  creat_excl, big_extents              : not in ROMIO 3.2.1 (Open MPI 4.1)
 EOF2
 echo "romio tests: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -11,8 +11,21 @@
  *   prefix : HOMI selected with the homi: file-name prefix
  *   force  : HOMI selected with ROMIO_FSTYPE_FORCE=homi: (set by the caller)
  *   gpu    : HOMI reads into CUDA device memory (exit 77 without a GPU)
- * Must run with MPICH built by scripts/build-mpich-homi.sh. */
+ * Must run with MPICH built by scripts/build-mpich-homi.sh, or (built with
+ * Open MPI's mpicc) on the installed Open MPI with the HOMI io/romio321
+ * plugin of scripts/build-ompi-homi.sh (tests/mpi-ompi/run_ompi.sh).  Open MPI
+ * 4.1 differs in two places, both handled below: MPI_File_get_info returns
+ * Open MPI's copy of the user's hints, not ROMIO's (so the driver's
+ * effective values are not visible and "is it HOMI" is answered by the
+ * loaded plugin plus the bad-hint errors only ad_homi gives), and the stock
+ * ufs driver of its ROMIO 3.2.1 crashes in MPI_File_iread_*_all (NULL
+ * IreadStridedColl without grequest extensions): the ufs reference uses the
+ * blocking collective there. */
 #include <mpi.h>
+#ifdef OPEN_MPI
+#include <dlfcn.h>
+#include <link.h>
+#endif
 
 #include "homi_test.h"
 
@@ -45,6 +58,34 @@ static int check_mpi(int err, const char *what)
     return 1;
 }
 
+#ifdef OPEN_MPI
+/* dl_iterate_phdr callback: is a loaded mca_io_romio321.so HOMI's? */
+static int find_homi_plugin(struct dl_phdr_info *pi, size_t sz, void *arg)
+{
+    (void)sz;
+    static const char so[] = "/mca_io_romio321.so";
+    const char *n = pi->dlpi_name;
+    size_t l = n ? strlen(n) : 0;
+    if (l < sizeof so - 1 || strcmp(n + l - (sizeof so - 1), so)) return 0;
+    void *h = dlopen(n, RTLD_LAZY | RTLD_NOLOAD);
+    if (h) {
+        if (dlsym(h, "ADIO_HOMI_operations")) *(int *)arg = 1;
+        dlclose(h);
+    }
+    return 0;
+}
+
+/* Open MPI: the romio321 plugin serving MPI-IO in this process is HOMI's
+ * (Open MPI 4.1 offers no per-handle way to ask ROMIO which driver opened
+ * fh; tests/mpi-ompi/homi_used.sh proves the reads went through libhomi). */
+static int is_homi(MPI_File fh)
+{
+    (void)fh;
+    int found = 0;
+    dl_iterate_phdr(find_homi_plugin, &found);
+    return found;
+}
+#else
 static int is_homi(MPI_File fh)
 {
     MPI_Info info;
@@ -55,6 +96,7 @@ static int is_homi(MPI_File fh)
     MPI_Info_free(&info);
     return flag && !strcmp(v, "enable");
 }
+#endif
 
 static MPI_File open_homi(const char *extra_key, const char *extra_val, int *err)
 {
@@ -136,7 +178,11 @@ static void compare(const struct view *v, MPI_File fh_ufs, MPI_File fh_homi)
         t_context = ctx;
         memset(a, 0xAB, len);
         memset(b, 0xAB, len);
+#ifdef OPEN_MPI /* stock ufs of Open MPI 4.1 crashes in iread_at_all */
+        long long na = do_read(fh_ufs, v, op == IREAD_AT_ALL ? READ_AT_ALL : op, a);
+#else
         long long na = do_read(fh_ufs, v, op, a);
+#endif
         char *dst = b;
         if (gpu) {
             REQUIRE(homi_mem_alloc(HOMI_MEM_DEVICE, -1, len, (void **)&dev) == 0, "cudaMalloc");
@@ -419,6 +465,10 @@ static void check_info(MPI_File fh)
     CHECK(flag && !strcmp(v, "2"), "homi_threads reported as %s", flag ? v : "(absent)");
     MPI_Info_get(info, "cb_buffer_size", MPI_MAX_INFO_VAL, v, &flag);
     CHECK(flag && !strcmp(v, "262144"), "cb_buffer_size reported as %s", flag ? v : "(absent)");
+#ifdef OPEN_MPI /* Open MPI 4.1 reports its copy of the user's hints only */
+    MPI_Info_free(&info);
+    return;
+#endif
     MPI_Info_get(info, "homi_path", MPI_MAX_INFO_VAL, v, &flag);
     CHECK(flag, "homi_path not reported");
     MPI_Info_get(info, "homi_gpu_buffer_size", MPI_MAX_INFO_VAL, v, &flag);
@@ -473,7 +523,9 @@ int main(int argc, char **argv)
         /* ROMIO_FSTYPE_FORCE overrides the ufs: prefix too: no reference
          * handle in that mode (the hint and prefix runs compare) */
         MPI_File fu = open_ufs();
+#ifndef OPEN_MPI
         REQUIRE(!is_homi(fu), "ufs: prefix gave the HOMI driver");
+#endif
         run_views(fu, fh);
         MPI_File_close(&fu);
     }
