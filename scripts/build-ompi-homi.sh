@@ -231,7 +231,7 @@ if [ $MODE = print ]; then
   exit 0
 fi
 if [ $MODE = prepare ]; then
-  mkdir -p "$CACHE"
+  mkdir -p "$CACHE" "$(dirname "$PREPARE_OUT")"
   case $PREPARE_OUT in
   *.tar.gz)
     d=$(mktemp -d "${TMPDIR:-/tmp}/homi-ompi-prep.XXXXXX")
