@@ -305,6 +305,14 @@ void ADIOI_HOMI_OpenColl(ADIO_File fd, int rank, int access_mode, int *error_cod
         int e;
         *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc, "collective read setup");
         ADIOI_HOMI_Close(fd, &e);
+        return;
+    }
+    if (fs->cb_nodes_set) { /* report the aggregators HOMI uses, not ROMIO's capped copy */
+        int np;
+        char val[32];
+        MPI_Comm_size(fd->comm, &np);
+        snprintf(val, sizeof val, "%d", fs->cb_nodes_user < np ? fs->cb_nodes_user : np);
+        ADIOI_Info_set(fd->info, "cb_nodes", val);
     }
 }
 

@@ -477,6 +477,28 @@ static void check_info(MPI_File fh)
     MPI_Info_free(&info);
 }
 
+/* cb_nodes is used as given (ROMIO's cb_config_list caps only its own
+ * copy at one aggregator per host) and reported as used: min(value, ranks) */
+static void check_cb_nodes(void)
+{
+#ifndef OPEN_MPI /* Open MPI 4.1 reports its copy of the user's hints only */
+    t_context = "cb_nodes";
+    int err;
+    MPI_File fh = open_homi("cb_nodes", "3", &err);
+    REQUIRE(err == MPI_SUCCESS, "open with cb_nodes=3");
+    MPI_Info info;
+    char v[MPI_MAX_INFO_VAL + 1], want[16];
+    int flag;
+    MPI_File_get_info(fh, &info);
+    MPI_Info_get(info, "cb_nodes", MPI_MAX_INFO_VAL, v, &flag);
+    snprintf(want, sizeof want, "%d", nprocs < 3 ? nprocs : 3);
+    CHECK(flag && !strcmp(v, want), "cb_nodes reported as %s, expected %s", flag ? v : "(absent)",
+          want);
+    MPI_Info_free(&info);
+    MPI_File_close(&fh);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -532,6 +554,7 @@ int main(int argc, char **argv)
     MPI_File_close(&fh);
     writes();
     bad_hints();
+    check_cb_nodes();
 
     int bad = t_failures, allbad;
     MPI_Allreduce(&bad, &allbad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
