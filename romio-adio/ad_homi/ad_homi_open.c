@@ -76,6 +76,12 @@ static int apply_hint(ADIOI_HOMI_fs *fs, const char *key, const char *val)
                                   "(hint homi_coll_overlap=\"%s\": expected enable, disable or "
                                   "automatic)",
                                   val);
+    } else if (!strcmp(key, "homi_coll_read_streams")) {
+        if (parse_size(val, &n) || n < 1 || n > HOMI_COLL_MAX_STREAMS)
+            return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
+                                  "(hint homi_coll_read_streams=\"%s\": expected 1..%d)", val,
+                                  HOMI_COLL_MAX_STREAMS);
+        fs->copts.read_streams = (int)n;
     } else if (!strcmp(key, "homi_gpu_buffer_size")) {
         if (parse_size(val, &n) || (n && (n < 4096 || n > (1ll << 30))))
             return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
@@ -161,6 +167,8 @@ static void report_info(ADIO_File fd, ADIOI_HOMI_fs *fs)
     ADIOI_Info_set(fd->info, "homi_node_size", val);
     ADIOI_Info_set(fd->info, "homi_coll_ipc", tristate_name(fs->copts.ipc));
     ADIOI_Info_set(fd->info, "homi_coll_overlap", tristate_name(fs->copts.overlap));
+    snprintf(val, sizeof val, "%d", fs->copts.read_streams);
+    ADIOI_Info_set(fd->info, "homi_coll_read_streams", val);
     snprintf(val, sizeof val, "%lld", (long long)fs->copts.gpu_buffer_size);
     ADIOI_Info_set(fd->info, "homi_gpu_buffer_size", val);
     snprintf(val, sizeof val, "%lld", (long long)fs->copts.sieve_gap);

@@ -12,24 +12,25 @@
  * 0 = file offset ws).  HOMI_EIO when the file is shorter than planned. */
 int coll_read_window(homi_file *f, const struct coll_ext *E, size_t ne, size_t e0, int64_t ws,
                      int64_t we, char *win);
-/* One aggregator window read, possibly by a helper thread so that the
- * window of the next round is read while this one is handed out. */
-struct coll_prefetch {
-    homi_file *file;
-    const struct coll_ext *E;
-    size_t ne, e0;
-    int64_t ws, we;
-    char *win;
-    int rc;
-    int threaded; /* a thread runs the read now; 0: finish reads it */
-    pthread_t thread;
-};
-/* Start reading [ws, we) into win: in a helper thread when async (falls
- * back to reading in coll_prefetch_finish when no thread can be made). */
-void coll_prefetch_start(struct coll_prefetch *p, size_t e0, int64_t ws, int64_t we, char *win,
-                         int async);
-/* Wait for (or do) the read started last; its result. */
-int coll_prefetch_finish(struct coll_prefetch *p);
+/* Window readers: a pool of threads that read the parts of one window at
+ * once (an aggregator's window is cut into up to read_streams parts, each
+ * one synchronous libhomi read), so that several reads of one window are
+ * in flight; started while the previous window is handed out (read-ahead). */
+#define COLL_MAX_STREAMS HOMI_COLL_MAX_STREAMS
+struct coll_readers;
+/* A pool of nthreads threads (0..COLL_MAX_STREAMS; 0 or failure to start
+ * threads: the parts are read by the thread that waits). */
+int coll_readers_new(int nthreads, struct coll_readers **out);
+/* Stop and join the threads (no batch may be in progress). */
+void coll_readers_free(struct coll_readers *r);
+/* Start reading the extents E[e0..] inside [ws, we) into win, cut into up
+ * to nparts parts of at least 1 MiB; returns at once with the number of
+ * parts. */
+int coll_readers_start(struct coll_readers *r, homi_file *f, const struct coll_ext *E, size_t ne,
+                       size_t e0, int64_t ws, int64_t we, char *win, int nparts);
+/* Help with the parts not taken yet, wait for the rest; the first error
+ * (HOMI_OK when all parts were read). */
+int coll_readers_wait(struct coll_readers *r);
 
 /* Copy np pieces of requests r into dst (kind dst_kind): from src_base +
  * buf_off, or packed one after the other when src_packed. */

@@ -1,7 +1,8 @@
 /* coll_io.c - the I/O half of the collective engine: reading an
- * aggregator's window (the extents inside it) through libhomi, the
- * read-ahead of the next window in a helper thread, and the
- * independent (one-rank) read of a segment list with data sieving. */
+ * aggregator's window (the extents inside it) through libhomi, the pool of
+ * reader threads that reads a window's parts at once (and the next window
+ * while this one is handed out), and the independent (one-rank) read of a
+ * segment list with data sieving. */
 #include <stdlib.h>
 
 #include "coll_int.h"
@@ -21,32 +22,121 @@ int coll_read_window(homi_file *f, const struct coll_ext *E, size_t ne, size_t e
     return HOMI_OK;
 }
 
-static void *prefetch_main(void *arg)
+struct coll_part {
+    size_t e0;
+    int64_t ws, we;
+    char *dst;
+};
+
+struct coll_readers {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    pthread_t th[COLL_MAX_STREAMS];
+    int nth, stop;
+    /* the batch in progress */
+    homi_file *file;
+    const struct coll_ext *E;
+    size_t ne;
+    struct coll_part part[COLL_MAX_STREAMS];
+    int nparts, next, pending, rc;
+};
+
+/* Take the next part of the batch and read it (caller holds mu; returns
+ * with mu held); 0 when no part was left. */
+static int read_one(struct coll_readers *r)
 {
-    struct coll_prefetch *p = arg;
-    p->rc = coll_read_window(p->file, p->E, p->ne, p->e0, p->ws, p->we, p->win);
+    if (r->next >= r->nparts) return 0;
+    struct coll_part p = r->part[r->next++];
+    pthread_mutex_unlock(&r->mu);
+    int rc = coll_read_window(r->file, r->E, r->ne, p.e0, p.ws, p.we, p.dst);
+    pthread_mutex_lock(&r->mu);
+    if (rc && !r->rc) r->rc = rc;
+    if (--r->pending == 0) pthread_cond_broadcast(&r->done);
+    return 1;
+}
+
+static void *reader_main(void *arg)
+{
+    struct coll_readers *r = arg;
+    pthread_mutex_lock(&r->mu);
+    while (!r->stop)
+        if (!read_one(r)) pthread_cond_wait(&r->work, &r->mu);
+    pthread_mutex_unlock(&r->mu);
     return NULL;
 }
 
-void coll_prefetch_start(struct coll_prefetch *p, size_t e0, int64_t ws, int64_t we, char *win,
-                         int async)
+int coll_readers_new(int nthreads, struct coll_readers **out)
 {
-    p->e0 = e0;
-    p->ws = ws;
-    p->we = we;
-    p->win = win;
-    p->rc = HOMI_OK;
-    p->threaded = async && pthread_create(&p->thread, NULL, prefetch_main, p) == 0;
+    struct coll_readers *r = calloc(1, sizeof *r);
+    if (!r) return HOMI_ENOMEM;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->work, NULL);
+    pthread_cond_init(&r->done, NULL);
+    if (nthreads > COLL_MAX_STREAMS) nthreads = COLL_MAX_STREAMS;
+    while (r->nth < nthreads && pthread_create(&r->th[r->nth], NULL, reader_main, r) == 0)
+        r->nth++; /* fewer threads (even none) still work: the waiter reads */
+    *out = r;
+    return HOMI_OK;
 }
 
-int coll_prefetch_finish(struct coll_prefetch *p)
+void coll_readers_free(struct coll_readers *r)
 {
-    if (p->threaded)
-        pthread_join(p->thread, NULL);
-    else
-        prefetch_main(p);
-    p->threaded = 0;
-    return p->rc;
+    if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_cond_broadcast(&r->work);
+    pthread_mutex_unlock(&r->mu);
+    for (int i = 0; i < r->nth; i++)
+        pthread_join(r->th[i], NULL);
+    pthread_cond_destroy(&r->work);
+    pthread_cond_destroy(&r->done);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+/* Parts are cut at multiples of this (and are at least this long). */
+#define PART_MIN (1 << 20)
+
+int coll_readers_start(struct coll_readers *r, homi_file *f, const struct coll_ext *E, size_t ne,
+                       size_t e0, int64_t ws, int64_t we, char *win, int nparts)
+{
+    if (nparts < 1) nparts = 1;
+    if (nparts > COLL_MAX_STREAMS) nparts = COLL_MAX_STREAMS;
+    int64_t span = we - ws;
+    int64_t step = (span + nparts - 1) / nparts;
+    step = (step + PART_MIN - 1) / PART_MIN * PART_MIN;
+    pthread_mutex_lock(&r->mu);
+    r->file = f;
+    r->E = E;
+    r->ne = ne;
+    r->nparts = 0;
+    r->next = 0;
+    r->rc = HOMI_OK;
+    for (int64_t a = ws; a < we || r->nparts == 0; a += step) {
+        int64_t b = we - a < step ? we : a + step;
+        /* first extent that ends after a */
+        while (e0 < ne && E[e0].off + E[e0].len <= a)
+            e0++;
+        r->part[r->nparts++] = (struct coll_part){e0, a, b, win + (a - ws)};
+        if (b >= we) break;
+    }
+    r->pending = r->nparts;
+    int n = r->nparts;
+    pthread_cond_broadcast(&r->work);
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+int coll_readers_wait(struct coll_readers *r)
+{
+    pthread_mutex_lock(&r->mu);
+    while (read_one(r)) {}
+    while (r->pending)
+        pthread_cond_wait(&r->done, &r->mu);
+    int rc = r->rc;
+    r->nparts = r->next = 0;
+    pthread_mutex_unlock(&r->mu);
+    return rc;
 }
 
 /* Copy pieces of one window into the destination buffer. */

@@ -9,6 +9,9 @@
 
 #include "coll_int.h"
 
+/* Devices whose IPC reachability is cached (others are asked each time). */
+#define PEER_DEVS 32
+
 struct homi_coll {
     MPI_Comm comm;
     int rank, size;
@@ -27,6 +30,9 @@ struct homi_coll {
     size_t mirror_cap;
     void **peer_map; /* IPC mappings of other ranks' windows, 2 per rank */
     unsigned *peer_gen;
+    struct coll_readers *readers;              /* aggregators: threads reading window parts */
+    int readers_n;                             /* threads in readers */
+    signed char peer_ok[PEER_DEVS][PEER_DEVS]; /* homi_ipc_peer_ok(a, b); -1: not asked */
     homi_coll_info info;
 };
 
@@ -64,6 +70,7 @@ void homi_coll_opts_default(homi_coll_opts *o)
     o->sieve_gap = 64 << 10;
     o->gpu_buffer_size = 64 << 20;
     o->overlap = HOMI_COLL_AUTO;
+    o->read_streams = 4;
 }
 
 /* Node id = lowest rank of the node's shared-memory communicator. */
@@ -105,6 +112,7 @@ int homi_coll_create(MPI_Comm comm, homi_file *file, const homi_coll_opts *opts,
     int rc = HOMI_OK;
     if (!opts_ok(&c->o)) rc = HOMI_EHINTVAL;
     c->file = file;
+    memset(c->peer_ok, -1, sizeof c->peer_ok);
     if (MPI_Comm_dup(comm, &c->comm)) {
         free(c);
         return HOMI_EIO;
@@ -139,6 +147,7 @@ static int opts_ok(const homi_coll_opts *o)
     return o->cb_buffer_size >= 4096 && o->cb_buffer_size <= (1ll << 30) && o->cb_nodes >= 0 &&
            o->node_size >= 0 && o->sieve_gap >= 0 && o->cb_read >= 0 && o->cb_read <= 2 &&
            o->ipc >= 0 && o->ipc <= 2 && o->overlap >= 0 && o->overlap <= 2 &&
+           o->read_streams >= 1 && o->read_streams <= COLL_MAX_STREAMS &&
            (o->gpu_buffer_size == 0 ||
             (o->gpu_buffer_size >= 4096 && o->gpu_buffer_size <= (1ll << 30)));
 }
@@ -158,6 +167,7 @@ int homi_coll_set_opts(homi_coll *c, const homi_coll_opts *opts)
 void homi_coll_free(homi_coll *c)
 {
     if (!c) return;
+    coll_readers_free(c->readers);
     if (c->peer_map)
         for (int i = 0; i < 2 * c->size; i++)
             if (c->peer_map[i]) homi_ipc_close(c->peer_map[i]);
@@ -288,13 +298,21 @@ struct read_ctx {
     int64_t win_size; /* my window (aggregators): GPU or host size */
 };
 
+/* Can a buffer on device a be mapped on device b (cached per pair)? */
+static int peer_ok(homi_coll *c, int b, int a)
+{
+    if (a < 0 || b < 0 || a >= PEER_DEVS || b >= PEER_DEVS) return homi_ipc_peer_ok(b, a);
+    if (c->peer_ok[b][a] < 0) c->peer_ok[b][a] = (signed char)(homi_ipc_peer_ok(b, a) != 0);
+    return c->peer_ok[b][a];
+}
+
 /* Does aggregator a (a rank) hand data to rank r through IPC? */
 static int pair_ipc(const struct read_ctx *x, int a, int r)
 {
-    const homi_coll *c = x->c;
+    homi_coll *c = x->c;
     return a != r && c->o.ipc != HOMI_COLL_DISABLE && x->ri[a].kind == HOMI_MEM_DEVICE &&
            x->ri[r].kind == HOMI_MEM_DEVICE && c->vnode[a] == c->vnode[r] &&
-           c->rnode[a] == c->rnode[r] && homi_ipc_peer_ok(x->ri[r].device, x->ri[a].device);
+           c->rnode[a] == c->rnode[r] && peer_ok(c, x->ri[r].device, x->ri[a].device);
 }
 
 static int split_requests(struct read_ctx *x, struct coll_req *mine, long n)
@@ -482,16 +500,26 @@ static int run_rounds(struct read_ctx *x, int nrounds)
     MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
     if (bad) nrounds = 0; /* every rank skips the rounds */
     rc = bad;
-    /* aggregators: the window of round r + 1 is read (by a helper thread)
-     * while round r is handed out, when there are two windows */
-    struct coll_prefetch pf = {.file = c->file, .E = x->E, .ne = x->ne};
+    /* aggregators: the window of round r + 1 is read (by the reader
+     * threads, read_streams parts at once) while round r is handed out,
+     * when there are two windows; with one window the parts are read at
+     * once and waited for */
     int64_t nws = 0, nwe = 0;
     size_t ne0 = 0;
     int have_next = 0;
     if (!rc && x->my_aggr >= 0 && nrounds) {
-        have_next = coll_win_next(&it, x->E, x->ne, cb, &nws, &nwe, &ne0);
-        if (have_next) coll_prefetch_start(&pf, ne0, nws, nwe, c->win[0], c->nwin > 1);
+        int want = c->nwin > 1 ? c->o.read_streams : c->o.read_streams - 1;
+        if (c->readers && c->readers_n != want) {
+            coll_readers_free(c->readers);
+            c->readers = NULL;
+        }
+        if (!c->readers) {
+            rc = coll_readers_new(want, &c->readers);
+            c->readers_n = want;
+        }
+        have_next = !rc && coll_win_next(&it, x->E, x->ne, cb, &nws, &nwe, &ne0);
     }
+    int inflight = 0; /* a batch of window reads was started, not waited for */
 
     for (int round = 0; round < nrounds; round++) {
         int64_t ws = 0, we = 0;
@@ -501,16 +529,22 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         size_t nout = 0;
         double t = now_s();
         if (x->my_aggr >= 0 && have_next) {
-            int r2 = coll_prefetch_finish(&pf);
+            if (!inflight) /* first round, or one window: read it now */
+                c->info.read_parts += (uint64_t)coll_readers_start(
+                    c->readers, c->file, x->E, x->ne, ne0, nws, nwe, win, c->o.read_streams);
+            int r2 = coll_readers_wait(c->readers);
+            inflight = 0;
             if (!rc) rc = r2;
             have = !rc;
             ws = nws;
             we = nwe;
-            have_next = coll_win_next(&it, x->E, x->ne, cb, &nws, &nwe, &ne0);
-            if (have_next && !rc)
-                coll_prefetch_start(&pf, ne0, nws, nwe, c->win[(round + 1) % c->nwin], c->nwin > 1);
-            else
-                have_next = 0;
+            have_next = !rc && coll_win_next(&it, x->E, x->ne, cb, &nws, &nwe, &ne0);
+            if (have_next && c->nwin > 1) { /* read-ahead into the other window */
+                c->info.read_parts +=
+                    (uint64_t)coll_readers_start(c->readers, c->file, x->E, x->ne, ne0, nws, nwe,
+                                                 c->win[(round + 1) % c->nwin], c->o.read_streams);
+                inflight = 1;
+            }
         }
         c->info.wait_s += now_s() - t;
         t = now_s();
@@ -607,7 +641,7 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         if (x->ipc_any) MPI_Barrier(c->comm);
         c->info.comm_s += now_s() - t;
     }
-    if (have_next) coll_prefetch_finish(&pf); /* after an error: wait for the thread */
+    if (inflight) coll_readers_wait(c->readers); /* after an error: wait for the readers */
     if (sdata) homi_mem_free(HOMI_MEM_PINNED, sdata);
     if (rdata) homi_mem_free(HOMI_MEM_PINNED, rdata);
     free(poff);
@@ -760,11 +794,12 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     if (trace && *trace && *trace != '0')
         fprintf(stderr,
                 "homi_coll: rank %d%s: %d rounds, %.3f s = plan %.3f + setup %.3f + read wait "
-                "%.3f + copies %.3f + MPI %.3f; bytes ipc %llu mpi %llu self %llu\n",
+                "%.3f + copies %.3f + MPI %.3f; bytes ipc %llu mpi %llu self %llu; %llu window "
+                "parts read\n",
                 c->rank, c->info.is_aggr ? " (aggregator)" : "", nrounds, c->info.total_s,
                 c->info.plan_s, c->info.setup_s, c->info.wait_s, c->info.copy_s, c->info.comm_s,
                 (unsigned long long)c->info.ipc_bytes, (unsigned long long)c->info.mpi_bytes,
-                (unsigned long long)c->info.self_bytes);
+                (unsigned long long)c->info.self_bytes, (unsigned long long)c->info.read_parts);
     if (!bad && bytes) *bytes = total;
     free(mine);
     free(x.ri);

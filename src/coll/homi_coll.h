@@ -33,6 +33,8 @@ typedef struct homi_coll_seg {
 } homi_coll_seg;
 
 enum { HOMI_COLL_AUTO = 0, HOMI_COLL_ENABLE = 1, HOMI_COLL_DISABLE = 2 };
+/* Largest homi_coll_opts.read_streams. */
+#define HOMI_COLL_MAX_STREAMS 16
 
 typedef struct homi_coll_opts {
     int cb_nodes;            /* aggregators in all; 0: one per node and GPU       */
@@ -47,10 +49,14 @@ typedef struct homi_coll_opts {
     int overlap;             /* HOMI_COLL_*: aggregators read the next window while
                                 this one is handed out (two windows); DISABLE:
                                 one window, read then hand out                   */
+    int read_streams;        /* reads in flight per aggregator window (1..16): the
+                                window is cut into this many parts, each read
+                                by its own thread                                */
 } homi_coll_opts;
 
 /* Defaults: cb_nodes 0, cb_buffer_size 16 MiB, cb_read AUTO, node_size 0,
- * ipc AUTO, sieve_gap 64 KiB, gpu_buffer_size 64 MiB, overlap AUTO (on). */
+ * ipc AUTO, sieve_gap 64 KiB, gpu_buffer_size 64 MiB, overlap AUTO (on),
+ * read_streams 4. */
 void homi_coll_opts_default(homi_coll_opts *o);
 
 /* Per-file state (communicator split, cached buffers, IPC mappings).
@@ -87,6 +93,8 @@ typedef struct homi_coll_info {
     uint64_t ipc_bytes;  /* bytes this rank pulled through CUDA IPC      */
     uint64_t mpi_bytes;  /* bytes this rank received through MPI         */
     uint64_t self_bytes; /* bytes this rank copied from its own window   */
+    uint64_t read_parts; /* window parts this aggregator read (each one
+                            libhomi read, read_streams of them at once)  */
     /* seconds of this rank's last homi_coll_read: in all, and in planning
      * (request exchange), setup (windows, IPC mappings), waiting for window
      * reads, copies (pack and place) and MPI (exchanges, round barriers);

@@ -39,7 +39,8 @@ struct scenario {
     int cb_nodes, node_size, cb_read;
     int64_t cb_buffer, gap;
     int nsegs, maxlen, overlap;
-    int win_overlap; /* HOMI_COLL_*: read-ahead of the next window (0: default, on) */
+    int win_overlap;  /* HOMI_COLL_*: read-ahead of the next window (0: default, on) */
+    int read_streams; /* parts of a window read at once (0: default) */
 };
 
 /* GPU variant: the device of this rank (HOMI_TEST_GPUS=n spreads the ranks
@@ -61,6 +62,7 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     o.sieve_gap = s->gap;
     o.gpu_buffer_size = s->cb_buffer; /* several rounds in the GPU variant too */
     o.overlap = s->win_overlap;
+    if (s->read_streams) o.read_streams = s->read_streams;
     homi_coll *c;
     REQUIRE(homi_coll_create(MPI_COMM_WORLD, f, &o, &c) == 0, "coll create");
 
@@ -130,12 +132,21 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     if (gpu && gpu_dev < 0 && s->node_size == 0 && info.naggr > 0 && nprocs > 1)
         CHECK(all[1] == 0 && all[0] > 0, "%s: ipc %llu mpi %llu bytes: expected IPC only", s->name,
               all[0], all[1]);
+    /* windows larger than 1 MiB are cut into parts read at once */
+    int want_parts = s->read_streams > 1 && s->cb_buffer >= (2 << 20);
+    if (info.is_aggr && want_parts)
+        CHECK(info.read_parts > (uint64_t)info.rounds / 2, "%s: %llu window parts in %d rounds",
+              s->name, (unsigned long long)info.read_parts, info.rounds);
+    if (info.is_aggr && s->read_streams == 1)
+        CHECK(info.read_parts <= (uint64_t)info.rounds, "%s: %llu window parts in %d rounds",
+              s->name, (unsigned long long)info.read_parts, info.rounds);
     int bad = t_failures, allbad;
     MPI_Allreduce(&bad, &allbad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (rank == 0)
-        printf("%-28s ranks %d aggr %d rounds %d nodes %d ipc %llu mpi %llu self %llu: %s\n",
-               s->name, nprocs, info.naggr, info.rounds, info.nodes,
-               (unsigned long long)info.ipc_bytes, (unsigned long long)info.mpi_bytes,
+        printf("%-28s ranks %d aggr %d rounds %d parts %llu nodes %d ipc %llu mpi %llu self %llu: "
+               "%s\n",
+               s->name, nprocs, info.naggr, info.rounds, (unsigned long long)info.read_parts,
+               info.nodes, (unsigned long long)info.ipc_bytes, (unsigned long long)info.mpi_bytes,
                (unsigned long long)info.self_bytes, allbad ? "FAIL" : "ok");
 
     /* the same segments read independently */
@@ -194,18 +205,24 @@ int main(int argc, char **argv)
     make_file(path, fsize, seed);
 
     const struct scenario sc[] = {
-        {"interleaved default", 0, 0, HOMI_COLL_AUTO, 16 << 20, 64 << 10, 64, 70000, 0, 0},
-        {"interleaved 2 aggr 64K", 2, 0, HOMI_COLL_ENABLE, 64 << 10, 0, 200, 9000, 0, 0},
-        {"random overlap+EOF", 0, 0, HOMI_COLL_ENABLE, 1 << 20, 4096, 300, 300000, 1, 0},
-        {"virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1, 0},
-        {"virtual nodes of 1, 3 aggr", 3, 1, HOMI_COLL_ENABLE, 128 << 10, 0, 150, 20000, 0, 0},
-        {"virtual nodes of 2, 3 aggr", 3, 2, HOMI_COLL_ENABLE, 96 << 10, 4096, 150, 30000, 1, 0},
-        {"cb disabled", 0, 0, HOMI_COLL_DISABLE, 1 << 20, 64 << 10, 100, 100000, 1, 0},
-        {"tiny segments", 0, 0, HOMI_COLL_ENABLE, 32 << 10, 0, 2000, 16, 1, 0},
+        {"interleaved default", 0, 0, HOMI_COLL_AUTO, 16 << 20, 64 << 10, 64, 70000, 0, 0, 0},
+        {"interleaved 2 aggr 64K", 2, 0, HOMI_COLL_ENABLE, 64 << 10, 0, 200, 9000, 0, 0, 0},
+        {"random overlap+EOF", 0, 0, HOMI_COLL_ENABLE, 1 << 20, 4096, 300, 300000, 1, 0, 0},
+        {"virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1, 0, 0},
+        {"virtual nodes of 1, 3 aggr", 3, 1, HOMI_COLL_ENABLE, 128 << 10, 0, 150, 20000, 0, 0, 0},
+        {"virtual nodes of 2, 3 aggr", 3, 2, HOMI_COLL_ENABLE, 96 << 10, 4096, 150, 30000, 1, 0, 0},
+        {"cb disabled", 0, 0, HOMI_COLL_DISABLE, 1 << 20, 64 << 10, 100, 100000, 1, 0, 0},
+        {"tiny segments", 0, 0, HOMI_COLL_ENABLE, 32 << 10, 0, 2000, 16, 1, 0, 0},
         {"one window (no read-ahead)", 0, 0, HOMI_COLL_ENABLE, 512 << 10, 64 << 10, 100, 90000, 1,
-         HOMI_COLL_DISABLE},
+         HOMI_COLL_DISABLE, 0},
         {"read-ahead, 2 aggr, 40 rounds", 2, 0, HOMI_COLL_ENABLE, 300 << 10, 4096, 64, 200000, 0,
-         HOMI_COLL_ENABLE},
+         HOMI_COLL_ENABLE, 0},
+        /* windows cut into parts read at once, across holes and EOF */
+        {"8M windows, 5 streams", 1, 0, HOMI_COLL_ENABLE, 8 << 20, 64 << 10, 80, 400000, 1, 0, 5},
+        {"8M windows, 16 streams, 1 win", 2, 0, HOMI_COLL_ENABLE, 8 << 20, 4096, 40, 900000, 1,
+         HOMI_COLL_DISABLE, 16},
+        {"3M windows, 1 stream, 1 win", 2, 0, HOMI_COLL_ENABLE, 3 << 20, 4096, 40, 900000, 0,
+         HOMI_COLL_DISABLE, 1},
     };
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
         t_context = sc[i].name;

@@ -429,6 +429,7 @@ static void bad_hints(void)
         {"cb_buffer_size", "1000", MPI_ERR_INFO_VALUE, "cb_buffer_size"},
         {"homi_gpu_buffer_size", "12", MPI_ERR_INFO_VALUE, "homi_gpu_buffer_size"},
         {"homi_node_size", "-3", MPI_ERR_INFO_VALUE, "homi_node_size"},
+        {"homi_coll_read_streams", "17", MPI_ERR_INFO_VALUE, "homi_coll_read_streams"},
     };
     const char *saved = mode;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -474,6 +475,8 @@ static void check_info(MPI_File fh)
     MPI_Info_get(info, "homi_gpu_buffer_size", MPI_MAX_INFO_VAL, v, &flag);
     CHECK(flag && !strcmp(v, "67108864"), "homi_gpu_buffer_size reported as %s",
           flag ? v : "(absent)");
+    MPI_Info_get(info, "homi_coll_read_streams", MPI_MAX_INFO_VAL, v, &flag);
+    CHECK(flag && !strcmp(v, "4"), "homi_coll_read_streams reported as %s", flag ? v : "(absent)");
     MPI_Info_free(&info);
 }
 
