@@ -24,6 +24,8 @@
 #   CACHES ("cold warm"), GPUS (1; N > 1: rank r's buffer on GPU r % N),
 #   SINGLE (1: also run the single-process homi-bench --gpu figure),
 #   HINTS2 (tuned hints; default cb_nodes=NP, 256 MiB windows),
+#   HINTS_MORE (more HOMI rows: hint lists separated by spaces, e.g.
+#   "cb_nodes=1,homi_coll_read_streams=8 homi_coll_read_streams=1"),
 #   EXTRA (options for every run; EXTRA=--no-gpu smoke-tests the script on
 #   a machine without a GPU).
 #   OMPI_HOMI_PREFIX (issue 7: Open MPI's io/romio321 plugin with ad_homi,
@@ -44,6 +46,7 @@ GPUS=${GPUS:-1}
 SINGLE=${SINGLE:-1}
 HINTS2=${HINTS2:-cb_nodes=$NP,cb_buffer_size=268435456,homi_gpu_buffer_size=268435456}
 EXTRA=${EXTRA:-}
+HINTS_MORE=${HINTS_MORE:-}
 DEVLIBS=${DEVLIBS:-$(pwd)/devlibs}
 say() { echo "run-coll-gpu.sh: $*" >&2; }
 
@@ -110,6 +113,10 @@ for cache in $CACHES; do
       $EXTRA || echo "FAILED: MPICH+HOMI tuned"
     run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI tuned no read-ahead" \
       --hints "$HINTS2,homi_coll_overlap=disable" $EXTRA || echo "FAILED: MPICH+HOMI no overlap"
+    for h in $HINTS_MORE; do
+      run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI ${h//,/ }" --hints "$h" $EXTRA ||
+        echo "FAILED: MPICH+HOMI $h"
+    done
     if [ "$cache" = cold ]; then
       run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI tuned homi_direct=on" \
         --hints "$HINTS2,homi_direct=on" $EXTRA || echo "FAILED: MPICH+HOMI direct"

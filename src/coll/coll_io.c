@@ -28,30 +28,38 @@ struct coll_part {
     char *dst;
 };
 
-struct coll_readers {
-    pthread_mutex_t mu;
-    pthread_cond_t work, done;
-    pthread_t th[COLL_MAX_STREAMS];
-    int nth, stop;
-    /* the batch in progress */
-    homi_file *file;
+/* One window's parts. */
+struct coll_batch {
     const struct coll_ext *E;
     size_t ne;
     struct coll_part part[COLL_MAX_STREAMS];
     int nparts, next, pending, rc;
 };
 
-/* Take the next part of the batch and read it (caller holds mu; returns
- * with mu held); 0 when no part was left. */
-static int read_one(struct coll_readers *r)
+struct coll_readers {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    pthread_t th[COLL_MAX_STREAMS];
+    int nth, stop;
+    homi_file *file;
+    /* batches in start order: ticket t lives in b[t % COLL_BATCHES];
+     * tickets [waited, started) are in progress */
+    struct coll_batch b[COLL_BATCHES];
+    unsigned started, waited;
+};
+
+/* Take the next part of batch t and read it (caller holds mu; returns with
+ * mu held); 0 when no part of t was left. */
+static int read_one(struct coll_readers *r, unsigned t)
 {
-    if (r->next >= r->nparts) return 0;
-    struct coll_part p = r->part[r->next++];
+    struct coll_batch *bt = &r->b[t % COLL_BATCHES];
+    if (bt->next >= bt->nparts) return 0;
+    struct coll_part p = bt->part[bt->next++];
     pthread_mutex_unlock(&r->mu);
-    int rc = coll_read_window(r->file, r->E, r->ne, p.e0, p.ws, p.we, p.dst);
+    int rc = coll_read_window(r->file, bt->E, bt->ne, p.e0, p.ws, p.we, p.dst);
     pthread_mutex_lock(&r->mu);
-    if (rc && !r->rc) r->rc = rc;
-    if (--r->pending == 0) pthread_cond_broadcast(&r->done);
+    if (rc && !bt->rc) bt->rc = rc;
+    if (--bt->pending == 0) pthread_cond_broadcast(&r->done);
     return 1;
 }
 
@@ -59,16 +67,21 @@ static void *reader_main(void *arg)
 {
     struct coll_readers *r = arg;
     pthread_mutex_lock(&r->mu);
-    while (!r->stop)
-        if (!read_one(r)) pthread_cond_wait(&r->work, &r->mu);
+    while (!r->stop) {
+        int did = 0; /* the oldest batch with parts left first */
+        for (unsigned t = r->waited; t != r->started && !did; t++)
+            did = read_one(r, t);
+        if (!did) pthread_cond_wait(&r->work, &r->mu);
+    }
     pthread_mutex_unlock(&r->mu);
     return NULL;
 }
 
-int coll_readers_new(int nthreads, struct coll_readers **out)
+int coll_readers_new(int nthreads, homi_file *f, struct coll_readers **out)
 {
     struct coll_readers *r = calloc(1, sizeof *r);
     if (!r) return HOMI_ENOMEM;
+    r->file = f;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->work, NULL);
     pthread_cond_init(&r->done, NULL);
@@ -82,6 +95,8 @@ int coll_readers_new(int nthreads, struct coll_readers **out)
 void coll_readers_free(struct coll_readers *r)
 {
     if (!r) return;
+    while (r->waited != r->started) /* (only after an error) */
+        coll_readers_wait(r, r->waited);
     pthread_mutex_lock(&r->mu);
     r->stop = 1;
     pthread_cond_broadcast(&r->work);
@@ -97,8 +112,8 @@ void coll_readers_free(struct coll_readers *r)
 /* Parts are cut at multiples of this (and are at least this long). */
 #define PART_MIN (1 << 20)
 
-int coll_readers_start(struct coll_readers *r, homi_file *f, const struct coll_ext *E, size_t ne,
-                       size_t e0, int64_t ws, int64_t we, char *win, int nparts)
+unsigned coll_readers_start(struct coll_readers *r, const struct coll_ext *E, size_t ne, size_t e0,
+                            int64_t ws, int64_t we, char *win, int nparts, int *parts)
 {
     if (nparts < 1) nparts = 1;
     if (nparts > COLL_MAX_STREAMS) nparts = COLL_MAX_STREAMS;
@@ -106,35 +121,49 @@ int coll_readers_start(struct coll_readers *r, homi_file *f, const struct coll_e
     int64_t step = (span + nparts - 1) / nparts;
     step = (step + PART_MIN - 1) / PART_MIN * PART_MIN;
     pthread_mutex_lock(&r->mu);
-    r->file = f;
-    r->E = E;
-    r->ne = ne;
-    r->nparts = 0;
-    r->next = 0;
-    r->rc = HOMI_OK;
-    for (int64_t a = ws; a < we || r->nparts == 0; a += step) {
+    while (r->started - r->waited >= COLL_BATCHES) { /* (callers wait first) */
+        pthread_mutex_unlock(&r->mu);
+        coll_readers_wait(r, r->waited);
+        pthread_mutex_lock(&r->mu);
+    }
+    unsigned t = r->started;
+    struct coll_batch *bt = &r->b[t % COLL_BATCHES];
+    bt->E = E;
+    bt->ne = ne;
+    bt->nparts = 0;
+    bt->next = 0;
+    bt->rc = HOMI_OK;
+    for (int64_t a = ws; a < we || bt->nparts == 0; a += step) {
         int64_t b = we - a < step ? we : a + step;
         /* first extent that ends after a */
         while (e0 < ne && E[e0].off + E[e0].len <= a)
             e0++;
-        r->part[r->nparts++] = (struct coll_part){e0, a, b, win + (a - ws)};
+        bt->part[bt->nparts++] = (struct coll_part){e0, a, b, win + (a - ws)};
         if (b >= we) break;
     }
-    r->pending = r->nparts;
-    int n = r->nparts;
+    bt->pending = bt->nparts;
+    if (parts) *parts = bt->nparts;
+    r->started = t + 1;
     pthread_cond_broadcast(&r->work);
     pthread_mutex_unlock(&r->mu);
-    return n;
+    return t;
 }
 
-int coll_readers_wait(struct coll_readers *r)
+int coll_readers_wait(struct coll_readers *r, unsigned t)
 {
     pthread_mutex_lock(&r->mu);
-    while (read_one(r)) {}
-    while (r->pending)
+    while (r->waited != t) { /* older batches first (never left behind) */
+        pthread_mutex_unlock(&r->mu);
+        coll_readers_wait(r, r->waited);
+        pthread_mutex_lock(&r->mu);
+    }
+    struct coll_batch *bt = &r->b[t % COLL_BATCHES];
+    while (read_one(r, t)) {}
+    while (bt->pending)
         pthread_cond_wait(&r->done, &r->mu);
-    int rc = r->rc;
-    r->nparts = r->next = 0;
+    int rc = bt->rc;
+    bt->nparts = bt->next = 0;
+    r->waited = t + 1;
     pthread_mutex_unlock(&r->mu);
     return rc;
 }

@@ -473,6 +473,21 @@ static int publish_windows(struct read_ctx *x)
     return rc;
 }
 
+/* Start reading the next window of my domain into buf; 0 when there is
+ * none left. */
+static int start_window(struct read_ctx *x, struct coll_win_it *it, char *buf, unsigned *ticket,
+                        int64_t *ws, int64_t *we)
+{
+    homi_coll *c = x->c;
+    size_t e0;
+    if (!coll_win_next(it, x->E, x->ne, x->win_size, ws, we, &e0)) return 0;
+    int parts = 0;
+    *ticket =
+        coll_readers_start(c->readers, x->E, x->ne, e0, *ws, *we, buf, c->o.read_streams, &parts);
+    c->info.read_parts += (uint64_t)parts;
+    return 1;
+}
+
 static int run_rounds(struct read_ctx *x, int nrounds)
 {
     homi_coll *c = x->c;
@@ -500,13 +515,17 @@ static int run_rounds(struct read_ctx *x, int nrounds)
     MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
     if (bad) nrounds = 0; /* every rank skips the rounds */
     rc = bad;
-    /* aggregators: the window of round r + 1 is read (by the reader
-     * threads, read_streams parts at once) while round r is handed out,
-     * when there are two windows; with one window the parts are read at
-     * once and waited for */
-    int64_t nws = 0, nwe = 0;
-    size_t ne0 = 0;
-    int have_next = 0;
+    /* aggregators: windows are read by the reader threads (read_streams
+     * parts at once); window k goes into buffer k % nwin and is handed out
+     * in round k.  A window is started as soon as its buffer is free (after
+     * the round that last used it), so with two buffers the next window is
+     * read while this one is handed out, and queued behind it so that no
+     * reader idles */
+    struct queued {
+        unsigned ticket;
+        int64_t ws, we;
+    } q[2];
+    int nq = 0, more = 0;
     if (!rc && x->my_aggr >= 0 && nrounds) {
         int want = c->nwin > 1 ? c->o.read_streams : c->o.read_streams - 1;
         if (c->readers && c->readers_n != want) {
@@ -514,12 +533,13 @@ static int run_rounds(struct read_ctx *x, int nrounds)
             c->readers = NULL;
         }
         if (!c->readers) {
-            rc = coll_readers_new(want, &c->readers);
+            rc = coll_readers_new(want, c->file, &c->readers);
             c->readers_n = want;
         }
-        have_next = !rc && coll_win_next(&it, x->E, x->ne, cb, &nws, &nwe, &ne0);
+        more = !rc;
+        for (int w = 0; w < c->nwin && more; w++) /* fill every buffer */
+            more = start_window(x, &it, c->win[w], &q[nq].ticket, &q[nq].ws, &q[nq].we) && ++nq;
     }
-    int inflight = 0; /* a batch of window reads was started, not waited for */
 
     for (int round = 0; round < nrounds; round++) {
         int64_t ws = 0, we = 0;
@@ -528,23 +548,14 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         memset(cnt, 0, 4 * (size_t)P * sizeof *cnt);
         size_t nout = 0;
         double t = now_s();
-        if (x->my_aggr >= 0 && have_next) {
-            if (!inflight) /* first round, or one window: read it now */
-                c->info.read_parts += (uint64_t)coll_readers_start(
-                    c->readers, c->file, x->E, x->ne, ne0, nws, nwe, win, c->o.read_streams);
-            int r2 = coll_readers_wait(c->readers);
-            inflight = 0;
+        if (x->my_aggr >= 0 && nq) {
+            int r2 = coll_readers_wait(c->readers, q[0].ticket);
             if (!rc) rc = r2;
             have = !rc;
-            ws = nws;
-            we = nwe;
-            have_next = !rc && coll_win_next(&it, x->E, x->ne, cb, &nws, &nwe, &ne0);
-            if (have_next && c->nwin > 1) { /* read-ahead into the other window */
-                c->info.read_parts +=
-                    (uint64_t)coll_readers_start(c->readers, c->file, x->E, x->ne, ne0, nws, nwe,
-                                                 c->win[(round + 1) % c->nwin], c->o.read_streams);
-                inflight = 1;
-            }
+            ws = q[0].ws;
+            we = q[0].we;
+            q[0] = q[1];
+            nq--;
         }
         c->info.wait_s += now_s() - t;
         t = now_s();
@@ -640,8 +651,12 @@ static int run_rounds(struct read_ctx *x, int nrounds)
          * window of round r + 1 was last read by peers in round r - 1) */
         if (x->ipc_any) MPI_Barrier(c->comm);
         c->info.comm_s += now_s() - t;
+        /* this round's buffer is free: the window after the queued ones */
+        if (x->my_aggr >= 0 && more && !rc)
+            more = start_window(x, &it, win, &q[nq].ticket, &q[nq].ws, &q[nq].we) && ++nq;
     }
-    if (inflight) coll_readers_wait(c->readers); /* after an error: wait for the readers */
+    for (int i = 0; i < nq; i++) /* after an error: wait for the readers */
+        coll_readers_wait(c->readers, q[i].ticket);
     if (sdata) homi_mem_free(HOMI_MEM_PINNED, sdata);
     if (rdata) homi_mem_free(HOMI_MEM_PINNED, rdata);
     free(poff);
