@@ -13,10 +13,13 @@
 # in <libdir>/ucx next to libucs.so.  <prefix>/include has the UCX headers
 # (the engine compiles its UCX route against them where no libucx-dev is).
 #
-# Patch (scripts/ucx-cuda13.patch): UCX 1.13 requires the NVML development
-# files (nvml.h) for CUDA support, used only by cuda_ipc to count NVLinks for
-# its bandwidth estimate; a plain CUDA 13 toolkit has no nvml.h.  The patch
-# makes NVML optional (without it, cuda_ipc assumes PCIe).
+# Patch (scripts/ucx-cuda13.patch), two small fixes:
+#  - UCX 1.13 requires the NVML development files (nvml.h) for CUDA support,
+#    used only by cuda_ipc to count NVLinks for its bandwidth estimate; a
+#    plain CUDA 13 toolkit has no nvml.h.  NVML becomes optional (without
+#    it, cuda_ipc assumes PCIe; the transport itself is unchanged).
+#  - test/apps/test_cuda_hook.c calls cuCtxCreate with CUDA 12's arguments;
+#    CUDA 13 maps cuCtxCreate to cuCtxCreate_v4 (an extra params argument).
 #
 # usage: build-ucx-cuda.sh [--print-prefix] [--cuda DIR]
 #   --print-prefix  print the prefix and exit (builds nothing)

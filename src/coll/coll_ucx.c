@@ -4,6 +4,7 @@
  * the per-round packed tagged sends and receives with their progress
  * loop.  Compiled against <ucp/api/ucp.h> when present; without it the
  * route reports "UCX support not compiled in". */
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,17 +63,13 @@ const char *coll_ucx_desc(const struct coll_ucx *u)
 {
     return "UCX support not compiled in";
 }
-void coll_ucx_close(struct coll_ucx *u)
-{
-}
+void coll_ucx_close(struct coll_ucx *u) {}
 int coll_ucx_exchange(struct coll_ucx *u, const struct coll_ucx_xfer *t, char **recv,
                       int *recv_kind)
 {
     return HOMI_ENOTSUP;
 }
-void coll_ucx_next_read(struct coll_ucx *u)
-{
-}
+void coll_ucx_next_read(struct coll_ucx *u) {}
 
 #else /* HOMI_HAVE_UCX_HEADERS */
 
@@ -115,17 +112,17 @@ struct coll_ucx {
     int rank, size;
     ucp_context_h ctx;
     ucp_worker_h worker;
-    ucp_ep_h *ep;        /* per rank, created at the first send to it */
-    char *addrs;         /* worker addresses of all ranks */
+    ucp_ep_h *ep; /* per rank, created at the first send to it */
+    char *addrs;  /* worker addresses of all ranks */
     int *addr_len, *addr_off;
-    int cuda;            /* CUDA memory supported on every rank */
-    int broken;          /* a transfer failed: close endpoints by force */
-    unsigned seq;        /* collective reads so far (tags) */
+    int cuda;     /* CUDA memory supported on every rank */
+    int broken;   /* a transfer failed: close endpoints by force */
+    unsigned seq; /* collective reads so far (tags) */
     char desc[96];
-    char *sbuf, *rbuf;   /* packed send / receive data */
+    char *sbuf, *rbuf; /* packed send / receive data */
     size_t scap, rcap;
     int skind, sdev, rkind, rdev;
-    void **req;          /* outstanding requests of one round */
+    void **req; /* outstanding requests of one round */
     ucp_tag_recv_info_t *rinfo;
     size_t *rwant;
 };
@@ -168,7 +165,7 @@ static int start_local(struct coll_ucx *u, char *why, size_t whylen)
 #define X(fn)                                                                                      \
     *(void **)&u->f.fn = dlsym(u->lib, #fn);                                                       \
     if (!u->f.fn) {                                                                                \
-        set_why(why, whylen, "%s: symbol %s not found (UCX older than 1.11?)", name, #fn);        \
+        set_why(why, whylen, "%s: symbol %s not found (UCX older than 1.11?)", name, #fn);         \
         return -1;                                                                                 \
     }
     UCX_FUNCS(X)
@@ -296,7 +293,7 @@ static int wait_all(struct coll_ucx *u, int n, int nsend)
 {
     int rc = HOMI_OK, left = n;
     while (left) {
-        u->f.ucp_worker_progress(u->worker);
+        if (!u->f.ucp_worker_progress(u->worker)) sched_yield(); /* ranks may share cores */
         left = 0;
         for (int i = 0; i < n; i++) {
             void *q = u->req[i];
@@ -311,8 +308,8 @@ static int wait_all(struct coll_ucx *u, int n, int nsend)
                 continue;
             }
             if (st != UCS_OK && !rc) {
-                homi_log(HOMI_COLL_LOG_ERROR, "homi_coll: UCX %s failed: %s", i < nsend ? "send" : "receive",
-                         u->f.ucs_status_string(st));
+                homi_log(HOMI_COLL_LOG_ERROR, "homi_coll: UCX %s failed: %s",
+                         i < nsend ? "send" : "receive", u->f.ucs_status_string(st));
                 rc = HOMI_EIO;
             }
             u->f.ucp_request_free(q);
@@ -403,7 +400,8 @@ int coll_ucx_exchange(struct coll_ucx *u, const struct coll_ucx_xfer *t, char **
         ucs_status_t st = u->f.ucp_ep_create(u->worker, &ep, &u->ep[r]);
         if (st != UCS_OK) {
             u->ep[r] = NULL;
-            homi_log(HOMI_COLL_LOG_ERROR, "homi_coll: UCX endpoint to rank %d: %s", r, u->f.ucs_status_string(st));
+            homi_log(HOMI_COLL_LOG_ERROR, "homi_coll: UCX endpoint to rank %d: %s", r,
+                     u->f.ucs_status_string(st));
             rc = HOMI_EIO;
         }
     }
@@ -465,8 +463,8 @@ int coll_ucx_exchange(struct coll_ucx *u, const struct coll_ucx_xfer *t, char **
     if (!rc) rc = r2;
     for (int i = 0; i < n - nsend && !rc; i++)
         if (u->rinfo[i].length != u->rwant[i]) {
-            homi_log(HOMI_COLL_LOG_ERROR, "homi_coll: UCX received %zu bytes, expected %zu", u->rinfo[i].length,
-                     u->rwant[i]);
+            homi_log(HOMI_COLL_LOG_ERROR, "homi_coll: UCX received %zu bytes, expected %zu",
+                     u->rinfo[i].length, u->rwant[i]);
             rc = HOMI_EIO;
         }
     if (rc) u->broken = 1;
@@ -504,7 +502,7 @@ void coll_ucx_close(struct coll_ucx *u)
     int done = 0;
     MPI_Ibarrier(u->comm, &b);
     while (!done) {
-        u->f.ucp_worker_progress(u->worker);
+        if (!u->f.ucp_worker_progress(u->worker)) sched_yield();
         MPI_Test(&b, &done, MPI_STATUS_IGNORE);
     }
     teardown(u);

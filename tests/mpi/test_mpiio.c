@@ -429,6 +429,7 @@ static void bad_hints(void)
         {"cb_buffer_size", "1000", MPI_ERR_INFO_VALUE, "cb_buffer_size"},
         {"homi_gpu_buffer_size", "12", MPI_ERR_INFO_VALUE, "homi_gpu_buffer_size"},
         {"homi_node_size", "-3", MPI_ERR_INFO_VALUE, "homi_node_size"},
+        {"homi_coll_net", "fast", MPI_ERR_INFO_VALUE, "homi_coll_net"},
     };
     const char *saved = mode;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -474,7 +475,40 @@ static void check_info(MPI_File fh)
     MPI_Info_get(info, "homi_gpu_buffer_size", MPI_MAX_INFO_VAL, v, &flag);
     CHECK(flag && !strcmp(v, "67108864"), "homi_gpu_buffer_size reported as %s",
           flag ? v : "(absent)");
+    MPI_Info_get(info, "homi_coll_net", MPI_MAX_INFO_VAL, v, &flag);
+    CHECK(flag && !strcmp(v, "auto"), "homi_coll_net reported as %s", flag ? v : "(absent)");
     MPI_Info_free(&info);
+}
+
+/* The collective engine's UCX route through the driver: virtual nodes of
+ * one rank (homi_node_size=1) and homi_coll_net=ucx, the same views
+ * against stock ufs (hint mode; several ranks). */
+static void net_ucx(void)
+{
+    if (strcmp(mode, "hint") || nprocs < 2) return;
+    t_context = "homi_coll_net=ucx";
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "homi", "enable");
+    MPI_Info_set(info, "cb_buffer_size", "262144");
+    MPI_Info_set(info, "homi_node_size", "1");
+    MPI_Info_set(info, "homi_coll_net", "ucx");
+    MPI_File fh, fu = open_ufs();
+    int err = MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_RDONLY, info, &fh);
+    MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open with homi_coll_net=ucx");
+#ifndef OPEN_MPI
+    char v[MPI_MAX_INFO_VAL + 1];
+    int flag;
+    MPI_File_get_info(fh, &info);
+    MPI_Info_get(info, "homi_coll_net", MPI_MAX_INFO_VAL, v, &flag);
+    CHECK(flag && !strcmp(v, "ucx"), "homi_coll_net reported as %s", flag ? v : "(absent)");
+    MPI_Info_free(&info);
+#endif
+    run_views(fu, fh);
+    MPI_File_close(&fu);
+    MPI_File_close(&fh);
+    if (rank == 0) printf("homi_coll_net=ucx, homi_node_size=1: views compared\n");
 }
 
 /* cb_nodes is used as given (ROMIO's cb_config_list caps only its own
@@ -552,6 +586,7 @@ int main(int argc, char **argv)
         MPI_File_close(&fu);
     }
     MPI_File_close(&fh);
+    net_ucx();
     writes();
     bad_hints();
     check_cb_nodes();
