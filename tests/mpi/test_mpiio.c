@@ -509,6 +509,25 @@ static void net_ucx(void)
     MPI_File_close(&fu);
     MPI_File_close(&fh);
     if (rank == 0) printf("homi_coll_net=ucx, homi_node_size=1: views compared\n");
+
+    /* UCX that cannot be loaded (HOMI_UCX_LIB): the collective read fails
+     * on every rank with MPI_ERR_UNSUPPORTED_OPERATION, never falls back */
+    setenv("HOMI_UCX_LIB", "libhomi-no-such-ucp.so.0", 1);
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "homi", "enable");
+    MPI_Info_set(info, "homi_node_size", "1");
+    MPI_Info_set(info, "homi_coll_net", "ucx");
+    MPI_Info_set(info, "romio_cb_read", "enable");
+    err = MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_RDONLY, info, &fh);
+    MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open with homi_coll_net=ucx (no UCX)");
+    char buf[1000];
+    err = MPI_File_read_at_all(fh, (MPI_Offset)rank * 1000, buf, 1000, MPI_BYTE, MPI_STATUS_IGNORE);
+    int cls = MPI_SUCCESS;
+    if (err != MPI_SUCCESS) MPI_Error_class(err, &cls);
+    CHECK(cls == MPI_ERR_UNSUPPORTED_OPERATION, "read_at_all without UCX: error class %d", cls);
+    MPI_File_close(&fh);
+    unsetenv("HOMI_UCX_LIB");
 }
 
 /* cb_nodes is used as given (ROMIO's cb_config_list caps only its own
