@@ -69,6 +69,10 @@ LIBHOMI=$(cd "$BUILD/src" && pwd)
 B=$BUILD/bench-coll-ucx
 mkdir -p "$B" "$OUT"
 export LD_LIBRARY_PATH="$UCXLIB:$PREFIX/lib:$LIBHOMI${DEVLIBS:+:$DEVLIBS}:$CUDA_HOME/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# libhomi links CUDA's runtime statically: UCX's CUDA memory hooks cannot see
+# its cudaFree, so UCX's memory-type cache could keep stale ranges (the
+# engine passes every buffer's memory type explicitly anyway)
+export UCX_MEMTYPE_CACHE=${UCX_MEMTYPE_CACHE:-n}
 stamp=$(date +%Y-%m-%d)-coll-ucx-gpu-$(hostname -s)
 txt=$OUT/$stamp.txt
 csv=$OUT/$stamp.csv
@@ -81,7 +85,7 @@ ucx_info=$UCX/bin/ucx_info
   (nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo none) | sed 's/^/# GPU: /'
   echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) x $(nproc)"
   echo "# MPICH: $PREFIX"
-  echo "# UCX: $UCX ($UCXLIB first on LD_LIBRARY_PATH)${UCX_TLS:+, UCX_TLS=$UCX_TLS}"
+  echo "# UCX: $UCX ($UCXLIB first on LD_LIBRARY_PATH)${UCX_TLS:+, UCX_TLS=$UCX_TLS}, UCX_MEMTYPE_CACHE=$UCX_MEMTYPE_CACHE"
   if [ -x "$ucx_info" ]; then
     "$ucx_info" -v 2>&1 | sed -n '1p' | sed 's/^/# /'
     "$ucx_info" -d 2>&1 | grep -E 'Memory domain|memory types|Transport:' | sed 's/^#/# ucx_info -d:/' | sort -u
