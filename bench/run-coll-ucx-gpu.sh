@@ -87,7 +87,7 @@ ucx_info=$UCX/bin/ucx_info
   echo "# MPICH: $PREFIX"
   echo "# UCX: $UCX ($UCXLIB first on LD_LIBRARY_PATH)${UCX_TLS:+, UCX_TLS=$UCX_TLS}, UCX_MEMTYPE_CACHE=$UCX_MEMTYPE_CACHE"
   if [ -x "$ucx_info" ]; then
-    "$ucx_info" -v 2>&1 | sed -n '1p' | sed 's/^/# /'
+    "$ucx_info" -v 2>&1 | sed -n '1p' | sed 's/^# */# UCX /'
     "$ucx_info" -d 2>&1 | grep -E 'Memory domain|memory types|Transport:' | sed 's/^#/# ucx_info -d:/' | sort -u
   fi
   echo "# ranks $NP, virtual nodes of $NODE, array $N float32, caches: $CACHES, iterations $ITERS"
@@ -157,8 +157,8 @@ for cache in $CACHES; do
       fails=$((fails + 1))
     }
     # the route of the last read, from the trace (every rank)
-    tail -n "$NP" "$trace" | sed -n 's/.*bytes ipc \([0-9]*\) mpi \([0-9]*\) self \([0-9]*\) ucx \([0-9]*\); net \(.*\)$/\1 \2 \3 \4 \5/p' |
-      awk -v l="net=$net $cache" '{i+=$1; m+=$2; s+=$3; u+=$4; r=$5 " " $6} END {printf "route %s: bytes ipc %d mpi %d self %d ucx %d (%s)\n", l, i, m, s, u, r}' |
+    tail -n "$NP" "$trace" | sed -n 's/.*bytes ipc \([0-9]*\) mpi \([0-9]*\) self \([0-9]*\) ucx \([0-9]*\); net \(.*\)$/\1 \2 \3 \4|\5/p' |
+      awk -F'|' -v l="net=$net $cache" '{split($1, b, " "); i+=b[1]; m+=b[2]; s+=b[3]; u+=b[4]; r=$2} END {printf "route %s: bytes ipc %d mpi %d self %d ucx %d, net %s\n", l, i, m, s, u, r}' |
       tee -a "$txt"
   done
 done
@@ -171,7 +171,7 @@ done
   echo
   echo "Recorded by \`bench/run-coll-ucx-gpu.sh\` (log \`$(basename "$txt")\`, CSV \`$(basename "$csv")\`)."
   echo "$NP ranks on one GPU in virtual nodes of $NODE (homi_node_size), array $N float32,"
-  echo "MPI_File_read_all into GPU memory, every element verified; $ITERS iterations."
+  echo "MPI_File_read_all into $([ $nogpu = 1 ] && echo "host memory (--no-gpu smoke run)" || echo "GPU memory"), every element verified; $ITERS iterations."
   echo
   echo "| cache | route | best GiB/s | mean GiB/s | runs |"
   echo "| --- | --- | ---: | ---: | ---: |"

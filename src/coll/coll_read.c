@@ -846,7 +846,7 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
                 c->info.plan_s, c->info.setup_s, c->info.wait_s, c->info.copy_s, c->info.comm_s,
                 (unsigned long long)c->info.ipc_bytes, (unsigned long long)c->info.mpi_bytes,
                 (unsigned long long)c->info.self_bytes, (unsigned long long)c->info.ucx_bytes,
-                c->info.net_ucx ? (c->info.ucx_cuda ? "ucx (cuda)" : "ucx (host staging)") : "mpi");
+                c->info.net_ucx ? (c->info.ucx_cuda ? "ucx (cuda)" : "ucx (host memory)") : "mpi");
     if (!bad && bytes) *bytes = total;
     free(mine);
     free(x.ri);

@@ -345,8 +345,8 @@ int main(int argc, char **argv)
          HOMI_COLL_NET_UCX},
         {"ucx: 2 aggr, 1M windows", 2, 2, HOMI_COLL_ENABLE, 1 << 20, 4096, 64, 300000, 0, 0,
          HOMI_COLL_NET_UCX},
-        {"ucx: one window, tiny", 0, 2, HOMI_COLL_ENABLE, 32 << 10, 0, 40, 64, 1,
-         HOMI_COLL_DISABLE, HOMI_COLL_NET_UCX},
+        {"ucx: one window, tiny", 0, 2, HOMI_COLL_ENABLE, 32 << 10, 0, 40, 64, 1, HOMI_COLL_DISABLE,
+         HOMI_COLL_NET_UCX},
         {"mpi: virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1, 0,
          HOMI_COLL_NET_MPI},
     };
