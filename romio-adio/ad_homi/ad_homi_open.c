@@ -49,6 +49,25 @@ static int parse_size(const char *v, int64_t *out)
     return 0;
 }
 
+/* homi_coll_net: the collective engine's route between nodes. */
+static int parse_net(const char *v, int *out)
+{
+    if (!strcasecmp(v, "auto") || !strcasecmp(v, "automatic"))
+        *out = HOMI_COLL_NET_AUTO;
+    else if (!strcasecmp(v, "ucx"))
+        *out = HOMI_COLL_NET_UCX;
+    else if (!strcasecmp(v, "mpi"))
+        *out = HOMI_COLL_NET_MPI;
+    else
+        return -1;
+    return 0;
+}
+
+static const char *net_name(int v)
+{
+    return v == HOMI_COLL_NET_UCX ? "ucx" : v == HOMI_COLL_NET_MPI ? "mpi" : "auto";
+}
+
 static const char *tristate_name(int v)
 {
     return v == HOMI_COLL_ENABLE ? "enable" : v == HOMI_COLL_DISABLE ? "disable" : "automatic";
@@ -82,6 +101,10 @@ static int apply_hint(ADIOI_HOMI_fs *fs, const char *key, const char *val)
                                   "(hint homi_coll_read_streams=\"%s\": expected 1..%d)", val,
                                   HOMI_COLL_MAX_STREAMS);
         fs->copts.read_streams = (int)n;
+    } else if (!strcmp(key, "homi_coll_net")) {
+        if (parse_net(val, &fs->copts.net))
+            return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
+                                  "(hint homi_coll_net=\"%s\": expected auto, ucx or mpi)", val);
     } else if (!strcmp(key, "homi_gpu_buffer_size")) {
         if (parse_size(val, &n) || (n && (n < 4096 || n > (1ll << 30))))
             return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
@@ -169,6 +192,7 @@ static void report_info(ADIO_File fd, ADIOI_HOMI_fs *fs)
     ADIOI_Info_set(fd->info, "homi_coll_overlap", tristate_name(fs->copts.overlap));
     snprintf(val, sizeof val, "%d", fs->copts.read_streams);
     ADIOI_Info_set(fd->info, "homi_coll_read_streams", val);
+    ADIOI_Info_set(fd->info, "homi_coll_net", net_name(fs->copts.net));
     snprintf(val, sizeof val, "%lld", (long long)fs->copts.gpu_buffer_size);
     ADIOI_Info_set(fd->info, "homi_gpu_buffer_size", val);
     snprintf(val, sizeof val, "%lld", (long long)fs->copts.sieve_gap);

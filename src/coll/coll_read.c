@@ -1,13 +1,14 @@
 /* coll_read.c - the two-phase collective read (homi_coll_read): node
  * grouping, aggregator choice, request exchange, rounds of window reads
- * and redistribution (CUDA IPC inside a node, MPI through host memory
- * otherwise), and the collective error agreement. */
+ * and redistribution (CUDA IPC inside a node, UCX or MPI through host
+ * memory otherwise: coll_ucx.c), and the collective error agreement. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "coll_int.h"
+#include "coll_ucx.h"
 
 /* Devices whose IPC reachability is cached (others are asked each time). */
 #define PEER_DEVS 32
@@ -34,6 +35,9 @@ struct homi_coll {
     int readers_n;                             /* threads in readers */
     signed char peer_ok[PEER_DEVS][PEER_DEVS]; /* homi_ipc_peer_ok(a, b); -1: not asked */
     homi_coll_info info;
+    struct coll_ucx *ucx; /* UCX route, started at the first read needing it */
+    int ucx_tried;        /* started (ucx) or failed (ucx_why) on every rank */
+    char ucx_why[256];
 };
 
 /* What every rank tells the others at the start of a read. */
@@ -146,8 +150,8 @@ static int opts_ok(const homi_coll_opts *o)
 {
     return o->cb_buffer_size >= 4096 && o->cb_buffer_size <= (1ll << 30) && o->cb_nodes >= 0 &&
            o->node_size >= 0 && o->sieve_gap >= 0 && o->cb_read >= 0 && o->cb_read <= 2 &&
-           o->ipc >= 0 && o->ipc <= 2 && o->overlap >= 0 && o->overlap <= 2 &&
-           o->read_streams >= 1 && o->read_streams <= COLL_MAX_STREAMS &&
+           o->ipc >= 0 && o->ipc <= 2 && o->overlap >= 0 && o->overlap <= 2 && o->net >= 0 &&
+           o->net <= 2 && o->read_streams >= 1 && o->read_streams <= COLL_MAX_STREAMS &&
            (o->gpu_buffer_size == 0 ||
             (o->gpu_buffer_size >= 4096 && o->gpu_buffer_size <= (1ll << 30)));
 }
@@ -174,6 +178,7 @@ void homi_coll_free(homi_coll *c)
     for (int i = 0; i < 2; i++)
         if (c->win[i]) homi_mem_free(c->win_kind, c->win[i]);
     if (c->mirror) homi_mem_free(HOMI_MEM_PINNED, c->mirror);
+    coll_ucx_close(c->ucx); /* collective, like MPI_Comm_free */
     free(c->vnode);
     free(c->rnode);
     free(c->peer_map);
@@ -296,6 +301,7 @@ struct read_ctx {
     size_t ne;
     int ipc_any;      /* some pair uses IPC */
     int64_t win_size; /* my window (aggregators): GPU or host size */
+    int ucx_on;       /* UCX carries the pairs of the net option (pair_ucx) */
 };
 
 /* Can a buffer on device a be mapped on device b (cached per pair)? */
@@ -313,6 +319,50 @@ static int pair_ipc(const struct read_ctx *x, int a, int r)
     return a != r && c->o.ipc != HOMI_COLL_DISABLE && x->ri[a].kind == HOMI_MEM_DEVICE &&
            x->ri[r].kind == HOMI_MEM_DEVICE && c->vnode[a] == c->vnode[r] &&
            c->rnode[a] == c->rnode[r] && peer_ok(c, x->ri[r].device, x->ri[a].device);
+}
+
+/* Does aggregator a hand data to rank r through UCX (see HOMI_COLL_NET_*)? */
+static int pair_ucx(const struct read_ctx *x, int a, int r)
+{
+    const homi_coll *c = x->c;
+    if (!x->ucx_on || a == r || pair_ipc(x, a, r)) return 0;
+    if (c->o.net == HOMI_COLL_NET_UCX) return 1;
+    return x->ri[a].kind == HOMI_MEM_DEVICE && x->ri[r].kind == HOMI_MEM_DEVICE &&
+           (c->vnode[a] != c->vnode[r] || c->rnode[a] != c->rnode[r]);
+}
+
+/* Start UCX when the net option may use it (the same answer on every
+ * rank: it depends on gathered facts only); sets x->ucx_on.  HOMI_ENOTSUP
+ * on every rank when net is UCX and UCX cannot start. */
+static int ucx_route(struct read_ctx *x)
+{
+    homi_coll *c = x->c;
+    int want = c->o.net == HOMI_COLL_NET_UCX;
+    for (int a = 0; a < c->size && c->o.net == HOMI_COLL_NET_AUTO && !want; a++)
+        for (int r = 0; r < c->size && !want; r++)
+            want = x->ri[a].kind == HOMI_MEM_DEVICE && x->ri[r].kind == HOMI_MEM_DEVICE &&
+                   (c->vnode[a] != c->vnode[r] || c->rnode[a] != c->rnode[r]);
+    if (!want) return HOMI_OK;
+    if (!c->ucx_tried) {
+        c->ucx_tried = 1;
+        coll_ucx_open(c->comm, &c->ucx, c->ucx_why, sizeof c->ucx_why);
+        if (c->ucx && c->rank == 0)
+            homi_log(HOMI_COLL_LOG_INFO, "homi_coll: %s%s", coll_ucx_desc(c->ucx),
+                     coll_ucx_cuda(c->ucx) || c->o.net == HOMI_COLL_NET_UCX
+                         ? ""
+                         : ": not used (homi_coll_net=auto needs CUDA memory), MPI between nodes");
+        else if (!c->ucx && c->rank == 0 && c->o.net == HOMI_COLL_NET_AUTO)
+            homi_log(HOMI_COLL_LOG_INFO, "homi_coll: UCX not usable, MPI between nodes: %s",
+                     c->ucx_why);
+    }
+    if (!c->ucx && c->o.net == HOMI_COLL_NET_UCX) {
+        if (c->rank == 0)
+            homi_log(HOMI_COLL_LOG_ERROR, "homi_coll: homi_coll_net=ucx but UCX is not usable: %s",
+                     c->ucx_why);
+        return HOMI_ENOTSUP;
+    }
+    x->ucx_on = c->ucx && (c->o.net == HOMI_COLL_NET_UCX || coll_ucx_cuda(c->ucx));
+    return HOMI_OK;
 }
 
 static int split_requests(struct read_ctx *x, struct coll_req *mine, long n)
@@ -493,7 +543,7 @@ static int run_rounds(struct read_ctx *x, int nrounds)
     homi_coll *c = x->c;
     int P = c->size, rc = HOMI_OK;
     int64_t cb = x->win_size;
-    int64_t *cnt = calloc(4 * (size_t)P, sizeof *cnt);
+    int64_t *cnt = calloc(6 * (size_t)P, sizeof *cnt);
     size_t *my_cursor = calloc((size_t)P, sizeof *my_cursor);
     int64_t nin = 0, nreq = 0;
     for (int i = 0; i < P; i++)
@@ -506,6 +556,7 @@ static int run_rounds(struct read_ctx *x, int nrounds)
     size_t scap = 0, rcap = 0;
     if (!cnt || !my_cursor || !out || !inp) rc = HOMI_ENOMEM;
     int64_t *smeta = cnt, *sdat = cnt + P, *rmeta = cnt + 2 * P, *rdat = cnt + 3 * P;
+    int64_t *usnd = cnt + 4 * P, *urcv = cnt + 5 * P; /* UCX bytes to / from each rank */
     struct coll_win_it it;
     coll_win_begin(&it, x->E, x->ne);
     int64_t *poff = calloc((size_t)P + 1, sizeof *poff); /* piece start per rank in out */
@@ -545,7 +596,7 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         int64_t ws = 0, we = 0;
         int have = 0;
         char *win = c->win[round % c->nwin];
-        memset(cnt, 0, 4 * (size_t)P * sizeof *cnt);
+        memset(cnt, 0, 6 * (size_t)P * sizeof *cnt);
         size_t nout = 0;
         double t = now_s();
         if (x->my_aggr >= 0 && nq) {
@@ -566,9 +617,10 @@ static int run_rounds(struct read_ctx *x, int nrounds)
                                         &x->in_cursor[r], ws, we, out + nout);
                 nout += np;
                 smeta[r] = (int64_t)(np * sizeof *out);
+                int64_t *to = pair_ucx(x, c->rank, r) ? &usnd[r] : &sdat[r];
                 if (!pair_ipc(x, c->rank, r) && r != c->rank)
                     for (size_t k = nout - np; k < nout; k++)
-                        sdat[r] += out[k].len;
+                        *to += out[k].len;
             }
             poff[P] = (int64_t)nout;
         }
@@ -601,13 +653,17 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         /* counts: metadata and data bytes from each aggregator */
         for (int r = 0; r < P; r++) {
             s2[2 * r] = smeta[r];
-            s2[2 * r + 1] = sdat[r];
+            s2[2 * r + 1] = sdat[r] + usnd[r];
         }
         int mrc = MPI_Alltoall(s2, 2, MPI_INT64_T, rr, 2, MPI_INT64_T, c->comm);
         if (!rc) rc = mpi_fail(mrc);
         for (int r = 0; r < P; r++) {
             rmeta[r] = rr[2 * r];
             rdat[r] = rr[2 * r + 1];
+            if (pair_ucx(x, r, c->rank)) { /* UCX bytes stay out of the MPI exchange */
+                urcv[r] = rdat[r];
+                rdat[r] = 0;
+            }
         }
         int64_t mtotal = 0, dtotal = 0;
         for (int r = 0; r < P; r++) {
@@ -618,10 +674,25 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         rc = xchg(rc, out, smeta, inp, rmeta, c->comm, P);
         if (!rc && dtotal) rc = ensure(&rdata, &rcap, (size_t)dtotal, HOMI_MEM_PINNED, -1);
         rc = xchg(rc, sdata, sdat, rdata, rdat, c->comm, P);
+        char *udata = NULL;
+        int ukind = HOMI_MEM_PINNED;
+        if (x->ucx_on && !rc) { /* rc is agreed here (xchg) */
+            struct coll_ucx_xfer ux = {.win = win,
+                                       .win_kind = c->win_kind,
+                                       .win_dev = c->win_dev,
+                                       .out = out,
+                                       .poff = poff,
+                                       .sbytes = usnd,
+                                       .rbytes = urcv,
+                                       .buf_kind = x->kind,
+                                       .buf_dev = x->dev,
+                                       .round = round};
+            rc = coll_ucx_exchange(c->ucx, &ux, &udata, &ukind);
+        }
         c->info.comm_s += now_s() - t;
         t = now_s();
         /* place what came in, aggregator by aggregator */
-        int64_t mpos = 0, dpos = 0;
+        int64_t mpos = 0, dpos = 0, upos = 0;
         for (int a = 0; a < x->naggr && !rc; a++) {
             int ar = x->aggr[a];
             size_t np = (size_t)(rmeta[ar] / (int64_t)sizeof *inp);
@@ -638,6 +709,10 @@ static int run_rounds(struct read_ctx *x, int nrounds)
                                       x->kind, HOMI_MEM_DEVICE, x->dev);
                 for (size_t k = 0; k < np; k++)
                     c->info.ipc_bytes += (uint64_t)p[k].len;
+            } else if (pair_ucx(x, ar, c->rank)) {
+                rc = coll_copy_pieces(rq, p, np, udata + upos, 1, x->buf, x->kind, ukind, x->dev);
+                c->info.ucx_bytes += (uint64_t)urcv[ar];
+                upos += urcv[ar];
             } else {
                 rc = coll_copy_pieces(rq, p, np, rdata + dpos, 1, x->buf, x->kind, HOMI_MEM_PINNED,
                                       x->dev);
@@ -754,7 +829,11 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     }
     /* (errors before the exchange are agreed on inside it) */
     rc = exchange_requests(&x, rc);
-    int e;
+    int e = ucx_route(&x); /* collective when UCX starts */
+    if (!rc) rc = e;
+    coll_ucx_next_read(c->ucx);
+    c->info.net_ucx = x.ucx_on;
+    c->info.ucx_cuda = x.ucx_on && coll_ucx_cuda(c->ucx);
     double t1 = now_s();
     c->info.plan_s = t1 - t0;
 
@@ -809,12 +888,14 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     if (trace && *trace && *trace != '0')
         fprintf(stderr,
                 "homi_coll: rank %d%s: %d rounds, %.3f s = plan %.3f + setup %.3f + read wait "
-                "%.3f + copies %.3f + MPI %.3f; bytes ipc %llu mpi %llu self %llu; %llu window "
-                "parts read\n",
+                "%.3f + copies %.3f + MPI %.3f; bytes ipc %llu mpi %llu self %llu ucx %llu; "
+                "net %s; %llu window parts read\n",
                 c->rank, c->info.is_aggr ? " (aggregator)" : "", nrounds, c->info.total_s,
                 c->info.plan_s, c->info.setup_s, c->info.wait_s, c->info.copy_s, c->info.comm_s,
                 (unsigned long long)c->info.ipc_bytes, (unsigned long long)c->info.mpi_bytes,
-                (unsigned long long)c->info.self_bytes, (unsigned long long)c->info.read_parts);
+                (unsigned long long)c->info.self_bytes, (unsigned long long)c->info.ucx_bytes,
+                c->info.net_ucx ? (c->info.ucx_cuda ? "ucx (cuda)" : "ucx (host memory)") : "mpi",
+                (unsigned long long)c->info.read_parts);
     if (!bad && bytes) *bytes = total;
     free(mine);
     free(x.ri);

@@ -6,7 +6,9 @@
  * memory.  Aggregators (cb_nodes of them, default one per node and GPU)
  * read whole file domains through libhomi into their own GPU (or pinned)
  * buffer, then redistribute: CUDA IPC inside a node (GPU to GPU, no host
- * copy), MPI through pinned host memory otherwise.  Node grouping comes
+ * copy); between nodes through UCX (ucp, loaded at run time) when it can
+ * move GPU memory, else MPI through pinned host memory (the net option).
+ * Node grouping comes
  * from MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) unless the node_size
  * option groups ranks into virtual nodes (to test multi-node behaviour on
  * one machine).
@@ -36,6 +38,15 @@ enum { HOMI_COLL_AUTO = 0, HOMI_COLL_ENABLE = 1, HOMI_COLL_DISABLE = 2 };
 /* Largest homi_coll_opts.read_streams. */
 #define HOMI_COLL_MAX_STREAMS 16
 
+/* Route between ranks that CUDA IPC does not serve (homi_coll_opts.net):
+ * AUTO: UCX for pairs on different nodes whose buffers are both on GPUs,
+ *       when UCX loads on every rank and supports CUDA memory; else MPI.
+ * UCX:  every such pair through UCX (device memory directly when UCX
+ *       supports CUDA, else staged through pinned host memory); a read
+ *       fails with HOMI_ENOTSUP on every rank when UCX cannot start.
+ * MPI:  MPI_Alltoallv through pinned host memory. */
+enum { HOMI_COLL_NET_AUTO = 0, HOMI_COLL_NET_UCX = 1, HOMI_COLL_NET_MPI = 2 };
+
 typedef struct homi_coll_opts {
     int cb_nodes;            /* aggregators in all; 0: one per node and GPU       */
     int64_t cb_buffer_size;  /* bytes an aggregator reads per round (4K..1G)     */
@@ -52,11 +63,13 @@ typedef struct homi_coll_opts {
     int read_streams;        /* reads in flight per aggregator window (1..16): the
                                 window is cut into this many parts, each read
                                 by its own thread                                */
+    int net;                 /* HOMI_COLL_NET_*: route between nodes (above)      */
 } homi_coll_opts;
 
 /* Defaults: cb_nodes 0, cb_buffer_size 16 MiB, cb_read AUTO, node_size 0,
  * ipc AUTO, sieve_gap 64 KiB, gpu_buffer_size 64 MiB, overlap AUTO (on),
- * read_streams 4. */
+ * read_streams 4, net AUTO.  HOMI_UCX_LIB names the UCX library to load
+ * (libucp.so.0). */
 void homi_coll_opts_default(homi_coll_opts *o);
 
 /* Per-file state (communicator split, cached buffers, IPC mappings).
@@ -100,6 +113,9 @@ typedef struct homi_coll_info {
      * reads, copies (pack and place) and MPI (exchanges, round barriers);
      * printed on stderr by every rank when HOMI_COLL_TRACE=1 */
     double total_s, plan_s, setup_s, wait_s, copy_s, comm_s;
+    uint64_t ucx_bytes; /* bytes this rank received through UCX          */
+    int net_ucx;        /* UCX carried the pairs of the net option        */
+    int ucx_cuda;       /* ... and moved GPU memory directly              */
 } homi_coll_info;
 void homi_coll_last_info(const homi_coll *c, homi_coll_info *out);
 

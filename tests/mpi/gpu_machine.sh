@@ -9,7 +9,10 @@
 #
 #   tests/mpi/gpu_machine.sh MPICH_PREFIX HOMI_BUILD
 #
-# Environment: NPS (rank counts on GPU 0, default "1 2 4 8").
+# Environment: NPS (rank counts on GPU 0, default "1 2 4 8"); UCX_PREFIX (a
+# UCX install, e.g. scripts/build-ucx-cuda.sh's carried prefix: the engine's
+# UCX route is compiled against its headers, its lib/ goes first on
+# LD_LIBRARY_PATH and test_coll must be able to start UCX).
 # Exit status: 0 when every run passed, 1 otherwise; 77 without a GPU.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,7 +28,13 @@ mkdir -p "$out"
 cc=(gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Werror -I"$ROOT/include" -I"$ROOT/src/coll"
   -I"$ROOT/tests/common" -I"$PREFIX/include")
 libs=(-L"$PREFIX/lib" -lmpich -L"$BUILD/src" -lhomi -lpthread)
-"${cc[@]}" "$ROOT/tests/mpi/test_coll.c" "$ROOT"/src/coll/coll_{plan,io,read}.c "${libs[@]}" \
+if [ -n "${UCX_PREFIX:-}" ]; then
+  UCX_PREFIX=$(cd "$UCX_PREFIX" && pwd)
+  cc+=(-I"$UCX_PREFIX/include")
+  export LD_LIBRARY_PATH="$UCX_PREFIX/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export HOMI_TEST_REQUIRE_UCX=1
+fi
+"${cc[@]}" "$ROOT/tests/mpi/test_coll.c" "$ROOT"/src/coll/coll_{plan,io,read,ucx}.c "${libs[@]}" \
   -o "$out/test_coll" || exit 1
 "${cc[@]}" "$ROOT/tests/mpi/test_mpiio.c" "${libs[@]}" -o "$out/test_mpiio" || exit 1
 export LD_LIBRARY_PATH="$PREFIX/lib:$BUILD/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

@@ -430,6 +430,7 @@ static void bad_hints(void)
         {"homi_gpu_buffer_size", "12", MPI_ERR_INFO_VALUE, "homi_gpu_buffer_size"},
         {"homi_node_size", "-3", MPI_ERR_INFO_VALUE, "homi_node_size"},
         {"homi_coll_read_streams", "17", MPI_ERR_INFO_VALUE, "homi_coll_read_streams"},
+        {"homi_coll_net", "fast", MPI_ERR_INFO_VALUE, "homi_coll_net"},
     };
     const char *saved = mode;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -477,7 +478,78 @@ static void check_info(MPI_File fh)
           flag ? v : "(absent)");
     MPI_Info_get(info, "homi_coll_read_streams", MPI_MAX_INFO_VAL, v, &flag);
     CHECK(flag && !strcmp(v, "4"), "homi_coll_read_streams reported as %s", flag ? v : "(absent)");
+    MPI_Info_get(info, "homi_coll_net", MPI_MAX_INFO_VAL, v, &flag);
+    CHECK(flag && !strcmp(v, "auto"), "homi_coll_net reported as %s", flag ? v : "(absent)");
     MPI_Info_free(&info);
+}
+
+/* The collective engine's UCX route through the driver: virtual nodes of
+ * one rank (homi_node_size=1) and homi_coll_net=ucx, the same views
+ * against stock ufs (hint mode; several ranks). */
+static void net_ucx(void)
+{
+    if (strcmp(mode, "hint") || nprocs < 2) return;
+    t_context = "homi_coll_net=ucx";
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "homi", "enable");
+    MPI_Info_set(info, "cb_buffer_size", "262144");
+    MPI_Info_set(info, "homi_node_size", "1");
+    MPI_Info_set(info, "homi_coll_net", "ucx");
+    MPI_File fh, fu = open_ufs();
+    int err = MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_RDONLY, info, &fh);
+    MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open with homi_coll_net=ucx");
+    /* can UCX start here?  (CI: it must, HOMI_TEST_REQUIRE_UCX=1; a GPU
+     * machine without libucp, or a plugin built without UCX headers: skip) */
+    {
+        char b[100];
+        MPI_Info_create(&info);
+        MPI_Info_set(info, "romio_cb_read", "enable");
+        MPI_File_set_info(fh, info);
+        MPI_Info_free(&info);
+        int e =
+            MPI_File_read_at_all(fh, (MPI_Offset)rank * 100, b, 100, MPI_BYTE, MPI_STATUS_IGNORE);
+        const char *req = getenv("HOMI_TEST_REQUIRE_UCX");
+        if (e != MPI_SUCCESS && !(req && *req == '1')) {
+            if (rank == 0) printf("note: the UCX route cannot start here: net=ucx views skipped\n");
+            MPI_File_close(&fh);
+            MPI_File_close(&fu);
+            return;
+        }
+        CHECK(e == MPI_SUCCESS, "net=ucx probe read failed");
+    }
+#ifndef OPEN_MPI
+    char v[MPI_MAX_INFO_VAL + 1];
+    int flag;
+    MPI_File_get_info(fh, &info);
+    MPI_Info_get(info, "homi_coll_net", MPI_MAX_INFO_VAL, v, &flag);
+    CHECK(flag && !strcmp(v, "ucx"), "homi_coll_net reported as %s", flag ? v : "(absent)");
+    MPI_Info_free(&info);
+#endif
+    run_views(fu, fh);
+    MPI_File_close(&fu);
+    MPI_File_close(&fh);
+    if (rank == 0) printf("homi_coll_net=ucx, homi_node_size=1: views compared\n");
+
+    /* UCX that cannot be loaded (HOMI_UCX_LIB): the collective read fails
+     * on every rank with MPI_ERR_UNSUPPORTED_OPERATION, never falls back */
+    setenv("HOMI_UCX_LIB", "libhomi-no-such-ucp.so.0", 1);
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "homi", "enable");
+    MPI_Info_set(info, "homi_node_size", "1");
+    MPI_Info_set(info, "homi_coll_net", "ucx");
+    MPI_Info_set(info, "romio_cb_read", "enable");
+    err = MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_RDONLY, info, &fh);
+    MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open with homi_coll_net=ucx (no UCX)");
+    char buf[1000];
+    err = MPI_File_read_at_all(fh, (MPI_Offset)rank * 1000, buf, 1000, MPI_BYTE, MPI_STATUS_IGNORE);
+    int cls = MPI_SUCCESS;
+    if (err != MPI_SUCCESS) MPI_Error_class(err, &cls);
+    CHECK(cls == MPI_ERR_UNSUPPORTED_OPERATION, "read_at_all without UCX: error class %d", cls);
+    MPI_File_close(&fh);
+    unsetenv("HOMI_UCX_LIB");
 }
 
 /* cb_nodes is used as given (ROMIO's cb_config_list caps only its own
@@ -555,6 +627,7 @@ int main(int argc, char **argv)
         MPI_File_close(&fu);
     }
     MPI_File_close(&fh);
+    net_ucx();
     writes();
     bad_hints();
     check_cb_nodes();
