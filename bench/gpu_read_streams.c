@@ -40,8 +40,7 @@ static double now(void)
 
 static void die(const char *what, int64_t rc)
 {
-    fprintf(stderr, "gpu_read_streams: %s: %s\n", what,
-            rc < 0 ? homi_strerror((int)rc) : "failed");
+    fprintf(stderr, "gpu_read_streams: %s: %s\n", what, rc < 0 ? homi_strerror((int)rc) : "failed");
     exit(1);
 }
 
