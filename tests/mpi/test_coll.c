@@ -51,12 +51,29 @@ struct scenario {
  * over n GPUs, rank % n; default: the current device) */
 static int gpu_dev = -1;
 
-static int run(const char *path, int64_t fsize, const struct scenario *s, int gpu, uint64_t seed)
-{
+/* One file opened on every rank with its engine and collective state. */
+struct open_coll {
     homi_engine *eng;
     homi_file *f;
-    REQUIRE(homi_engine_create(NULL, &eng) == 0, "engine");
-    REQUIRE(homi_open(eng, path, HOMI_RDONLY, &f) == 0, "open");
+    homi_coll *c;
+};
+
+static void coll_open(const char *path, const homi_coll_opts *o, struct open_coll *h)
+{
+    REQUIRE(homi_engine_create(NULL, &h->eng) == 0, "engine");
+    REQUIRE(homi_open(h->eng, path, HOMI_RDONLY, &h->f) == 0, "open");
+    REQUIRE(homi_coll_create(MPI_COMM_WORLD, h->f, o, &h->c) == 0, "coll create");
+}
+
+static void coll_close(struct open_coll *h)
+{
+    homi_coll_free(h->c);
+    homi_close(h->f);
+    homi_engine_destroy(h->eng);
+}
+
+static int run(const char *path, int64_t fsize, const struct scenario *s, int gpu, uint64_t seed)
+{
     homi_coll_opts o;
     homi_coll_opts_default(&o);
     o.cb_nodes = s->cb_nodes;
@@ -68,8 +85,10 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     o.overlap = s->win_overlap;
     if (s->read_streams) o.read_streams = s->read_streams;
     o.net = s->net;
-    homi_coll *c;
-    REQUIRE(homi_coll_create(MPI_COMM_WORLD, f, &o, &c) == 0, "coll create");
+    struct open_coll oc;
+    coll_open(path, &o, &oc);
+    homi_coll *c = oc.c;
+    homi_file *f = oc.f;
 
     t_rng_state = seed * 7919 + (uint64_t)rank;
     int n = s->nsegs;
@@ -205,9 +224,7 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     free(host);
     free(ref);
     free(seg);
-    homi_coll_free(c);
-    homi_close(f);
-    homi_engine_destroy(eng);
+    coll_close(&oc);
     return 0;
 }
 
@@ -217,22 +234,16 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
  * sets it: CI has UCX) makes that a failure. */
 static int ucx_usable(const char *path)
 {
-    homi_engine *eng;
-    homi_file *f;
-    REQUIRE(homi_engine_create(NULL, &eng) == 0, "engine");
-    REQUIRE(homi_open(eng, path, HOMI_RDONLY, &f) == 0, "open");
     homi_coll_opts o;
     homi_coll_opts_default(&o);
     o.cb_read = HOMI_COLL_ENABLE;
     o.net = HOMI_COLL_NET_UCX;
-    homi_coll *c;
-    REQUIRE(homi_coll_create(MPI_COMM_WORLD, f, &o, &c) == 0, "coll create");
+    struct open_coll h;
+    coll_open(path, &o, &h);
     char b[64];
     homi_coll_seg seg = {.file_off = 100 * rank, .len = 64, .mem_off = 0};
-    int rc = homi_coll_read(c, b, &seg, 1, NULL);
-    homi_coll_free(c);
-    homi_close(f);
-    homi_engine_destroy(eng);
+    int rc = homi_coll_read(h.c, b, &seg, 1, NULL);
+    coll_close(&h);
     const char *req = getenv("HOMI_TEST_REQUIRE_UCX");
     if (rc == HOMI_ENOTSUP && !(req && *req == '1')) {
         if (rank == 0)
@@ -254,18 +265,15 @@ static void ucx_errors(const char *path, int64_t fsize)
     for (int li = 0; li < 2; li++) {
         t_context = libs[li];
         setenv("HOMI_UCX_LIB", libs[li], 1);
-        homi_engine *eng;
-        homi_file *f;
-        REQUIRE(homi_engine_create(NULL, &eng) == 0, "engine");
-        REQUIRE(homi_open(eng, path, HOMI_RDONLY, &f) == 0, "open");
         homi_coll_opts o;
         homi_coll_opts_default(&o);
         o.node_size = 1;
         o.cb_read = HOMI_COLL_ENABLE;
         o.cb_buffer_size = 64 << 10;
         o.net = HOMI_COLL_NET_UCX;
-        homi_coll *c;
-        REQUIRE(homi_coll_create(MPI_COMM_WORLD, f, &o, &c) == 0, "coll create");
+        struct open_coll h;
+        coll_open(path, &o, &h);
+        homi_coll *c = h.c;
         /* interleaved blocks: 64 of 3000 bytes */
         enum { NB = 64, BL = 3000 };
         homi_coll_seg seg[NB];
@@ -300,9 +308,7 @@ static void ucx_errors(const char *path, int64_t fsize)
             printf("net=ucx with HOMI_UCX_LIB=%s: HOMI_ENOTSUP on every rank: ok\n", libs[li]);
         free(buf);
         free(ref);
-        homi_coll_free(c);
-        homi_close(f);
-        homi_engine_destroy(eng);
+        coll_close(&h);
     }
     unsetenv("HOMI_UCX_LIB");
 }
