@@ -27,6 +27,7 @@ if(HOMI_HAVE_OMPI)
   # the collective engine for Open MPI programs (src/coll, as homi_coll_mpich)
   add_library(homi_coll_ompi STATIC ${PROJECT_SOURCE_DIR}/src/coll/coll_plan.c
                                     ${PROJECT_SOURCE_DIR}/src/coll/coll_io.c
+                                    ${PROJECT_SOURCE_DIR}/src/coll/coll_copy.c
                                     ${PROJECT_SOURCE_DIR}/src/coll/coll_read.c
                                     ${PROJECT_SOURCE_DIR}/src/coll/coll_ucx.c)
   target_include_directories(homi_coll_ompi PUBLIC ${PROJECT_SOURCE_DIR}/src/coll)

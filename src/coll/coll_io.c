@@ -95,8 +95,15 @@ int coll_readers_new(int nthreads, homi_file *f, struct coll_readers **out)
 void coll_readers_free(struct coll_readers *r)
 {
     if (!r) return;
-    while (r->waited != r->started) /* (only after an error) */
-        coll_readers_wait(r, r->waited);
+    pthread_mutex_lock(&r->mu);
+    unsigned left = r->started - r->waited;
+    pthread_mutex_unlock(&r->mu);
+    if (left) { /* a caller error: never left behind by run_rounds */
+        homi_log(HOMI_COLL_LOG_ERROR, "homi_coll: internal error: %u window read(s) not waited for",
+                 left);
+        while (left--)
+            coll_readers_wait(r, r->waited);
+    }
     pthread_mutex_lock(&r->mu);
     r->stop = 1;
     pthread_cond_broadcast(&r->work);
@@ -112,8 +119,8 @@ void coll_readers_free(struct coll_readers *r)
 /* Parts are cut at multiples of this (and are at least this long). */
 #define PART_MIN (1 << 20)
 
-unsigned coll_readers_start(struct coll_readers *r, const struct coll_ext *E, size_t ne, size_t e0,
-                            int64_t ws, int64_t we, char *win, int nparts, int *parts)
+int coll_readers_start(struct coll_readers *r, const struct coll_ext *E, size_t ne, size_t e0,
+                       int64_t ws, int64_t we, char *win, int nparts, int *parts, unsigned *ticket)
 {
     if (nparts < 1) nparts = 1;
     if (nparts > COLL_MAX_STREAMS) nparts = COLL_MAX_STREAMS;
@@ -121,10 +128,9 @@ unsigned coll_readers_start(struct coll_readers *r, const struct coll_ext *E, si
     int64_t step = (span + nparts - 1) / nparts;
     step = (step + PART_MIN - 1) / PART_MIN * PART_MIN;
     pthread_mutex_lock(&r->mu);
-    while (r->started - r->waited >= COLL_BATCHES) { /* (callers wait first) */
+    if (r->started - r->waited >= COLL_BATCHES) {
         pthread_mutex_unlock(&r->mu);
-        coll_readers_wait(r, r->waited);
-        pthread_mutex_lock(&r->mu);
+        return HOMI_EBUSY;
     }
     unsigned t = r->started;
     struct coll_batch *bt = &r->b[t % COLL_BATCHES];
@@ -144,18 +150,18 @@ unsigned coll_readers_start(struct coll_readers *r, const struct coll_ext *E, si
     bt->pending = bt->nparts;
     if (parts) *parts = bt->nparts;
     r->started = t + 1;
+    *ticket = t;
     pthread_cond_broadcast(&r->work);
     pthread_mutex_unlock(&r->mu);
-    return t;
+    return HOMI_OK;
 }
 
 int coll_readers_wait(struct coll_readers *r, unsigned t)
 {
     pthread_mutex_lock(&r->mu);
-    while (r->waited != t) { /* older batches first (never left behind) */
+    if (t != r->waited || t == r->started) {
         pthread_mutex_unlock(&r->mu);
-        coll_readers_wait(r, r->waited);
-        pthread_mutex_lock(&r->mu);
+        return HOMI_EINVAL;
     }
     struct coll_batch *bt = &r->b[t % COLL_BATCHES];
     while (read_one(r, t)) {}
@@ -165,43 +171,6 @@ int coll_readers_wait(struct coll_readers *r, unsigned t)
     bt->nparts = bt->next = 0;
     r->waited = t + 1;
     pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-/* Copy pieces of one window into the destination buffer. */
-int coll_copy_pieces(const struct coll_req *r, const struct coll_piece *p, size_t np,
-                     const char *src_base, int src_packed, char *dst, int dst_kind, int src_kind,
-                     int device)
-{
-    if (!np) return HOMI_OK;
-    int host = dst_kind != HOMI_MEM_DEVICE && src_kind != HOMI_MEM_DEVICE;
-    void **d = host ? NULL : malloc(np * sizeof *d);
-    const void **s = host ? NULL : malloc(np * sizeof *s);
-    size_t *l = host ? NULL : malloc(np * sizeof *l);
-    if (!host && (!d || !s || !l)) {
-        free(d);
-        free(s);
-        free(l);
-        return HOMI_ENOMEM;
-    }
-    int64_t pos = 0;
-    for (size_t i = 0; i < np; i++) {
-        char *to = dst + r[p[i].req].mem_off + p[i].inner;
-        const char *from = src_base + (src_packed ? pos : p[i].buf_off);
-        pos += p[i].len;
-        if (host) {
-            memcpy(to, from, (size_t)p[i].len);
-        } else {
-            d[i] = to;
-            s[i] = from;
-            l[i] = (size_t)p[i].len;
-        }
-    }
-    int rc = HOMI_OK;
-    if (!host) rc = homi_mem_copyv((unsigned)np, d, s, l, device);
-    free(d);
-    free(s);
-    free(l);
     return rc;
 }
 

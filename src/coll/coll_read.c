@@ -27,9 +27,8 @@ struct homi_coll {
     int win_kind, win_dev;
     size_t win_cap;
     unsigned win_gen;
-    char *mirror; /* pinned host copy of a device window */
-    size_t mirror_cap;
-    void **peer_map; /* IPC mappings of other ranks' windows, 2 per rank */
+    struct coll_buf mirror; /* pinned host copy of a device window */
+    void **peer_map;        /* IPC mappings of other ranks' windows, 2 per rank */
     unsigned *peer_gen;
     struct coll_readers *readers;              /* aggregators: threads reading window parts */
     int readers_n;                             /* threads in readers */
@@ -177,7 +176,7 @@ void homi_coll_free(homi_coll *c)
             if (c->peer_map[i]) homi_ipc_close(c->peer_map[i]);
     for (int i = 0; i < 2; i++)
         if (c->win[i]) homi_mem_free(c->win_kind, c->win[i]);
-    if (c->mirror) homi_mem_free(HOMI_MEM_PINNED, c->mirror);
+    coll_buf_free(&c->mirror);
     coll_ucx_close(c->ucx); /* collective, like MPI_Comm_free */
     free(c->vnode);
     free(c->rnode);
@@ -270,17 +269,6 @@ static int xchg(int prior, const void *sb, const int64_t *sc, void *rb, const in
     mrc = MPI_Alltoallv(sb, scnt, sdis, MPI_BYTE, rb, rcnt, rdis, MPI_BYTE, comm);
     free(a);
     return mpi_fail(mrc);
-}
-
-static int ensure(char **p, size_t *cap, size_t want, int kind, int dev)
-{
-    if (*cap >= want && *p) return HOMI_OK;
-    if (*p) homi_mem_free(kind, *p);
-    *p = NULL;
-    *cap = 0;
-    int rc = homi_mem_alloc(kind, dev, want ? want : 1, (void **)p);
-    if (!rc) *cap = want;
-    return rc;
 }
 
 /* State of one read on one rank. */
@@ -523,8 +511,8 @@ static int publish_windows(struct read_ctx *x)
     return rc;
 }
 
-/* Start reading the next window of my domain into buf; 0 when there is
- * none left. */
+/* Start reading the next window of my domain into buf: 1 started, 0 none
+ * left, or a negative homi_err. */
 static int start_window(struct read_ctx *x, struct coll_win_it *it, char *buf, unsigned *ticket,
                         int64_t *ws, int64_t *we)
 {
@@ -532,8 +520,9 @@ static int start_window(struct read_ctx *x, struct coll_win_it *it, char *buf, u
     size_t e0;
     if (!coll_win_next(it, x->E, x->ne, x->win_size, ws, we, &e0)) return 0;
     int parts = 0;
-    *ticket =
-        coll_readers_start(c->readers, x->E, x->ne, e0, *ws, *we, buf, c->o.read_streams, &parts);
+    int rc = coll_readers_start(c->readers, x->E, x->ne, e0, *ws, *we, buf, c->o.read_streams,
+                                &parts, ticket);
+    if (rc) return rc;
     c->info.read_parts += (uint64_t)parts;
     return 1;
 }
@@ -552,8 +541,7 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         nreq += x->req_cnt[a];
     struct coll_piece *out = malloc((size_t)(nin + 1) * sizeof *out);
     struct coll_piece *inp = malloc((size_t)(nreq + 1) * sizeof *inp);
-    char *sdata = NULL, *rdata = NULL;
-    size_t scap = 0, rcap = 0;
+    struct coll_buf sdata = {.kind = HOMI_MEM_PINNED, .dev = -1}, rdata = sdata;
     if (!cnt || !my_cursor || !out || !inp) rc = HOMI_ENOMEM;
     int64_t *smeta = cnt, *sdat = cnt + P, *rmeta = cnt + 2 * P, *rdat = cnt + 3 * P;
     int64_t *usnd = cnt + 4 * P, *urcv = cnt + 5 * P; /* UCX bytes to / from each rank */
@@ -588,8 +576,12 @@ static int run_rounds(struct read_ctx *x, int nrounds)
             c->readers_n = want;
         }
         more = !rc;
-        for (int w = 0; w < c->nwin && more; w++) /* fill every buffer */
-            more = start_window(x, &it, c->win[w], &q[nq].ticket, &q[nq].ws, &q[nq].we) && ++nq;
+        for (int w = 0; w < c->nwin && more; w++) { /* fill every buffer */
+            int st = start_window(x, &it, c->win[w], &q[nq].ticket, &q[nq].ws, &q[nq].we);
+            if (st < 0) rc = st;
+            more = st > 0;
+            nq += more;
+        }
     }
 
     for (int round = 0; round < nrounds; round++) {
@@ -628,25 +620,24 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         int64_t stotal = 0;
         for (int r = 0; r < P; r++)
             stotal += sdat[r];
-        if (!rc && stotal) rc = ensure(&sdata, &scap, (size_t)stotal, HOMI_MEM_PINNED, -1);
+        if (!rc && stotal) rc = coll_buf_ensure(&sdata, (size_t)stotal, HOMI_MEM_PINNED, -1);
         if (!rc && stotal) {
             const char *src = win;
-            if (c->win_kind == HOMI_MEM_DEVICE) {
-                rc = ensure(&c->mirror, &c->mirror_cap, (size_t)cb, HOMI_MEM_PINNED, -1);
-                void *d = c->mirror;
+            if (c->win_kind == HOMI_MEM_DEVICE) { /* one copy, then host gathers */
+                rc = coll_buf_ensure(&c->mirror, (size_t)cb, HOMI_MEM_PINNED, -1);
+                void *d = c->mirror.p;
                 const void *s = win;
                 size_t l = (size_t)(we - ws);
                 if (!rc) rc = homi_mem_copyv(1, &d, &s, &l, c->win_dev);
-                src = c->mirror;
+                src = c->mirror.p;
             }
-            int64_t pos = 0;
-            for (int r = 0; r < P && !rc; r++) {
-                if (!sdat[r]) continue;
-                for (int64_t k = poff[r]; k < poff[r + 1]; k++) {
-                    memcpy(sdata + pos, src + out[k].buf_off, (size_t)out[k].len);
-                    pos += out[k].len;
-                }
-            }
+            int64_t got = rc ? 0
+                             : coll_gather_pieces(out, poff, sdat, P, src, HOMI_MEM_PINNED, sdata.p,
+                                                  HOMI_MEM_PINNED, -1);
+            if (got < 0)
+                rc = (int)got;
+            else if (!rc && got != stotal)
+                rc = HOMI_EIO;
         }
         c->info.copy_s += now_s() - t;
         t = now_s();
@@ -672,8 +663,8 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         }
         if ((size_t)mtotal > (size_t)(nreq + 1) * sizeof *inp) rc = HOMI_EIO;
         rc = xchg(rc, out, smeta, inp, rmeta, c->comm, P);
-        if (!rc && dtotal) rc = ensure(&rdata, &rcap, (size_t)dtotal, HOMI_MEM_PINNED, -1);
-        rc = xchg(rc, sdata, sdat, rdata, rdat, c->comm, P);
+        if (!rc && dtotal) rc = coll_buf_ensure(&rdata, (size_t)dtotal, HOMI_MEM_PINNED, -1);
+        rc = xchg(rc, sdata.p, sdat, rdata.p, rdat, c->comm, P);
         char *udata = NULL;
         int ukind = HOMI_MEM_PINNED;
         if (x->ucx_on && !rc) { /* rc is agreed here (xchg) */
@@ -714,8 +705,8 @@ static int run_rounds(struct read_ctx *x, int nrounds)
                 c->info.ucx_bytes += (uint64_t)urcv[ar];
                 upos += urcv[ar];
             } else {
-                rc = coll_copy_pieces(rq, p, np, rdata + dpos, 1, x->buf, x->kind, HOMI_MEM_PINNED,
-                                      x->dev);
+                rc = coll_copy_pieces(rq, p, np, rdata.p + dpos, 1, x->buf, x->kind,
+                                      HOMI_MEM_PINNED, x->dev);
                 c->info.mpi_bytes += (uint64_t)rdat[ar];
                 dpos += rdat[ar];
             }
@@ -727,13 +718,17 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         if (x->ipc_any) MPI_Barrier(c->comm);
         c->info.comm_s += now_s() - t;
         /* this round's buffer is free: the window after the queued ones */
-        if (x->my_aggr >= 0 && more && !rc)
-            more = start_window(x, &it, win, &q[nq].ticket, &q[nq].ws, &q[nq].we) && ++nq;
+        if (x->my_aggr >= 0 && more && !rc) {
+            int st = start_window(x, &it, win, &q[nq].ticket, &q[nq].ws, &q[nq].we);
+            if (st < 0) rc = st;
+            more = st > 0;
+            nq += more;
+        }
     }
     for (int i = 0; i < nq; i++) /* after an error: wait for the readers */
         coll_readers_wait(c->readers, q[i].ticket);
-    if (sdata) homi_mem_free(HOMI_MEM_PINNED, sdata);
-    if (rdata) homi_mem_free(HOMI_MEM_PINNED, rdata);
+    coll_buf_free(&sdata);
+    coll_buf_free(&rdata);
     free(poff);
     free(s2);
     free(cnt);

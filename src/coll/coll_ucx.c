@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coll_int.h"
 #include "coll_ucx.h"
 #include "homi.h"
 
@@ -119,10 +120,8 @@ struct coll_ucx {
     int broken;   /* a transfer failed: close endpoints by force */
     unsigned seq; /* collective reads so far (tags) */
     char desc[96];
-    char *sbuf, *rbuf; /* packed send / receive data */
-    size_t scap, rcap;
-    int skind, sdev, rkind, rdev;
-    void **req; /* outstanding requests of one round */
+    struct coll_buf sbuf, rbuf; /* packed send / receive data */
+    void **req;                 /* outstanding requests of one round */
     ucp_tag_recv_info_t *rinfo;
     size_t *rwant;
 };
@@ -140,8 +139,8 @@ static void teardown(struct coll_ucx *u)
     if (u->ctx) u->f.ucp_cleanup(u->ctx);
     /* opened RTLD_NODELETE: UCX's memory hooks stay valid after dlclose */
     if (u->lib) dlclose(u->lib);
-    if (u->sbuf) homi_mem_free(u->skind, u->sbuf);
-    if (u->rbuf) homi_mem_free(u->rkind, u->rbuf);
+    coll_buf_free(&u->sbuf);
+    coll_buf_free(&u->rbuf);
     free(u->ep);
     free(u->addrs);
     free(u->addr_len);
@@ -219,7 +218,7 @@ int coll_ucx_open(MPI_Comm comm, struct coll_ucx **out, char *why, size_t whylen
         u->comm = comm;
         u->rank = rank;
         u->size = size;
-        u->skind = u->rkind = HOMI_MEM_PINNED;
+        u->sbuf = u->rbuf = (struct coll_buf){.kind = HOMI_MEM_PINNED, .dev = -1};
         u->ep = calloc((size_t)size, sizeof *u->ep);
         u->addr_len = calloc((size_t)size, sizeof *u->addr_len);
         u->addr_off = calloc((size_t)size, sizeof *u->addr_off);
@@ -319,57 +318,17 @@ static int wait_all(struct coll_ucx *u, int n, int nsend)
     return rc;
 }
 
-static int ensure_buf(char **p, size_t *cap, int *kind, int *dev, size_t want, int nkind, int ndev)
-{
-    if (*p && *cap >= want && *kind == nkind && *dev == ndev) return HOMI_OK;
-    if (*p) homi_mem_free(*kind, *p);
-    *p = NULL;
-    *cap = 0;
-    int rc = homi_mem_alloc((homi_mem_kind)nkind, ndev, want ? want : 1, (void **)p);
-    if (!rc) {
-        *cap = want;
-        *kind = nkind;
-        *dev = ndev;
-    }
-    return rc;
-}
-
 /* Pack the pieces for every receiver into u->sbuf (rank order). */
 static int pack(struct coll_ucx *u, const struct coll_ucx_xfer *t, int64_t stotal)
 {
     int kind = u->cuda && t->win_kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_PINNED;
-    int rc = ensure_buf(&u->sbuf, &u->scap, &u->skind, &u->sdev, (size_t)stotal, kind,
-                        kind == HOMI_MEM_DEVICE ? t->win_dev : -1);
+    int rc =
+        coll_buf_ensure(&u->sbuf, (size_t)stotal, kind, kind == HOMI_MEM_DEVICE ? t->win_dev : -1);
     if (rc) return rc;
-    size_t npc = 0;
-    for (int r = 0; r < u->size; r++)
-        if (t->sbytes[r]) npc += (size_t)(t->poff[r + 1] - t->poff[r]);
-    int host = t->win_kind != HOMI_MEM_DEVICE;
-    void **d = host ? NULL : malloc(npc * sizeof *d);
-    const void **s = host ? NULL : malloc(npc * sizeof *s);
-    size_t *l = host ? NULL : malloc(npc * sizeof *l);
-    if (!host && (!d || !s || !l)) rc = HOMI_ENOMEM;
-    size_t pos = 0, k = 0;
-    for (int r = 0; r < u->size && !rc; r++) {
-        if (!t->sbytes[r]) continue;
-        for (int64_t i = t->poff[r]; i < t->poff[r + 1]; i++) {
-            const struct coll_piece *p = &t->out[i];
-            if (host) {
-                memcpy(u->sbuf + pos, t->win + p->buf_off, (size_t)p->len);
-            } else {
-                d[k] = u->sbuf + pos;
-                s[k] = t->win + p->buf_off;
-                l[k++] = (size_t)p->len;
-            }
-            pos += (size_t)p->len;
-        }
-    }
-    if (!rc && pos != (size_t)stotal) rc = HOMI_EIO;
-    if (!rc && !host && k) rc = homi_mem_copyv((unsigned)k, d, s, l, t->win_dev);
-    free(d);
-    free(s);
-    free(l);
-    return rc;
+    int64_t got = coll_gather_pieces(t->out, t->poff, t->sbytes, u->size, t->win, t->win_kind,
+                                     u->sbuf.p, kind, t->win_dev);
+    if (got < 0) return (int)got;
+    return got == stotal ? HOMI_OK : HOMI_EIO;
 }
 
 static ucs_memory_type_t mtype(int kind)
@@ -390,8 +349,7 @@ int coll_ucx_exchange(struct coll_ucx *u, const struct coll_ucx_xfer *t, char **
     if (stotal) rc = pack(u, t, stotal);
     int rk = u->cuda && t->buf_kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_PINNED;
     if (!rc && rtotal)
-        rc = ensure_buf(&u->rbuf, &u->rcap, &u->rkind, &u->rdev, (size_t)rtotal, rk,
-                        rk == HOMI_MEM_DEVICE ? t->buf_dev : -1);
+        rc = coll_buf_ensure(&u->rbuf, (size_t)rtotal, rk, rk == HOMI_MEM_DEVICE ? t->buf_dev : -1);
     /* endpoints to the ranks I send to (local: wire-up completes in progress) */
     for (int r = 0; r < u->size && !rc; r++) {
         if (!t->sbytes[r] || u->ep[r]) continue;
@@ -408,18 +366,18 @@ int coll_ucx_exchange(struct coll_ucx *u, const struct coll_ucx_xfer *t, char **
     int bad;
     MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, u->comm);
     if (bad) return bad;
-    *recv = u->rbuf;
-    *recv_kind = u->rkind;
+    *recv = u->rbuf.p;
+    *recv_kind = u->rbuf.kind;
     if (!stotal && !rtotal) return HOMI_OK;
 
     /* receives first, then sends */
     int n = 0, nsend = 0;
     size_t pos = 0;
     ucp_request_param_t sp = {.op_attr_mask = UCP_OP_ATTR_FIELD_MEMORY_TYPE,
-                              .memory_type = mtype(u->skind)};
+                              .memory_type = mtype(u->sbuf.kind)};
     for (int r = 0; r < u->size && !rc; r++) {
         if (!t->sbytes[r]) continue;
-        void *q = u->f.ucp_tag_send_nbx(u->ep[r], u->sbuf + pos, (size_t)t->sbytes[r],
+        void *q = u->f.ucp_tag_send_nbx(u->ep[r], u->sbuf.p + pos, (size_t)t->sbytes[r],
                                         make_tag(u->seq, t->round, u->rank), &sp);
         pos += (size_t)t->sbytes[r];
         if (UCS_PTR_IS_ERR(q)) {
@@ -439,9 +397,9 @@ int coll_ucx_exchange(struct coll_ucx *u, const struct coll_ucx_xfer *t, char **
         u->rinfo[i].length = 0;
         ucp_request_param_t rp = {.op_attr_mask =
                                       UCP_OP_ATTR_FIELD_MEMORY_TYPE | UCP_OP_ATTR_FIELD_RECV_INFO,
-                                  .memory_type = mtype(u->rkind),
+                                  .memory_type = mtype(u->rbuf.kind),
                                   .recv_info.tag_info = &u->rinfo[i]};
-        void *q = u->f.ucp_tag_recv_nbx(u->worker, u->rbuf + pos, (size_t)t->rbytes[r],
+        void *q = u->f.ucp_tag_recv_nbx(u->worker, u->rbuf.p + pos, (size_t)t->rbytes[r],
                                         make_tag(u->seq, t->round, r), ~(ucp_tag_t)0, &rp);
         pos += (size_t)t->rbytes[r];
         if (UCS_PTR_IS_ERR(q)) {

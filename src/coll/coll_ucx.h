@@ -15,11 +15,6 @@
 
 struct coll_ucx;
 
-/* libhomi's logger (src/core/log.h, exported by libhomi.so), declared here
- * because only homi.h travels into the MPI libraries' source trees. */
-enum { HOMI_COLL_LOG_ERROR = 0, HOMI_COLL_LOG_INFO = 2 };
-void homi_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* Collective over comm.  Loads libucp (HOMI_UCX_LIB, default
  * "libucp.so.0"), creates a context (tag matching) and a worker and
  * exchanges worker addresses.  Every rank gets the same outcome: HOMI_OK
