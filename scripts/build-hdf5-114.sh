@@ -5,7 +5,7 @@
 #
 #   bash scripts/build-hdf5-114.sh        # prints the install prefix on the last line
 #
-# Cache: ${HOMI_CACHE:-/var/cache/homi}/hdf5-1.14-<key>/{src,build,install}, where
+# Cache: ${HOMI_CACHE_DIR:-/var/cache/homi}/hdf5-1.14-<key>/{src,build,install}, where
 # <key> hashes the source package version, the build recipe below (between the
 # RECIPE markers) and the patches in scripts/hdf5-114-patches/, so CI on the same machine reuses it and a fresh machine builds
 # once (~10-30 min on 2 cores, depending on load).
@@ -19,7 +19,7 @@
 # trixie next to the Debian mirror already configured, runs apt-get source).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-CACHE="${HOMI_CACHE:-/var/cache/homi}"
+. "$HERE/lib/build-cache.sh" # CACHE, cache_exit_if_built, cache_lock
 JOBS="${HOMI_HDF5_JOBS:-2}"
 # --- RECIPE begin (hashed into the cache key) ---
 H5_SRCPKG_VERSION="1.14.5+repack-3"
@@ -45,16 +45,8 @@ KEY=$( (echo "$H5_SRCPKG_VERSION"; sed -n '/^# --- RECIPE begin/,/^# --- RECIPE 
 ROOT="$CACHE/hdf5-1.14-$KEY"
 PREFIX="$ROOT/install"
 
-if [ -f "$ROOT/.complete" ]; then
-  echo "build-hdf5-114: cached at $ROOT"
-  echo "$PREFIX"
-  exit 0
-fi
-
-mkdir -p "$CACHE"
-exec 9>"$CACHE/hdf5-1.14.lock"
-flock 9
-if [ -f "$ROOT/.complete" ]; then echo "$PREFIX"; exit 0; fi
+cache_exit_if_built build-hdf5-114 "$ROOT" "$PREFIX"
+cache_lock hdf5-1.14.lock "$ROOT" "$PREFIX"
 
 for tool in mpicc dpkg-source apt-get cmake patch flock; do
   command -v "$tool" >/dev/null || { echo "build-hdf5-114: $tool missing (run scripts/install-deps.sh)" >&2; exit 1; }

@@ -28,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-CACHE=${HOMI_CACHE_DIR:-/var/cache/homi}
+. scripts/lib/build-cache.sh # CACHE, cache_hash, cache_exit_if_built, cache_lock, cache_unpack
 UCX_VER=1.13.1
 DEB_VER=1.13.1-1
 CUDA_DIR=${CUDA_HOME:-/usr/local/cuda}
@@ -42,44 +42,22 @@ while [ $# -gt 0 ]; do
   shift
 done
 NVCC_VER=$("$CUDA_DIR/bin/nvcc" --version 2>/dev/null | tail -n 1 || echo "no nvcc")
-HASH=$( (cat scripts/build-ucx-cuda.sh scripts/ucx-cuda13.patch; echo "$DEB_VER $CUDA_DIR $NVCC_VER") |
-  sha256sum | cut -c1-12)
+HASH=$(cache_hash "$DEB_VER $CUDA_DIR $NVCC_VER" scripts/build-ucx-cuda.sh scripts/ucx-cuda13.patch)
 PREFIX=$CACHE/ucx-cuda-$HASH
 if [ $PRINT -eq 1 ]; then
   echo "$PREFIX"
   exit 0
 fi
-if [ -e "$PREFIX/.complete" ]; then
-  echo "build-ucx-cuda: cached: $PREFIX"
-  echo "$PREFIX"
-  exit 0
-fi
+cache_exit_if_built build-ucx-cuda "$PREFIX" "$PREFIX"
 [ -e "$CUDA_DIR/include/cuda.h" ] || {
   echo "build-ucx-cuda: no CUDA toolkit at $CUDA_DIR (pass --cuda DIR)" >&2
   exit 1
 }
-mkdir -p "$CACHE"
-exec 9>"$CACHE/ucx-build.lock"
-flock 9
-if [ -e "$PREFIX/.complete" ]; then
-  echo "$PREFIX"
-  exit 0
-fi
+cache_lock ucx-build.lock "$PREFIX" "$PREFIX"
 
 # 1. Debian's source package (upstream tarball + Debian patches), downloaded once
-SRCDIR=$CACHE/src
-if ! [ -e "$SRCDIR/ucx_$DEB_VER.dsc" ]; then
-  mkdir -p "$SRCDIR"
-  (cd "$SRCDIR" && apt-get source --download-only -qq "ucx=$DEB_VER") || {
-    echo "build-ucx-cuda: apt-get source ucx=$DEB_VER failed: run scripts/install-deps.sh (adds deb-src)" >&2
-    exit 1
-  }
-fi
 WORK=$CACHE/build-ucx-$HASH
-rm -rf "$WORK"
-mkdir -p "$WORK"
-echo "build-ucx-cuda: unpacking into $WORK"
-(cd "$WORK" && dpkg-source -x -q "$SRCDIR/ucx_$DEB_VER.dsc" ucx >/dev/null)
+cache_unpack build-ucx-cuda ucx "$DEB_VER" "$WORK"
 U=$WORK/ucx
 (cd "$U" && patch -p1 -s <"$ROOT/scripts/ucx-cuda13.patch")
 
