@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nvme/vfio_dev.h"
+
 #include "core/log.h"
 #include "homi.h"
 #include "homi_nvme.h"
@@ -98,17 +100,29 @@ static int wait_live(const char *ctrl)
     return -1;
 }
 
-int homi_nvme_sriov_release_primary(const char *ctrl, char *why, size_t wl)
+/* Open ctrl's character device (*fd) and a zeroed 4 KiB page for its
+ * admin data (*page, aligned for the ioctl); HOMI_OK or the error, with
+ * nothing left open. */
+static int open_with_page(const char *ctrl, char *why, size_t wl, int *fd, uint8_t **page)
 {
-    int fd = open_ctrl(ctrl, why, wl);
-    if (fd < 0) return HOMI_ENOENT;
-    uint8_t *d = aligned_alloc(4096, 4096);
-    if (!d) {
-        close(fd);
+    *fd = open_ctrl(ctrl, why, wl);
+    if (*fd < 0) return HOMI_ENOENT;
+    *page = aligned_alloc(4096, 4096);
+    if (!*page) {
+        close(*fd);
         return HOMI_ENOMEM;
     }
-    memset(d, 0, 4096);
-    int rc = admin(fd, ADM_IDENTIFY, CNS_CTRL, 0, d, 4096, NULL);
+    memset(*page, 0, 4096);
+    return HOMI_OK;
+}
+
+int homi_nvme_sriov_release_primary(const char *ctrl, char *why, size_t wl)
+{
+    int fd;
+    uint8_t *d;
+    int rc = open_with_page(ctrl, why, wl, &fd, &d);
+    if (rc) return rc;
+    rc = admin(fd, ADM_IDENTIFY, CNS_CTRL, 0, d, 4096, NULL);
     uint16_t cntlid = le16(d + 78);
     /* (OACS bit 7 advertises Virtualization Management, but QEMU 7.2 does
      * not set it: the commands are tried and their status reported) */
@@ -151,24 +165,17 @@ int homi_nvme_sriov_vf_prepare(const char *ctrl, unsigned vfn, unsigned nvq, uns
         snprintf(why, wl, "VF number from 1, at least 2 VQ (admin + 1 I/O) and 1 VI");
         return HOMI_EINVAL;
     }
-    char p[PATH_MAX], link[PATH_MAX], pf[64], v[32];
+    char p[PATH_MAX], pf[NAME_MAX + 1], vf[NAME_MAX + 1], drv[NAME_MAX + 1], v[32];
     snprintf(p, sizeof p, "/sys/class/nvme/%s/device", ctrl);
-    ssize_t n = readlink(p, link, sizeof link - 1);
-    if (n < 0) {
+    if (homi_sysfs_link_name(p, pf, sizeof pf)) {
         snprintf(why, wl, "%s: no such controller", ctrl);
         return HOMI_ENOENT;
     }
-    link[n] = 0;
-    snprintf(pf, sizeof pf, "%s", strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
-    int fd = open_ctrl(ctrl, why, wl);
-    if (fd < 0) return HOMI_ENOENT;
-    uint8_t *d = aligned_alloc(4096, 4096);
-    if (!d) {
-        close(fd);
-        return HOMI_ENOMEM;
-    }
-    int rc = HOMI_EIO;
-    memset(d, 0, 4096);
+    int fd;
+    uint8_t *d;
+    int rc = open_with_page(ctrl, why, wl, &fd, &d);
+    if (rc) return rc;
+    rc = HOMI_EIO;
     if (admin(fd, ADM_IDENTIFY, CNS_CTRL, 0, d, 4096, NULL)) {
         snprintf(why, wl, "%s: Identify Controller failed", ctrl);
         goto out;
@@ -227,13 +234,10 @@ int homi_nvme_sriov_vf_prepare(const char *ctrl, unsigned vfn, unsigned nvq, uns
              vfn, scid, nvq, nvi);
     /* 3. the VF's PCI address, bound to vfio-pci */
     snprintf(p, sizeof p, "/sys/bus/pci/devices/%s/virtfn%u", pf, vfn - 1);
-    n = readlink(p, link, sizeof link - 1);
-    if (n < 0) {
+    if (homi_sysfs_link_name(p, vf, sizeof vf)) {
         snprintf(why, wl, "%s: VF %u not present", pf, vfn);
         goto out;
     }
-    link[n] = 0;
-    const char *vf = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
     snprintf(bdf, bdflen, "%s", vf);
     snprintf(p, sizeof p, "/sys/bus/pci/devices/%s/driver/unbind", vf);
     if (access(p, F_OK) == 0) sys_write(p, vf);
@@ -241,8 +245,7 @@ int homi_nvme_sriov_vf_prepare(const char *ctrl, unsigned vfn, unsigned nvq, uns
     sys_write(p, "vfio-pci");
     sys_write("/sys/bus/pci/drivers_probe", vf);
     snprintf(p, sizeof p, "/sys/bus/pci/devices/%s/driver", vf);
-    n = readlink(p, link, sizeof link - 1);
-    if (n < 0 || (link[n] = 0, strcmp(strrchr(link, '/') + 1, "vfio-pci") != 0)) {
+    if (homi_sysfs_link_name(p, drv, sizeof drv) || strcmp(drv, "vfio-pci") != 0) {
         snprintf(why, wl, "%s: could not bind to vfio-pci (module loaded?)", vf);
         goto out;
     }

@@ -55,35 +55,40 @@ static void iova_ranges(struct homi_vfio *v)
     v->next_iova = v->ranges[0].start;
 }
 
+int homi_sysfs_link_name(const char *path, char *out, size_t outlen)
+{
+    char link[PATH_MAX];
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    if (outlen) out[0] = 0;
+    if (n < 0) return -1;
+    link[n] = 0;
+    const char *b = strrchr(link, '/');
+    snprintf(out, outlen, "%s", b ? b + 1 : link);
+    return 0;
+}
+
 int homi_vfio_open(struct homi_vfio *v, const char *bdf, char *why, size_t wl)
 {
     memset(v, 0, sizeof *v);
     v->container = v->group = v->device = -1;
     pthread_mutex_init(&v->iova_lock, NULL);
     snprintf(v->bdf, sizeof v->bdf, "%s", bdf);
-    char p[PATH_MAX], link[PATH_MAX];
+    char p[PATH_MAX], drv[NAME_MAX + 1], g[NAME_MAX + 1];
     snprintf(p, sizeof p, "/sys/bus/pci/devices/%s/driver", bdf);
-    ssize_t n = readlink(p, link, sizeof link - 1);
-    if (n < 0) {
+    if (homi_sysfs_link_name(p, drv, sizeof drv)) {
         snprintf(why, wl, "%s: no such PCI function or no driver bound", bdf);
         return HOMI_ENOENT;
     }
-    link[n] = 0;
-    const char *drv = strrchr(link, '/');
-    drv = drv ? drv + 1 : link;
     if (strcmp(drv, "vfio-pci") != 0) {
         snprintf(why, wl, "%s is bound to %s, not vfio-pci (see docs/delegation.md)", bdf, drv);
         return HOMI_ENOTSUP;
     }
     snprintf(p, sizeof p, "/sys/bus/pci/devices/%s/iommu_group", bdf);
-    n = readlink(p, link, sizeof link - 1);
-    if (n < 0) {
+    if (homi_sysfs_link_name(p, g, sizeof g)) {
         snprintf(why, wl, "%s has no IOMMU group (IOMMU off? boot with intel_iommu=on)", bdf);
         return HOMI_ENOTSUP;
     }
-    link[n] = 0;
-    const char *g = strrchr(link, '/');
-    v->group_no = atoi(g ? g + 1 : link);
+    v->group_no = atoi(g);
 
     v->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
     if (v->container < 0) {

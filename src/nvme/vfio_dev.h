@@ -35,6 +35,11 @@ struct homi_dma {
     size_t size;
 };
 
+/* The last component of what the symbolic link path points to (in sysfs:
+ * a PCI address, a driver or an IOMMU group number) into out; -1 (out
+ * empty) when path is not a link. */
+int homi_sysfs_link_name(const char *path, char *out, size_t outlen);
+
 /* Open the PCI function bdf ("0000:00:05.0"), which must be bound to
  * vfio-pci.  Returns 0, or a HOMI_E* code with the reason in why. */
 int homi_vfio_open(struct homi_vfio *v, const char *bdf, char *why, size_t wl);
