@@ -126,7 +126,16 @@ int main(int argc, char **argv)
     MPI_Type_commit(&ft);
     uint64_t n = (uint64_t)ss[0] * ss[1] * ss[2];
     size_t bytes = n * 4;
-    if (n > (uint64_t)INT32_MAX) die("subarray too large for one MPI count: use more ranks");
+    /* more than one MPI count of floats (e.g. one rank reading 8 GiB): the
+     * buffer is described in planes of the subarray instead */
+    MPI_Datatype mt = MPI_FLOAT;
+    int mcount = (int)n;
+    if (n > (uint64_t)INT32_MAX) {
+        if ((uint64_t)ss[1] * ss[2] > (uint64_t)INT32_MAX) die("subarray plane too large");
+        MPI_Type_contiguous(ss[1] * ss[2], MPI_FLOAT, &mt);
+        MPI_Type_commit(&mt);
+        mcount = ss[0];
+    }
 
     void *dbuf = NULL, *host = NULL;
     if (gpu && homi_mem_alloc(HOMI_MEM_DEVICE, dev, bytes, &dbuf)) die("cudaMalloc");
@@ -181,9 +190,9 @@ int main(int argc, char **argv)
         MPI_Status stt;
         int err;
         if (homi)
-            err = MPI_File_read_all(fh, gpu ? dbuf : host, (int)n, MPI_FLOAT, &stt);
+            err = MPI_File_read_all(fh, gpu ? dbuf : host, mcount, mt, &stt);
         else {
-            err = MPI_File_read_all(fh, host, (int)n, MPI_FLOAT, &stt);
+            err = MPI_File_read_all(fh, host, mcount, mt, &stt);
             if (!err && gpu) {
                 const void *s = host;
                 if (homi_mem_copyv(1, &dbuf, &s, &bytes, dev)) die("cudaMemcpy");
@@ -227,6 +236,7 @@ int main(int argc, char **argv)
     }
     MPI_Info_free(&info);
     MPI_Type_free(&ft);
+    if (mt != MPI_FLOAT) MPI_Type_free(&mt);
     if (dbuf) homi_mem_free(HOMI_MEM_DEVICE, dbuf);
     homi_mem_free(gpu ? HOMI_MEM_PINNED : HOMI_MEM_HOST, host);
     MPI_Finalize();
