@@ -70,6 +70,7 @@ void homi_devq_destroy(homi_devq *q)
 
 #include "core/engine.h"
 #include "core/log.h"
+#include "mem/memkind.h"
 #include "mem/staging.h"
 
 #define BATCH 256
@@ -137,12 +138,8 @@ struct homi_devq {
     _Atomic uint64_t requests, bytes, errors, inline_reqs, direct_reqs, batches, max_batch, torn;
 };
 
-static int cuda_rc(cudaError_t e, const char *what)
-{
-    if (e == cudaSuccess) return HOMI_OK;
-    homi_log(HOMI_LOG_ERROR, "devq: %s: %s", what, cudaGetErrorString(e));
-    return e == cudaErrorMemoryAllocation ? HOMI_ENOMEM : HOMI_ESYS;
-}
+/* CUDA errors, logged with this file's prefix (homi_cuda_err). */
+#define cuda_rc(e, what) homi_cuda_err((e), "devq: " what)
 
 /* ---------------------------------------------------------------- completion */
 

@@ -12,19 +12,6 @@
 #ifdef HOMI_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
-static int cu(cudaError_t e, const char *what)
-{
-    if (e == cudaSuccess) return HOMI_OK;
-    homi_log(HOMI_LOG_ERROR, "%s: %s", what, cudaGetErrorString(e));
-    cudaGetLastError();
-    switch (e) {
-    case cudaErrorMemoryAllocation: return HOMI_ENOMEM;
-    case cudaErrorInvalidValue:
-    case cudaErrorInvalidDevicePointer: return HOMI_EINVAL;
-    default: return HOMI_EIO;
-    }
-}
-
 /* Helpers switch the calling thread's current device only while they
  * work: the caller's device is restored before they return. */
 static int cur_device(void)
@@ -48,13 +35,13 @@ static _Thread_local cudaStream_t streams[MAX_DEV];
 
 static int stream_for(int device, cudaStream_t *s)
 {
-    if (device < 0 && cu(cudaGetDevice(&device), "cudaGetDevice")) return HOMI_EIO;
+    if (device < 0 && homi_cuda_err(cudaGetDevice(&device), "cudaGetDevice")) return HOMI_EIO;
     if (device >= MAX_DEV) return HOMI_EINVAL;
-    int rc = cu(cudaSetDevice(device), "cudaSetDevice");
+    int rc = homi_cuda_err(cudaSetDevice(device), "cudaSetDevice");
     if (rc) return rc;
     if (!streams[device]) {
-        rc = cu(cudaStreamCreateWithFlags(&streams[device], cudaStreamNonBlocking),
-                "cudaStreamCreate");
+        rc = homi_cuda_err(cudaStreamCreateWithFlags(&streams[device], cudaStreamNonBlocking),
+                           "cudaStreamCreate");
         if (rc) return rc;
     }
     *s = streams[device];
@@ -80,7 +67,7 @@ int homi_mem_alloc(homi_mem_kind kind, int device, size_t len, void **out)
     case HOMI_MEM_PINNED:
 #ifdef HOMI_HAVE_CUDA
         if (homi_cuda_usable())
-            return cu(cudaHostAlloc(out, len, cudaHostAllocPortable), "cudaHostAlloc");
+            return homi_cuda_err(cudaHostAlloc(out, len, cudaHostAllocPortable), "cudaHostAlloc");
 #endif
         *out = malloc(len);
         return *out ? HOMI_OK : HOMI_ENOMEM;
@@ -88,8 +75,8 @@ int homi_mem_alloc(homi_mem_kind kind, int device, size_t len, void **out)
 #ifdef HOMI_HAVE_CUDA
         if (!homi_cuda_usable()) return HOMI_ENOTSUP;
         int prev = cur_device(), rc = HOMI_OK;
-        if (device >= 0) rc = cu(cudaSetDevice(device), "cudaSetDevice");
-        if (!rc) rc = cu(cudaMalloc(out, len), "cudaMalloc");
+        if (device >= 0) rc = homi_cuda_err(cudaSetDevice(device), "cudaSetDevice");
+        if (!rc) rc = homi_cuda_err(cudaMalloc(out, len), "cudaMalloc");
         restore_device(prev);
         return rc;
 #else
@@ -104,11 +91,11 @@ void homi_mem_free(homi_mem_kind kind, void *p)
     if (!p) return;
 #ifdef HOMI_HAVE_CUDA
     if (kind == HOMI_MEM_DEVICE) {
-        cu(cudaFree(p), "cudaFree");
+        homi_cuda_err(cudaFree(p), "cudaFree");
         return;
     }
     if (kind == HOMI_MEM_PINNED && homi_cuda_usable()) {
-        cu(cudaFreeHost(p), "cudaFreeHost");
+        homi_cuda_err(cudaFreeHost(p), "cudaFreeHost");
         return;
     }
 #endif
@@ -144,13 +131,13 @@ static int copy_run(unsigned n, void *const *dst, const void *const *src, const 
                    (const char *)src[j] - (const char *)src[j - 1] == sp)
                 j++;
             *i = j;
-            return cu(
+            return homi_cuda_err(
                 cudaMemcpy2DAsync(d0, (size_t)dp, s0, (size_t)sp, l, j - a, cudaMemcpyDefault, s),
                 "cudaMemcpy2DAsync");
         }
     }
     *i = j;
-    return cu(cudaMemcpyAsync(d0, s0, l, cudaMemcpyDefault, s), "cudaMemcpyAsync");
+    return homi_cuda_err(cudaMemcpyAsync(d0, s0, l, cudaMemcpyDefault, s), "cudaMemcpyAsync");
 }
 #endif
 
@@ -169,7 +156,7 @@ int homi_mem_copyv(unsigned n, void *const *dst, const void *const *src, const s
         }
         for (unsigned i = 0; i < n && !rc;)
             rc = copy_run(n, dst, src, len, &i, s);
-        int rs = cu(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+        int rs = homi_cuda_err(cudaStreamSynchronize(s), "cudaStreamSynchronize");
         restore_device(prev);
         return rc ? rc : rs;
     }
@@ -188,7 +175,7 @@ int homi_ipc_export(void *dev_base, homi_ipc_handle *out)
     if (!homi_cuda_usable()) return HOMI_ENOTSUP;
     _Static_assert(sizeof(cudaIpcMemHandle_t) == sizeof out->bytes, "cudaIpcMemHandle_t size");
     cudaIpcMemHandle_t h;
-    int rc = cu(cudaIpcGetMemHandle(&h, dev_base), "cudaIpcGetMemHandle");
+    int rc = homi_cuda_err(cudaIpcGetMemHandle(&h, dev_base), "cudaIpcGetMemHandle");
     if (!rc) memcpy(out->bytes, &h, sizeof h);
     return rc;
 #else
@@ -205,10 +192,11 @@ int homi_ipc_open(const homi_ipc_handle *hd, int device, void **out)
     cudaIpcMemHandle_t h;
     memcpy(&h, hd->bytes, sizeof h);
     if (device >= 0) {
-        int rc = cu(cudaSetDevice(device), "cudaSetDevice");
+        int rc = homi_cuda_err(cudaSetDevice(device), "cudaSetDevice");
         if (rc) return rc;
     }
-    return cu(cudaIpcOpenMemHandle(out, h, cudaIpcMemLazyEnablePeerAccess), "cudaIpcOpenMemHandle");
+    return homi_cuda_err(cudaIpcOpenMemHandle(out, h, cudaIpcMemLazyEnablePeerAccess),
+                         "cudaIpcOpenMemHandle");
 #else
     (void)device;
     return HOMI_ENOTSUP;
@@ -219,7 +207,7 @@ int homi_ipc_close(void *mapped)
 {
     if (!mapped) return HOMI_EINVAL;
 #ifdef HOMI_HAVE_CUDA
-    return cu(cudaIpcCloseMemHandle(mapped), "cudaIpcCloseMemHandle");
+    return homi_cuda_err(cudaIpcCloseMemHandle(mapped), "cudaIpcCloseMemHandle");
 #else
     return HOMI_ENOTSUP;
 #endif

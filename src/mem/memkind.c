@@ -32,6 +32,20 @@ int homi_cuda_usable(void)
     return usable;
 }
 
+int homi_cuda_err(int err, const char *what)
+{
+    cudaError_t e = (cudaError_t)err;
+    if (e == cudaSuccess) return HOMI_OK;
+    homi_log(HOMI_LOG_ERROR, "%s: %s", what, cudaGetErrorString(e));
+    cudaGetLastError(); /* clear a non-sticky error for the next call */
+    switch (e) {
+    case cudaErrorMemoryAllocation: return HOMI_ENOMEM;
+    case cudaErrorInvalidValue:
+    case cudaErrorInvalidDevicePointer: return HOMI_EINVAL;
+    default: return HOMI_ESYS;
+    }
+}
+
 /* Readable from this process?  process_vm_readv checks page protections
  * without faulting (a PROT_NONE CUDA reservation reads as EFAULT). */
 static int host_readable(const void *buf, size_t len)

@@ -18,4 +18,9 @@ int homi_mem_resolve(const void *buf, size_t len, homi_mem_kind hint, int *devic
 /* 1 when this build has CUDA and at least one device is usable. */
 int homi_cuda_usable(void);
 
+/* CUDA builds: map a cudaError_t to a homi_err (HOMI_OK for cudaSuccess;
+ * out of memory HOMI_ENOMEM, bad value or pointer HOMI_EINVAL, anything
+ * else HOMI_ESYS), logging "<what>: <CUDA's message>" on failure. */
+int homi_cuda_err(int err, const char *what);
+
 #endif

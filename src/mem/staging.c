@@ -11,6 +11,8 @@
  * thread runs the asynchronous and stream-ordered requests. */
 #include "mem/staging.h"
 
+#include "mem/memkind.h"
+
 #include "core/engine.h"
 #include "homi.h"
 
@@ -96,19 +98,6 @@ struct homi_staging {
 
 static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int cuda_err(cudaError_t e, const char *what)
-{
-    if (e == cudaSuccess) return HOMI_OK;
-    homi_log(HOMI_LOG_ERROR, "%s: %s", what, cudaGetErrorString(e));
-    cudaGetLastError();
-    switch (e) {
-    case cudaErrorMemoryAllocation: return HOMI_ENOMEM;
-    case cudaErrorInvalidValue:
-    case cudaErrorInvalidDevicePointer: return HOMI_EINVAL;
-    default: return HOMI_ESYS;
-    }
-}
-
 static struct homi_staging *get(struct homi_engine *e, int *rc)
 {
     pthread_mutex_lock(&create_lock);
@@ -125,7 +114,7 @@ static struct homi_staging *get(struct homi_engine *e, int *rc)
     st->nslots = e->cfg.staging_buffers;
     st->free = calloc(st->nslots, sizeof *st->free);
     if (!st->free) goto fail;
-    *rc = cuda_err(
+    *rc = homi_cuda_err(
         cudaHostAlloc((void **)&st->mem, st->slot_size * st->nslots, cudaHostAllocPortable),
         "cudaHostAlloc(staging)");
     if (*rc) goto fail;
@@ -151,7 +140,7 @@ out:
 static int dev_ready(struct homi_staging *st, int device)
 {
     if (device < 0 || device >= MAX_GPUS) return HOMI_EINVAL;
-    int rc = cuda_err(cudaSetDevice(device), "cudaSetDevice");
+    int rc = homi_cuda_err(cudaSetDevice(device), "cudaSetDevice");
     if (rc) return rc;
     pthread_mutex_lock(&st->lock);
     struct sdev *d = &st->dev[device];
@@ -159,11 +148,11 @@ static int dev_ready(struct homi_staging *st, int device)
         d->ev = calloc(st->nslots, sizeof *d->ev);
         rc = d->ev ? HOMI_OK : HOMI_ENOMEM;
         for (int i = 0; !rc && i < NSTREAMS; i++)
-            rc = cuda_err(cudaStreamCreateWithFlags(&d->s[i], cudaStreamNonBlocking),
-                          "cudaStreamCreate");
+            rc = homi_cuda_err(cudaStreamCreateWithFlags(&d->s[i], cudaStreamNonBlocking),
+                               "cudaStreamCreate");
         for (unsigned i = 0; !rc && i < st->nslots; i++)
-            rc = cuda_err(cudaEventCreateWithFlags(&d->ev[i], cudaEventDisableTiming),
-                          "cudaEventCreate");
+            rc = homi_cuda_err(cudaEventCreateWithFlags(&d->ev[i], cudaEventDisableTiming),
+                               "cudaEventCreate");
         d->ready = rc == 0;
     }
     pthread_mutex_unlock(&st->lock);
@@ -284,11 +273,11 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
         uint64_t n = (uint64_t)p->res;
         if (n) {
             cudaStream_t s = d->s[head % NSTREAMS];
-            int r = cuda_err(cudaMemcpyAsync(dst + (p->off - (uint64_t)off),
-                                             st->mem + (size_t)p->slot * S, n,
-                                             cudaMemcpyHostToDevice, s),
-                             "cudaMemcpyAsync(staging -> device)");
-            if (!r) r = cuda_err(cudaEventRecord(d->ev[p->slot], s), "cudaEventRecord");
+            int r = homi_cuda_err(cudaMemcpyAsync(dst + (p->off - (uint64_t)off),
+                                                  st->mem + (size_t)p->slot * S, n,
+                                                  cudaMemcpyHostToDevice, s),
+                                  "cudaMemcpyAsync(staging -> device)");
+            if (!r) r = homi_cuda_err(cudaEventRecord(d->ev[p->slot], s), "cudaEventRecord");
             if (r) {
                 if (!err) err = r;
                 stop = 1;
@@ -306,7 +295,7 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
         if (n < p->len) stop = 1; /* end of file */
     }
     while (cq_n) {
-        int r = cuda_err(cudaEventSynchronize(d->ev[copying[cq_head]]), "copy to device");
+        int r = homi_cuda_err(cudaEventSynchronize(d->ev[copying[cq_head]]), "copy to device");
         if (r && !err) err = r;
         release(st, copying[cq_head]);
         cq_head = (cq_head + 1) % W;
@@ -475,8 +464,8 @@ int homi_staging_stream(struct homi_fh *f, void *dst, size_t len, int64_t off, i
     sem_init(&j->done, 0, 0);
     /* the stream waits (host function) until the service thread has put
      * the bytes on the GPU; work queued after this call then sees them */
-    int rc =
-        cuda_err(cudaLaunchHostFunc((cudaStream_t)stream, stream_wait, j), "cudaLaunchHostFunc");
+    int rc = homi_cuda_err(cudaLaunchHostFunc((cudaStream_t)stream, stream_wait, j),
+                           "cudaLaunchHostFunc");
     if (rc) {
         sem_destroy(&j->done);
         free(j);
