@@ -101,7 +101,7 @@ fails=0
 if [ "$TESTS" = 1 ]; then
   cc=(gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Werror -Iinclude -Isrc/coll -Itests/common
     -I"$PREFIX/include" -I"$UCXINC")
-  if ! "${cc[@]}" tests/mpi/test_coll.c src/coll/coll_{plan,io,read,ucx}.c -L"$PREFIX/lib" -lmpich \
+  if ! "${cc[@]}" tests/mpi/test_coll.c src/coll/coll_*.c -L"$PREFIX/lib" -lmpich \
     -L"$LIBHOMI" -lhomi -lpthread -ldl -o "$B/test_coll"; then
     say "test_coll does not compile"
     exit 1

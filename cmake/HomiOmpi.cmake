@@ -25,11 +25,8 @@ message(STATUS "HOMI: Open MPI io/romio321 plugin with ad_homi ${HOMI_HAVE_OMPI}
 
 if(HOMI_HAVE_OMPI)
   # the collective engine for Open MPI programs (src/coll, as homi_coll_mpich)
-  add_library(homi_coll_ompi STATIC ${PROJECT_SOURCE_DIR}/src/coll/coll_plan.c
-                                    ${PROJECT_SOURCE_DIR}/src/coll/coll_io.c
-                                    ${PROJECT_SOURCE_DIR}/src/coll/coll_copy.c
-                                    ${PROJECT_SOURCE_DIR}/src/coll/coll_read.c
-                                    ${PROJECT_SOURCE_DIR}/src/coll/coll_ucx.c)
+  file(GLOB HOMI_COLL_OMPI_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/coll/coll_*.c)
+  add_library(homi_coll_ompi STATIC ${HOMI_COLL_OMPI_SOURCES})
   target_include_directories(homi_coll_ompi PUBLIC ${PROJECT_SOURCE_DIR}/src/coll)
   target_link_libraries(homi_coll_ompi PUBLIC homi PkgConfig::OMPI_C)
   set_target_properties(homi_coll_ompi PROPERTIES POSITION_INDEPENDENT_CODE ON)
