@@ -23,6 +23,9 @@
 # Environment: DIR (/var/tmp), N (2048,1024,1024 = 8 GiB), NP (4), ITERS (2),
 #   CACHES ("cold warm"), GPUS (1; N > 1: rank r's buffer on GPU r % N),
 #   SINGLE (1: also run the single-process homi-bench --gpu figure),
+#   ONE_RANK (1: also MPICH+HOMI with one rank reading the whole array: the
+#   engine without redistribution; its row is not counted as the NP-rank
+#   HOMI figure of the summary),
 #   HINTS2 (tuned hints; default cb_nodes=NP, 256 MiB windows),
 #   HINTS_MORE (more HOMI rows: hint lists separated by spaces, e.g.
 #   "cb_nodes=1,homi_coll_read_streams=8 homi_coll_read_streams=1"),
@@ -44,6 +47,7 @@ ITERS=${ITERS:-2}
 CACHES=${CACHES:-cold warm}
 GPUS=${GPUS:-1}
 SINGLE=${SINGLE:-1}
+ONE_RANK=${ONE_RANK:-0}
 HINTS2=${HINTS2:-cb_nodes=$NP,cb_buffer_size=268435456,homi_gpu_buffer_size=268435456}
 EXTRA=${EXTRA:-}
 HINTS_MORE=${HINTS_MORE:-}
@@ -113,6 +117,10 @@ for cache in $CACHES; do
       $EXTRA || echo "FAILED: MPICH+HOMI tuned"
     run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI tuned no read-ahead" \
       --hints "$HINTS2,homi_coll_overlap=disable" $EXTRA || echo "FAILED: MPICH+HOMI no overlap"
+    if [ "$ONE_RANK" = 1 ]; then
+      "${MPICH_ENV[@]}" "$PREFIX/bin/mpiexec" -n 1 "$B/bench-mpich" "${common[@]}" --mode homi \
+        --label "MPICH+HOMI one rank (no redistribution)" $EXTRA || echo "FAILED: MPICH+HOMI one rank"
+    fi
     for h in $HINTS_MORE; do
       run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI ${h//,/ }" --hints "$h" $EXTRA ||
         echo "FAILED: MPICH+HOMI $h"
@@ -166,8 +174,8 @@ fi
   echo "| cache | HOMI best | better baseline | HOMI / baseline | single-process file->GPU | HOMI / single |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
   for cache in $CACHES; do
-    h=$(awk -F, -v c="$cache" 'NR>1 && $2==c && $1=="homi" && $9=="verified" && $8>b {b=$8} END{print b+0}' "$csv")
-    base=$(awk -F, -v c="$cache" 'NR>1 && $2==c && $1=="host" && $9=="verified" && $8>b {b=$8} END{print b+0}' "$csv")
+    h=$(awk -F, -v c="$cache" -v np="$NP" 'NR>1 && $2==c && $1=="homi" && $5==np && $9=="verified" && $8>b {b=$8} END{print b+0}' "$csv")
+    base=$(awk -F, -v c="$cache" -v np="$NP" 'NR>1 && $2==c && $1=="host" && $5==np && $9=="verified" && $8>b {b=$8} END{print b+0}' "$csv")
     single=0
     if [ -s "$single_csv" ]; then
       m=$([ "$cache" = cold ] && echo direct || echo cached)
