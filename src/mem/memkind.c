@@ -1,6 +1,7 @@
-/* memkind.c - destination memory detection (cudaPointerGetAttributes) and
- * a cheap accessibility probe for host buffers in CUDA processes, where a
- * freed device pointer must give an error, not a crash. */
+/* memkind.c - destination memory detection (cudaPointerGetAttributes), a
+ * cheap accessibility probe for host buffers in CUDA processes, where a
+ * freed device pointer must give an error, not a crash, and the one
+ * mapping of CUDA errors to homi_err codes (homi_cuda_err). */
 #include "mem/memkind.h"
 
 #include <pthread.h>

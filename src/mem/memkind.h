@@ -1,6 +1,6 @@
 /* memkind.h - where a destination buffer lives (pageable host, pinned host,
  * CUDA device memory), detected with cudaPointerGetAttributes in CUDA
- * builds, never guessed. */
+ * builds, never guessed; and how CUDA errors become homi_err codes. */
 #ifndef HOMI_MEM_MEMKIND_H
 #define HOMI_MEM_MEMKIND_H
 
