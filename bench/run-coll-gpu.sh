@@ -3,8 +3,10 @@
 # rank one subarray) into GPU memory on the GPU machine, every method in one
 # run, cold and warm page cache:
 #   homi        MPICH + ad_homi, MPI_File_read_all straight into cudaMalloc memory
-#               (default hints; tuned hints; tuned without read-ahead of the
-#               next window; cold only: tuned with homi_direct=on)
+#               (default hints; default with HOMI_D2D_COPY=sm, i.e. the
+#               window -> buffer copies on the SMs instead of the copy engines;
+#               tuned hints; tuned without read-ahead of the next window; cold
+#               only: tuned with homi_direct=on)
 #   ompi-host   system Open MPI, MPI_File_read_all into pinned host memory + cudaMemcpy
 #   mpich-ufs   MPICH's stock ufs driver into pinned host memory + cudaMemcpy
 #   single      one process, homi-bench --gpu on the same file (64 MiB requests):
@@ -113,6 +115,9 @@ for cache in $CACHES; do
   {
     run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI default hints" $EXTRA ||
       echo "FAILED: MPICH+HOMI default"
+    HOMI_D2D_COPY=sm run_mpich "${common[@]}" --mode homi \
+      --label "MPICH+HOMI default hints d2d on SMs" $EXTRA ||
+      echo "FAILED: MPICH+HOMI default d2d=sm"
     run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI ${HINTS2//,/ }" --hints "$HINTS2" \
       $EXTRA || echo "FAILED: MPICH+HOMI tuned"
     run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI tuned no read-ahead" \

@@ -1,6 +1,7 @@
 /* memapi.c - the public memory helpers (homi_mem_*, homi_ipc_*): kind
  * detection, allocation, batched copies between memory kinds and CUDA IPC,
  * so that front-ends need not link the CUDA runtime themselves. */
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,13 +107,61 @@ void homi_mem_free(homi_mem_kind kind, void *p)
 /* Pitches above this are copied piece by piece (cudaMemcpy2D's limit). */
 #define MAX_PITCH ((ptrdiff_t)1 << 30)
 
+/* copy_kernel.cu: rows copied by the SMs of the stream's GPU. */
+cudaError_t homi_copy_rows_sm(void *d, size_t dp, const void *s, size_t sp, size_t w, size_t rows,
+                              cudaStream_t st);
+
+/* HOMI_D2D_COPY: "engine" (default: cudaMemcpy on the copy engines) or
+ * "sm" (experimental, not yet run on a GPU: device-to-device runs on one
+ * GPU are copied by a kernel). */
+static int d2d_by_sm(void)
+{
+    static atomic_int v = -1;
+    int x = atomic_load(&v);
+    if (x >= 0) return x;
+    const char *e = getenv("HOMI_D2D_COPY");
+    x = 0;
+    if (e && !strcmp(e, "sm"))
+        x = 1;
+    else if (e && *e && strcmp(e, "engine"))
+        homi_log(HOMI_LOG_ERROR,
+                 "environment HOMI_D2D_COPY=\"%s\": expected engine or sm; using engine", e);
+    atomic_store(&v, x);
+    return x;
+}
+
+/* Memory of GPU dev (cudaMalloc'd there, or mapped there by CUDA IPC). */
+static int on_gpu(const void *p, int dev)
+{
+    struct cudaPointerAttributes at;
+    if (cudaPointerGetAttributes(&at, p) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return at.type == cudaMemoryTypeDevice && at.device == dev;
+}
+
+/* rows rows of w bytes, row r from s + r * sp to d + r * dp, on stream st
+ * of GPU dev: by the SMs when both sides are that GPU's memory, else by
+ * the copy engines. */
+static int copy_rows(void *d, size_t dp, const void *s, size_t sp, size_t w, size_t rows, int dev,
+                     cudaStream_t st)
+{
+    if (d2d_by_sm() && on_gpu(d, dev) && on_gpu(s, dev))
+        return homi_cuda_err(homi_copy_rows_sm(d, dp, s, sp, w, rows, st), "device copy kernel");
+    if (rows == 1)
+        return homi_cuda_err(cudaMemcpyAsync(d, s, w, cudaMemcpyDefault, st), "cudaMemcpyAsync");
+    return homi_cuda_err(cudaMemcpy2DAsync(d, dp, s, sp, w, rows, cudaMemcpyDefault, st),
+                         "cudaMemcpy2DAsync");
+}
+
 /* Issue the pieces from *i on as few copies as possible and advance *i:
  * a run of pieces that continue each other (next source byte, next
  * destination byte) is one copy; a run of equal-length pieces with constant
  * source and destination strides is one cudaMemcpy2DAsync (a subarray's
  * rows); anything else one cudaMemcpyAsync. */
 static int copy_run(unsigned n, void *const *dst, const void *const *src, const size_t *len,
-                    unsigned *i, cudaStream_t s)
+                    unsigned *i, int dev, cudaStream_t s)
 {
     unsigned a = *i, j = a + 1;
     char *d0 = dst[a];
@@ -131,13 +180,11 @@ static int copy_run(unsigned n, void *const *dst, const void *const *src, const 
                    (const char *)src[j] - (const char *)src[j - 1] == sp)
                 j++;
             *i = j;
-            return homi_cuda_err(
-                cudaMemcpy2DAsync(d0, (size_t)dp, s0, (size_t)sp, l, j - a, cudaMemcpyDefault, s),
-                "cudaMemcpy2DAsync");
+            return copy_rows(d0, (size_t)dp, s0, (size_t)sp, l, j - a, dev, s);
         }
     }
     *i = j;
-    return homi_cuda_err(cudaMemcpyAsync(d0, s0, l, cudaMemcpyDefault, s), "cudaMemcpyAsync");
+    return copy_rows(d0, l, s0, l, l, 1, dev, s);
 }
 #endif
 
@@ -154,8 +201,9 @@ int homi_mem_copyv(unsigned n, void *const *dst, const void *const *src, const s
             restore_device(prev);
             return rc;
         }
+        int dev = cur_device(); /* the stream's */
         for (unsigned i = 0; i < n && !rc;)
-            rc = copy_run(n, dst, src, len, &i, s);
+            rc = copy_run(n, dst, src, len, &i, dev, s);
         int rs = homi_cuda_err(cudaStreamSynchronize(s), "cudaStreamSynchronize");
         restore_device(prev);
         return rc ? rc : rs;
