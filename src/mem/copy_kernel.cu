@@ -4,7 +4,8 @@
 // mapped by CUDA IPC), so that they do not queue on the copy engines behind
 // the host-to-device copies of the staging pipeline (a collective read
 // moves a window's pieces between ranks while the next window is staged
-// in).  Opt-in while it has not run on a GPU: HOMI_D2D_COPY=sm (memapi.c).
+// in).  Opt-in, HOMI_D2D_COPY=sm (memapi.c): verified on an H200, it gave
+// no reliable speed-up there (bench/results/2026-12-01-coll-gpu-h200-*).
 #include <cuda_runtime_api.h>
 #include <stddef.h>
 #include <stdint.h>

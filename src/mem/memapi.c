@@ -112,8 +112,8 @@ cudaError_t homi_copy_rows_sm(void *d, size_t dp, const void *s, size_t sp, size
                               cudaStream_t st);
 
 /* HOMI_D2D_COPY: "engine" (default: cudaMemcpy on the copy engines) or
- * "sm" (experimental, not yet run on a GPU: device-to-device runs on one
- * GPU are copied by a kernel). */
+ * "sm" (device-to-device runs on one GPU are copied by a kernel; verified
+ * on an H200, no reliable speed-up for the collective read measured). */
 static int d2d_by_sm(void)
 {
     static atomic_int v = -1;
