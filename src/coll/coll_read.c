@@ -511,19 +511,31 @@ static int publish_windows(struct read_ctx *x)
     return rc;
 }
 
-/* Start reading the next window of my domain into buf: 1 started, 0 none
- * left, or a negative homi_err. */
-static int start_window(struct read_ctx *x, struct coll_win_it *it, char *buf, unsigned *ticket,
-                        int64_t *ws, int64_t *we)
+/* A window being read by the reader threads, in the order started. */
+struct queued {
+    unsigned ticket;
+    int64_t ws, we;
+};
+
+/* Start reading the next window of my domain into buf and queue it at
+ * q[*nq]; 1 when one was started, 0 when none is left or on an error
+ * (then *rc, when still HOMI_OK, gets it). */
+static int start_window(struct read_ctx *x, struct coll_win_it *it, char *buf, struct queued *q,
+                        int *nq, int *rc)
 {
     homi_coll *c = x->c;
+    struct queued *w = &q[*nq];
     size_t e0;
-    if (!coll_win_next(it, x->E, x->ne, x->win_size, ws, we, &e0)) return 0;
+    if (!coll_win_next(it, x->E, x->ne, x->win_size, &w->ws, &w->we, &e0)) return 0;
     int parts = 0;
-    int rc = coll_readers_start(c->readers, x->E, x->ne, e0, *ws, *we, buf, c->o.read_streams,
-                                &parts, ticket);
-    if (rc) return rc;
+    int r = coll_readers_start(c->readers, x->E, x->ne, e0, w->ws, w->we, buf, c->o.read_streams,
+                               &parts, &w->ticket);
+    if (r) {
+        if (!*rc) *rc = r;
+        return 0;
+    }
     c->info.read_parts += (uint64_t)parts;
+    (*nq)++;
     return 1;
 }
 
@@ -560,10 +572,7 @@ static int run_rounds(struct read_ctx *x, int nrounds)
      * the round that last used it), so with two buffers the next window is
      * read while this one is handed out, and queued behind it so that no
      * reader idles */
-    struct queued {
-        unsigned ticket;
-        int64_t ws, we;
-    } q[2];
+    struct queued q[2];
     int nq = 0, more = 0;
     if (!rc && x->my_aggr >= 0 && nrounds) {
         int want = c->nwin > 1 ? c->o.read_streams : c->o.read_streams - 1;
@@ -576,12 +585,8 @@ static int run_rounds(struct read_ctx *x, int nrounds)
             c->readers_n = want;
         }
         more = !rc;
-        for (int w = 0; w < c->nwin && more; w++) { /* fill every buffer */
-            int st = start_window(x, &it, c->win[w], &q[nq].ticket, &q[nq].ws, &q[nq].we);
-            if (st < 0) rc = st;
-            more = st > 0;
-            nq += more;
-        }
+        for (int w = 0; w < c->nwin && more; w++) /* fill every buffer */
+            more = start_window(x, &it, c->win[w], q, &nq, &rc);
     }
 
     for (int round = 0; round < nrounds; round++) {
@@ -718,12 +723,7 @@ static int run_rounds(struct read_ctx *x, int nrounds)
         if (x->ipc_any) MPI_Barrier(c->comm);
         c->info.comm_s += now_s() - t;
         /* this round's buffer is free: the window after the queued ones */
-        if (x->my_aggr >= 0 && more && !rc) {
-            int st = start_window(x, &it, win, &q[nq].ticket, &q[nq].ws, &q[nq].we);
-            if (st < 0) rc = st;
-            more = st > 0;
-            nq += more;
-        }
+        if (x->my_aggr >= 0 && more && !rc) more = start_window(x, &it, win, q, &nq, &rc);
     }
     for (int i = 0; i < nq; i++) /* after an error: wait for the readers */
         coll_readers_wait(c->readers, q[i].ticket);
