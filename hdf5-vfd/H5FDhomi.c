@@ -160,7 +160,7 @@ static H5FD_t *h_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxa
         goto fail;
     }
     if (!(f->eng = homi_h5_engine_get(&f->cfg))) goto fail;
-    int rc = homi_open(f->eng->eng, name, f->writable ? HOMI_RDWR : HOMI_RDONLY, &f->hf);
+    int rc = homi_open(f->eng, name, f->writable ? HOMI_RDWR : HOMI_RDONLY, &f->hf);
     if (rc) {
         HOMI_H5_ERR(H5E_FILE, H5E_CANTOPENFILE, "homi_open(%s): %s", name, homi_strerror(rc));
         goto fail;
@@ -168,7 +168,7 @@ static H5FD_t *h_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxa
     return &f->pub;
 fail:
     if (f->hf) homi_close(f->hf);
-    homi_h5_engine_put(f->eng);
+    homi_engine_release(f->eng);
     if (f->fd >= 0) close(f->fd);
     free(f->name);
     free(f);
@@ -184,7 +184,7 @@ static herr_t h_close(H5FD_t *_f)
         HOMI_H5_ERR(H5E_IO, H5E_CANTCLOSEFILE, "homi_close(%s): %s", f->name, homi_strerror(rc));
         ret = -1;
     }
-    homi_h5_engine_put(f->eng);
+    homi_engine_release(f->eng);
     if (close(f->fd) < 0) {
         HOMI_H5_ERR(H5E_IO, H5E_CANTCLOSEFILE, "close(%s): %s", f->name, strerror(errno));
         ret = -1;
@@ -364,7 +364,7 @@ static herr_t h_read_vector(H5FD_t *_f, hid_t dxpl, uint32_t count, H5FD_mem_t t
                                .offset = (int64_t)addrs[i],
                                .user_data = i};
         }
-        int rc = homi_submit(f->eng->eng, ios, n);
+        int rc = homi_submit(f->eng, ios, n);
         if (rc < 0) {
             HOMI_H5_ERR(H5E_IO, H5E_READERROR, "homi_submit of %u reads from %s: %s", n, f->name,
                         homi_strerror(rc));
@@ -372,7 +372,7 @@ static herr_t h_read_vector(H5FD_t *_f, hid_t dxpl, uint32_t count, H5FD_mem_t t
         }
         herr_t ret = 0;
         for (unsigned got = 0; got < n;) {
-            int m = homi_wait(f->eng->eng, cq, 1, n - got, -1);
+            int m = homi_wait(f->eng, cq, 1, n - got, -1);
             if (m < 0) {
                 HOMI_H5_ERR(H5E_IO, H5E_READERROR, "homi_wait: %s", homi_strerror(m));
                 return -1; /* the engine keeps the rest until it is destroyed */
@@ -455,7 +455,7 @@ static herr_t h_unlock(H5FD_t *_f)
 static herr_t h_terminate(void)
 {
     g_driver_id = H5I_INVALID_HID;
-    homi_h5_engines_release();
+    homi_engine_cache_flush();
     homi_h5_err_term();
     return 0;
 }

@@ -258,26 +258,13 @@ herr_t H5Pget_fapl_homi(hid_t fapl_id, H5FD_homi_config_t *cfg_out)
 
 /* ------------------------------------------------------------ engines */
 
-static pthread_mutex_t g_eng_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct homi_h5_engine *g_engines;
-
-static int same_cfg(const H5FD_homi_config_t *a, const H5FD_homi_config_t *b)
+/* Engines are shared by every file opened with the same configuration and
+ * stay warm while idle (homi_engine_acquire, src/core/engine_cache.c):
+ * the next open does not pay for threads, rings and pinned staging buffers
+ * again.  The driver's terminate (H5close / H5FDunregister) destroys the
+ * idle ones. */
+homi_engine *homi_h5_engine_get(const H5FD_homi_config_t *cfg)
 {
-    return a->flags == b->flags && strncmp(a->hints, b->hints, H5FD_HOMI_HINTS_MAX) == 0;
-}
-
-struct homi_h5_engine *homi_h5_engine_get(const H5FD_homi_config_t *cfg)
-{
-    pthread_mutex_lock(&g_eng_lock);
-    for (struct homi_h5_engine *e = g_engines; e; e = e->next)
-        if (same_cfg(&e->cfg, cfg)) {
-            e->refs++;
-            pthread_mutex_unlock(&g_eng_lock);
-            return e;
-        }
-    pthread_mutex_unlock(&g_eng_lock);
-
-    /* create outside the lock (starts threads, may log) */
     homi_config *c = NULL;
     char bad[512] = "";
     int rc = homi_h5_config_build(cfg, &c, bad, sizeof bad);
@@ -285,68 +272,12 @@ struct homi_h5_engine *homi_h5_engine_get(const H5FD_homi_config_t *cfg)
         HOMI_H5_ERR(H5E_VFL, H5E_BADVALUE, "bad HOMI configuration: %s", bad);
         return NULL;
     }
-    struct homi_h5_engine *ne = calloc(1, sizeof *ne);
-    if (!ne) {
-        homi_config_free(c);
-        HOMI_H5_ERR(H5E_RESOURCE, H5E_NOSPACE, "out of memory");
-        return NULL;
-    }
-    rc = homi_engine_create(c, &ne->eng);
+    homi_engine *eng = NULL;
+    rc = homi_engine_acquire(c, &eng);
     homi_config_free(c);
     if (rc) {
-        free(ne);
-        HOMI_H5_ERR(H5E_VFL, H5E_CANTINIT, "homi_engine_create: %s", homi_strerror(rc));
+        HOMI_H5_ERR(H5E_VFL, H5E_CANTINIT, "homi_engine_acquire: %s", homi_strerror(rc));
         return NULL;
     }
-    ne->cfg = *cfg;
-    ne->refs = 1;
-
-    pthread_mutex_lock(&g_eng_lock);
-    for (struct homi_h5_engine *e = g_engines; e; e = e->next)
-        if (same_cfg(&e->cfg, cfg)) { /* another thread won the race */
-            e->refs++;
-            pthread_mutex_unlock(&g_eng_lock);
-            homi_engine_destroy(ne->eng);
-            free(ne);
-            return e;
-        }
-    ne->next = g_engines;
-    g_engines = ne;
-    pthread_mutex_unlock(&g_eng_lock);
-    return ne;
-}
-
-/* An engine whose last file closed stays in the cache (idle) so that the
- * next open with the same configuration does not pay for threads, rings
- * and pinned staging buffers again; homi_h5_engines_release() destroys the
- * idle ones (driver terminate: H5close / H5FDunregister). */
-void homi_h5_engine_put(struct homi_h5_engine *e)
-{
-    if (!e) return;
-    pthread_mutex_lock(&g_eng_lock);
-    e->refs--;
-    pthread_mutex_unlock(&g_eng_lock);
-}
-
-void homi_h5_engines_release(void)
-{
-    pthread_mutex_lock(&g_eng_lock);
-    struct homi_h5_engine **pp = &g_engines, *idle = NULL;
-    while (*pp) {
-        struct homi_h5_engine *e = *pp;
-        if (e->refs == 0) {
-            *pp = e->next;
-            e->next = idle;
-            idle = e;
-        } else {
-            pp = &e->next;
-        }
-    }
-    pthread_mutex_unlock(&g_eng_lock);
-    while (idle) {
-        struct homi_h5_engine *e = idle;
-        idle = e->next;
-        homi_engine_destroy(e->eng);
-        free(e);
-    }
+    return eng;
 }

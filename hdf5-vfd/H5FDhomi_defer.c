@@ -48,8 +48,8 @@ int homi_h5_defer_read(H5FD_homi_t *f, haddr_t addr, size_t size, void *buf)
     io.offset = (int64_t)addr;
     io.user_data = defer.n;
     io.opts.mem = HOMI_MEM_DEVICE;
-    if (homi_submit(f->eng->eng, &io, 1) != 1) return 0;
-    defer.p[defer.n++] = (struct pending){f->eng->eng, buf, size};
+    if (homi_submit(f->eng, &io, 1) != 1) return 0;
+    defer.p[defer.n++] = (struct pending){f->eng, buf, size};
     return 1;
 }
 

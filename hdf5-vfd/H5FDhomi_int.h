@@ -21,13 +21,13 @@
 
 /* One open file. */
 typedef struct H5FD_homi_t {
-    H5FD_t pub;    /* public fields, must be first         */
-    int fd;        /* plain descriptor: eof, truncate, lock, handle */
-    homi_file *hf; /* the HOMI file: every read and write  */
-    struct homi_h5_engine *eng;
-    haddr_t eoa; /* end of allocated region              */
-    haddr_t eof; /* end of file                          */
-    dev_t dev;   /* identity, for cmp                    */
+    H5FD_t pub;       /* public fields, must be first         */
+    int fd;           /* plain descriptor: eof, truncate, lock, handle */
+    homi_file *hf;    /* the HOMI file: every read and write  */
+    homi_engine *eng; /* shared: homi_h5_engine_get */
+    haddr_t eoa;      /* end of allocated region              */
+    haddr_t eof;      /* end of file                          */
+    dev_t dev;        /* identity, for cmp                    */
     ino_t ino;
     int writable;
     hbool_t ignore_disabled_locks;
@@ -51,17 +51,9 @@ int homi_h5_config_build(const H5FD_homi_config_t *cfg, homi_config **out, char 
  * pushed onto the HDF5 stack. */
 int homi_h5_config_check(const H5FD_homi_config_t *cfg);
 
-/* An engine shared by every file opened with the same configuration. */
-struct homi_h5_engine {
-    homi_engine *eng;
-    unsigned refs;
-    H5FD_homi_config_t cfg;
-    struct homi_h5_engine *next;
-};
-struct homi_h5_engine *homi_h5_engine_get(const H5FD_homi_config_t *cfg);
-void homi_h5_engine_put(struct homi_h5_engine *e);
-/* Destroy the engines no open file uses. */
-void homi_h5_engines_release(void);
+/* The shared engine for cfg (homi_engine_acquire), or NULL with an error
+ * on the HDF5 stack; give it back with homi_engine_release. */
+homi_engine *homi_h5_engine_get(const H5FD_homi_config_t *cfg);
 
 /* ---- destination memory (H5FDhomi_mem.c) */
 /* 1 when p is CUDA device memory (not managed), else 0 (always 0 in builds

@@ -115,6 +115,23 @@ int homi_engine_create(const homi_config *cfg, homi_engine **out);
 /* Waits for in-flight requests, closes remaining files, frees everything. */
 void homi_engine_destroy(homi_engine *eng);
 
+/* Shared engines, for front-ends that open and close files often (the
+ * MPI-IO and HDF5 drivers).  homi_engine_acquire returns the process's
+ * engine for a configuration equal to cfg (NULL: defaults plus HOMI_*
+ * environment), creating it on first use, and counts a reference.
+ * homi_engine_release drops one.  An engine whose last reference is
+ * released stays cached and warm (worker rings, pinned staging pool, CUDA
+ * streams), so the next acquire does not pay that set-up inside its first
+ * read; at most HOMI_ENGINE_CACHE_IDLE idle engines are kept (the least
+ * recently released goes first; the environment variable of that name
+ * overrides it, 0 destroying an engine at its last release).  homi_engine_cache_flush destroys the
+ * idle ones and returns how many it destroyed; engines still referenced
+ * stay.  Never pass an acquired engine to homi_engine_destroy. */
+#define HOMI_ENGINE_CACHE_IDLE 4
+int homi_engine_acquire(const homi_config *cfg, homi_engine **out);
+void homi_engine_release(homi_engine *eng);
+int homi_engine_cache_flush(void);
+
 /* ---------------------------------------------------------------- files */
 
 #define HOMI_RDONLY 0x0

@@ -12,7 +12,7 @@
 /* Per-file state (fd->fs_ptr). */
 typedef struct ADIOI_HOMI_fs {
     homi_config *cfg;     /* engine hints (homi_* keys known to libhomi)  */
-    homi_engine *eng;     /* one engine per open file                     */
+    homi_engine *eng;     /* shared engine (homi_engine_acquire)          */
     homi_file *file;      /* libhomi handle of fd->filename               */
     homi_coll *coll;      /* collective-read state (collective open only) */
     homi_coll_opts copts; /* collective hints                            */

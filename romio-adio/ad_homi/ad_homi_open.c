@@ -251,6 +251,30 @@ bad:
     }
 }
 
+/* Engines outlive the files that use them: homi_engine_acquire keeps an
+ * idle engine warm (rings, pinned staging pool, CUDA streams) so that the
+ * next MPI_File_open's first read does not pay for them.  MPI_Finalize
+ * destroys the idle ones: it deletes MPI_COMM_SELF's attributes first. */
+static int flush_engines(MPI_Comm comm, int keyval, void *attr, void *extra)
+{
+    (void)comm;
+    (void)keyval;
+    (void)attr;
+    (void)extra;
+    homi_engine_cache_flush();
+    return MPI_SUCCESS;
+}
+
+static void flush_at_finalize(void)
+{
+    static int registered;
+    int kv;
+    if (registered) return;
+    if (MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, flush_engines, &kv, NULL) == MPI_SUCCESS &&
+        MPI_Comm_set_attr(MPI_COMM_SELF, kv, NULL) == MPI_SUCCESS)
+        registered = 1;
+}
+
 void ADIOI_HOMI_Open(ADIO_File fd, int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_OPEN";
@@ -290,7 +314,8 @@ void ADIOI_HOMI_Open(ADIO_File fd, int *error_code)
     if (fd->access_mode & ADIO_APPEND)
         fd->fp_ind = fd->fp_sys_posn = lseek(fd->fd_sys, 0, SEEK_END);
 
-    int rc = homi_engine_create(fs->cfg, &fs->eng);
+    flush_at_finalize();
+    int rc = homi_engine_acquire(fs->cfg, &fs->eng);
     if (!rc) {
         unsigned flags = (fd->access_mode & (ADIO_RDWR | ADIO_WRONLY)) ? HOMI_RDWR : HOMI_RDONLY;
         rc = homi_open(fs->eng, fd->filename, flags, &fs->file);
@@ -299,7 +324,7 @@ void ADIOI_HOMI_Open(ADIO_File fd, int *error_code)
     }
     if (rc) {
         *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc, fd->filename);
-        if (fs->eng) homi_engine_destroy(fs->eng);
+        homi_engine_release(fs->eng);
         fs->eng = NULL;
         fs->file = NULL;
         close(fd->fd_sys);
@@ -359,7 +384,7 @@ void ADIOI_HOMI_Close(ADIO_File fd, int *error_code)
             int rc = homi_close(fs->file);
             if (rc) *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc, "close");
         }
-        if (fs->eng) homi_engine_destroy(fs->eng);
+        homi_engine_release(fs->eng); /* stays warm for the next open */
         fs->coll = NULL;
         fs->file = NULL;
         fs->eng = NULL;

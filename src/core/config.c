@@ -105,6 +105,19 @@ void homi_config_free(homi_config *cfg)
     free(cfg);
 }
 
+int homi_config_same(const struct homi_config *a, const struct homi_config *b)
+{
+    /* every field is a key of the table: compare them as the text a user
+     * would read back, so padding and field widths do not matter */
+    for (unsigned i = 0; i < NKEYS; i++) {
+        char va[64], vb[64];
+        if (homi_config_get(a, keys[i].name, va, sizeof va) ||
+            homi_config_get(b, keys[i].name, vb, sizeof vb) || strcmp(va, vb))
+            return 0;
+    }
+    return 1;
+}
+
 int homi_parse_size(const char *s, uint64_t *out)
 {
     if (!s || !*s) return -1;

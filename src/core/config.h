@@ -30,6 +30,9 @@ struct homi_config {
                                /* single-chunk sync reads on the caller */
 };
 
+/* 1 when a and b hold the same value for every key. */
+int homi_config_same(const struct homi_config *a, const struct homi_config *b);
+
 /* Parse a size with optional K/M/G/T suffix (binary).  0 or -1. */
 int homi_parse_size(const char *s, uint64_t *out);
 /* Parse auto|kernel|passthru|device|cufile.  0 or -1. */
