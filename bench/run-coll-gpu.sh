@@ -5,6 +5,8 @@
 #   homi        MPICH + ad_homi, MPI_File_read_all straight into cudaMalloc memory
 #               (default hints; default with HOMI_D2D_COPY=sm, i.e. the
 #               window -> buffer copies on the SMs instead of the copy engines;
+#               default with HOMI_ENGINE_CACHE_IDLE=0, i.e. every open sets up
+#               a new libhomi engine (staging pool, streams) in its first read;
 #               tuned hints; tuned without read-ahead of the next window; cold
 #               only: tuned with homi_direct=on)
 #   ompi-host   system Open MPI, MPI_File_read_all into pinned host memory + cudaMemcpy
@@ -119,6 +121,9 @@ for cache in $CACHES; do
     HOMI_D2D_COPY=sm run_mpich "${common[@]}" --mode homi \
       --label "MPICH+HOMI default hints d2d on SMs" $EXTRA ||
       echo "FAILED: MPICH+HOMI default d2d=sm"
+    HOMI_ENGINE_CACHE_IDLE=0 run_mpich "${common[@]}" --mode homi \
+      --label "MPICH+HOMI default hints engines not kept" $EXTRA ||
+      echo "FAILED: MPICH+HOMI default, HOMI_ENGINE_CACHE_IDLE=0"
     run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI ${HINTS2//,/ }" --hints "$HINTS2" \
       $EXTRA || echo "FAILED: MPICH+HOMI tuned"
     run_mpich "${common[@]}" --mode homi --label "MPICH+HOMI tuned no read-ahead" \
