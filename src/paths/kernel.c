@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include "core/engine.h"
 #include "core/errors.h"
 #include "core/log.h"
+#include "paths/inbox.h"
 #include "paths/path.h"
 
 struct kpath;
@@ -32,11 +32,7 @@ struct kworker {
     pthread_t th;
     int started;
     struct io_uring ring;
-    int efd;
-    uint64_t efd_val;
-    int efd_armed;
-    pthread_mutex_t lock; /* protects in_head/in_tail */
-    struct homi_chunk *in_head, *in_tail;
+    struct homi_inbox in; /* chunks from submitters, eventfd wake-up */
     /* worker-local */
     struct homi_chunk *pend_head, *pend_tail;
     unsigned inflight;
@@ -59,7 +55,6 @@ struct kpath {
     unsigned nslots;
 };
 
-#define EFD_TAG ((void *)1)
 #define SUBMIT_BATCH 16                 /* SQEs per io_uring_enter, at most */
 #define SUBMIT_BATCH_BYTES (256u << 10) /* ... and about this many bytes    */
 
@@ -180,21 +175,24 @@ static void on_cqe(struct kworker *w, struct homi_chunk *c, int res)
     push_front(w, c);
 }
 
+static void cqe_done(void *w, void *data, int res)
+{
+    on_cqe(w, data, res);
+}
+
 static void *worker_main(void *arg)
 {
     struct kworker *w = arg;
     struct kpath *kp = w->kp;
     for (;;) {
-        pthread_mutex_lock(&w->lock);
-        if (w->in_head) {
+        struct homi_chunk *in_tail, *in = homi_inbox_take(&w->in, &in_tail);
+        if (in) {
             if (w->pend_tail)
-                w->pend_tail->next = w->in_head;
+                w->pend_tail->next = in;
             else
-                w->pend_head = w->in_head;
-            w->pend_tail = w->in_tail;
-            w->in_head = w->in_tail = NULL;
+                w->pend_head = in;
+            w->pend_tail = in_tail;
         }
-        pthread_mutex_unlock(&w->lock);
 
         /* Submit about SUBMIT_BATCH_BYTES per io_uring_enter: buffered
          * reads of cached pages are copied inside the enter call, so a
@@ -231,81 +229,27 @@ static void *worker_main(void *arg)
             batch_bytes += c->bounce ? c->wlen - c->wdone : c->len - c->done;
         }
         int more = !blocked && w->pend_head && w->inflight < kp->qd;
-        if (atomic_load(&kp->stop) && !w->inflight && !w->pend_head) {
-            pthread_mutex_lock(&w->lock);
-            int empty = !w->in_head;
-            pthread_mutex_unlock(&w->lock);
-            if (empty) break;
-        }
-        if (!w->efd_armed) {
-            struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-            if (!sqe) {
-                io_uring_submit(&w->ring);
-                sqe = io_uring_get_sqe(&w->ring);
-            }
-            if (sqe) {
-                io_uring_prep_read(sqe, w->efd, &w->efd_val, sizeof w->efd_val, 0);
-                io_uring_sqe_set_data(sqe, EFD_TAG);
-                w->efd_armed = 1;
-            }
-        }
-        int rc = io_uring_submit_and_wait(&w->ring, more ? 0 : 1);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
-            homi_log(HOMI_LOG_ERROR, "kernel path: io_uring_submit_and_wait: %s", strerror(-rc));
-        struct io_uring_cqe *cqe;
-        unsigned head, seen = 0;
-        io_uring_for_each_cqe(&w->ring, head, cqe)
-        {
-            void *d = io_uring_cqe_get_data(cqe);
-            int res = cqe->res;
-            seen++;
-            if (d == EFD_TAG)
-                w->efd_armed = 0;
-            else
-                on_cqe(w, d, res);
-        }
-        io_uring_cq_advance(&w->ring, seen);
+        if (atomic_load(&kp->stop) && !w->inflight && !w->pend_head && homi_inbox_empty(&w->in))
+            break;
+        homi_inbox_ring_turn(&w->in, &w->ring, more ? 0 : 1, 0, "kernel path", cqe_done, w);
     }
     return NULL;
 }
 
-static void wake(struct kworker *w)
+static struct homi_inbox *inbox_of(void *state, unsigned k)
 {
-    uint64_t one = 1;
-    ssize_t r = write(w->efd, &one, sizeof one);
-    (void)r;
+    return &((struct kpath *)state)->w[k].in;
 }
 
 static void k_submit(void *state, struct homi_chunk **chunks, size_t n)
 {
     struct kpath *kp = state;
-    /* consecutive submissions continue where the last one stopped */
+    for (size_t i = 0; i < n; i++)
+        chunks[i]->slot = -1;
+    /* consecutive submissions continue where the last one stopped, and
+     * consecutive chunks go to consecutive workers */
     unsigned start = atomic_fetch_add(&kp->rr, (unsigned)n);
-    uint64_t now = homi_now_ns();
-    /* spread consecutive chunks over consecutive workers */
-    for (unsigned k = 0; k < kp->n && k < n; k++) {
-        struct kworker *w = &kp->w[(start + k) % kp->n];
-        struct homi_chunk *head = NULL, *tail = NULL;
-        for (size_t i = k; i < n; i += kp->n) {
-            struct homi_chunk *c = chunks[i];
-            c->t0 = now;
-            c->slot = -1;
-            c->next = NULL;
-            if (tail)
-                tail->next = c;
-            else
-                head = c;
-            tail = c;
-        }
-        pthread_mutex_lock(&w->lock);
-        if (w->in_tail)
-            w->in_tail->next = head;
-        else
-            w->in_head = head;
-        w->in_tail = tail;
-        pthread_mutex_unlock(&w->lock);
-        wake(w);
-    }
+    homi_inbox_spread(chunks, n, kp->n, start, inbox_of, kp);
 }
 
 /* ---- synchronous single-chunk reads on the caller's thread.
@@ -402,17 +346,16 @@ static void k_fini(void *state)
     for (unsigned i = 0; i < kp->n; i++) {
         struct kworker *w = &kp->w[i];
         if (w->started) {
-            wake(w);
+            homi_inbox_wake(&w->in);
             pthread_join(w->th, NULL);
         }
     }
     for (unsigned i = 0; i < kp->n; i++) {
         struct kworker *w = &kp->w[i];
         if (w->ring.ring_fd > 0) io_uring_queue_exit(&w->ring);
-        if (w->efd >= 0) close(w->efd);
+        homi_inbox_fini(&w->in);
         if (w->bounce) munmap(w->bounce, kp->slot_size * kp->nslots);
         free(w->free_slots);
-        pthread_mutex_destroy(&w->lock);
     }
     free(kp->w);
     free(kp);
@@ -443,10 +386,8 @@ static int k_init(struct homi_engine *eng, void **state, char *why, size_t whyle
         free(kp);
         return HOMI_ENOMEM;
     }
-    for (unsigned i = 0; i < kp->n; i++) {
-        kp->w[i].efd = -1;
-        pthread_mutex_init(&kp->w[i].lock, NULL);
-    }
+    for (unsigned i = 0; i < kp->n; i++)
+        homi_inbox_prepare(&kp->w[i].in);
     int rc = 0;
     for (unsigned i = 0; i < kp->n && !rc; i++) {
         struct kworker *w = &kp->w[i];
@@ -463,9 +404,8 @@ static int k_init(struct homi_engine *eng, void **state, char *why, size_t whyle
             homi_log(HOMI_LOG_INFO, "kernel path: fixed files unavailable (%s)", strerror(-r));
             kp->fixed = 0;
         }
-        w->efd = eventfd(0, EFD_CLOEXEC);
-        if (w->efd < 0) {
-            snprintf(why, whylen, "eventfd: %s", strerror(errno));
+        if ((r = homi_inbox_open(&w->in)) < 0) {
+            snprintf(why, whylen, "eventfd: %s", strerror(-r));
             rc = HOMI_ESYS;
         }
     }

@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -33,12 +32,12 @@
 #include "core/log.h"
 #include "cplane/blkdev.h"
 #include "cplane/nvme_ident.h"
+#include "paths/inbox.h"
 #include "paths/passthru_plan.h"
 #include "paths/path.h"
 
 #define NVME_CMD_READ 0x02
 #define BOUNCE_SIZE 4096u /* one LBA of the largest supported format */
-#define EFD_TAG ((void *)1)
 
 /* One namespace (generic char device), shared by the files on it. */
 struct pt_ns {
@@ -85,11 +84,7 @@ struct ptworker {
     int started;
     struct io_uring ring;
     int ring_ok;
-    int efd;
-    uint64_t efd_val;
-    int efd_armed;
-    pthread_mutex_t lock;
-    struct homi_chunk *in_head, *in_tail;
+    struct homi_inbox in;                 /* chunks from submitters, eventfd wake-up */
     struct pt_job *jobs_head, *jobs_tail; /* with pieces left to submit */
     unsigned inflight;
     char *bounce;
@@ -365,15 +360,17 @@ static void on_cqe(struct ptworker *w, struct pt_run *r, int res)
     piece_done(w, j);
 }
 
+static void cqe_done(void *w, void *data, int res)
+{
+    on_cqe(w, data, res);
+}
+
 static void *worker_main(void *arg)
 {
     struct ptworker *w = arg;
     struct ptpath *pp = w->pp;
     for (;;) {
-        pthread_mutex_lock(&w->lock);
-        struct homi_chunk *in = w->in_head;
-        w->in_head = w->in_tail = NULL;
-        pthread_mutex_unlock(&w->lock);
+        struct homi_chunk *in = homi_inbox_take(&w->in, NULL);
         while (in) {
             struct homi_chunk *c = in;
             in = c->next;
@@ -406,78 +403,23 @@ static void *worker_main(void *arg)
                 free(j);
             }
         }
-        if (atomic_load(&pp->stop) && !w->inflight && !w->jobs_head) {
-            pthread_mutex_lock(&w->lock);
-            int empty = !w->in_head;
-            pthread_mutex_unlock(&w->lock);
-            if (empty) break;
-        }
-        if (!w->efd_armed) {
-            struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-            if (!sqe) {
-                io_uring_submit(&w->ring);
-                sqe = io_uring_get_sqe(&w->ring);
-            }
-            if (sqe) {
-                memset(sqe, 0, 128);
-                io_uring_prep_read(sqe, w->efd, &w->efd_val, sizeof w->efd_val, 0);
-                io_uring_sqe_set_data(sqe, EFD_TAG);
-                w->efd_armed = 1;
-            }
-        }
-        int rc = io_uring_submit_and_wait(&w->ring, 1);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
-            homi_log(HOMI_LOG_ERROR, "passthru: io_uring_submit_and_wait: %s", strerror(-rc));
-        struct io_uring_cqe *cqe;
-        unsigned head, seen = 0;
-        io_uring_for_each_cqe(&w->ring, head, cqe)
-        {
-            void *d = io_uring_cqe_get_data(cqe);
-            seen++;
-            if (d == EFD_TAG)
-                w->efd_armed = 0;
-            else
-                on_cqe(w, d, cqe->res);
-        }
-        io_uring_cq_advance(&w->ring, seen);
+        if (atomic_load(&pp->stop) && !w->inflight && !w->jobs_head && homi_inbox_empty(&w->in))
+            break;
+        homi_inbox_ring_turn(&w->in, &w->ring, 1, 1, "passthru", cqe_done, w);
     }
     return NULL;
 }
 
-static void wake(struct ptworker *w)
+static struct homi_inbox *inbox_of(void *state, unsigned k)
 {
-    uint64_t one = 1;
-    ssize_t r = write(w->efd, &one, sizeof one);
-    (void)r;
+    return &((struct ptpath *)state)->w[k].in;
 }
 
 static void pt_submit(void *state, struct homi_chunk **chunks, size_t n)
 {
     struct ptpath *pp = state;
     unsigned start = atomic_fetch_add(&pp->rr, (unsigned)n);
-    uint64_t now = homi_now_ns();
-    for (unsigned k = 0; k < pp->n && k < n; k++) {
-        struct ptworker *w = &pp->w[(start + k) % pp->n];
-        struct homi_chunk *head = NULL, *tail = NULL;
-        for (size_t i = k; i < n; i += pp->n) {
-            struct homi_chunk *c = chunks[i];
-            c->t0 = now;
-            c->next = NULL;
-            if (tail)
-                tail->next = c;
-            else
-                head = c;
-            tail = c;
-        }
-        pthread_mutex_lock(&w->lock);
-        if (w->in_tail)
-            w->in_tail->next = head;
-        else
-            w->in_head = head;
-        w->in_tail = tail;
-        pthread_mutex_unlock(&w->lock);
-        wake(w);
-    }
+    homi_inbox_spread(chunks, n, pp->n, start, inbox_of, pp);
 }
 
 /* ---------------------------------------------------------------- files */
@@ -620,16 +562,15 @@ static void pt_fini(void *state)
     atomic_store(&pp->stop, 1);
     for (unsigned i = 0; i < pp->n; i++)
         if (pp->w[i].started) {
-            wake(&pp->w[i]);
+            homi_inbox_wake(&pp->w[i].in);
             pthread_join(pp->w[i].th, NULL);
         }
     for (unsigned i = 0; i < pp->n; i++) {
         struct ptworker *w = &pp->w[i];
         if (w->ring_ok) io_uring_queue_exit(&w->ring);
-        if (w->efd >= 0) close(w->efd);
+        homi_inbox_fini(&w->in);
         if (w->bounce) munmap(w->bounce, (size_t)pp->qd * BOUNCE_SIZE);
         free(w->free_slots);
-        pthread_mutex_destroy(&w->lock);
     }
     for (struct pt_ns *ns = pp->ns_list, *nx; ns; ns = nx) {
         nx = ns->next;
@@ -659,8 +600,7 @@ static int pt_init(struct homi_engine *eng, void **state, char *why, size_t wl)
     for (unsigned i = 0; i < pp->n; i++) {
         struct ptworker *w = &pp->w[i];
         w->pp = pp;
-        w->efd = -1;
-        pthread_mutex_init(&w->lock, NULL);
+        homi_inbox_prepare(&w->in);
     }
     for (unsigned i = 0; i < pp->n && !rc; i++) {
         struct ptworker *w = &pp->w[i];
@@ -672,11 +612,11 @@ static int pt_init(struct homi_engine *eng, void **state, char *why, size_t wl)
             break;
         }
         w->ring_ok = 1;
-        w->efd = eventfd(0, EFD_CLOEXEC);
+        int efd_rc = homi_inbox_open(&w->in);
         w->bounce = mmap(NULL, (size_t)pp->qd * BOUNCE_SIZE, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         w->free_slots = malloc(pp->qd * sizeof(int));
-        if (w->efd < 0 || w->bounce == MAP_FAILED || !w->free_slots) {
+        if (efd_rc < 0 || w->bounce == MAP_FAILED || !w->free_slots) {
             if (w->bounce == MAP_FAILED) w->bounce = NULL;
             snprintf(why, wl, "out of memory or descriptors");
             rc = HOMI_ENOMEM;
