@@ -124,9 +124,10 @@ void homi_engine_destroy(homi_engine *eng);
  * streams), so the next acquire does not pay that set-up inside its first
  * read; at most HOMI_ENGINE_CACHE_IDLE idle engines are kept (the least
  * recently released goes first; the environment variable of that name
- * overrides it, 0 destroying an engine at its last release).  homi_engine_cache_flush destroys the
- * idle ones and returns how many it destroyed; engines still referenced
- * stay.  Never pass an acquired engine to homi_engine_destroy. */
+ * overrides it, 0 destroying an engine at its last release).
+ * homi_engine_cache_flush destroys the idle ones and returns how many it
+ * destroyed; engines still referenced stay.  Never pass an acquired engine
+ * to homi_engine_destroy. */
 #define HOMI_ENGINE_CACHE_IDLE 4
 int homi_engine_acquire(const homi_config *cfg, homi_engine **out);
 void homi_engine_release(homi_engine *eng);

@@ -105,6 +105,16 @@ void homi_config_free(homi_config *cfg)
     free(cfg);
 }
 
+int homi_config_defaults_env(struct homi_config *out)
+{
+    homi_config *d = homi_config_new();
+    if (!d) return HOMI_ENOMEM;
+    int rc = homi_config_load_env(d);
+    *out = *d;
+    homi_config_free(d);
+    return rc;
+}
+
 int homi_config_same(const struct homi_config *a, const struct homi_config *b)
 {
     /* every field is a key of the table: compare them as the text a user

@@ -30,6 +30,9 @@ struct homi_config {
                                /* single-chunk sync reads on the caller */
 };
 
+/* The built-in defaults plus the HOMI_* environment into *out: HOMI_OK, or
+ * the first bad variable's error (logged; *out then holds the rest). */
+int homi_config_defaults_env(struct homi_config *out);
 /* 1 when a and b hold the same value for every key. */
 int homi_config_same(const struct homi_config *a, const struct homi_config *b);
 

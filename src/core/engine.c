@@ -29,14 +29,7 @@ int homi_engine_create(const homi_config *cfg, homi_engine **out)
     if (cfg) {
         e->cfg = *cfg;
     } else {
-        homi_config *d = homi_config_new();
-        if (!d) {
-            free(e);
-            return HOMI_ENOMEM;
-        }
-        int rc = homi_config_load_env(d);
-        e->cfg = *d;
-        homi_config_free(d);
+        int rc = homi_config_defaults_env(&e->cfg);
         if (rc) {
             free(e);
             return rc;

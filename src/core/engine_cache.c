@@ -50,6 +50,15 @@ static struct cached *by_cfg(const struct homi_config *cfg)
     return NULL;
 }
 
+/* With cache_lock held: a new reference to the engine for cfg, or NULL. */
+static homi_engine *take_ref(const struct homi_config *cfg)
+{
+    struct cached *c = by_cfg(cfg);
+    if (!c) return NULL;
+    c->refs++;
+    return c->eng;
+}
+
 static void destroy_list(struct cached *c)
 {
     while (c) {
@@ -87,43 +96,27 @@ int homi_engine_acquire(const homi_config *cfg, homi_engine **out)
 {
     if (!out) return HOMI_EINVAL;
     *out = NULL;
-    homi_config *own = NULL;
-    if (!cfg) { /* defaults plus environment, as homi_engine_create(NULL) */
-        if (!(own = homi_config_new())) return HOMI_ENOMEM;
-        int rc = homi_config_load_env(own);
-        if (rc) {
-            homi_config_free(own);
-            return rc;
-        }
-        cfg = own;
+    struct homi_config dflt;
+    if (!cfg) { /* as homi_engine_create(NULL) */
+        int rc = homi_config_defaults_env(&dflt);
+        if (rc) return rc;
+        cfg = &dflt;
     }
     pthread_mutex_lock(&cache_lock);
-    struct cached *c = by_cfg(cfg);
-    if (c) {
-        c->refs++;
-        *out = c->eng;
-    }
+    *out = take_ref(cfg);
     pthread_mutex_unlock(&cache_lock);
-    if (*out) {
-        homi_config_free(own);
-        return HOMI_OK;
-    }
+    if (*out) return HOMI_OK;
     /* create outside the lock: it starts threads and may log */
     struct cached *n = calloc(1, sizeof *n);
     int rc = n ? homi_engine_create(cfg, &n->eng) : HOMI_ENOMEM;
     if (rc) {
         free(n);
-        homi_config_free(own);
         return rc;
     }
     n->cfg = *cfg;
     n->refs = 1;
-    homi_config_free(own);
     pthread_mutex_lock(&cache_lock);
-    if ((c = by_cfg(&n->cfg))) { /* another thread created one first */
-        c->refs++;
-        *out = c->eng;
-    } else {
+    if (!(*out = take_ref(cfg))) { /* no other thread created one meanwhile */
         n->next = cache;
         cache = n;
         *out = n->eng;
