@@ -56,9 +56,12 @@ done
 LIST=/etc/apt/sources.list.d/homi-trixie-src.sources
 if ! apt-cache showsrc "hdf5=$H5_SRCPKG_VERSION" 2>/dev/null | grep -q "^Version: $H5_SRCPKG_VERSION"; then
   if [ ! -f "$LIST" ]; then
-    cat >"$LIST" <<'SRC'
+    # shellcheck source=lib/apt-mirror.sh
+    source "$HERE/lib/apt-mirror.sh"
+    MIRROR=$(apt_debian_mirror)
+    cat >"$LIST" <<SRC
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: $MIRROR
 Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg

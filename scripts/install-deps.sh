@@ -21,8 +21,8 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# deb-src for `apt-get source mpich` (scripts/build-mpich-homi.sh): same
-# mirror and suites as the binary entries, added once.
+# deb-src for `apt-get source mpich` (scripts/build-mpich-homi.sh): the
+# mirror of the configured binary entries (lib/apt-mirror.sh), added once.
 debian_src=/etc/apt/sources.list.d/homi-debian-src.sources
 need_src=0
 if [ -r /etc/os-release ] && grep -q '^ID=debian' /etc/os-release && ! [ -e "$debian_src" ] &&
@@ -36,10 +36,13 @@ fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 if [ $need_src -eq 1 ]; then
-  echo "install-deps: adding deb-src entries ($debian_src)"
-  $SUDO tee "$debian_src" >/dev/null <<'SRC'
+  # shellcheck source=lib/apt-mirror.sh
+  source "$(dirname "$0")/lib/apt-mirror.sh"
+  mirror=$(apt_debian_mirror)
+  echo "install-deps: adding deb-src entries for $mirror ($debian_src)"
+  $SUDO tee "$debian_src" >/dev/null <<SRC
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: bookworm bookworm-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
