@@ -7,6 +7,8 @@
 #   2. hdf5-gpu-bench   (4 GiB chunked float32 dataset -> GPU: H5FD_homi vs
 #                        sec2 + cudaMemcpy vs H5FD_core, and HOMI's raw
 #                        file -> GPU figure; cached and cold)
+#   3. hdf5-sel-bench   (selections with many pieces of a 160 MB 3-D dataset,
+#                        chunked and contiguous: H5FD_homi vs sec2 + cudaMemcpy)
 # and records <OUTDIR>/<date>-hdf5-gpu-<host>.{txt,csv,md}.
 #
 #   bench/run-hdf5-gpu.sh [BUILD_DIR [OUTDIR]]
@@ -58,7 +60,8 @@ cudart=(-L"$cudalib" -lcudart_static -ldl -lrt -lpthread)
 say "compiling H5FD_homi against $pkg ($h5cflags)"
 gcc "${cflags[@]}" -fPIC -shared -o "$work/libhomi_hdf5.so" hdf5-vfd/H5FDhomi*.c \
     -L"$build/src" -lhomi $h5libs "${cudart[@]}"
-for prog in tests/hdf5/test_h5_gpu.c bench/hdf5_gpu_bench.c examples/hdf5_read_to_gpu.c; do
+for prog in tests/hdf5/test_h5_gpu.c bench/hdf5_gpu_bench.c bench/hdf5_sel_bench.c \
+    examples/hdf5_read_to_gpu.c; do
     gcc "${cflags[@]}" -o "$work/$(basename "$prog" .c)" "$prog" -L"$work" -lhomi_hdf5 \
         -L"$build/src" -lhomi $h5libs "${cudart[@]}" -Wl,-rpath,"$work"
 done
@@ -78,13 +81,18 @@ txt=$base.txt csv=$base.csv md=$base.md
         --iters "$ITERS" --modes "$MODES" --csv "$csv"; brc=$?
     echo "hdf5-gpu-bench exit $brc"
     echo
+    echo "== hdf5-sel-bench: selections with many pieces (issue 25), cached"
+    "$work/hdf5_sel_bench" --file "$DIR/homi-hdf5-sel.h5" --iters "$ITERS" --csv "$base-sel.csv"
+    src=$?
+    echo "hdf5-sel-bench exit $src"
+    echo
     echo "== example: hdf5_read_to_gpu (rows 1000..1999 of a small file)"
     "$work/hdf5_gpu_bench" --file "$DIR/homi-hdf5-example.h5" --size 64M --chunk 1M --iters 1 \
         --modes cached --keep > /dev/null && \
         "$work/hdf5_read_to_gpu" "$DIR/homi-hdf5-example.h5" /data 1000 1000; erc=$?
     rm -f "$DIR/homi-hdf5-example.h5"
     set -e
-    echo "exit codes: test $trc, bench $brc, example $erc"
+    echo "exit codes: test $trc, bench $brc, selections $src, example $erc"
 } 2>&1 | tee "$txt"
 {
     echo "# H5FD_homi: HDF5 dataset -> GPU memory — $host, $(date +%F)"

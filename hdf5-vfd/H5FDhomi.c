@@ -298,7 +298,8 @@ static herr_t h_read(H5FD_t *_f, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size
     H5FD_homi_t *f = (H5FD_homi_t *)_f;
     if (check_region(f, addr, size, "read") < 0) return -1;
     if (!size) return 0;
-    if (homi_h5_defer_read(f, addr, size, buf)) return 0; /* waited for by H5FD_homi_dread */
+    int d = homi_h5_defer_read(f, addr, size, buf); /* read at the end of H5FD_homi_dread */
+    if (d) return d < 0 ? -1 : 0;
     return finish_read(f, addr, size, buf, homi_pread(f->hf, buf, size, (int64_t)addr));
 }
 
@@ -332,7 +333,9 @@ static herr_t h_write(H5FD_t *_f, H5FD_mem_t type, hid_t dxpl, haddr_t addr, siz
 }
 
 #if HOMI_H5_114
-/* One HDF5 vector request = one HOMI batch (homi_submit + homi_wait). */
+/* One HDF5 vector request = HOMI batches (homi_submit + homi_wait) of up
+ * to 256 reads; inside H5FD_homi_dread, the pieces for the caller's device
+ * buffer are recorded for its scattered read instead. */
 static herr_t h_read_vector(H5FD_t *_f, hid_t dxpl, uint32_t count, H5FD_mem_t types[],
                             haddr_t addrs[], size_t sizes[], void *bufs[])
 {
@@ -347,8 +350,7 @@ static herr_t h_read_vector(H5FD_t *_f, hid_t dxpl, uint32_t count, H5FD_mem_t t
     uint32_t i = 0;
     while (i < count) {
         unsigned n = 0;
-        uint32_t first = i;
-        for (; i < count && n < BATCH; i++, n++) {
+        for (; i < count && n < BATCH; i++) {
             /* HDF5: a 0 size means "the previous size from here on"; the
              * array may end there */
             if (!fixed) {
@@ -358,12 +360,17 @@ static herr_t h_read_vector(H5FD_t *_f, hid_t dxpl, uint32_t count, H5FD_mem_t t
                     size = sizes[i];
             }
             if (check_region(f, addrs[i], size, "read_vector") < 0) return -1;
+            int d = size ? homi_h5_defer_read(f, addrs[i], size, bufs[i]) : 1;
+            if (d < 0) return -1;
+            if (d) continue; /* deferred by H5FD_homi_dread, or nothing to read */
             ios[n] = (homi_io){.file = f->hf,
                                .buf = bufs[i],
                                .len = size,
                                .offset = (int64_t)addrs[i],
-                               .user_data = i};
+                               .user_data = n};
+            n++;
         }
+        if (!n) continue;
         int rc = homi_submit(f->eng, ios, n);
         if (rc < 0) {
             HOMI_H5_ERR(H5E_IO, H5E_READERROR, "homi_submit of %u reads from %s: %s", n, f->name,
@@ -378,7 +385,7 @@ static herr_t h_read_vector(H5FD_t *_f, hid_t dxpl, uint32_t count, H5FD_mem_t t
                 return -1; /* the engine keeps the rest until it is destroyed */
             }
             for (int k = 0; k < m; k++) {
-                homi_io *io = &ios[cq[k].user_data - first];
+                homi_io *io = &ios[cq[k].user_data];
                 if (finish_read(f, (haddr_t)io->offset, io->len, io->buf, cq[k].result) < 0)
                     ret = -1;
             }

@@ -237,6 +237,21 @@ out:
     return ret;
 }
 
+/* Bytes of the caller's buffer: the memory space's extent (the file
+ * space's, or the dataset's, for H5S_ALL) times the element size; 0 when
+ * it cannot be told (then nothing is deferred). */
+static size_t buffer_span(hid_t dset, hid_t mem_type, hid_t mem_space, hid_t file_space)
+{
+    hid_t sp = mem_space != H5S_ALL ? mem_space : file_space;
+    hid_t own = H5I_INVALID_HID;
+    if (sp == H5S_ALL && (sp = own = H5Dget_space(dset)) < 0) return 0;
+    hssize_t np = H5Sget_simple_extent_npoints(sp);
+    size_t esize = H5Tget_size(mem_type);
+    if (own >= 0) H5Sclose(own);
+    if (np <= 0 || !esize || (uint64_t)np > SIZE_MAX / esize) return 0;
+    return (size_t)np * esize;
+}
+
 htri_t H5FD_homi_dread_check(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id,
                              hid_t file_space_id, hid_t dxpl_id, char *why, size_t whylen)
 {
@@ -266,8 +281,15 @@ herr_t H5FD_homi_dread(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid
     }
     if (!homi_h5_is_device(buf))
         return H5Dread(dset_id, mem_type_id, mem_space_id, file_space_id, dxpl_id, buf);
-    /* device destination: the chunks HDF5 hands down are read in parallel */
-    homi_h5_defer_begin();
+    /* device destination: selections the driver maps itself are read in
+     * one scattered read (H5FDhomi_sel.c) */
+    int fast =
+        homi_h5_sel_read(dset_id, mem_type_id, mem_space_id, file_space_id, buf, HOMI_MEM_DEVICE);
+    if (fast) return fast < 0 ? -1 : 0;
+    /* otherwise the pieces HDF5 hands down for buf are recorded
+     * and read together (homi_read_pieces) before this returns */
+    homi_h5_defer_begin(buf, buffer_span(dset_id, mem_type_id, mem_space_id, file_space_id),
+                        HOMI_MEM_DEVICE);
     herr_t r = H5Dread(dset_id, mem_type_id, mem_space_id, file_space_id, dxpl_id, buf);
     herr_t w = homi_h5_defer_end(); /* always: no read may outlive the call */
     return r < 0 || w < 0 ? -1 : 0;

@@ -59,11 +59,23 @@ homi_engine *homi_h5_engine_get(const H5FD_homi_config_t *cfg);
 /* 1 when p is CUDA device memory (not managed), else 0 (always 0 in builds
  * without CUDA). */
 int homi_h5_is_device(const void *p);
-/* Deferred device reads inside H5FD_homi_dread (H5FDhomi_defer.c). */
-void homi_h5_defer_begin(void);
-/* 1: submitted asynchronously; 0: not deferred, read it now. */
+/* Deferred device reads inside H5FD_homi_dread (H5FDhomi_defer.c): reads
+ * into [buf, buf + span) (memory of kind mem: device memory, host memory in
+ * tests) are recorded and read together at the end. */
+void homi_h5_defer_begin(const void *buf, size_t span, homi_mem_kind mem);
+/* Set the most pieces recorded before they are read (0: keep); returns the
+ * previous bound (tests use a small one). */
+size_t homi_h5_defer_limit(size_t max);
+/* 1: recorded; 0: not deferred, read it now; -1: error on the stack. */
 int homi_h5_defer_read(H5FD_homi_t *f, haddr_t addr, size_t size, void *buf);
+/* Read what is recorded and stop deferring; 0 or -1 (error on the stack). */
 herr_t homi_h5_defer_end(void);
+/* The selection fast path of H5FD_homi_dread (H5FDhomi_sel.c): 1 when it
+ * read the selection into buf (memory of kind mem), 0 when the selection
+ * is not one it maps (use H5Dread), -1 on error (on the HDF5 stack).  The
+ * caller has checked the dataset (H5FD_homi_dread_check's rules). */
+int homi_h5_sel_read(hid_t dset, hid_t mem_type, hid_t mem_space, hid_t file_space, void *buf,
+                     homi_mem_kind mem);
 /* Zero n bytes at p (host or device); 0 or -1. */
 int homi_h5_zero(void *p, size_t n);
 

@@ -190,6 +190,33 @@ typedef struct homi_read_opts {
 int64_t homi_pread_ex(homi_file *f, void *buf, size_t len, int64_t offset,
                       const homi_read_opts *opts);
 
+/* ---------------------------------------------------------------- scattered reads */
+
+/* One piece of a scattered read: len bytes at file offset offset into buf. */
+typedef struct homi_piece {
+    int64_t offset;
+    size_t len;
+    void *buf;
+} homi_piece;
+
+/* homi_read_pieces flags: zero the bytes of pieces that lie past the end of
+ * the file (otherwise they are left as they are). */
+#define HOMI_PIECES_ZERO_EOF 0x1u
+
+/* Read n pieces of one file, synchronously.  Pieces may come in any order
+ * and overlap in the file; their destinations must not overlap.  Every
+ * destination is the same kind of memory: mem, or with HOMI_MEM_AUTO the
+ * kind of the first piece's buffer.  Pieces of at least homi_pieces_direct
+ * bytes are read on their own (device memory: the staging pipeline); the
+ * smaller ones are grouped into sieve windows (file ranges whose pieces lie
+ * less than homi_pieces_gap apart, at most half a staging buffer long),
+ * each read once and scattered to its destinations (into device memory by
+ * one copy kernel per window).  Returns the piece bytes that lie before the
+ * end of the file, or a negative homi_err (then some pieces may have been
+ * written).  Bytes read for windows count on their path in homi_stats. */
+int64_t homi_read_pieces(homi_file *f, const homi_piece *pieces, size_t n, homi_mem_kind mem,
+                         unsigned flags);
+
 /* Synchronous write through the kernel path (files opened HOMI_RDWR);
  * invalidates the file's extent map.  Returns bytes written or error. */
 int64_t homi_pwrite(homi_file *f, const void *buf, size_t len, int64_t offset);

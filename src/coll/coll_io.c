@@ -2,7 +2,7 @@
  * aggregator's window (the extents inside it) through libhomi, the pool of
  * reader threads that reads a window's parts at once (and the next window
  * while this one is handed out), and the independent (one-rank) read of a
- * segment list with data sieving. */
+ * segment list (libhomi's scattered read, homi_read_pieces). */
 #include <stdlib.h>
 
 #include "coll_int.h"
@@ -174,78 +174,39 @@ int coll_readers_wait(struct coll_readers *r, unsigned t)
     return rc;
 }
 
-/* Requests at least this long that were not merged with others are read
- * straight into the destination. */
-#define DIRECT_MIN (256 << 10)
-
 int homi_coll_read_indep(homi_file *file, const homi_coll_opts *opts, void *buf,
                          const homi_coll_seg *segs, size_t nsegs, int64_t *bytes)
 {
+    (void)opts; /* sieving is libhomi's (homi_pieces_direct, homi_pieces_gap) */
     int64_t eof = homi_file_size(file);
     if (eof < 0) return (int)eof;
     int64_t total = 0;
     if (bytes) *bytes = 0;
     if (!nsegs) return HOMI_OK;
     struct coll_req *r = malloc(nsegs * sizeof *r);
-    struct coll_ext *E = malloc(nsegs * sizeof *E);
-    struct coll_piece *P = malloc(nsegs * sizeof *P);
-    int rc = (!r || !E || !P) ? HOMI_ENOMEM : HOMI_OK;
+    homi_piece *p = malloc(nsegs * sizeof *p);
+    int rc = (!r || !p) ? HOMI_ENOMEM : HOMI_OK;
     long n = rc ? 0 : coll_clip(segs, nsegs, eof, r, &total);
     if (n < 0) rc = HOMI_EINVAL;
-    int kind = HOMI_MEM_HOST, dev = -1;
     if (!rc && n) {
         int64_t hi = 0;
         for (long i = 0; i < n; i++)
             if (r[i].mem_off + r[i].len > hi) hi = r[i].mem_off + r[i].len;
-        kind = homi_mem_kind_of(buf, (size_t)hi, &dev);
+        int dev = -1, kind = homi_mem_kind_of(buf, (size_t)hi, &dev);
         if (kind < 0) rc = kind;
+        for (long i = 0; !rc && i < n; i++)
+            p[i] = (homi_piece){r[i].off, (size_t)r[i].len, (char *)buf + r[i].mem_off};
+        /* one scattered read: sieve windows for small pieces (scattered on
+         * the GPU for device memory), large pieces straight in */
+        int64_t got =
+            rc ? 0
+               : homi_read_pieces(file, p, (size_t)n,
+                                  kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_HOST, 0);
+        if (!rc && got < 0) rc = (int)got;
+        if (!rc && got != total) rc = HOMI_EIO; /* the file shrank under us */
     }
-    char *win = NULL;
-    if (!rc && n) {
-        coll_sort(r, (size_t)n);
-        size_t ne = coll_merge(r, (size_t)n, opts->sieve_gap, E);
-        int64_t cb = kind == HOMI_MEM_DEVICE && opts->gpu_buffer_size ? opts->gpu_buffer_size
-                                                                      : opts->cb_buffer_size;
-        size_t ri = 0; /* first request of the current extent */
-        for (size_t e = 0; e < ne && !rc; e++) {
-            int64_t eend = E[e].off + E[e].len;
-            size_t rj = ri;
-            while (rj < (size_t)n && r[rj].off < eend)
-                rj++;
-            if (rj - ri == 1 && r[ri].len == E[e].len && r[ri].len >= DIRECT_MIN) {
-                int64_t got = homi_pread_ex(file, (char *)buf + r[ri].mem_off, (size_t)r[ri].len,
-                                            r[ri].off, NULL);
-                if (got < 0)
-                    rc = (int)got;
-                else if (got != r[ri].len)
-                    rc = HOMI_EIO;
-            } else {
-                if (!win) {
-                    int wk = kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_HOST;
-                    rc = homi_mem_alloc(wk, dev, (size_t)cb, (void **)&win);
-                    if (rc) break;
-                }
-                struct coll_win_it it;
-                int64_t ws, we;
-                size_t e0;
-                size_t cursor = 0;
-                coll_win_begin(&it, &E[e], 1);
-                while (!rc && coll_win_next(&it, &E[e], 1, cb, &ws, &we, &e0)) {
-                    rc = coll_read_window(file, &E[e], 1, e0, ws, we, win);
-                    if (rc) break;
-                    size_t np = coll_pieces(r + ri, rj - ri, &cursor, ws, we, P);
-                    rc = coll_copy_pieces(r + ri, P, np, win, 0, buf, kind,
-                                          kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_HOST,
-                                          dev);
-                }
-            }
-            ri = rj;
-        }
-    }
-    if (win) homi_mem_free(kind == HOMI_MEM_DEVICE ? HOMI_MEM_DEVICE : HOMI_MEM_HOST, win);
     free(r);
-    free(E);
-    free(P);
+    free(p);
     if (!rc && bytes) *bytes = total;
     return rc;
 }

@@ -67,6 +67,11 @@ static const struct key keys[] = {
     {"homi_daemon_slots", K_UINT, OFF(daemon_slots), 2, 1024,
      "shared-memory data slots (requests in flight) per process on homid, power of two (default "
      "32)"},
+    {"homi_pieces_direct", K_SIZE, OFF(pieces_direct), 1, 1ull << 40,
+     "scattered reads (homi_read_pieces, HDF5 selections): pieces of at least this size are read "
+     "on their own, smaller ones through sieve windows (default 1M)"},
+    {"homi_pieces_gap", K_SIZE, OFF(pieces_gap), 0, 1ull << 30,
+     "scattered reads: largest gap between small pieces read as one sieve window (default 64K)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -97,6 +102,8 @@ homi_config *homi_config_new(void)
     c->daemon = 1;
     c->daemon_timeout = 60;
     c->daemon_slots = 32;
+    c->pieces_direct = 1u << 20;
+    c->pieces_gap = 64u << 10;
     return c;
 }
 

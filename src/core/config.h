@@ -27,6 +27,8 @@ struct homi_config {
     int daemon;                /* use homid when HOMI_SOCKET names one */
     unsigned daemon_timeout;   /* seconds without progress: homid lost */
     unsigned daemon_slots;     /* shared-memory data slots per client  */
+    uint64_t pieces_direct;    /* scattered reads: direct from this size */
+    uint64_t pieces_gap;       /* scattered reads: largest window gap    */
                                /* single-chunk sync reads on the caller */
 };
 

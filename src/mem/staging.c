@@ -32,6 +32,21 @@ int homi_staging_stream(struct homi_fh *f, void *dst, size_t len, int64_t off, i
 {
     return HOMI_ENOTSUP;
 }
+int homi_staging_submit_cb(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
+                           int path, void (*cb)(void *arg, int64_t result, unsigned mask),
+                           void *arg)
+{
+    return HOMI_ENOTSUP;
+}
+int homi_staging_slot_get(struct homi_engine *e, int block, char **mem, size_t *size)
+{
+    return HOMI_ENOTSUP;
+}
+void homi_staging_slot_put(struct homi_engine *e, int slot)
+{
+    (void)e;
+    (void)slot;
+}
 void homi_staging_destroy(struct homi_engine *e)
 {
     (void)e;
@@ -71,7 +86,9 @@ struct job {
     int device, path;
     uint64_t user_data;
     int64_t *result; /* stream-ordered: where to write the result */
-    sem_t done;      /* stream-ordered: posted when the data is on the GPU */
+    void (*cb)(void *arg, int64_t result, unsigned mask); /* callback jobs */
+    void *cb_arg;
+    sem_t done; /* stream-ordered: posted when the data is on the GPU */
     int stream_mode;
     struct job *next;
 };
@@ -371,6 +388,11 @@ static void *service(void *arg)
         if (j->stream_mode) {
             *j->result = r;
             sem_post(&j->done); /* the stream's host function frees the job */
+        } else if (j->cb) {
+            void (*cb)(void *, int64_t, unsigned) = j->cb;
+            void *cb_arg = j->cb_arg;
+            free(j);
+            cb(cb_arg, r, mask);
         } else {
             homi_completion c = {j->user_data, r, mask, 0};
             homi_cq_push(st->eng, &c);
@@ -444,6 +466,37 @@ int homi_staging_submit(struct homi_fh *f, void *dst, size_t len, int64_t off, i
         free(j);
     }
     return rc;
+}
+
+int homi_staging_submit_cb(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
+                           int path, void (*cb)(void *arg, int64_t result, unsigned mask),
+                           void *arg)
+{
+    if (!cb) return HOMI_EINVAL;
+    struct job *j = job_new(f, dst, len, off, device, path);
+    if (!j) return HOMI_ENOMEM;
+    j->cb = cb;
+    j->cb_arg = arg;
+    int rc = enqueue(f, j);
+    if (rc) free(j);
+    return rc;
+}
+
+int homi_staging_slot_get(struct homi_engine *e, int block, char **mem, size_t *size)
+{
+    int rc = 0;
+    struct homi_staging *st = get(e, &rc);
+    if (!st) return rc ? rc : HOMI_ENOMEM;
+    int slot = acquire(st, block);
+    if (slot < 0) return HOMI_EBUSY;
+    *mem = st->mem + (size_t)slot * st->slot_size;
+    *size = st->slot_size;
+    return slot;
+}
+
+void homi_staging_slot_put(struct homi_engine *e, int slot)
+{
+    if (e->staging && slot >= 0) release(e->staging, (unsigned)slot);
 }
 
 static void CUDART_CB stream_wait(void *arg)

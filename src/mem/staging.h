@@ -22,6 +22,17 @@ int homi_staging_submit(struct homi_fh *f, void *dst, size_t len, int64_t off, i
  * reached this point. */
 int homi_staging_stream(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
                         void *stream, int64_t *result);
+/* Asynchronous with a callback: cb(arg, bytes or error, path mask) runs on
+ * a service thread once the bytes are on the GPU. */
+int homi_staging_submit_cb(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
+                           int path, void (*cb)(void *arg, int64_t result, unsigned mask),
+                           void *arg);
+/* Borrow one pinned slot of the engine's pool (created on first use): its
+ * index, with *mem and *size describing it; HOMI_EBUSY when none is free
+ * and !block; or another negative homi_err.  Give it back with
+ * homi_staging_slot_put. */
+int homi_staging_slot_get(struct homi_engine *e, int block, char **mem, size_t *size);
+void homi_staging_slot_put(struct homi_engine *e, int slot);
 void homi_staging_destroy(struct homi_engine *e);
 /* Allocate the pinned pool and the streams of device now (callers that
  * must not allocate while a kernel runs, e.g. device-initiated queues). */

@@ -1,14 +1,25 @@
 /* test_h5_gpu.c - H5FD_homi_dread into CUDA device memory: contiguous and
  * chunked (partial edge chunks, chunks below and above HDF5's default
- * cache size) datasets, 1-D to 4-D hyperslabs, strided memory selections;
+ * cache size) datasets, 1-D to 4-D hyperslabs, strided memory selections,
+ * whole datasets into 1-D and strided memory, selections of many small
+ * pieces (strided+blocked in every dimension, unions, points, N-D
+ * memory spaces of another shape: issue 25);
  * each result copied back and compared byte-for-byte with the same read
  * through sec2 into host memory; guard bytes around the selection stay
  * untouched.  Refused cases (filter, type conversion, sec2 file) give an
  * error and leave the device buffer alone; a freed device buffer gives an
  * error, not a crash.  Exits 77 without a GPU. */
 #include <cuda_runtime_api.h>
+#include <time.h>
 
 #include "h5_test.h"
+
+static double t_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 #define CUDA_OK(x)                                                                                 \
     do {                                                                                           \
@@ -89,40 +100,121 @@ static hsize_t random_slab(const struct spec *s, hid_t fs, int whole)
     return n;
 }
 
+/* Read selection fs of dh into memory selection ms of a device buffer
+ * through H5FD_homi_dread and the same through sec2 (ds) into host memory;
+ * the whole buffer (mbytes) plus guard bytes must be equal. */
+static void compare_read(hid_t dh, hid_t ds, hid_t ms, hid_t fs, size_t mbytes, char *dev,
+                         const char *what)
+{
+    size_t guard = 4096;
+    char *want = malloc(mbytes + guard), *got = malloc(mbytes + guard);
+    REQUIRE(want && got, "malloc");
+    memset(want, 0x5c, mbytes + guard);
+    H5_OK(H5Dread(ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, want));
+    CUDA_OK(cudaMemset(dev, 0x5c, mbytes + guard));
+    char why[512];
+    CHECK(H5FD_homi_dread_check(dh, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, why, sizeof why) == 1,
+          "%s: refused: %s", what, why);
+    double t0 = t_now();
+    herr_t r = H5FD_homi_dread(dh, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, dev);
+    double t1 = t_now();
+    CHECK(r >= 0, "%s: H5FD_homi_dread failed", what);
+    if (r < 0) H5Eprint2(H5E_DEFAULT, stderr);
+    CUDA_OK(cudaMemcpy(got, dev, mbytes + guard, cudaMemcpyDeviceToHost));
+    long long d = t_first_diff(got, want, mbytes + guard);
+    CHECK(d < 0, "%s: device bytes differ from sec2 at %lld of %zu", what, d, mbytes);
+    if (t1 - t0 > 0.5) printf("  %s: %.2f s\n", what, t1 - t0);
+    free(want);
+    free(got);
+    t_bail_if_many();
+}
+
 static void one_read(hid_t dh, hid_t ds, const struct spec *s, int whole, int strided_mem,
                      char *dev)
 {
     hid_t fs = H5Dget_space(dh);
     hsize_t n = random_slab(s, fs, whole);
-    if (n > 20000) strided_mem = 0; /* one driver read per element: keep it short */
     hsize_t mn = strided_mem ? 2 * n + 5 : n;
-    size_t bytes = (size_t)mn * 4, guard = 4096;
     hid_t ms = H5Screate_simple(1, &mn, NULL);
     if (strided_mem) {
         hsize_t st = 5, sd = 2, ct = n;
         H5_OK(H5Sselect_hyperslab(ms, H5S_SELECT_SET, &st, &sd, &ct, NULL));
     }
-    char *want = malloc(bytes + guard), *got = malloc(bytes + guard);
-    REQUIRE(want && got, "malloc");
-    memset(want, 0x5c, bytes + guard);
-    H5_OK(H5Dread(ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, want));
-    CUDA_OK(cudaMemset(dev, 0x5c, bytes + guard));
-    char why[512];
-    CHECK(H5FD_homi_dread_check(dh, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, why, sizeof why) == 1,
-          "%s: refused: %s", s->name, why);
-    herr_t r = H5FD_homi_dread(dh, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, dev);
-    CHECK(r >= 0, "%s: H5FD_homi_dread failed", s->name);
-    if (r < 0) H5Eprint2(H5E_DEFAULT, stderr);
-    CUDA_OK(cudaMemcpy(got, dev, bytes + guard, cudaMemcpyDeviceToHost));
-    long long d = t_first_diff(got, want, bytes + guard);
-    CHECK(d < 0, "%s (%llu elements%s%s): device bytes differ from sec2 at %lld of %zu", s->name,
-          (unsigned long long)n, whole ? ", whole" : "", strided_mem ? ", strided memory" : "", d,
-          bytes);
-    free(want);
-    free(got);
+    char what[160];
+    snprintf(what, sizeof what, "%s (%llu elements%s%s)", s->name, (unsigned long long)n,
+             whole ? ", whole" : "", strided_mem ? ", strided memory" : "");
+    compare_read(dh, ds, ms, fs, (size_t)mn * 4, dev, what);
     H5Sclose(ms);
     H5Sclose(fs);
-    t_bail_if_many();
+}
+
+/* Selections that hand the driver many small pieces (issue 25): strided
+ * and blocked hyperslabs in every dimension, unions of boxes, points,
+ * N-D selections into 1-D and into memory spaces of another shape. */
+static void many_pieces(hid_t dh, hid_t ds, const struct spec *s, char *dev)
+{
+    hid_t fs = H5Dget_space(dh);
+    hsize_t start[4], stride[4], count[4], block[4], n = 1;
+    char what[160];
+    /* strided + blocked in every dimension: pieces of block[last] floats */
+    for (int d = 0; d < s->rank; d++) {
+        block[d] = d == s->rank - 1 ? 4 : 1 + t_below(3);
+        stride[d] = block[d] + 1 + t_below(3);
+        start[d] = t_below(stride[d]);
+        count[d] = (s->dims[d] - start[d] - block[d]) / stride[d] + 1;
+        n *= count[d] * block[d];
+    }
+    H5_OK(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, stride, count, block));
+    hid_t ms = H5Screate_simple(1, &n, NULL);
+    snprintf(what, sizeof what, "%s strided+blocked, %llu elements in 16-byte pieces into 1-D",
+             s->name, (unsigned long long)n);
+    compare_read(dh, ds, ms, fs, (size_t)n * 4, dev, what);
+    H5Sclose(ms);
+    /* the same into a memory space of the dataset's shape, shifted by one */
+    hsize_t mdims[4], mstart[4];
+    for (int d = 0; d < s->rank; d++) {
+        mdims[d] = count[d] * block[d] + 2;
+        mstart[d] = 1;
+    }
+    ms = H5Screate_simple(s->rank, mdims, NULL);
+    H5_OK(H5Sselect_hyperslab(ms, H5S_SELECT_SET, mstart, block, count, block));
+    hsize_t mn = 1;
+    for (int d = 0; d < s->rank; d++)
+        mn *= mdims[d];
+    snprintf(what, sizeof what, "%s strided+blocked into an N-D memory space", s->name);
+    compare_read(dh, ds, ms, fs, (size_t)mn * 4, dev, what);
+    H5Sclose(ms);
+    /* a union of random boxes */
+    H5_OK(H5Sselect_none(fs));
+    for (int b = 0; b < 12; b++) {
+        for (int d = 0; d < s->rank; d++) {
+            start[d] = t_below(s->dims[d]);
+            count[d] = 1 + t_below(s->dims[d] - start[d] < 50 ? s->dims[d] - start[d] : 50);
+        }
+        H5_OK(H5Sselect_hyperslab(fs, H5S_SELECT_OR, start, NULL, count, NULL));
+    }
+    hssize_t np = H5Sget_select_npoints(fs);
+    H5_OK(np);
+    hsize_t un = (hsize_t)np;
+    ms = H5Screate_simple(1, &un, NULL);
+    snprintf(what, sizeof what, "%s union of 12 boxes (%llu elements)", s->name,
+             (unsigned long long)un);
+    compare_read(dh, ds, ms, fs, (size_t)un * 4, dev, what);
+    H5Sclose(ms);
+    /* random points, in random order */
+    hsize_t npts = 5000;
+    hsize_t *coord = malloc(npts * (size_t)s->rank * sizeof *coord);
+    REQUIRE(coord, "malloc");
+    for (hsize_t i = 0; i < npts; i++)
+        for (int d = 0; d < s->rank; d++)
+            coord[i * (hsize_t)s->rank + (hsize_t)d] = t_below(s->dims[d]);
+    H5_OK(H5Sselect_elements(fs, H5S_SELECT_SET, npts, coord));
+    free(coord);
+    ms = H5Screate_simple(1, &npts, NULL);
+    snprintf(what, sizeof what, "%s 5000 points", s->name);
+    compare_read(dh, ds, ms, fs, (size_t)npts * 4, dev, what);
+    H5Sclose(ms);
+    H5Sclose(fs);
 }
 
 int main(void)
@@ -151,8 +243,10 @@ int main(void)
         t_context = s->name;
         hid_t dh = H5Dopen2(f, s->name, H5P_DEFAULT), ds = H5Dopen2(g, s->name, H5P_DEFAULT);
         one_read(dh, ds, s, 1, 0, dev);
+        one_read(dh, ds, s, 1, 1, dev); /* whole, into every other element */
         for (int k = 0; k < 6; k++)
             one_read(dh, ds, s, 0, k & 1, dev);
+        many_pieces(dh, ds, s, dev);
         H5Dclose(dh);
         H5Dclose(ds);
     }

@@ -1,0 +1,210 @@
+/* pieces_plan.c - plans scattered reads: sorts the pieces by file offset
+ * (when they are not sorted already), clips them at the end of the file,
+ * sends large ones to direct reads and groups the rest into sieve windows
+ * whose copy runs are compressed (adjacent pieces become one run, pieces
+ * at constant file and memory strides one 2-D run). */
+#include "core/pieces_plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Dynamic arrays: grow by doubling. */
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return HOMI_OK;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < need)
+        nc *= 2;
+    void *np = realloc(*p, nc * elem);
+    if (!np) return HOMI_ENOMEM;
+    *p = np;
+    *cap = nc;
+    return HOMI_OK;
+}
+
+struct builder {
+    struct homi_pp_plan *pl;
+    const struct homi_pp_params *prm;
+    size_t cap_win, cap_runs, cap_direct, cap_zero;
+    int open;         /* a window is open (the last of pl->win) */
+    uint64_t win_end; /* its current end in the file */
+};
+
+void homi_pp_params_default(struct homi_pp_params *p, uint64_t window_max)
+{
+    if (window_max < 4096) window_max = 4096;
+    p->direct_min = 1u << 20;
+    p->gap_max = 64u << 10;
+    p->window_max = window_max;
+    /* the runs of a window share its buffer's size with the data */
+    p->runs_max = (size_t)(window_max / sizeof(struct homi_pp_run));
+    p->task_max = 4096;
+    p->zero_eof = 0;
+}
+
+static int add_zero(struct builder *b, char *dst, uint64_t len)
+{
+    struct homi_pp_plan *pl = b->pl;
+    if (pl->nzero && pl->zero[pl->nzero - 1].dst + pl->zero[pl->nzero - 1].len == dst) {
+        pl->zero[pl->nzero - 1].len += len;
+        return HOMI_OK;
+    }
+    if (grow((void **)&pl->zero, &b->cap_zero, pl->nzero + 1, sizeof *pl->zero)) return HOMI_ENOMEM;
+    pl->zero[pl->nzero++] = (struct homi_pp_zero){dst, len};
+    return HOMI_OK;
+}
+
+static int add_direct(struct builder *b, uint64_t off, uint64_t len, char *dst)
+{
+    struct homi_pp_plan *pl = b->pl;
+    if (grow((void **)&pl->direct, &b->cap_direct, pl->ndirect + 1, sizeof *pl->direct))
+        return HOMI_ENOMEM;
+    pl->direct[pl->ndirect++] = (struct homi_pp_direct){off, len, dst};
+    return HOMI_OK;
+}
+
+/* Append one segment (len <= task_max) to the open window's runs, merged
+ * into the last run where the pattern continues. */
+static int add_seg(struct builder *b, struct homi_pp_window *w, uint64_t src, uint64_t dst,
+                   uint32_t len)
+{
+    struct homi_pp_plan *pl = b->pl;
+    const uint64_t tmax = b->prm->task_max;
+    if (w->nruns) {
+        struct homi_pp_run *r = &pl->runs[pl->nruns - 1];
+        /* continues the last run's single row in file and memory */
+        if (r->count == 1 && src == r->src + r->len && dst == r->dst + r->len &&
+            (uint64_t)r->len + len <= tmax) {
+            r->len += len;
+            return HOMI_OK;
+        }
+        if (r->len == len && (uint64_t)(r->count + 1) * len <= tmax) {
+            if (r->count == 1) {
+                uint64_t sp = src - r->src, dp = dst - r->dst;
+                if (src >= r->src && dst > r->dst && sp <= UINT32_MAX && dp <= UINT32_MAX &&
+                    dp >= len) {
+                    r->spitch = (uint32_t)sp;
+                    r->dpitch = (uint32_t)dp;
+                    r->count = 2;
+                    return HOMI_OK;
+                }
+            } else if (src == r->src + (uint64_t)r->count * r->spitch &&
+                       dst == r->dst + (uint64_t)r->count * r->dpitch) {
+                r->count++;
+                return HOMI_OK;
+            }
+        }
+    }
+    if (grow((void **)&pl->runs, &b->cap_runs, pl->nruns + 1, sizeof *pl->runs)) return HOMI_ENOMEM;
+    pl->runs[pl->nruns++] = (struct homi_pp_run){src, dst, len, 1, len, len};
+    w->nruns++;
+    return HOMI_OK;
+}
+
+/* A small piece (already clipped at the end of the file) into a window. */
+static int add_small(struct builder *b, uint64_t off, uint64_t len, char *dst)
+{
+    struct homi_pp_plan *pl = b->pl;
+    const struct homi_pp_params *prm = b->prm;
+    uint64_t end = off + len;
+    size_t need_runs = (size_t)((len + prm->task_max - 1) / prm->task_max);
+    struct homi_pp_window *w = b->open ? &pl->win[pl->nwin - 1] : NULL;
+    if (w) {
+        uint64_t nend = end > b->win_end ? end : b->win_end;
+        if (off > b->win_end + prm->gap_max || nend - w->off > prm->window_max ||
+            w->nruns + need_runs > prm->runs_max)
+            w = NULL;
+    }
+    if (!w) {
+        if (grow((void **)&pl->win, &b->cap_win, pl->nwin + 1, sizeof *pl->win)) return HOMI_ENOMEM;
+        w = &pl->win[pl->nwin++];
+        *w = (struct homi_pp_window){.off = off, .len = 0, .run0 = pl->nruns};
+        b->open = 1;
+        b->win_end = off;
+    }
+    if (end > b->win_end) b->win_end = end;
+    w->len = b->win_end - w->off;
+    w->bytes += len;
+    for (uint64_t done = 0; done < len;) {
+        uint64_t l = len - done < prm->task_max ? len - done : prm->task_max;
+        int rc = add_seg(b, w, off + done - w->off, (uint64_t)(uintptr_t)dst + done, (uint32_t)l);
+        if (rc) return rc;
+        done += l;
+    }
+    return HOMI_OK;
+}
+
+/* Sort keys: offset, then the piece's index (a stable order). */
+struct key {
+    int64_t off;
+    size_t idx;
+};
+
+static int by_offset(const void *a, const void *b)
+{
+    const struct key *ka = a, *kb = b;
+    if (ka->off != kb->off) return ka->off < kb->off ? -1 : 1;
+    return ka->idx < kb->idx ? -1 : ka->idx > kb->idx;
+}
+
+static int check(const homi_piece *p, size_t n, const struct homi_pp_params *prm, int *sorted)
+{
+    if (!prm || prm->task_max == 0 || prm->window_max == 0 || prm->runs_max == 0 ||
+        prm->direct_min == 0)
+        return HOMI_EINVAL;
+    if (n && !p) return HOMI_EINVAL;
+    *sorted = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!p[i].len) continue;
+        if (!p[i].buf || p[i].offset < 0) return HOMI_EINVAL;
+        if (p[i].len > (uint64_t)INT64_MAX - (uint64_t)p[i].offset) return HOMI_ERANGE;
+        if (i && p[i].offset < p[i - 1].offset) *sorted = 0;
+    }
+    return HOMI_OK;
+}
+
+int homi_pp_build(const homi_piece *pieces, size_t n, uint64_t fsize,
+                  const struct homi_pp_params *prm, struct homi_pp_plan *out)
+{
+    if (!out) return HOMI_EINVAL;
+    memset(out, 0, sizeof *out);
+    int sorted;
+    int rc = check(pieces, n, prm, &sorted);
+    if (rc) return rc;
+    struct key *order = NULL;
+    if (!sorted) {
+        order = malloc(n * sizeof *order);
+        if (!order) return HOMI_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            order[i] = (struct key){pieces[i].offset, i};
+        qsort(order, n, sizeof *order, by_offset);
+    }
+    struct builder b = {.pl = out, .prm = prm};
+    for (size_t k = 0; k < n && !rc; k++) {
+        const homi_piece *p = &pieces[order ? order[k].idx : k];
+        if (!p->len) continue;
+        uint64_t off = (uint64_t)p->offset, len = p->len;
+        uint64_t valid = off >= fsize ? 0 : (fsize - off < len ? fsize - off : len);
+        char *dst = p->buf;
+        out->file_bytes += valid;
+        if (valid < len && prm->zero_eof) rc = add_zero(&b, dst + valid, len - valid);
+        if (rc || !valid) continue;
+        if (valid >= prm->direct_min)
+            rc = add_direct(&b, off, valid, dst);
+        else
+            rc = add_small(&b, off, valid, dst);
+    }
+    free(order);
+    if (rc) homi_pp_free(out);
+    return rc;
+}
+
+void homi_pp_free(struct homi_pp_plan *p)
+{
+    if (!p) return;
+    free(p->win);
+    free(p->runs);
+    free(p->direct);
+    free(p->zero);
+    memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,233 @@
+/* read_pieces.c - homi_read_pieces, the scattered read: checks the call,
+ * plans it (pieces_plan.c), then runs the plan: every direct piece is
+ * started at once (read pipeline for host memory, staging pipeline for
+ * device memory); sieve windows are read a few at a time into window
+ * buffers and scattered in file order while later windows are read
+ * (mem/scatter.c); bytes past the end of the file are zeroed on request. */
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/engine.h"
+#include "core/log.h"
+#include "core/pieces_plan.h"
+#include "mem/memkind.h"
+#include "mem/scatter.h"
+#include "mem/staging.h"
+
+/* Windows read ahead of the one being scattered. */
+#define WINDOWS_IN_FLIGHT 4
+
+/* ---- direct pieces: all in flight, counted down by their callbacks */
+
+struct direct_group {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    size_t left;
+};
+
+struct direct_ctx {
+    struct direct_group *g;
+    int64_t res;
+};
+
+static void direct_done(void *arg, int64_t res, unsigned mask)
+{
+    (void)mask;
+    struct direct_ctx *d = arg;
+    d->res = res;
+    pthread_mutex_lock(&d->g->m);
+    if (--d->g->left == 0) pthread_cond_signal(&d->g->c);
+    pthread_mutex_unlock(&d->g->m);
+}
+
+static int direct_start(struct homi_fh *f, const struct homi_pp_direct *p, int device,
+                        struct direct_ctx *d)
+{
+    if (device >= 0)
+        return homi_staging_submit_cb(f, p->dst, p->len, (int64_t)p->off, device, HOMI_PATH_AUTO,
+                                      direct_done, d);
+    struct homi_rd rd = {.buf = p->dst,
+                         .len = p->len,
+                         .off = (int64_t)p->off,
+                         .mode = HOMI_RD_CB,
+                         .path = HOMI_PATH_AUTO,
+                         .cb = direct_done,
+                         .cb_arg = d};
+    return homi_read_start(f, &rd, NULL);
+}
+
+/* ---- sieve windows */
+
+struct window_io {
+    int id; /* window buffer id */
+    char *buf;
+    sem_t ready;
+    int64_t res;
+};
+
+static void window_done(void *arg, int64_t res, unsigned mask)
+{
+    (void)mask;
+    struct window_io *io = arg;
+    io->res = res;
+    sem_post(&io->ready);
+}
+
+/* Read and scatter every window; *missing counts bytes of pieces found
+ * past the end of the file while reading (the file shrank). */
+static int run_windows(struct homi_fh *f, const struct homi_pp_plan *pl, struct homi_scatter *s,
+                       int zero_eof, uint64_t *missing)
+{
+    struct window_io io[WINDOWS_IN_FLIGHT];
+    size_t issued = 0, done = 0;
+    int err = HOMI_OK;
+    while (done < issued || (!err && issued < pl->nwin)) {
+        while (!err && issued < pl->nwin && issued - done < WINDOWS_IN_FLIGHT) {
+            struct window_io *w = &io[issued % WINDOWS_IN_FLIGHT];
+            int id = homi_scatter_get(s, 0, &w->buf);
+            if (id == HOMI_EBUSY) {
+                if (homi_scatter_retire(s)) continue; /* one of ours came back */
+                if (issued > done) break;             /* scatter ours first */
+                id = homi_scatter_get(s, 1, &w->buf); /* we hold none: wait */
+            }
+            if (id < 0) {
+                err = id;
+                break;
+            }
+            w->id = id;
+            w->res = 0;
+            sem_init(&w->ready, 0, 0);
+            const struct homi_pp_window *pw = &pl->win[issued];
+            struct homi_rd rd = {.buf = w->buf,
+                                 .len = pw->len,
+                                 .off = (int64_t)pw->off,
+                                 .mode = HOMI_RD_CB,
+                                 .path = HOMI_PATH_AUTO,
+                                 .cb = window_done,
+                                 .cb_arg = w};
+            int rc = homi_read_start(f, &rd, NULL);
+            if (rc) window_done(w, rc, 0);
+            issued++;
+        }
+        if (done == issued) continue;
+        struct window_io *w = &io[done % WINDOWS_IN_FLIGHT];
+        const struct homi_pp_window *pw = &pl->win[done];
+        while (sem_wait(&w->ready) != 0) {}
+        sem_destroy(&w->ready);
+        done++;
+        if (w->res < 0 || err) {
+            if (w->res < 0 && !err) err = (int)w->res;
+            homi_scatter_drop(s, w->id);
+            continue;
+        }
+        uint64_t miss = 0;
+        int rc =
+            homi_scatter_put(s, w->id, w->buf, pw, pl->runs, (uint64_t)w->res, zero_eof, &miss);
+        if (rc && !err) err = rc;
+        *missing += miss;
+    }
+    return err;
+}
+
+static void plan_params(const struct homi_engine *e, int device, unsigned flags,
+                        struct homi_pp_params *prm)
+{
+    /* device windows share a staging slot with their run table */
+    uint64_t win = e->cfg.staging_size / 2 / 4096 * 4096;
+    homi_pp_params_default(prm, win);
+    prm->direct_min = e->cfg.pieces_direct;
+    prm->gap_max = e->cfg.pieces_gap;
+    prm->zero_eof = (flags & HOMI_PIECES_ZERO_EOF) != 0;
+    if (device < 0) prm->task_max = 1u << 20; /* host: memcpy per row, no warps */
+}
+
+int64_t homi_read_pieces(homi_file *handle, const homi_piece *pieces, size_t n, homi_mem_kind mem,
+                         unsigned flags)
+{
+    struct homi_fh *f = homi_file_lookup(handle);
+    if (!f) return HOMI_EBADF;
+    if ((flags & ~HOMI_PIECES_ZERO_EOF) || mem < HOMI_MEM_AUTO || mem > HOMI_MEM_DEVICE ||
+        (n && !pieces))
+        return HOMI_EINVAL;
+    size_t first = 0;
+    while (first < n && !pieces[first].len)
+        first++;
+    if (first == n) return 0;
+    int device = -1;
+    int kind = homi_mem_resolve(pieces[first].buf, pieces[first].len, mem, &device);
+    if (kind < 0) return kind;
+    if (kind != HOMI_MEM_DEVICE) device = -1;
+    int64_t fsize = homi_file_size(handle);
+    if (fsize < 0) return fsize;
+
+    struct homi_engine *e = f->eng;
+    struct homi_pp_params prm;
+    plan_params(e, device, flags, &prm);
+    struct homi_pp_plan pl;
+    int rc = homi_pp_build(pieces, n, (uint64_t)fsize, &prm, &pl);
+    if (rc) return rc;
+    homi_log(HOMI_LOG_DEBUG,
+             "read_pieces: %zu pieces -> %zu direct, %zu windows (%zu runs), %zu zero ranges", n,
+             pl.ndirect, pl.nwin, pl.nruns, pl.nzero);
+
+    struct homi_scatter *s = NULL;
+    rc = homi_scatter_open(e, device, prm.window_max, &s);
+    if (rc) {
+        homi_pp_free(&pl);
+        return rc;
+    }
+    for (size_t i = 0; i < pl.nzero && !rc; i++)
+        rc = homi_scatter_zero(s, pl.zero[i].dst, pl.zero[i].len);
+
+    /* direct pieces: all in flight while the windows run */
+    struct direct_group g = {.left = 0};
+    pthread_mutex_init(&g.m, NULL);
+    pthread_cond_init(&g.c, NULL);
+    struct direct_ctx *dc = pl.ndirect ? calloc(pl.ndirect, sizeof *dc) : NULL;
+    if (pl.ndirect && !dc && !rc) rc = HOMI_ENOMEM;
+    size_t started = 0;
+    for (; !rc && started < pl.ndirect; started++) {
+        dc[started].g = &g;
+        pthread_mutex_lock(&g.m);
+        g.left++;
+        pthread_mutex_unlock(&g.m);
+        int r = direct_start(f, &pl.direct[started], device, &dc[started]);
+        if (r) direct_done(&dc[started], r, 0);
+    }
+
+    uint64_t missing = 0;
+    if (!rc) rc = run_windows(f, &pl, s, prm.zero_eof, &missing);
+
+    pthread_mutex_lock(&g.m);
+    while (g.left)
+        pthread_cond_wait(&g.c, &g.m);
+    pthread_mutex_unlock(&g.m);
+    pthread_mutex_destroy(&g.m);
+    pthread_cond_destroy(&g.c);
+    for (size_t i = 0; i < started; i++) {
+        const struct homi_pp_direct *p = &pl.direct[i];
+        if (dc[i].res < 0) {
+            if (!rc) rc = (int)dc[i].res;
+        } else if ((uint64_t)dc[i].res < p->len) { /* the file shrank */
+            missing += p->len - (uint64_t)dc[i].res;
+            if (prm.zero_eof && !rc)
+                rc = homi_scatter_zero(s, p->dst + dc[i].res, p->len - (uint64_t)dc[i].res);
+        }
+    }
+    int rs = homi_scatter_close(s);
+    if (!rc) rc = rs;
+    free(dc);
+    uint64_t staged = 0;
+    for (size_t i = 0; device >= 0 && i < pl.nwin; i++)
+        staged += pl.win[i].bytes;
+    int64_t result = rc ? rc : (int64_t)(pl.file_bytes - missing);
+    if (!rc && staged) {
+        staged = staged > missing ? staged - missing : 0;
+        atomic_fetch_add(&f->stats.staged_bytes, staged);
+        atomic_fetch_add(&e->stats.staged_bytes, staged);
+    }
+    homi_pp_free(&pl);
+    return result;
+}
