@@ -273,6 +273,19 @@ int homi_engine_stats(homi_engine *eng, homi_stats *out);
 /* Human-readable multi-line summary of s (paths, bytes, fallbacks). */
 void homi_stats_print(const homi_stats *s, double seconds, void *file /* FILE* */);
 
+/* The report of the homi-info tool, written to file (a FILE*).  path NULL:
+ * the engine part (HOMI version, each path available or why not, NVMe
+ * namespaces; with HOMI_INFO_HINTS every configuration key and value).
+ * With a path: that file's size, backing device, NVMe namespace,
+ * passthrough usability, O_DIRECT alignment and extent map (at most
+ * max_extents ranges, 0 = all), each range with its class, the path a read
+ * of it takes and why.  HOMI_OK, or a negative homi_err when the file
+ * cannot be opened (errno is that of open(2)) or is not a regular file. */
+#define HOMI_INFO_SYNC 0x1u  /* write dirty data back before mapping  */
+#define HOMI_INFO_HINTS 0x2u /* list the configuration (path NULL)    */
+int homi_info_print(homi_engine *eng, const char *path, unsigned flags, size_t max_extents,
+                    void *file);
+
 /* Library version string "major.minor.patch". */
 const char *homi_version(void);
 
