@@ -71,7 +71,7 @@ setup(
     version=version(inc),
     description="Read files into host or CUDA device memory through HOMI (Host Orchestrated Multipath I/O)",
     packages=["homi"],
-    python_requires=">=3.8",
+    python_requires=">=3.10",
     install_requires=[],  # numpy is needed by File.read and homi.torch; CuPy / PyTorch optional
     ext_modules=[
         Extension(

@@ -59,7 +59,7 @@ int homi_errors_init(PyObject *module)
     return 0;
 }
 
-PyObject *homi_raise(int64_t err, const char *what)
+PyObject *homi_error_new(int64_t err, const char *what)
 {
     int code = err < INT32_MIN ? HOMI_ESYS : (int)err;
     PyObject *type = HomiError;
@@ -84,7 +84,15 @@ PyObject *homi_raise(int64_t err, const char *what)
         return NULL;
     }
     Py_DECREF(c);
-    PyErr_SetObject(type, exc);
-    Py_DECREF(exc);
+    return exc;
+}
+
+PyObject *homi_raise(int64_t err, const char *what)
+{
+    PyObject *exc = homi_error_new(err, what);
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
     return NULL;
 }

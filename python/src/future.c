@@ -86,13 +86,7 @@ static PyObject *future_exception(HomiFuture *f, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:exception", kwl, &timeout)) return NULL;
     if (wait_for(f, timeout)) return NULL;
     if (f->result >= 0) Py_RETURN_NONE;
-    homi_raise(f->result, "read");
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    return value;
+    return homi_error_new(f->result, "read");
 }
 
 static PyObject *future_cancel(HomiFuture *f, PyObject *unused)

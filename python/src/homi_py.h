@@ -72,6 +72,8 @@ extern PyObject *HomiError;
 int homi_errors_init(PyObject *module);
 /* Raise the exception for a negative homi_err value; returns NULL. */
 PyObject *homi_raise(int64_t err, const char *what);
+/* The same exception as a new object, not raised (NULL on failure). */
+PyObject *homi_error_new(int64_t err, const char *what);
 
 /* stats.c */
 PyObject *homi_stats_dict(const homi_stats *s);

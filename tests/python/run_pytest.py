@@ -6,6 +6,7 @@ import os
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 
 def skip(why):
