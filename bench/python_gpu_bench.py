@@ -44,7 +44,7 @@ def make_file(path, size):
             if whole:
                 idx = np.arange(done >> 20, (done >> 20) + whole, dtype="<u8")
                 chunk[: whole << 20].reshape(whole, 1 << 20)[:, :8] = idx.view(np.uint8).reshape(whole, 8)
-            f.write(chunk.tobytes())
+            f.write(memoryview(chunk))
             done += n
         f.truncate(size)
         os.fsync(f.fileno())
