@@ -28,12 +28,13 @@ int homi_engine_collect(HomiEngine *e, int timeout_ms)
     homi_completion c[BATCH];
     HomiFuture *fin[BATCH];
     int n = 0, got;
-    homi_engine *eng = e->eng;
-    if (!eng) return 0;
+    if (!e->eng) return 0;
     Py_BEGIN_ALLOW_THREADS;
     PY_TIMEOUT_T us = timeout_ms < 0 ? -1 : (PY_TIMEOUT_T)timeout_ms * 1000;
     got = PyThread_acquire_lock_timed(e->collect, us, 0) == PY_LOCK_ACQUIRED;
-    if (got && homi_inflight(eng) > 0)
+    /* e->eng read under the lock: close() clears it under the lock too */
+    homi_engine *eng = got ? e->eng : NULL;
+    if (eng && homi_inflight(eng) > 0)
         n = timeout_ms == 0 ? homi_poll(eng, c, BATCH) : homi_wait(eng, c, 1, BATCH, timeout_ms);
     Py_END_ALLOW_THREADS;
     if (!got) return 0;
@@ -103,17 +104,27 @@ static int engine_close_impl(HomiEngine *e)
     if (!e->eng) return 0;
     while (sweep_streams(e) > 0)
         sleep_nogil(1e-3);
-    while (homi_inflight(e->eng) > 0)
+    while (e->eng && homi_inflight(e->eng) > 0)
         if (homi_engine_collect(e, 100) < 0) PyErr_Clear();
     while (e->files)
         homi_file_close_handle(e->files);
     homi_engine *eng = e->eng;
+    homi_config *cfg = e->cfg;
+    if (!eng) return 0;
+    Py_BEGIN_ALLOW_THREADS; /* no other thread is inside homi_wait/poll on eng after this */
+    PyThread_acquire_lock(e->collect, WAIT_LOCK);
+    Py_END_ALLOW_THREADS;
+    if (e->eng != eng) { /* another thread closed it meanwhile */
+        PyThread_release_lock(e->collect);
+        return 0;
+    }
     e->eng = NULL;
+    e->cfg = NULL;
+    PyThread_release_lock(e->collect);
     Py_BEGIN_ALLOW_THREADS;
     homi_engine_destroy(eng);
     Py_END_ALLOW_THREADS;
-    homi_config_free(e->cfg);
-    e->cfg = NULL;
+    homi_config_free(cfg);
     return 0;
 }
 

@@ -548,3 +548,20 @@ def test_shard_dataset_numpy(tmp_path):
         order = list(range(88))[::-1]
         flat = [r.tobytes() for b in ds.batches(16, indices=order, drop_last=True) for r in b]
         assert flat == [recs[i] for i in order[:80]]
+
+
+def test_engine_closed_from_threads(tmp_path):
+    p = str(tmp_path / "cc.bin")
+    data = make_file(p, 1 << 20)
+    for _ in range(5):
+        e = homi.Engine(use_env=False)
+        f = e.open(p)
+        bufs = [np.zeros(1 << 18, np.uint8) for _ in range(16)]
+        futs = [f.pread_async(b, i * 1000) for i, b in enumerate(bufs)]
+        ts = [threading.Thread(target=e.close) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert e.closed and f.closed and all(fu.done() for fu in futs)
+        assert all(b.tobytes() == data[i * 1000 : i * 1000 + (1 << 18)] for i, b in enumerate(bufs))
