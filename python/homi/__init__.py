@@ -128,3 +128,12 @@ def info(path=None, sync=False, max_extents=64, hints=False, engine=None):
     key, and for path its device, O_DIRECT alignment and extent map with the path each
     range takes and why.  engine None uses a temporary engine (HOMI_* environment)."""
     return _homi.info(engine, path, sync, max_extents, hints)
+
+
+def __getattr__(name):
+    # homi.torch without importing it (or torch) up front
+    if name == "torch":
+        import importlib
+
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError("module 'homi' has no attribute %r" % name)
