@@ -18,6 +18,7 @@ import subprocess
 from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+os.chdir(HERE)  # sources are named relative to this folder
 TREE_INCLUDE = os.path.join(HERE, "..", "include")
 
 
