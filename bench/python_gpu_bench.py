@@ -88,6 +88,13 @@ def verify(path, get, size, samples=16):
         os.close(fd)
 
 
+def parts_read(f, dst, size, k):
+    """k pread_async of contiguous parts of dst, all in flight, then waited for."""
+    step = -(-size // k)
+    futs = [f.pread_async(dst[o : min(size, o + step)], o) for o in range(0, size, step)]
+    return sum(fut.result() for fut in futs)
+
+
 def rows_for(target, path, size, eng):
     """[(name, fn, sync, verify_get)] for one target library."""
     rows = []
@@ -95,6 +102,7 @@ def rows_for(target, path, size, eng):
     if target == "numpy":
         dst = np.empty(size, np.uint8)
         rows.append(("homi module -> numpy", lambda: f.pread(dst), lambda: None, lambda o, n: dst[o : o + n].tobytes()))
+        rows.append(("homi module -> numpy, 4 async", lambda: parts_read(f, dst, size, 4), lambda: None, None))
         rows.append(("numpy.fromfile", lambda: np.fromfile(path, np.uint8).size, lambda: None, None))
         return rows, [dst], f
     if target == "cupy":
@@ -103,6 +111,7 @@ def rows_for(target, path, size, eng):
         dst = cupy.empty(size, cupy.uint8)
         sync = cupy.cuda.Device().synchronize
         rows.append(("homi module -> cupy", lambda: f.pread(dst), sync, lambda o, n: dst[o : o + n].get().tobytes()))
+        rows.append(("homi module -> cupy, 4 async", lambda: parts_read(f, dst, size, 4), sync, None))
 
         def np_copy():
             x = cupy.asarray(np.fromfile(path, np.uint8))
@@ -129,6 +138,7 @@ def rows_for(target, path, size, eng):
     rows.append(
         ("homi module -> torch", lambda: f.pread(dst), sync, lambda o, n: dst[o : o + n].cpu().numpy().tobytes())
     )
+    rows.append(("homi module -> torch, 4 async", lambda: parts_read(f, dst, size, 4), sync, None))
 
     def th_copy():
         x = torch.from_file(path, shared=False, size=size, dtype=torch.uint8).cuda()
