@@ -17,13 +17,17 @@
 # benchmark (bench/python_gpu_bench.py).  Exit status: 0 when both test files
 # passed (or skipped) and the benchmark ran.
 set -uo pipefail
-BUILD=$(realpath "${BUILD:-./build-gpu}")
-DEVLIBS=$(realpath "${DEVLIBS:-./devlibs}")
+BUILD=$(realpath -m "${BUILD:-./build-gpu}")
+DEVLIBS=$(realpath -m "${DEVLIBS:-./devlibs}")
 OUT=$(realpath -m "${OUT:-./py-gpu-out}")
 PY=${PYTHON:-python3}
 GIB=${HOMI_PY_BENCH_GIB:-8}
 FILE=${HOMI_PY_BENCH_FILE:-/var/tmp/homi-py-bench.dat}
 mkdir -p "$OUT"
+if ! ls "$BUILD"/src/libhomi.so* >/dev/null 2>&1; then
+  echo "FAIL: no libhomi.so in $BUILD/src (set BUILD to a CUDA build of HOMI)"
+  exit 1
+fi
 : >"$OUT/summary.txt"
 export LD_LIBRARY_PATH="$DEVLIBS:$BUILD/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 stage=$(mktemp -d /tmp/homi-py.XXXXXX)
