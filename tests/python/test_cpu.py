@@ -565,3 +565,18 @@ def test_engine_closed_from_threads(tmp_path):
             t.join()
         assert e.closed and f.closed and all(fu.done() for fu in futs)
         assert all(b.tobytes() == data[i * 1000 : i * 1000 + (1 << 18)] for i, b in enumerate(bufs))
+
+
+def test_dropped_futures(eng, tmp_path):
+    p = str(tmp_path / "dr.bin")
+    data = make_file(p, 1 << 20)
+    a = np.zeros(1 << 20, np.uint8)
+    base = sys.getrefcount(a)
+    with eng.open(p) as f:
+        for _ in range(20):
+            f.pread_async(a, 0)  # dropped at once: the read keeps a alive and exported
+        end = time.monotonic() + 30
+        while eng.inflight() and time.monotonic() < end:
+            eng.poll(0.1)
+        assert eng.inflight() == 0
+    assert sys.getrefcount(a) == base and a.tobytes() == data
