@@ -244,6 +244,14 @@ int homi_cuda_available(void);
 int homi_read_to_stream(homi_file *f, void *dev_buf, size_t len, int64_t offset, void *cuda_stream,
                         int64_t *result);
 
+/* Wait until the work queued on cuda_stream (a cudaStream_t; NULL or
+ * cudaStreamLegacy: the legacy default stream of device, or of the current
+ * device when device < 0) has finished.  For front-ends that get a buffer
+ * together with the stream its producer still works on (the Python module:
+ * __cuda_array_interface__ v3, DLPack) and must not let HOMI's staging
+ * copies overtake that work.  HOMI_ENOTSUP without CUDA or GPU. */
+int homi_cuda_stream_sync(void *cuda_stream, int device);
+
 /* "gds" (cuFile moves data storage -> GPU), "compat" (cuFile runs through
  * its own bounce buffers) or "unavailable". */
 const char *homi_cufile_status(homi_engine *eng);

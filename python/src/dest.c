@@ -113,6 +113,17 @@ static int from_cai(PyObject *obj, PyObject *cai, homi_dest *d)
             return -1;
         }
     }
+    /* v3 "stream": None = no synchronisation needed, else the stream the
+     * producer works on; before v3 the legacy default stream is assumed */
+    PyObject *stream = PyDict_GetItemString(cai, "stream");
+    d->sync = stream != Py_None;
+    if (stream && stream != Py_None) {
+        if (!PyLong_Check(stream)) {
+            PyErr_SetString(PyExc_TypeError, "malformed stream in __cuda_array_interface__");
+            return -1;
+        }
+        d->stream = PyLong_AsVoidPtr(stream);
+    }
     uintptr_t ptr = (uintptr_t)PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(data, 0));
     if (bad || PyErr_Occurred()) return -1;
     d->ptr = (void *)ptr;
@@ -148,8 +159,14 @@ static int from_capsule(PyObject *cap, homi_dest *d)
     switch (t->device.device_type) {
     case kDLCPU:
     case kDLCUDAHost: d->mem = HOMI_MEM_AUTO; break;
-    case kDLCUDA: d->mem = HOMI_MEM_DEVICE; break;
-    case kDLCUDAManaged: d->mem = HOMI_MEM_AUTO; break;
+    case kDLCUDA: /* exported for the legacy default stream (stream=None) */
+        d->mem = HOMI_MEM_DEVICE;
+        d->sync = 1;
+        break;
+    case kDLCUDAManaged:
+        d->mem = HOMI_MEM_AUTO;
+        d->sync = 1;
+        break;
     default:
         PyErr_Format(PyExc_TypeError, "DLPack device type %d is not host or CUDA memory",
                      (int)t->device.device_type);
@@ -222,4 +239,16 @@ void homi_dest_release(homi_dest *d)
     d->has_view = 0;
     dlpack_drop(d);
     Py_CLEAR(d->owner);
+}
+
+int homi_dest_sync(const homi_dest *d, void *skip)
+{
+    if (!d->sync || !d->len) return HOMI_OK;
+    uintptr_t s = (uintptr_t)d->stream, k = (uintptr_t)skip;
+    if (s == k || (s <= 1 && k <= 1)) return HOMI_OK; /* 0 and 1: both the legacy stream */
+    int device = -1;
+    /* the legacy and per-thread default streams are per device */
+    if (s <= 2 && homi_mem_kind_of(d->ptr, d->len, &device) != HOMI_MEM_DEVICE) device = -1;
+    int rc = homi_cuda_stream_sync(d->stream, device);
+    return rc == HOMI_ENOTSUP ? HOMI_OK : rc;
 }

@@ -123,7 +123,8 @@ static PyObject *file_pread(HomiFile *f, PyObject *args, PyObject *kw)
         homi_read_opts o = {.mem = r.d.mem};
         homi_file *hf = f->hf;
         Py_BEGIN_ALLOW_THREADS;
-        n = homi_pread_ex(hf, r.d.ptr, r.len, r.off, &o);
+        n = homi_dest_sync(&r.d, (void *)(uintptr_t)-1);
+        if (n == 0) n = homi_pread_ex(hf, r.d.ptr, r.len, r.off, &o);
         Py_END_ALLOW_THREADS;
     }
     homi_dest_release(&r.d);
@@ -163,7 +164,8 @@ static PyObject *file_pread_async(HomiFile *f, PyObject *args, PyObject *kw)
     homi_engine *eng = f->engine->eng;
     int rc;
     Py_BEGIN_ALLOW_THREADS;
-    rc = homi_submit(eng, &io, 1);
+    rc = homi_dest_sync(&r.d, (void *)(uintptr_t)-1);
+    if (rc == 0) rc = homi_submit(eng, &io, 1);
     Py_END_ALLOW_THREADS;
     if (rc < 0) {
         Py_DECREF(fut);
@@ -232,7 +234,11 @@ static PyObject *file_read_to_stream(HomiFile *f, PyObject *args, PyObject *kw)
         return PyErr_NoMemory();
     }
     *fut->slot = INT64_MIN; /* libhomi writes the result once the stream gets there */
-    int rc = homi_read_to_stream(f->hf, r.d.ptr, r.len, r.off, sp, fut->slot);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS; /* work of another producer stream must not be overtaken */
+    rc = homi_dest_sync(&fut->dest, sp);
+    Py_END_ALLOW_THREADS;
+    if (!rc) rc = homi_read_to_stream(f->hf, r.d.ptr, r.len, r.off, sp, fut->slot);
     if (rc) {
         Py_DECREF(fut);
         return homi_raise(rc, "read_to_stream");

@@ -24,6 +24,8 @@ typedef struct homi_dest {
     Py_buffer view;              /* buffer protocol export (has_view)       */
     PyObject *owner;             /* object kept alive (array, capsule)      */
     struct DLManagedTensor *dlm; /* consumed DLPack tensor, deleted at end  */
+    int sync;                    /* the producer's stream must be drained first */
+    void *stream;                /* that stream (NULL: legacy default stream)   */
 } homi_dest;
 
 /* Fill d from obj; -1 with a Python exception set (TypeError for a
@@ -31,6 +33,11 @@ typedef struct homi_dest {
 int homi_dest_acquire(PyObject *obj, homi_dest *d);
 /* Give back what homi_dest_acquire took (GIL held). */
 void homi_dest_release(homi_dest *d);
+/* Wait for the producer's stream of a device destination (CUDA array
+ * interface v3 "stream", legacy default stream for older versions and
+ * DLPack), unless it is skip; called without the GIL.  HOMI_OK or a
+ * negative homi_err (HOMI_ENOTSUP, no CUDA, counts as done). */
+int homi_dest_sync(const homi_dest *d, void *skip);
 
 typedef struct HomiFile HomiFile;
 
