@@ -244,10 +244,8 @@ static PyObject *file_read_to_stream(HomiFile *f, PyObject *args, PyObject *kw)
         return homi_raise(rc, "read_to_stream");
     }
     /* the engine keeps it (and its destination) until the result is in */
-    if (PyList_Append(f->engine->streams, (PyObject *)fut) < 0) {
-        Py_DECREF(fut);
-        return NULL;
-    }
+    if (PyList_Append(f->engine->streams, (PyObject *)fut) < 0)
+        return NULL; /* out of memory: leak fut rather than free a slot libhomi will write */
     return (PyObject *)fut;
 }
 
