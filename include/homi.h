@@ -271,6 +271,14 @@ int homi_cuda_available(void);
 int homi_read_to_stream(homi_file *f, void *dev_buf, size_t len, int64_t offset, void *cuda_stream,
                         int64_t *result);
 
+/* Wait until the work queued on cuda_stream (a cudaStream_t; NULL or
+ * cudaStreamLegacy: the legacy default stream of device, or of the current
+ * device when device < 0) has finished.  For front-ends that get a buffer
+ * together with the stream its producer still works on (the Python module:
+ * __cuda_array_interface__ v3, DLPack) and must not let HOMI's staging
+ * copies overtake that work.  HOMI_ENOTSUP without CUDA or GPU. */
+int homi_cuda_stream_sync(void *cuda_stream, int device);
+
 /* "gds" (cuFile moves data storage -> GPU), "compat" (cuFile runs through
  * its own bounce buffers) or "unavailable". */
 const char *homi_cufile_status(homi_engine *eng);
@@ -299,6 +307,19 @@ int homi_file_stats(homi_file *f, homi_stats *out);
 int homi_engine_stats(homi_engine *eng, homi_stats *out);
 /* Human-readable multi-line summary of s (paths, bytes, fallbacks). */
 void homi_stats_print(const homi_stats *s, double seconds, void *file /* FILE* */);
+
+/* The report of the homi-info tool, written to file (a FILE*).  path NULL:
+ * the engine part (HOMI version, each path available or why not, NVMe
+ * namespaces; with HOMI_INFO_HINTS every configuration key and value).
+ * With a path: that file's size, backing device, NVMe namespace,
+ * passthrough usability, O_DIRECT alignment and extent map (at most
+ * max_extents ranges, 0 = all), each range with its class, the path a read
+ * of it takes and why.  HOMI_OK, or a negative homi_err when the file
+ * cannot be opened (errno is that of open(2)) or is not a regular file. */
+#define HOMI_INFO_SYNC 0x1u  /* write dirty data back before mapping  */
+#define HOMI_INFO_HINTS 0x2u /* list the configuration (path NULL)    */
+int homi_info_print(homi_engine *eng, const char *path, unsigned flags, size_t max_extents,
+                    void *file);
 
 /* Library version string "major.minor.patch". */
 const char *homi_version(void);

@@ -16,6 +16,8 @@ PKGS=(
   # and what scripts/build-mpich-homi.sh needs to rebuild MPICH from its source package
   libmpich-dev mpich libhwloc-dev autoconf automake libtool dpkg-dev
   libhdf5-mpich-dev
+  # Python module homi (issue 24): headers, and what its tests and pip install use
+  python3-dev python3-numpy python3-pytest python3-setuptools python3-wheel python3-pip python3-venv
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -277,3 +277,23 @@ int homi_ipc_peer_ok(int device, int peer)
     return 0;
 #endif
 }
+
+int homi_cuda_stream_sync(void *cuda_stream, int device)
+{
+#ifdef HOMI_HAVE_CUDA
+    if (!homi_cuda_usable()) return HOMI_ENOTSUP;
+    int prev = -1;
+    if (device >= 0 && cudaGetDevice(&prev) == cudaSuccess && prev != device)
+        cudaSetDevice(device);
+    else
+        prev = -1;
+    int rc =
+        homi_cuda_err(cudaStreamSynchronize((cudaStream_t)cuda_stream), "cudaStreamSynchronize");
+    if (prev >= 0) cudaSetDevice(prev);
+    return rc;
+#else
+    (void)cuda_stream;
+    (void)device;
+    return HOMI_ENOTSUP;
+#endif
+}
