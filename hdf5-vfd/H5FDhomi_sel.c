@@ -7,8 +7,9 @@
  * points), split at chunk boundaries, chunk addresses from
  * H5Dget_chunk_info_by_coord.  The pieces go to homi_read_pieces in
  * batches, so HDF5's per-piece driver calls (and its per-chunk selection
- * projections) are skipped.  Anything else (other memory selections, a
- * chunk that is not allocated or not stored whole) is left to H5Dread. */
+ * projections) are skipped; pieces at constant strides become 2-D pieces
+ * (homi_read_pieces2d), so a strided selection costs per row of blocks.  Anything else (other
+ * memory selections, a chunk that is not allocated or not stored whole) is left to H5Dread. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,7 @@ struct map {
     char *buf;
     homi_mem_kind mem;
     H5FD_homi_t *file;
-    homi_piece *p;
+    homi_piece2d *p;
     size_t n;
     int refuse; /* a chunk the fast path cannot read: leave it to H5Dread */
 };
@@ -55,7 +56,7 @@ static int by_row(const void *a, const void *b)
 static int flush(struct map *m)
 {
     if (!m->n) return 0;
-    int64_t r = homi_read_pieces(m->file->hf, m->p, m->n, m->mem, HOMI_PIECES_ZERO_EOF);
+    int64_t r = homi_read_pieces2d(m->file->hf, m->p, m->n, m->mem, HOMI_PIECES_ZERO_EOF);
     size_t n = m->n;
     m->n = 0;
     if (r < 0) {
@@ -66,18 +67,34 @@ static int flush(struct map *m)
     return 0;
 }
 
+/* Add len bytes at file address addr for memory offset moff: extends the
+ * last piece when it continues it, or when the two form (or continue) a
+ * constant stride in the file and in memory (a 2-D piece). */
 static int add_piece(struct map *m, haddr_t addr, uint64_t len, uint64_t moff)
 {
     char *dst = m->buf + moff;
-    if (m->n) { /* continues the last piece in the file and in memory */
-        homi_piece *q = &m->p[m->n - 1];
-        if ((haddr_t)q->offset + q->len == addr && (char *)q->buf + q->len == dst) {
+    if (m->n) {
+        homi_piece2d *q = &m->p[m->n - 1];
+        uint64_t qa = (uint64_t)q->offset;
+        char *qd = q->buf;
+        if (q->count == 1 && qa + q->len == addr && qd + q->len == dst) {
             q->len += len;
+            return 0;
+        }
+        if (q->len == len && q->count == 1 && addr > qa && dst >= qd + len) {
+            q->fstride = addr - qa;
+            q->mstride = (uint64_t)(dst - qd);
+            q->count = 2;
+            return 0;
+        }
+        if (q->len == len && q->count > 1 && addr == qa + q->count * q->fstride &&
+            dst == qd + q->count * q->mstride) {
+            q->count++;
             return 0;
         }
     }
     if (m->n == BATCH && flush(m) < 0) return -1;
-    m->p[m->n++] = (homi_piece){.offset = (int64_t)addr, .len = len, .buf = dst};
+    m->p[m->n++] = (homi_piece2d){.offset = (int64_t)addr, .len = len, .count = 1, .buf = dst};
     return 0;
 }
 
@@ -141,32 +158,25 @@ static int emit(struct map *m, const struct seg *s)
     return 0;
 }
 
-/* Row segments of a regular hyperslab, generated in row-major order. */
-static struct seg *regular(struct map *m, hid_t fs, size_t *n, int *ok)
+/* The row segments of a regular hyperslab, generated in row-major order
+ * and emitted one by one (no list). */
+static int each_regular(struct map *m, hid_t fs)
 {
     const int R = m->rank, L = R - 1;
     hsize_t start[MAXRANK], stride[MAXRANK], count[MAXRANK], block[MAXRANK];
-    if (H5Sget_regular_hyperslab(fs, start, stride, count, block) < 0) {
-        *ok = 0;
-        return NULL;
-    }
+    if (H5Sget_regular_hyperslab(fs, start, stride, count, block) < 0) return 0;
     uint64_t rows = 1;
     for (int d = 0; d < L; d++)
         rows *= count[d] * block[d];
-    uint64_t k = rows * count[L];
-    struct seg *s = k ? malloc(k * sizeof *s) : NULL;
-    if (k && !s) {
-        *ok = 0;
-        return NULL;
-    }
     hsize_t ci[MAXRANK] = {0}, bi[MAXRANK] = {0}; /* block index, offset in block */
-    size_t at = 0;
-    for (uint64_t r = 0; r < rows; r++) {
+    for (uint64_t r = 0; r < rows && !m->refuse; r++) {
         uint64_t row = 0;
         for (int d = 0; d < L; d++)
             row = row * m->dims[d] + start[d] + ci[d] * stride[d] + bi[d];
-        for (hsize_t i = 0; i < count[L]; i++)
-            s[at++] = (struct seg){row, start[L] + i * stride[L], block[L]};
+        for (hsize_t i = 0; i < count[L] && !m->refuse; i++) {
+            struct seg sg = {row, start[L] + i * stride[L], block[L]};
+            if (emit(m, &sg) < 0) return -1;
+        }
         for (int d = L - 1; d >= 0; d--) { /* next row, row-major */
             if (++bi[d] < block[d]) break;
             bi[d] = 0;
@@ -174,8 +184,7 @@ static struct seg *regular(struct map *m, hid_t fs, size_t *n, int *ok)
             ci[d] = 0;
         }
     }
-    *n = (size_t)k;
-    return s;
+    return 1;
 }
 
 /* Row segments of the file selection, in HDF5's order; NULL with *n = 0
@@ -220,7 +229,6 @@ static struct seg *segments(struct map *m, hid_t fs, size_t *n, int *ok)
         return s;
     }
     if (t != H5S_SEL_HYPERSLABS) goto no;
-    if (H5Sis_regular_hyperslab(fs) > 0) return regular(m, fs, n, ok);
     hssize_t nb = H5Sget_select_hyper_nblocks(fs);
     if (nb < 0) goto no;
     hsize_t *bl = malloc((size_t)nb * 2 * (size_t)R * sizeof *bl);
@@ -346,18 +354,26 @@ int homi_h5_sel_read(hid_t dset, hid_t mem_type, hid_t mem_space, hid_t file_spa
         free(m.caddr);
         return 0;
     }
-    size_t nseg;
-    struct seg *s = segments(&m, file_space, &nseg, &ok);
-    int rc = ok ? 1 : 0;
-    if (ok && nseg) {
-        m.p = malloc(BATCH * sizeof *m.p);
-        if (!m.p) rc = 0;
+    m.p = malloc(BATCH * sizeof *m.p);
+    if (!m.p) {
+        free(m.caddr);
+        return 0;
+    }
+    int rc;
+    struct seg *s = NULL;
+    if (file_space != H5S_ALL && H5Sget_select_type(file_space) == H5S_SEL_HYPERSLABS &&
+        H5Sis_regular_hyperslab(file_space) > 0) {
+        rc = each_regular(&m, file_space);
+    } else {
+        size_t nseg;
+        s = segments(&m, file_space, &nseg, &ok);
+        rc = ok ? 1 : 0;
         for (size_t i = 0; rc == 1 && i < nseg && !m.refuse; i++)
             if (emit(&m, &s[i]) < 0) rc = -1;
-        if (rc == 1 && m.refuse) rc = 0; /* H5Dread reads it all again */
-        if (rc == 1 && flush(&m) < 0) rc = -1;
-        free(m.p);
     }
+    if (rc == 1 && m.refuse) rc = 0; /* H5Dread reads it all again */
+    if (rc == 1 && flush(&m) < 0) rc = -1;
+    free(m.p);
     free(s);
     free(m.caddr);
     return rc;

@@ -217,6 +217,23 @@ typedef struct homi_piece {
 int64_t homi_read_pieces(homi_file *f, const homi_piece *pieces, size_t n, homi_mem_kind mem,
                          unsigned flags);
 
+/* A 2-D piece: count rows of len bytes, row r from file offset
+ * offset + r * fstride into buf + r * mstride (mstride >= len; rows may
+ * overlap in the file).  A strided selection is one 2-D piece per row of
+ * blocks instead of one piece per block, so planning costs per 2-D piece. */
+typedef struct homi_piece2d {
+    int64_t offset;
+    size_t len;
+    size_t count;
+    uint64_t fstride;
+    void *buf;
+    uint64_t mstride;
+} homi_piece2d;
+
+/* homi_read_pieces for 2-D pieces (same rules, flags and result). */
+int64_t homi_read_pieces2d(homi_file *f, const homi_piece2d *pieces, size_t n, homi_mem_kind mem,
+                           unsigned flags);
+
 /* Synchronous write through the kernel path (files opened HOMI_RDWR);
  * invalidates the file's extent map.  Returns bytes written or error. */
 int64_t homi_pwrite(homi_file *f, const void *buf, size_t len, int64_t offset);

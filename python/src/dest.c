@@ -200,35 +200,35 @@ int homi_dest_acquire(PyObject *obj, homi_dest *d)
     int rc;
     if (PyCapsule_CheckExact(obj)) {
         rc = from_capsule(obj, d);
-    } else if (PyObject_CheckBuffer(obj)) {
-        rc = from_buffer(obj, d);
-    } else {
-        PyObject *cai = PyObject_GetAttrString(obj, "__cuda_array_interface__");
-        if (cai) {
-            rc = from_cai(obj, cai, d);
-            Py_DECREF(cai);
-        } else if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-            return -1;
-        } else {
-            PyErr_Clear();
-            PyObject *cap = PyObject_CallMethod(obj, "__dlpack__", NULL);
-            if (!cap) {
-                if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
-                PyErr_Clear();
-                PyErr_Format(PyExc_TypeError,
-                             "cannot read into %.80s: it exposes neither a writable buffer, "
-                             "__cuda_array_interface__ nor __dlpack__",
-                             Py_TYPE(obj)->tp_name);
-                return -1;
-            }
-            rc = from_capsule(cap, d);
-            Py_DECREF(cap);
-            if (rc == 0) {
-                /* keep the producer alive too, not only its capsule */
-                Py_SETREF(d->owner, Py_NewRef(obj));
-            }
-        }
+        goto out;
     }
+    /* device arrays first: CuPy also has a buffer slot, which refuses */
+    PyObject *cai = PyObject_GetAttrString(obj, "__cuda_array_interface__");
+    if (cai) {
+        rc = from_cai(obj, cai, d);
+        Py_DECREF(cai);
+        goto out;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
+    PyErr_Clear();
+    if (PyObject_CheckBuffer(obj)) {
+        rc = from_buffer(obj, d);
+        goto out;
+    }
+    PyObject *cap = PyObject_CallMethod(obj, "__dlpack__", NULL);
+    if (!cap) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError,
+                     "cannot read into %.80s: it exposes neither a writable buffer, "
+                     "__cuda_array_interface__ nor __dlpack__",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    rc = from_capsule(cap, d);
+    Py_DECREF(cap);
+    if (rc == 0) Py_SETREF(d->owner, Py_NewRef(obj)); /* keep the producer alive too */
+out:
     if (rc < 0) homi_dest_release(d);
     return rc;
 }

@@ -111,7 +111,7 @@ static int add_small(struct builder *b, uint64_t off, uint64_t len, char *dst)
     struct homi_pp_window *w = b->open ? &pl->win[pl->nwin - 1] : NULL;
     if (w) {
         uint64_t nend = end > b->win_end ? end : b->win_end;
-        if (off > b->win_end + prm->gap_max || nend - w->off > prm->window_max ||
+        if (off < w->off || off > b->win_end + prm->gap_max || nend - w->off > prm->window_max ||
             w->nruns + need_runs > prm->runs_max)
             w = NULL;
     }
@@ -130,6 +130,62 @@ static int add_small(struct builder *b, uint64_t off, uint64_t len, char *dst)
         int rc = add_seg(b, w, off + done - w->off, (uint64_t)(uintptr_t)dst + done, (uint32_t)l);
         if (rc) return rc;
         done += l;
+    }
+    return HOMI_OK;
+}
+
+/* One piece: clipped at the end of the file, direct or into a window. */
+static int add_piece(struct builder *b, uint64_t off, uint64_t len, char *dst, uint64_t fsize)
+{
+    uint64_t valid = off >= fsize ? 0 : (fsize - off < len ? fsize - off : len);
+    int rc = HOMI_OK;
+    b->pl->file_bytes += valid;
+    if (valid < len && b->prm->zero_eof) rc = add_zero(b, dst + valid, len - valid);
+    if (rc || !valid) return rc;
+    if (valid >= b->prm->direct_min) return add_direct(b, off, valid, dst);
+    return add_small(b, off, valid, dst);
+}
+
+/* A 2-D piece whose rows all lie before the end of the file, fit one window
+ * and one run each: runs of up to task_max / len rows, in the open window
+ * when it can take them, else in a new one. */
+static int add_block2d(struct builder *b, const homi_piece2d *p)
+{
+    struct homi_pp_plan *pl = b->pl;
+    const struct homi_pp_params *prm = b->prm;
+    uint64_t off = (uint64_t)p->offset, len = p->len;
+    uint64_t end = off + (p->count - 1) * p->fstride + len;
+    size_t per = (size_t)(prm->task_max / len), need = (p->count + per - 1) / per;
+    struct homi_pp_window *w = b->open ? &pl->win[pl->nwin - 1] : NULL;
+    if (w) {
+        uint64_t nend = end > b->win_end ? end : b->win_end;
+        if (off < w->off || off > b->win_end + prm->gap_max || nend - w->off > prm->window_max ||
+            w->nruns + need > prm->runs_max)
+            w = NULL;
+    }
+    if (!w) {
+        if (grow((void **)&pl->win, &b->cap_win, pl->nwin + 1, sizeof *pl->win)) return HOMI_ENOMEM;
+        w = &pl->win[pl->nwin++];
+        *w = (struct homi_pp_window){.off = off, .len = 0, .run0 = pl->nruns};
+        b->open = 1;
+        b->win_end = off;
+    }
+    if (grow((void **)&pl->runs, &b->cap_runs, pl->nruns + need, sizeof *pl->runs))
+        return HOMI_ENOMEM;
+    if (end > b->win_end) b->win_end = end;
+    w->len = b->win_end - w->off;
+    w->bytes += p->count * len;
+    pl->file_bytes += p->count * len;
+    for (size_t r0 = 0; r0 < p->count; r0 += per) {
+        size_t k = p->count - r0 < per ? p->count - r0 : per;
+        pl->runs[pl->nruns++] =
+            (struct homi_pp_run){.src = off + r0 * p->fstride - w->off,
+                                 .dst = (uint64_t)(uintptr_t)p->buf + r0 * p->mstride,
+                                 .len = (uint32_t)len,
+                                 .count = (uint32_t)k,
+                                 .spitch = k > 1 ? (uint32_t)p->fstride : (uint32_t)len,
+                                 .dpitch = k > 1 ? (uint32_t)p->mstride : (uint32_t)len};
+        w->nruns++;
     }
     return HOMI_OK;
 }
@@ -182,17 +238,67 @@ int homi_pp_build(const homi_piece *pieces, size_t n, uint64_t fsize,
     struct builder b = {.pl = out, .prm = prm};
     for (size_t k = 0; k < n && !rc; k++) {
         const homi_piece *p = &pieces[order ? order[k].idx : k];
-        if (!p->len) continue;
-        uint64_t off = (uint64_t)p->offset, len = p->len;
-        uint64_t valid = off >= fsize ? 0 : (fsize - off < len ? fsize - off : len);
-        char *dst = p->buf;
-        out->file_bytes += valid;
-        if (valid < len && prm->zero_eof) rc = add_zero(&b, dst + valid, len - valid);
-        if (rc || !valid) continue;
-        if (valid >= prm->direct_min)
-            rc = add_direct(&b, off, valid, dst);
-        else
-            rc = add_small(&b, off, valid, dst);
+        if (p->len) rc = add_piece(&b, (uint64_t)p->offset, p->len, p->buf, fsize);
+    }
+    free(order);
+    if (rc) homi_pp_free(out);
+    return rc;
+}
+
+static int check2d(const homi_piece2d *p, size_t n, const struct homi_pp_params *prm, int *sorted)
+{
+    if (!prm || prm->task_max == 0 || prm->window_max == 0 || prm->runs_max == 0 ||
+        prm->direct_min == 0)
+        return HOMI_EINVAL;
+    if (n && !p) return HOMI_EINVAL;
+    *sorted = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!p[i].len || !p[i].count) continue;
+        if (!p[i].buf || p[i].offset < 0) return HOMI_EINVAL;
+        if (p[i].count > 1 && p[i].mstride < p[i].len) return HOMI_EINVAL; /* rows overlap */
+        uint64_t c = p[i].count - 1;
+        if (c && (p[i].fstride > (uint64_t)INT64_MAX / c || p[i].mstride > (uint64_t)INT64_MAX / c))
+            return HOMI_ERANGE;
+        uint64_t ext = c * p[i].fstride;
+        if (ext > (uint64_t)INT64_MAX - p[i].len ||
+            ext + p[i].len > (uint64_t)INT64_MAX - (uint64_t)p[i].offset)
+            return HOMI_ERANGE;
+        if (i && p[i].offset < p[i - 1].offset) *sorted = 0;
+    }
+    return HOMI_OK;
+}
+
+int homi_pp_build2d(const homi_piece2d *pieces, size_t n, uint64_t fsize,
+                    const struct homi_pp_params *prm, struct homi_pp_plan *out)
+{
+    if (!out) return HOMI_EINVAL;
+    memset(out, 0, sizeof *out);
+    int sorted;
+    int rc = check2d(pieces, n, prm, &sorted);
+    if (rc) return rc;
+    struct key *order = NULL;
+    if (!sorted) {
+        order = malloc(n * sizeof *order);
+        if (!order) return HOMI_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            order[i] = (struct key){pieces[i].offset, i};
+        qsort(order, n, sizeof *order, by_offset);
+    }
+    struct builder b = {.pl = out, .prm = prm};
+    for (size_t k = 0; k < n && !rc; k++) {
+        const homi_piece2d *p = &pieces[order ? order[k].idx : k];
+        if (!p->len || !p->count) continue;
+        uint64_t ext = (p->count - 1) * p->fstride + p->len;
+        if ((uint64_t)p->offset + ext <= fsize && p->len < prm->direct_min &&
+            p->len <= prm->task_max && ext <= prm->window_max && p->fstride <= UINT32_MAX &&
+            p->mstride <= UINT32_MAX &&
+            (p->count + prm->task_max / p->len - 1) / (prm->task_max / p->len) <= prm->runs_max) {
+            rc = add_block2d(&b, p);
+            continue;
+        }
+        for (size_t r = 0; r < p->count && !rc; r++) /* row by row */
+            rc = add_piece(&b, (uint64_t)p->offset + r * p->fstride, p->len,
+                           (char *)p->buf + r * p->mstride, fsize);
     }
     free(order);
     if (rc) homi_pp_free(out);

@@ -72,6 +72,11 @@ void homi_pp_params_default(struct homi_pp_params *p, uint64_t window_max);
  * offset or length out of range) or HOMI_ENOMEM; *out is then empty. */
 int homi_pp_build(const homi_piece *pieces, size_t n, uint64_t fsize,
                   const struct homi_pp_params *prm, struct homi_pp_plan *out);
+/* The same for 2-D pieces: a piece whose rows fit one window becomes a few
+ * 2-D runs at once (planning costs per piece, not per row); others are
+ * planned row by row. */
+int homi_pp_build2d(const homi_piece2d *pieces, size_t n, uint64_t fsize,
+                    const struct homi_pp_params *prm, struct homi_pp_plan *out);
 void homi_pp_free(struct homi_pp_plan *p);
 
 #endif

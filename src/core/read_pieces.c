@@ -143,62 +143,51 @@ static void plan_params(const struct homi_engine *e, int device, unsigned flags,
     if (device < 0) prm->task_max = 1u << 20; /* host: memcpy per row, no warps */
 }
 
-int64_t homi_read_pieces(homi_file *handle, const homi_piece *pieces, size_t n, homi_mem_kind mem,
-                         unsigned flags)
+/* Checks shared by both entry points: the file, flags, memory kind (of
+ * the first non-empty destination, span bytes long) and the file size. */
+static int prepare(homi_file *handle, const void *first, size_t span, homi_mem_kind mem,
+                   unsigned flags, struct homi_fh **f, int *device, int64_t *fsize)
 {
-    struct homi_fh *f = homi_file_lookup(handle);
-    if (!f) return HOMI_EBADF;
-    if ((flags & ~HOMI_PIECES_ZERO_EOF) || mem < HOMI_MEM_AUTO || mem > HOMI_MEM_DEVICE ||
-        (n && !pieces))
+    if (!(*f = homi_file_lookup(handle))) return HOMI_EBADF;
+    if ((flags & ~HOMI_PIECES_ZERO_EOF) || mem < HOMI_MEM_AUTO || mem > HOMI_MEM_DEVICE)
         return HOMI_EINVAL;
-    size_t first = 0;
-    while (first < n && !pieces[first].len)
-        first++;
-    if (first == n) return 0;
-    int device = -1;
-    int kind = homi_mem_resolve(pieces[first].buf, pieces[first].len, mem, &device);
+    *device = -1;
+    int kind = homi_mem_resolve(first, span, mem, device);
     if (kind < 0) return kind;
-    if (kind != HOMI_MEM_DEVICE) device = -1;
-    int64_t fsize = homi_file_size(handle);
-    if (fsize < 0) return fsize;
+    if (kind != HOMI_MEM_DEVICE) *device = -1;
+    *fsize = homi_file_size(handle);
+    return *fsize < 0 ? (int)*fsize : HOMI_OK;
+}
 
+/* Run a plan: zero ranges, direct pieces (all in flight), windows. */
+static int64_t run_plan(struct homi_fh *f, struct homi_pp_plan *pl, int device,
+                        const struct homi_pp_params *prm)
+{
     struct homi_engine *e = f->eng;
-    struct homi_pp_params prm;
-    plan_params(e, device, flags, &prm);
-    struct homi_pp_plan pl;
-    int rc = homi_pp_build(pieces, n, (uint64_t)fsize, &prm, &pl);
-    if (rc) return rc;
-    homi_log(HOMI_LOG_DEBUG,
-             "read_pieces: %zu pieces -> %zu direct, %zu windows (%zu runs), %zu zero ranges", n,
-             pl.ndirect, pl.nwin, pl.nruns, pl.nzero);
-
     struct homi_scatter *s = NULL;
-    rc = homi_scatter_open(e, device, prm.window_max, &s);
-    if (rc) {
-        homi_pp_free(&pl);
-        return rc;
-    }
-    for (size_t i = 0; i < pl.nzero && !rc; i++)
-        rc = homi_scatter_zero(s, pl.zero[i].dst, pl.zero[i].len);
+    int rc = homi_scatter_open(e, device, prm->window_max, &s);
+    if (rc) return rc;
+    for (size_t i = 0; i < pl->nzero && !rc; i++)
+        rc = homi_scatter_zero(s, pl->zero[i].dst, pl->zero[i].len);
 
     /* direct pieces: all in flight while the windows run */
     struct direct_group g = {.left = 0};
     pthread_mutex_init(&g.m, NULL);
     pthread_cond_init(&g.c, NULL);
-    struct direct_ctx *dc = pl.ndirect ? calloc(pl.ndirect, sizeof *dc) : NULL;
-    if (pl.ndirect && !dc && !rc) rc = HOMI_ENOMEM;
+    struct direct_ctx *dc = pl->ndirect ? calloc(pl->ndirect, sizeof *dc) : NULL;
+    if (pl->ndirect && !dc && !rc) rc = HOMI_ENOMEM;
     size_t started = 0;
-    for (; !rc && started < pl.ndirect; started++) {
+    for (; !rc && started < pl->ndirect; started++) {
         dc[started].g = &g;
         pthread_mutex_lock(&g.m);
         g.left++;
         pthread_mutex_unlock(&g.m);
-        int r = direct_start(f, &pl.direct[started], device, &dc[started]);
+        int r = direct_start(f, &pl->direct[started], device, &dc[started]);
         if (r) direct_done(&dc[started], r, 0);
     }
 
     uint64_t missing = 0;
-    if (!rc) rc = run_windows(f, &pl, s, prm.zero_eof, &missing);
+    if (!rc) rc = run_windows(f, pl, s, prm->zero_eof, &missing);
 
     pthread_mutex_lock(&g.m);
     while (g.left)
@@ -207,12 +196,12 @@ int64_t homi_read_pieces(homi_file *handle, const homi_piece *pieces, size_t n, 
     pthread_mutex_destroy(&g.m);
     pthread_cond_destroy(&g.c);
     for (size_t i = 0; i < started; i++) {
-        const struct homi_pp_direct *p = &pl.direct[i];
+        const struct homi_pp_direct *p = &pl->direct[i];
         if (dc[i].res < 0) {
             if (!rc) rc = (int)dc[i].res;
         } else if ((uint64_t)dc[i].res < p->len) { /* the file shrank */
             missing += p->len - (uint64_t)dc[i].res;
-            if (prm.zero_eof && !rc)
+            if (prm->zero_eof && !rc)
                 rc = homi_scatter_zero(s, p->dst + dc[i].res, p->len - (uint64_t)dc[i].res);
         }
     }
@@ -220,14 +209,69 @@ int64_t homi_read_pieces(homi_file *handle, const homi_piece *pieces, size_t n, 
     if (!rc) rc = rs;
     free(dc);
     uint64_t staged = 0;
-    for (size_t i = 0; device >= 0 && i < pl.nwin; i++)
-        staged += pl.win[i].bytes;
-    int64_t result = rc ? rc : (int64_t)(pl.file_bytes - missing);
-    if (!rc && staged) {
+    for (size_t i = 0; device >= 0 && i < pl->nwin; i++)
+        staged += pl->win[i].bytes;
+    if (rc) return rc;
+    if (staged) {
         staged = staged > missing ? staged - missing : 0;
         atomic_fetch_add(&f->stats.staged_bytes, staged);
         atomic_fetch_add(&e->stats.staged_bytes, staged);
     }
+    return (int64_t)(pl->file_bytes - missing);
+}
+
+int64_t homi_read_pieces(homi_file *handle, const homi_piece *pieces, size_t n, homi_mem_kind mem,
+                         unsigned flags)
+{
+    if (n && !pieces) return HOMI_EINVAL;
+    size_t first = 0;
+    while (first < n && !pieces[first].len)
+        first++;
+    struct homi_fh *f;
+    int device;
+    int64_t fsize;
+    int rc = prepare(handle, first < n ? pieces[first].buf : NULL,
+                     first < n ? pieces[first].len : 0, mem, flags, &f, &device, &fsize);
+    if (first == n) return rc ? rc : 0;
+    if (rc) return rc;
+    struct homi_pp_params prm;
+    plan_params(f->eng, device, flags, &prm);
+    struct homi_pp_plan pl;
+    rc = homi_pp_build(pieces, n, (uint64_t)fsize, &prm, &pl);
+    if (rc) return rc;
+    homi_log(HOMI_LOG_DEBUG,
+             "read_pieces: %zu pieces -> %zu direct, %zu windows (%zu runs), %zu zero ranges", n,
+             pl.ndirect, pl.nwin, pl.nruns, pl.nzero);
+    int64_t r = run_plan(f, &pl, device, &prm);
     homi_pp_free(&pl);
-    return result;
+    return r;
+}
+
+int64_t homi_read_pieces2d(homi_file *handle, const homi_piece2d *pieces, size_t n,
+                           homi_mem_kind mem, unsigned flags)
+{
+    if (n && !pieces) return HOMI_EINVAL;
+    size_t first = 0;
+    while (first < n && !(pieces[first].len && pieces[first].count))
+        first++;
+    size_t span =
+        first < n ? (pieces[first].count - 1) * pieces[first].mstride + pieces[first].len : 0;
+    struct homi_fh *f;
+    int device;
+    int64_t fsize;
+    int rc = prepare(handle, first < n ? pieces[first].buf : NULL, span, mem, flags, &f, &device,
+                     &fsize);
+    if (first == n) return rc ? rc : 0;
+    if (rc) return rc;
+    struct homi_pp_params prm;
+    plan_params(f->eng, device, flags, &prm);
+    struct homi_pp_plan pl;
+    rc = homi_pp_build2d(pieces, n, (uint64_t)fsize, &prm, &pl);
+    if (rc) return rc;
+    homi_log(HOMI_LOG_DEBUG,
+             "read_pieces2d: %zu pieces -> %zu direct, %zu windows (%zu runs), %zu zero ranges", n,
+             pl.ndirect, pl.nwin, pl.nruns, pl.nzero);
+    int64_t r = run_plan(f, &pl, device, &prm);
+    homi_pp_free(&pl);
+    return r;
 }

@@ -99,7 +99,7 @@ int main(void)
     homi_piece *p = calloc(cap, sizeof *p);
     REQUIRE(p, "calloc");
     for (int round = 0; round < 10; round++) {
-        size_t n = 1 + (size_t)t_below(round < 5 ? 300 : 20000);
+        size_t n = 1 + (size_t)t_below(round < 5 ? 300 : 4000);
         for (size_t i = 0; i < n; i++) {
             p[i].offset = (int64_t)t_below(fsize + 2 * M);
             uint64_t c = t_below(100);
