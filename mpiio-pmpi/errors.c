@@ -1,7 +1,11 @@
-/* errors.c - MPI error codes of the layer: each distinct (class, text) is
- * a dynamic error code of that class carrying the text, so that
- * MPI_Error_class gives the class the standard names and MPI_Error_string
- * names the hint or the call; errors reach the file's error handler. */
+/* errors.c - MPI error codes of the layer, so that MPI_Error_class gives
+ * the class the standard names and MPI_Error_string names the hint or the
+ * call: in MPICH-derived libraries (libmpich ABI: MPICH, Cray MPICH, Intel
+ * MPI) an error code made by MPIR_Err_create_code, as ROMIO makes its own;
+ * elsewhere (Open MPI) each distinct (class, text) becomes a dynamic error
+ * code of that class carrying the text.  Errors reach the file's error
+ * handler. */
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +27,19 @@ int lyr_err(int cls, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
     va_end(ap);
+    /* MPICH: int MPIR_Err_create_code(lastcode, fatal, fcname, line, class,
+     * generic_msg, specific_msg, ...) */
+    typedef int (*create_fn)(int, int, const char *, int, int, const char *, const char *, ...);
+    static create_fn create;
+    static int looked;
+    pthread_mutex_lock(&err_lock);
+    if (!looked) {
+        void *sym = dlsym(RTLD_DEFAULT, "MPIR_Err_create_code");
+        memcpy(&create, &sym, sizeof create);
+        looked = 1;
+    }
+    pthread_mutex_unlock(&err_lock);
+    if (create) return create(MPI_SUCCESS, 0, "homi_mpiio", __LINE__, cls, "**io", "**io %s", text);
     int code = cls;
     pthread_mutex_lock(&err_lock);
     for (int i = 0; i < ncache; i++)
