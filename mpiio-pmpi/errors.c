@@ -84,7 +84,15 @@ int lyr_err_homi(int rc, const char *what)
 
 int lyr_fail(MPI_File fh, int err)
 {
-    if (err != MPI_SUCCESS) PMPI_File_call_errhandler(fh, err);
+    if (err == MPI_SUCCESS) return err;
+    if (fh == MPI_FILE_NULL) { /* Open MPI refuses MPI_FILE_NULL in call_errhandler */
+        MPI_Errhandler eh = MPI_ERRHANDLER_NULL;
+        PMPI_File_get_errhandler(MPI_FILE_NULL, &eh);
+        int ret = eh == MPI_ERRORS_RETURN;
+        if (eh != MPI_ERRHANDLER_NULL) PMPI_Errhandler_free(&eh);
+        if (ret) return err;
+    }
+    PMPI_File_call_errhandler(fh, err);
     return err;
 }
 

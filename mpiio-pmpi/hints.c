@@ -91,8 +91,7 @@ static int apply(lyr_file *f, const char *k, const char *v)
         } else {
             int rc = homi_config_set(f->cfg, k, v);
             if (rc == HOMI_EHINT)
-                return lyr_err(MPI_ERR_INFO_KEY, "unknown HOMI hint \"%s\"; see docs/hints.md",
-                               k);
+                return lyr_err(MPI_ERR_INFO_KEY, "unknown HOMI hint \"%s\"; see docs/hints.md", k);
             if (rc)
                 return lyr_err(MPI_ERR_INFO_VALUE, "hint %s=\"%s\": %s; see docs/hints.md", k, v,
                                homi_strerror(rc));

@@ -54,10 +54,10 @@ typedef struct lyr_file {
     homi_coll *coll;      /* collective state                                */
     homi_coll_opts copts; /* collective hints                                */
     int cb_nodes_set;
-    int atomic;             /* MPI_File_set_atomicity(.., 1): MPI library reads */
-    pthread_mutex_t lock;   /* view and split-collective state                */
+    int atomic;           /* MPI_File_set_atomicity(.., 1): MPI library reads */
+    pthread_mutex_t lock; /* view and split-collective state                */
     lyr_view view;
-    int split_active;       /* a split collective begun by the layer          */
+    int split_active; /* a split collective begun by the layer          */
     MPI_Status split_status;
     int split_err;
     struct lyr_file *next;
@@ -107,8 +107,8 @@ int lyr_view_segments(const lyr_view *v, MPI_Offset offset, void *buf, MPI_Count
  * an MPI error code (already passed to the error handler), or -1 when HOMI
  * does not serve this call (on every rank of a collective one): then the
  * caller hands it to the MPI library.  status may be MPI_STATUS_IGNORE. */
-int lyr_read(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count count, MPI_Datatype datatype,
-             int coll, MPI_Status *status);
+int lyr_read(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count count,
+             MPI_Datatype datatype, int coll, MPI_Status *status);
 /* Can this read be served by HOMI (view, atomic mode, datatype)? */
 int lyr_can_read(lyr_file *f, MPI_Datatype datatype);
 

@@ -134,8 +134,8 @@ int MPI_File_set_view(MPI_File fh, MPI_Offset disp, MPI_Datatype etype, MPI_Data
                           fsize, esize);
     }
     if (!err && disp < 0 && disp != MPI_DISPLACEMENT_CURRENT)
-        err = lyr_err(MPI_ERR_ARG, "MPI_File_set_view: negative displacement %lld",
-                      (long long)disp);
+        err =
+            lyr_err(MPI_ERR_ARG, "MPI_File_set_view: negative displacement %lld", (long long)disp);
     if (!err) err = lyr_hints_apply(f, info);
     if (err) return lyr_fail(fh, err);
     err = PMPI_File_set_view(fh, disp, etype, filetype, datarep, info);

@@ -24,13 +24,17 @@ int lyr_pmpi_read(MPI_File fh, int op, MPI_Offset off, void *buf, MPI_Count cnt,
 {
     int n = (int)cnt;
     switch (op) {
-    case LYR_AT: LARGE(PMPI_File_read_at_c(fh, off, buf, cnt, t, st), PMPI_File_read_at(fh, off, buf, n, t, st));
-    case LYR_ALL: LARGE(PMPI_File_read_all_c(fh, buf, cnt, t, st), PMPI_File_read_all(fh, buf, n, t, st));
+    case LYR_AT:
+        LARGE(PMPI_File_read_at_c(fh, off, buf, cnt, t, st),
+              PMPI_File_read_at(fh, off, buf, n, t, st));
+    case LYR_ALL:
+        LARGE(PMPI_File_read_all_c(fh, buf, cnt, t, st), PMPI_File_read_all(fh, buf, n, t, st));
     case LYR_AT_ALL:
         LARGE(PMPI_File_read_at_all_c(fh, off, buf, cnt, t, st),
               PMPI_File_read_at_all(fh, off, buf, n, t, st));
     case LYR_SHARED:
-        LARGE(PMPI_File_read_shared_c(fh, buf, cnt, t, st), PMPI_File_read_shared(fh, buf, n, t, st));
+        LARGE(PMPI_File_read_shared_c(fh, buf, cnt, t, st),
+              PMPI_File_read_shared(fh, buf, n, t, st));
     case LYR_ORDERED:
         LARGE(PMPI_File_read_ordered_c(fh, buf, cnt, t, st),
               PMPI_File_read_ordered(fh, buf, n, t, st));
@@ -43,13 +47,17 @@ int lyr_pmpi_iread(MPI_File fh, int op, MPI_Offset off, void *buf, MPI_Count cnt
 {
     int n = (int)cnt;
     switch (op) {
-    case LYR_AT: LARGE(PMPI_File_iread_at_c(fh, off, buf, cnt, t, rq), PMPI_File_iread_at(fh, off, buf, n, t, rq));
-    case LYR_ALL: LARGE(PMPI_File_iread_all_c(fh, buf, cnt, t, rq), PMPI_File_iread_all(fh, buf, n, t, rq));
+    case LYR_AT:
+        LARGE(PMPI_File_iread_at_c(fh, off, buf, cnt, t, rq),
+              PMPI_File_iread_at(fh, off, buf, n, t, rq));
+    case LYR_ALL:
+        LARGE(PMPI_File_iread_all_c(fh, buf, cnt, t, rq), PMPI_File_iread_all(fh, buf, n, t, rq));
     case LYR_AT_ALL:
         LARGE(PMPI_File_iread_at_all_c(fh, off, buf, cnt, t, rq),
               PMPI_File_iread_at_all(fh, off, buf, n, t, rq));
     case LYR_SHARED:
-        LARGE(PMPI_File_iread_shared_c(fh, buf, cnt, t, rq), PMPI_File_iread_shared(fh, buf, n, t, rq));
+        LARGE(PMPI_File_iread_shared_c(fh, buf, cnt, t, rq),
+              PMPI_File_iread_shared(fh, buf, n, t, rq));
     default: LARGE(PMPI_File_iread_c(fh, buf, cnt, t, rq), PMPI_File_iread(fh, buf, n, t, rq));
     }
 }
@@ -59,13 +67,17 @@ int lyr_pmpi_write(MPI_File fh, int op, MPI_Offset off, const void *buf, MPI_Cou
 {
     int n = (int)cnt;
     switch (op) {
-    case LYR_AT: LARGE(PMPI_File_write_at_c(fh, off, buf, cnt, t, st), PMPI_File_write_at(fh, off, buf, n, t, st));
-    case LYR_ALL: LARGE(PMPI_File_write_all_c(fh, buf, cnt, t, st), PMPI_File_write_all(fh, buf, n, t, st));
+    case LYR_AT:
+        LARGE(PMPI_File_write_at_c(fh, off, buf, cnt, t, st),
+              PMPI_File_write_at(fh, off, buf, n, t, st));
+    case LYR_ALL:
+        LARGE(PMPI_File_write_all_c(fh, buf, cnt, t, st), PMPI_File_write_all(fh, buf, n, t, st));
     case LYR_AT_ALL:
         LARGE(PMPI_File_write_at_all_c(fh, off, buf, cnt, t, st),
               PMPI_File_write_at_all(fh, off, buf, n, t, st));
     case LYR_SHARED:
-        LARGE(PMPI_File_write_shared_c(fh, buf, cnt, t, st), PMPI_File_write_shared(fh, buf, n, t, st));
+        LARGE(PMPI_File_write_shared_c(fh, buf, cnt, t, st),
+              PMPI_File_write_shared(fh, buf, n, t, st));
     case LYR_ORDERED:
         LARGE(PMPI_File_write_ordered_c(fh, buf, cnt, t, st),
               PMPI_File_write_ordered(fh, buf, n, t, st));
@@ -78,13 +90,17 @@ int lyr_pmpi_iwrite(MPI_File fh, int op, MPI_Offset off, const void *buf, MPI_Co
 {
     int n = (int)cnt;
     switch (op) {
-    case LYR_AT: LARGE(PMPI_File_iwrite_at_c(fh, off, buf, cnt, t, rq), PMPI_File_iwrite_at(fh, off, buf, n, t, rq));
-    case LYR_ALL: LARGE(PMPI_File_iwrite_all_c(fh, buf, cnt, t, rq), PMPI_File_iwrite_all(fh, buf, n, t, rq));
+    case LYR_AT:
+        LARGE(PMPI_File_iwrite_at_c(fh, off, buf, cnt, t, rq),
+              PMPI_File_iwrite_at(fh, off, buf, n, t, rq));
+    case LYR_ALL:
+        LARGE(PMPI_File_iwrite_all_c(fh, buf, cnt, t, rq), PMPI_File_iwrite_all(fh, buf, n, t, rq));
     case LYR_AT_ALL:
         LARGE(PMPI_File_iwrite_at_all_c(fh, off, buf, cnt, t, rq),
               PMPI_File_iwrite_at_all(fh, off, buf, n, t, rq));
     case LYR_SHARED:
-        LARGE(PMPI_File_iwrite_shared_c(fh, buf, cnt, t, rq), PMPI_File_iwrite_shared(fh, buf, n, t, rq));
+        LARGE(PMPI_File_iwrite_shared_c(fh, buf, cnt, t, rq),
+              PMPI_File_iwrite_shared(fh, buf, n, t, rq));
     default: LARGE(PMPI_File_iwrite_c(fh, buf, cnt, t, rq), PMPI_File_iwrite(fh, buf, n, t, rq));
     }
 }

@@ -31,8 +31,8 @@ static lyr_view view_of(lyr_file *f)
     return v;
 }
 
-int lyr_read(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count count, MPI_Datatype datatype,
-             int coll, MPI_Status *status)
+int lyr_read(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count count,
+             MPI_Datatype datatype, int coll, MPI_Status *status)
 {
     int serve = lyr_can_read(f, datatype);
     if (coll) {
@@ -55,8 +55,7 @@ int lyr_read(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count coun
         err = lyr_err(MPI_ERR_ARG, "negative file offset %lld", (long long)where);
     if (!err && !buf && count)
         err = lyr_err(MPI_ERR_BUFFER, "NULL buffer with count %lld", (long long)count);
-    if (!err &&
-        lyr_view_segments(&v, where, buf, count, datatype, &segs, &n, &base, &end) != 0)
+    if (!err && lyr_view_segments(&v, where, buf, count, datatype, &segs, &n, &base, &end) != 0)
         err = lyr_err(MPI_ERR_TYPE, "the datatype or file view cannot be read");
     lyr_flat_put(v.ftype);
 
@@ -65,8 +64,8 @@ int lyr_read(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count coun
     if (coll) { /* everyone reads; a rank in error reads nothing */
         rc = homi_coll_read(f->coll, base, segs, err ? 0 : n, &got);
     } else if (!err && n == 1) {
-        got = homi_pread_ex(f->file, base + segs[0].mem_off, (size_t)segs[0].len,
-                            segs[0].file_off, NULL);
+        got = homi_pread_ex(f->file, base + segs[0].mem_off, (size_t)segs[0].len, segs[0].file_off,
+                            NULL);
         rc = got < 0 ? (int)got : HOMI_OK;
     } else if (!err && n) {
         rc = homi_coll_read_indep(f->file, &f->copts, base, segs, n, &got);

@@ -76,8 +76,7 @@ int lyr_split_begin(MPI_File fh, int op, int write, MPI_Offset off, void *buf, M
     if (!f) return lyr_pmpi_begin(fh, op, write, off, buf, cnt, t);
     MPI_Status st;
     int err = -1;
-    if (!write && op != LYR_ORDERED)
-        err = lyr_read(f, op == LYR_ALL, off, buf, cnt, t, 1, &st);
+    if (!write && op != LYR_ORDERED) err = lyr_read(f, op == LYR_ALL, off, buf, cnt, t, 1, &st);
     if (err == -1) {
         int rc;
         void *host;
@@ -204,18 +203,16 @@ int MPI_File_read_all_c(MPI_File fh, void *buf, MPI_Count count, MPI_Datatype t,
 {
     return rd(fh, LYR_ALL, 0, buf, count, t, st);
 }
-int MPI_File_read_at_all_c(MPI_File fh, MPI_Offset off, void *buf, MPI_Count count,
-                           MPI_Datatype t, MPI_Status *st)
+int MPI_File_read_at_all_c(MPI_File fh, MPI_Offset off, void *buf, MPI_Count count, MPI_Datatype t,
+                           MPI_Status *st)
 {
     return rd(fh, LYR_AT_ALL, off, buf, count, t, st);
 }
-int MPI_File_read_shared_c(MPI_File fh, void *buf, MPI_Count count, MPI_Datatype t,
-                           MPI_Status *st)
+int MPI_File_read_shared_c(MPI_File fh, void *buf, MPI_Count count, MPI_Datatype t, MPI_Status *st)
 {
     return rd(fh, LYR_SHARED, 0, buf, count, t, st);
 }
-int MPI_File_read_ordered_c(MPI_File fh, void *buf, MPI_Count count, MPI_Datatype t,
-                            MPI_Status *st)
+int MPI_File_read_ordered_c(MPI_File fh, void *buf, MPI_Count count, MPI_Datatype t, MPI_Status *st)
 {
     return rd(fh, LYR_ORDERED, 0, buf, count, t, st);
 }
@@ -228,13 +225,12 @@ int MPI_File_iread_at_c(MPI_File fh, MPI_Offset off, void *buf, MPI_Count count,
 {
     return ird(fh, LYR_AT, off, buf, count, t, rq);
 }
-int MPI_File_iread_all_c(MPI_File fh, void *buf, MPI_Count count, MPI_Datatype t,
-                         MPI_Request *rq)
+int MPI_File_iread_all_c(MPI_File fh, void *buf, MPI_Count count, MPI_Datatype t, MPI_Request *rq)
 {
     return ird(fh, LYR_ALL, 0, buf, count, t, rq);
 }
-int MPI_File_iread_at_all_c(MPI_File fh, MPI_Offset off, void *buf, MPI_Count count,
-                            MPI_Datatype t, MPI_Request *rq)
+int MPI_File_iread_at_all_c(MPI_File fh, MPI_Offset off, void *buf, MPI_Count count, MPI_Datatype t,
+                            MPI_Request *rq)
 {
     return ird(fh, LYR_AT_ALL, off, buf, count, t, rq);
 }

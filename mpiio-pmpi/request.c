@@ -40,7 +40,8 @@ int lyr_request_done(const MPI_Status *st, int err, MPI_Request *req)
 {
     struct done *d = calloc(1, sizeof *d);
     if (!d) return MPI_ERR_NO_MEM;
-    if (st != MPI_STATUS_IGNORE) d->st = *st;
+    if (st != MPI_STATUS_IGNORE)
+        d->st = *st;
     else
         PMPI_Status_set_elements_x(&d->st, MPI_BYTE, 0);
     d->err = err;

@@ -28,8 +28,8 @@ static int wr(MPI_File fh, int op, MPI_Offset off, const void *buf, MPI_Count cn
     return lyr_write_blocking(lyr_lookup(fh), fh, op, off, buf, cnt, t, st);
 }
 
-static int iwr(MPI_File fh, int op, MPI_Offset off, const void *buf, MPI_Count cnt,
-               MPI_Datatype t, MPI_Request *rq)
+static int iwr(MPI_File fh, int op, MPI_Offset off, const void *buf, MPI_Count cnt, MPI_Datatype t,
+               MPI_Request *rq)
 {
     lyr_file *f = lyr_lookup(fh);
     if (!f) return lyr_pmpi_iwrite(fh, op, off, buf, cnt, t, rq);
@@ -61,18 +61,16 @@ int MPI_File_write_all(MPI_File fh, const void *buf, int count, MPI_Datatype t, 
 {
     return wr(fh, LYR_ALL, 0, buf, count, t, st);
 }
-int MPI_File_write_at_all(MPI_File fh, MPI_Offset off, const void *buf, int count,
-                          MPI_Datatype t, MPI_Status *st)
+int MPI_File_write_at_all(MPI_File fh, MPI_Offset off, const void *buf, int count, MPI_Datatype t,
+                          MPI_Status *st)
 {
     return wr(fh, LYR_AT_ALL, off, buf, count, t, st);
 }
-int MPI_File_write_shared(MPI_File fh, const void *buf, int count, MPI_Datatype t,
-                          MPI_Status *st)
+int MPI_File_write_shared(MPI_File fh, const void *buf, int count, MPI_Datatype t, MPI_Status *st)
 {
     return wr(fh, LYR_SHARED, 0, buf, count, t, st);
 }
-int MPI_File_write_ordered(MPI_File fh, const void *buf, int count, MPI_Datatype t,
-                           MPI_Status *st)
+int MPI_File_write_ordered(MPI_File fh, const void *buf, int count, MPI_Datatype t, MPI_Status *st)
 {
     return wr(fh, LYR_ORDERED, 0, buf, count, t, st);
 }
@@ -89,13 +87,12 @@ int MPI_File_iwrite_all(MPI_File fh, const void *buf, int count, MPI_Datatype t,
 {
     return iwr(fh, LYR_ALL, 0, buf, count, t, rq);
 }
-int MPI_File_iwrite_at_all(MPI_File fh, MPI_Offset off, const void *buf, int count,
-                           MPI_Datatype t, MPI_Request *rq)
+int MPI_File_iwrite_at_all(MPI_File fh, MPI_Offset off, const void *buf, int count, MPI_Datatype t,
+                           MPI_Request *rq)
 {
     return iwr(fh, LYR_AT_ALL, off, buf, count, t, rq);
 }
-int MPI_File_iwrite_shared(MPI_File fh, const void *buf, int count, MPI_Datatype t,
-                           MPI_Request *rq)
+int MPI_File_iwrite_shared(MPI_File fh, const void *buf, int count, MPI_Datatype t, MPI_Request *rq)
 {
     return iwr(fh, LYR_SHARED, 0, buf, count, t, rq);
 }
@@ -126,8 +123,7 @@ int MPI_File_write_ordered_end(MPI_File fh, const void *buf, MPI_Status *st)
 }
 
 #if MPI_VERSION >= 4 /* large-count forms */
-int MPI_File_write_c(MPI_File fh, const void *buf, MPI_Count count, MPI_Datatype t,
-                     MPI_Status *st)
+int MPI_File_write_c(MPI_File fh, const void *buf, MPI_Count count, MPI_Datatype t, MPI_Status *st)
 {
     return wr(fh, LYR_INDIV, 0, buf, count, t, st);
 }

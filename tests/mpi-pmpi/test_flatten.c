@@ -32,9 +32,9 @@ static void check(const char *name, MPI_Datatype t)
     MPI_Count size;
     MPI_Type_get_extent(t, &lb, &ext);
     MPI_Type_size_x(t, &size);
-    CHECK(f->lb == lb && f->ext == ext && f->size == size, "lb/ext/size %lld/%lld/%lld vs MPI %lld/%lld/%lld",
-          (long long)f->lb, (long long)f->ext, (long long)f->size, (long long)lb, (long long)ext,
-          (long long)size);
+    CHECK(f->lb == lb && f->ext == ext && f->size == size,
+          "lb/ext/size %lld/%lld/%lld vs MPI %lld/%lld/%lld", (long long)f->lb, (long long)f->ext,
+          (long long)f->size, (long long)lb, (long long)ext, (long long)size);
     int64_t n = 0, sum = 0;
     for (int i = 0; i < count; i++)
         for (int64_t j = 0; j < f->n; j++) {
