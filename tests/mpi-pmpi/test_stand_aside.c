@@ -1,0 +1,76 @@
+/* test_stand_aside.c - libhomi_mpiio selects a file only when HOMI is asked
+ * for, and never in an MPI that already contains ad_homi:
+ *   test_stand_aside serve : hint homi=enable -> served by the layer
+ *                            (MPI_File_get_info: homi_mpiio=pmpi); no hint
+ *                            and no HOMI_MPIIO* -> not served
+ *   test_stand_aside aside : (ADIO_HOMI_operations defined in the process)
+ *                            hint homi=enable -> not served by the layer
+ * In every case the data read equal pread. */
+#include <mpi.h>
+
+#include "homi_test.h"
+
+static int served(MPI_File fh)
+{
+    MPI_Info info;
+    char v[64];
+    int flag = 0;
+    MPI_File_get_info(fh, &info);
+    MPI_Info_get(info, "homi_mpiio", sizeof v - 1, v, &flag);
+    MPI_Info_free(&info);
+    return flag && !strcmp(v, "pmpi");
+}
+
+static void read_check(const char *path, const char *hint, int want_served)
+{
+    t_context = hint ? hint : "no hint";
+    MPI_Info info;
+    MPI_Info_create(&info);
+    if (hint) MPI_Info_set(info, "homi", hint);
+    MPI_File fh;
+    int err = MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_RDONLY, info, &fh);
+    MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open");
+    CHECK(served(fh) == want_served, "served by the layer: %d, expected %d", served(fh),
+          want_served);
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    char buf[5000], want[5000];
+    MPI_Status st;
+    err = MPI_File_read_at_all(fh, rank * 777, buf, sizeof buf, MPI_BYTE, &st);
+    CHECK(err == MPI_SUCCESS, "read_at_all");
+    int fd = open(path, O_RDONLY);
+    t_pread_ref(fd, want, sizeof want, rank * 777);
+    close(fd);
+    CHECK(!memcmp(buf, want, sizeof buf), "data differ from pread");
+    MPI_File_close(&fh);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    int aside = argc > 1 && !strcmp(argv[1], "aside");
+    char path[4200];
+    if (rank == 0) {
+        t_path(path, sizeof path, t_make_tmpdir("pmpi-aside"), "data");
+        int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        char *b = malloc(1 << 16);
+        t_fill_random(b, 1 << 16);
+        t_pwrite_all(fd, b, 1 << 16, 0);
+        free(b);
+        close(fd);
+    }
+    MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+    unsetenv("HOMI_MPIIO");
+    unsetenv("HOMI_MPIIO_PATHS");
+    read_check(path, "enable", !aside);
+    read_check(path, NULL, 0);
+    read_check(path, "disable", 0);
+    int fails = t_failures, all;
+    MPI_Allreduce(&fails, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Finalize();
+    if (rank == 0) t_finish("test_stand_aside");
+    return all ? 1 : 0;
+}
