@@ -16,6 +16,8 @@ PKGS=(
   # and what scripts/build-mpich-homi.sh needs to rebuild MPICH from its source package
   libmpich-dev mpich libhwloc-dev autoconf automake libtool dpkg-dev
   libhdf5-mpich-dev
+  # libhomi_mpiio (issue 20): Debian's mpi4py and NumPy as a real client of the PMPI layer
+  python3-mpi4py python3-numpy
 )
 missing=()
 for p in "${PKGS[@]}"; do
