@@ -12,12 +12,12 @@ shift 3
 flags=()
 case $flavour in
 ompi)
-  launcher=$(command -v mpirun.openmpi) || { echo "SKIP: no Open MPI mpirun"; exit 77; }
+  launcher=$(command -v mpirun.openmpi || command -v mpirun) || { echo "SKIP: no Open MPI mpirun"; exit 77; }
   flags=(--oversubscribe -x LD_PRELOAD="$lib" -x HOMI_MPIIO_STATS=1)
   [ "$(id -u)" = 0 ] && flags+=(--allow-run-as-root)
   ;;
 mpich)
-  launcher=$(command -v mpiexec.mpich) || { echo "SKIP: no MPICH mpiexec"; exit 77; }
+  launcher=$(command -v mpiexec.mpich || command -v mpiexec) || { echo "SKIP: no MPICH mpiexec"; exit 77; }
   flags=(-genv LD_PRELOAD "$lib" -genv HOMI_MPIIO_STATS 1)
   ;;
 *) echo "run_pmpi.sh: flavour ompi or mpich"; exit 2 ;;
