@@ -84,7 +84,9 @@ int lyr_split_begin(MPI_File fh, int op, int write, MPI_Offset off, void *buf, M
         if (rc) return lyr_fail(fh, lyr_err_homi(rc, "device buffer"));
         if (!stage) {
             err = lyr_pmpi_begin(fh, op, write, off, buf, cnt, t);
-            if (!err) f->split_active = 2;
+            pthread_mutex_lock(&f->lock);
+            if (!err) f->split_active = 2; /* the MPI library's: its _end completes it */
+            pthread_mutex_unlock(&f->lock);
             return err;
         }
         free(stage);
@@ -102,16 +104,18 @@ int lyr_split_begin(MPI_File fh, int op, int write, MPI_Offset off, void *buf, M
 int lyr_split_end(MPI_File fh, int op, int write, void *buf, MPI_Status *st)
 {
     lyr_file *f = lyr_lookup(fh);
-    if (!f || f->split_active != 1) {
-        if (f) f->split_active = 0;
-        return lyr_pmpi_end(fh, op, write, buf, st);
+    int mine = 0, err = MPI_SUCCESS;
+    if (f) {
+        pthread_mutex_lock(&f->lock);
+        mine = f->split_active == 1;
+        f->split_active = 0;
+        if (mine) {
+            if (st != MPI_STATUS_IGNORE) *st = f->split_status;
+            err = f->split_err;
+        }
+        pthread_mutex_unlock(&f->lock);
     }
-    pthread_mutex_lock(&f->lock);
-    f->split_active = 0;
-    if (st != MPI_STATUS_IGNORE) *st = f->split_status;
-    int err = f->split_err;
-    pthread_mutex_unlock(&f->lock);
-    return err;
+    return mine ? err : lyr_pmpi_end(fh, op, write, buf, st);
 }
 
 /* ------------------------------------------------------------ entry points */
