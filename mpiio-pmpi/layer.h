@@ -79,9 +79,14 @@ int lyr_engine_used(void);
 
 /* Selection and hints (select.c, hints.c) */
 /* Does this open select HOMI?  name may carry the homi: prefix (then
- * *stripped points past it).  Returns 1 (selected), 0 (not) or an MPI
- * error code (bad value of the hint homi). */
-int lyr_selected(const char *name, MPI_Info info, const char **stripped);
+ * *stripped points past it).  Returns LYR_SEL_ASKED (hint or prefix),
+ * LYR_SEL_ENV (HOMI_MPIIO, HOMI_MPIIO_PATHS) or 0 (not selected); *err
+ * gets an MPI error code for a bad value of the hint homi. */
+enum { LYR_SEL_ASKED = 1, LYR_SEL_ENV = 2 };
+int lyr_selected(const char *name, MPI_Info info, const char **stripped, int *err);
+/* The file name without a ROMIO file-system prefix ("ufs:", "nfs:"...):
+ * what HOMI opens. */
+const char *lyr_plain_path(const char *name);
 /* Parse every homi_* hint of info into cfg/copts; MPI error code. */
 int lyr_hints_apply(lyr_file *f, MPI_Info info);
 /* Copy the effective hints into info (MPI_File_get_info). */

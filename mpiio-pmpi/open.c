@@ -72,6 +72,22 @@ static int homi_side(lyr_file *f, int amode)
     return rc ? lyr_err_homi(rc, "collective read setup") : MPI_SUCCESS;
 }
 
+/* HOMI was selected by the environment only and cannot serve this file:
+ * the MPI library serves it alone, and says so once per file (rank 0) */
+static void stand_aside(lyr_file *f, int err)
+{
+    int rank = 0;
+    PMPI_Comm_rank(f->comm, &rank);
+    if (rank == 0) {
+        char msg[MPI_MAX_ERROR_STRING];
+        int len = 0;
+        PMPI_Error_string(err, msg, &len);
+        fprintf(stderr, "homi_mpiio: %s: not served by HOMI, the MPI library serves it (%s)\n",
+                f->path, msg);
+    }
+    file_free(f);
+}
+
 int MPI_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info info, MPI_File *fh)
 {
     int init = 0, fin = 0;
@@ -79,11 +95,10 @@ int MPI_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info info,
     PMPI_Finalized(&fin);
     if (!init || fin) return MPI_ERR_OTHER; /* no MPI: no error handler to call */
     const char *name = filename;
-    int sel = filename && !lyr_adhomi_present() ? lyr_selected(filename, info, &name) : 0;
-    if (sel == 0 || (amode & MPI_MODE_SEQUENTIAL))
-        return PMPI_File_open(comm, name, amode, info, fh);
-    int err = sel == 1 ? MPI_SUCCESS : sel;
-    lyr_file *f = err ? NULL : file_new(name, &err);
+    int err = MPI_SUCCESS;
+    int sel = filename && !lyr_adhomi_present() ? lyr_selected(filename, info, &name, &err) : 0;
+    if (!sel || (amode & MPI_MODE_SEQUENTIAL)) return PMPI_File_open(comm, name, amode, info, fh);
+    lyr_file *f = err ? NULL : file_new(lyr_plain_path(name), &err);
     if (!err) err = lyr_hints_apply(f, info);
     if (!all_ok(comm, err == MPI_SUCCESS)) {
         if (!err) err = lyr_err(MPI_ERR_INFO_VALUE, "bad HOMI hints on another rank (%s)", name);
@@ -98,6 +113,10 @@ int MPI_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info info,
     f->fh = *fh;
     PMPI_Comm_dup(comm, &f->comm);
     err = homi_side(f, amode);
+    if (err && sel == LYR_SEL_ENV) {
+        stand_aside(f, err);
+        return MPI_SUCCESS;
+    }
     if (err) {
         file_free(f);
         PMPI_File_close(fh);
@@ -105,6 +124,13 @@ int MPI_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info info,
     }
     lyr_register(f);
     return MPI_SUCCESS;
+}
+
+int MPI_File_delete(const char *filename, MPI_Info info)
+{
+    const char *name = filename;
+    if (filename && !strncmp(filename, "homi:", 5) && !lyr_adhomi_present()) name = filename + 5;
+    return PMPI_File_delete(name, info);
 }
 
 int MPI_File_close(MPI_File *fh)

@@ -50,23 +50,36 @@ static int env_selects(const char *path)
     return 0;
 }
 
-int lyr_selected(const char *name, MPI_Info info, const char **stripped)
+int lyr_selected(const char *name, MPI_Info info, const char **stripped, int *err)
 {
     *stripped = name;
+    *err = MPI_SUCCESS;
     int sel = 0;
     if (!strncmp(name, "homi:", 5)) {
         *stripped = name + 5;
-        sel = 1;
+        sel = LYR_SEL_ASKED;
     }
     if (info != MPI_INFO_NULL) {
         char v[MPI_MAX_INFO_VAL + 1];
         int flag = 0;
         PMPI_Info_get(info, "homi", MPI_MAX_INFO_VAL, v, &flag);
         if (flag) {
-            if (yes(v)) return 1;
+            if (yes(v)) return LYR_SEL_ASKED;
             if (no(v)) return sel; /* the prefix still selects, as in ROMIO */
-            return lyr_err(MPI_ERR_INFO_VALUE, "hint homi=\"%s\": expected enable or disable", v);
+            *err = lyr_err(MPI_ERR_INFO_VALUE, "hint homi=\"%s\": expected enable or disable", v);
+            return LYR_SEL_ASKED;
         }
     }
-    return sel || env_selects(*stripped);
+    if (sel) return LYR_SEL_ASKED;
+    return env_selects(lyr_plain_path(*stripped)) ? LYR_SEL_ENV : 0;
+}
+
+const char *lyr_plain_path(const char *name)
+{
+    const char *c = strchr(name, ':');
+    const char *slash = strchr(name, '/');
+    if (!c || c - name < 2 || (slash && slash < c)) return name;
+    for (const char *p = name; p < c; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_')) return name;
+    return c + 1;
 }

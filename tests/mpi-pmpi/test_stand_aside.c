@@ -3,6 +3,9 @@
  *   test_stand_aside serve : hint homi=enable -> served by the layer
  *                            (MPI_File_get_info: homi_mpiio=pmpi); no hint
  *                            and no HOMI_MPIIO* -> not served
+ *                            HOMI_MPIIO=enable -> served (also ufs:name);
+ *                            a file HOMI cannot serve (/dev/null) is left
+ *                            to the MPI library, unless asked for by hint
  *   test_stand_aside aside : (ADIO_HOMI_operations defined in the process)
  *                            hint homi=enable -> not served by the layer
  * In every case the data read equal pread. */
@@ -39,7 +42,7 @@ static void read_check(const char *path, const char *hint, int want_served)
     MPI_Status st;
     err = MPI_File_read_at_all(fh, rank * 777, buf, sizeof buf, MPI_BYTE, &st);
     CHECK(err == MPI_SUCCESS, "read_at_all");
-    int fd = open(path, O_RDONLY);
+    int fd = open(strncmp(path, "ufs:", 4) ? path : path + 4, O_RDONLY);
     t_pread_ref(fd, want, sizeof want, rank * 777);
     close(fd);
     CHECK(!memcmp(buf, want, sizeof buf), "data differ from pread");
@@ -68,6 +71,35 @@ int main(int argc, char **argv)
     read_check(path, "enable", !aside);
     read_check(path, NULL, 0);
     read_check(path, "disable", 0);
+    if (!aside) {
+        /* HOMI_MPIIO=enable: every file, also under a ROMIO prefix; a file
+         * HOMI cannot serve (/dev/null, not a regular file) is left to the
+         * MPI library with a note, while asking for HOMI on it fails */
+        setenv("HOMI_MPIIO", "enable", 1);
+        read_check(path, NULL, 1);
+#ifndef OPEN_MPI /* OMPIO does not take ROMIO's ufs: prefix */
+        char ufs[4300];
+        snprintf(ufs, sizeof ufs, "ufs:%s", path);
+        read_check(ufs, NULL, 1);
+#endif
+        t_context = "/dev/null under HOMI_MPIIO=enable";
+        MPI_File fh;
+        int err = MPI_File_open(MPI_COMM_WORLD, "/dev/null", MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
+        CHECK(err == MPI_SUCCESS, "open /dev/null failed");
+        if (err == MPI_SUCCESS) {
+            CHECK(!served(fh), "/dev/null served by HOMI");
+            MPI_File_close(&fh);
+        }
+        t_context = "/dev/null with homi=enable";
+        MPI_Info info;
+        MPI_Info_create(&info);
+        MPI_Info_set(info, "homi", "enable");
+        err = MPI_File_open(MPI_COMM_WORLD, "/dev/null", MPI_MODE_RDONLY, info, &fh);
+        MPI_Info_free(&info);
+        CHECK(err != MPI_SUCCESS, "HOMI asked for on /dev/null: open succeeded");
+        if (err == MPI_SUCCESS) MPI_File_close(&fh);
+        unsetenv("HOMI_MPIIO");
+    }
     int fails = t_failures, all;
     MPI_Allreduce(&fails, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     MPI_Finalize();
