@@ -49,6 +49,36 @@ static void read_check(const char *path, const char *hint, int want_served)
     MPI_File_close(&fh);
 }
 
+/* writes through the MPI library, reads by HOMI on the same handle: after
+ * MPI_File_sync + barrier + sync every rank reads what rank 0 wrote */
+static void coherence(const char *path)
+{
+    t_context = "write (MPI library) then read (HOMI), sync-barrier-sync";
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "homi", "enable");
+    MPI_File fh;
+    int err = MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_RDWR, info, &fh);
+    MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open RDWR");
+    CHECK(served(fh), "RDWR handle not served by the layer");
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    char before[8192], after[8192], pattern[8192];
+    MPI_File_read_at_all(fh, 0, before, sizeof before, MPI_BYTE, MPI_STATUS_IGNORE);
+    for (size_t i = 0; i < sizeof pattern; i++)
+        pattern[i] = (char)(before[i] ^ 0x5a);
+    if (rank == 0) MPI_File_write_at(fh, 0, pattern, sizeof pattern, MPI_BYTE, MPI_STATUS_IGNORE);
+    MPI_File_sync(fh);
+    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_File_sync(fh);
+    MPI_File_read_at(fh, 0, after, sizeof after, MPI_BYTE, MPI_STATUS_IGNORE);
+    CHECK(!memcmp(after, pattern, sizeof after), "rank %d reads stale data after the write", rank);
+    MPI_File_read_at_all(fh, 0, after, sizeof after, MPI_BYTE, MPI_STATUS_IGNORE);
+    CHECK(!memcmp(after, pattern, sizeof after), "rank %d: collective read stale", rank);
+    MPI_File_close(&fh);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -99,6 +129,7 @@ int main(int argc, char **argv)
         CHECK(err != MPI_SUCCESS, "HOMI asked for on /dev/null: open succeeded");
         if (err == MPI_SUCCESS) MPI_File_close(&fh);
         unsetenv("HOMI_MPIIO");
+        coherence(path);
     }
     int fails = t_failures, all;
     MPI_Allreduce(&fails, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
