@@ -4,7 +4,8 @@
 # default io component OMPIO; mpich: MPICH's mpiexec with the libmpich.so.12
 # Debian ships) with HOMI's PMPI layer LIB (libhomi_mpiio_<flavour>.so) in
 # LD_PRELOAD of the ranks, HOMI_MPIIO_STATS=1 (per-path bytes printed at
-# MPI_Finalize).  libhomi comes from HOMI_LIBDIR.  HOMI_PMPI_EXPECT_SERVED=1:
+# MPI_Finalize).  LIB "-": nothing preloaded (a program linked with the
+# layer).  libhomi comes from HOMI_LIBDIR.  HOMI_PMPI_EXPECT_SERVED=1:
 # fail unless some rank reports bytes HOMI served.
 set -uo pipefail
 flavour=$1 lib=$2 np=$3
@@ -22,6 +23,12 @@ mpich)
   ;;
 *) echo "run_pmpi.sh: flavour ompi or mpich"; exit 2 ;;
 esac
+if [ "$lib" = - ]; then # no preload: keep only the statistics switch
+  case $flavour in
+  ompi) flags=(--oversubscribe -x HOMI_MPIIO_STATS=1) && [ "$(id -u)" = 0 ] && flags+=(--allow-run-as-root) ;;
+  mpich) flags=(-genv HOMI_MPIIO_STATS 1) ;;
+  esac
+fi
 export LD_LIBRARY_PATH="${HOMI_LIBDIR:+$HOMI_LIBDIR:}${LD_LIBRARY_PATH:-}"
 out=$(mktemp "${TMPDIR:-/tmp}/homi-pmpi.XXXXXX")
 trap 'rm -f "$out"' EXIT
