@@ -42,8 +42,9 @@
 #   PMPI (issue 20; default 1): HOMI's PMPI layer libhomi_mpiio built with
 #   the installed Open MPI's mpicc (mpiio-pmpi/build.sh) and preloaded into
 #   the unmodified installed Open MPI: rows "installed MPI + libhomi_mpiio"
-#   (default and tuned hints) and "installed MPI, stock, host buffer +
-#   cudaMemcpy", and a summary of the layer against the ad_homi rows and stock.
+#   (default and tuned hints) and "installed MPI stock: host buffer +
+#   cudaMemcpy" (labels are CSV fields: no commas), and a summary of the
+#   layer against the ad_homi rows and stock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${1:?usage: bench/run-coll-gpu.sh MPICH_PREFIX [HOMI_BUILD [OUTDIR]]}
@@ -172,7 +173,7 @@ for cache in $CACHES; do
         $EXTRA || echo "FAILED: installed MPI + libhomi_mpiio default"
       run_ompi_pmpi "${common[@]}" --mode homi --label "installed MPI + libhomi_mpiio ${HINTS2//,/ }" \
         --hints "$HINTS2" $EXTRA || echo "FAILED: installed MPI + libhomi_mpiio tuned"
-      run_ompi "${common[@]}" --mode host --label "installed MPI, stock, host buffer + cudaMemcpy" \
+      run_ompi "${common[@]}" --mode host --label "installed MPI stock: host buffer + cudaMemcpy" \
         $EXTRA || echo "FAILED: installed MPI stock"
     fi
     run_mpich "${common[@]}" --mode host --label "MPICH-ufs host+cudaMemcpy" --hints homi=disable \
@@ -220,14 +221,14 @@ fi
   if [ "$PMPI" = 1 ]; then
     # issue 20 targets: the layer >= 0.95x the ad_homi plugin row, >= 10x stock
     echo
-    echo "| cache | installed MPI + libhomi_mpiio | OpenMPI+HOMI (ad_homi plugin) | MPICH+HOMI | installed MPI, stock | layer / plugin | layer / stock |"
+    echo "| cache | installed MPI + libhomi_mpiio | OpenMPI+HOMI (ad_homi plugin) | MPICH+HOMI | installed MPI stock | layer / plugin | layer / stock |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     for cache in $CACHES; do
       best() { awk -F, -v c="$cache" -v np="$NP" -v pre="$1" 'NR>1 && $2==c && $5==np && $9=="verified" && index($4, pre)==1 && $8>b {b=$8} END{print b+0}' "$csv"; }
       l=$(best "installed MPI + libhomi_mpiio")
       pl=$(best "OpenMPI+HOMI")
       mh=$(best "MPICH+HOMI")
-      st=$(best "installed MPI, stock")
+      st=$(best "installed MPI stock")
       awk -v c="$cache" -v l="$l" -v p="$pl" -v m="$mh" -v s="$st" 'BEGIN { printf "| %s | %.2f | %s | %.2f | %.2f | %s | %s |\n", c, l, (p > 0 ? sprintf("%.2f", p) : "-"), m, s, (p > 0 ? sprintf("%.2fx", l / p) : "-"), (s > 0 ? sprintf("%.2fx", l / s) : "-") }'
     done
   fi
