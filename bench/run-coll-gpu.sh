@@ -39,6 +39,12 @@
 #   OMPI_HOMI_PREFIX (issue 7: Open MPI's io/romio321 plugin with ad_homi,
 #   built on this machine; adds OpenMPI+HOMI rows (default and tuned hints)
 #   and Open MPI's stock romio321; bench/run-coll-gpu-ompi.sh sets it).
+#   PMPI (issue 20; default 1): HOMI's PMPI layer libhomi_mpiio built with
+#   the installed Open MPI's mpicc (mpiio-pmpi/build.sh) and preloaded into
+#   the unmodified installed Open MPI: rows "installed MPI + libhomi_mpiio"
+#   (default and tuned hints) and "installed MPI stock: host buffer +
+#   cudaMemcpy" (labels are CSV fields: no commas), and a summary of the
+#   layer against the ad_homi rows and stock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${1:?usage: bench/run-coll-gpu.sh MPICH_PREFIX [HOMI_BUILD [OUTDIR]]}
@@ -98,6 +104,15 @@ if [ ! -e "$file" ]; then
 fi
 run_mpich() { "${MPICH_ENV[@]}" "$PREFIX/bin/mpiexec" -n "$NP" "$B/bench-mpich" "$@"; }
 run_ompi() { mpirun --allow-run-as-root --oversubscribe -x LD_LIBRARY_PATH -n "$NP" "$B/bench-ompi" "$@"; }
+# the installed Open MPI, unmodified, with HOMI's PMPI layer preloaded
+PMPI=${PMPI:-1}
+if [ "$PMPI" = 1 ]; then
+  bash mpiio-pmpi/build.sh "$BUILD" "$B/libhomi_mpiio_ompi.so" mpicc
+fi
+run_ompi_pmpi() {
+  mpirun --allow-run-as-root --oversubscribe -x LD_LIBRARY_PATH \
+    -x LD_PRELOAD="$B/libhomi_mpiio_ompi.so" -x HOMI_MPIIO_STATS=1 -n "$NP" "$B/bench-ompi" "$@"
+}
 OMPI_HOMI_PREFIX=${OMPI_HOMI_PREFIX:-}
 if [ -n "$OMPI_HOMI_PREFIX" ]; then
   [ -e "$OMPI_HOMI_PREFIX/lib/openmpi/mca_io_romio321.so" ] ||
@@ -153,6 +168,14 @@ for cache in $CACHES; do
       run_ompi_romio "${common[@]}" --mode host \
         --label "OpenMPI-romio321 host+cudaMemcpy" $EXTRA || echo "FAILED: Open MPI romio321"
     fi
+    if [ "$PMPI" = 1 ]; then
+      run_ompi_pmpi "${common[@]}" --mode homi --label "installed MPI + libhomi_mpiio default hints" \
+        $EXTRA || echo "FAILED: installed MPI + libhomi_mpiio default"
+      run_ompi_pmpi "${common[@]}" --mode homi --label "installed MPI + libhomi_mpiio ${HINTS2//,/ }" \
+        --hints "$HINTS2" $EXTRA || echo "FAILED: installed MPI + libhomi_mpiio tuned"
+      run_ompi "${common[@]}" --mode host --label "installed MPI stock: host buffer + cudaMemcpy" \
+        $EXTRA || echo "FAILED: installed MPI stock"
+    fi
     run_mpich "${common[@]}" --mode host --label "MPICH-ufs host+cudaMemcpy" --hints homi=disable \
       $EXTRA || echo "FAILED: MPICH ufs"
   } 2>&1 | tee -a "$txt"
@@ -195,6 +218,20 @@ fi
     fi
     awk -v c="$cache" -v h="$h" -v b="$base" -v s="$single" 'BEGIN { printf "| %s | %.2f | %.2f | %s | %s | %s |\n", c, h, b, (b > 0 ? sprintf("%.2fx", h / b) : "-"), (s > 0 ? sprintf("%.2f", s) : "-"), (s > 0 ? sprintf("%.2fx", h / s) : "-") }'
   done
+  if [ "$PMPI" = 1 ]; then
+    # issue 20 targets: the layer >= 0.95x the ad_homi plugin row, >= 10x stock
+    echo
+    echo "| cache | installed MPI + libhomi_mpiio | OpenMPI+HOMI (ad_homi plugin) | MPICH+HOMI | installed MPI stock | layer / plugin | layer / stock |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for cache in $CACHES; do
+      best() { awk -F, -v c="$cache" -v np="$NP" -v pre="$1" 'NR>1 && $2==c && $5==np && $9=="verified" && index($4, pre)==1 && $8>b {b=$8} END{print b+0}' "$csv"; }
+      l=$(best "installed MPI + libhomi_mpiio")
+      pl=$(best "OpenMPI+HOMI")
+      mh=$(best "MPICH+HOMI")
+      st=$(best "installed MPI stock")
+      awk -v c="$cache" -v l="$l" -v p="$pl" -v m="$mh" -v s="$st" 'BEGIN { printf "| %s | %.2f | %s | %.2f | %.2f | %s | %s |\n", c, l, (p > 0 ? sprintf("%.2f", p) : "-"), m, s, (p > 0 ? sprintf("%.2fx", l / p) : "-"), (s > 0 ? sprintf("%.2fx", l / s) : "-") }'
+    done
+  fi
 } >"$md"
 echo
 cat "$md"

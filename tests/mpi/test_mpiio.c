@@ -6,11 +6,16 @@
  * and individual file pointers; a file with holes and reads across EOF;
  * bad hints must fail with clear errors; get_info reports the hints.
  *
- * usage: test_mpiio [hint|prefix|force] [gpu]
+ * usage: test_mpiio [hint|prefix|force|env] [gpu] [pmpi]
  *   hint   : HOMI selected with the hint homi=enable (default)
  *   prefix : HOMI selected with the homi: file-name prefix
  *   force  : HOMI selected with ROMIO_FSTYPE_FORCE=homi: (set by the caller)
+ *   env    : (pmpi only) no hint: HOMI_MPIIO_PATHS names the data directory
  *   gpu    : HOMI reads into CUDA device memory (exit 77 without a GPU)
+ *   pmpi   : HOMI is libhomi_mpiio (mpiio-pmpi/, LD_PRELOAD) in an unmodified
+ *            MPI library: the reference is the MPI library's own reads
+ *            (hint homi=disable), MPI_File_get_info reports HOMI's values on
+ *            every MPI, and every rank checks that HOMI served bytes
  * Must run with MPICH built by scripts/build-mpich-homi.sh, or (built with
  * Open MPI's mpicc) on the installed Open MPI with the HOMI io/romio321
  * plugin of scripts/build-ompi-homi.sh (tests/mpi-ompi/run_ompi.sh).  Open MPI
@@ -29,7 +34,7 @@
 
 #include "homi_test.h"
 
-static int rank, nprocs, gpu;
+static int rank, nprocs, gpu, pmpi;
 static const char *mode = "hint";
 static char path[4200];
 static MPI_Offset fsize;
@@ -78,25 +83,51 @@ static int find_homi_plugin(struct dl_phdr_info *pi, size_t sz, void *arg)
 /* Open MPI: the romio321 plugin serving MPI-IO in this process is HOMI's
  * (Open MPI 4.1 offers no per-handle way to ask ROMIO which driver opened
  * fh; tests/mpi-ompi/homi_used.sh proves the reads went through libhomi). */
+static int is_homi_info(MPI_File fh);
 static int is_homi(MPI_File fh)
 {
-    (void)fh;
+    if (pmpi) return is_homi_info(fh);
     int found = 0;
     dl_iterate_phdr(find_homi_plugin, &found);
     return found;
 }
 #else
+static int is_homi_info(MPI_File fh);
 static int is_homi(MPI_File fh)
+{
+    return is_homi_info(fh);
+}
+#endif
+
+/* MPI_File_get_info reports homi=enable (ad_homi in MPICH, the PMPI layer;
+ * the layer adds homi_mpiio=pmpi) */
+static int is_homi_info(MPI_File fh)
 {
     MPI_Info info;
     char v[64];
     int flag = 0;
     MPI_File_get_info(fh, &info);
     MPI_Info_get(info, "homi", sizeof v - 1, v, &flag);
+    int on = flag && !strcmp(v, "enable");
+    if (on && pmpi) {
+        MPI_Info_get(info, "homi_mpiio", sizeof v - 1, v, &flag);
+        on = flag && !strcmp(v, "pmpi");
+    }
     MPI_Info_free(&info);
-    return flag && !strcmp(v, "enable");
+    return on;
 }
-#endif
+
+/* bytes HOMI served on fh (the PMPI layer's homi_served_bytes), or -1 */
+static long long served_bytes(MPI_File fh)
+{
+    MPI_Info info;
+    char v[64];
+    int flag = 0;
+    MPI_File_get_info(fh, &info);
+    MPI_Info_get(info, "homi_served_bytes", sizeof v - 1, v, &flag);
+    MPI_Info_free(&info);
+    return flag ? atoll(v) : -1;
+}
 
 static MPI_File open_homi(const char *extra_key, const char *extra_val, int *err)
 {
@@ -117,10 +148,16 @@ static MPI_File open_homi(const char *extra_key, const char *extra_val, int *err
 static MPI_File open_ufs(void)
 {
     char name[4300];
-    snprintf(name, sizeof name, "ufs:%s", path);
+    MPI_Info info = MPI_INFO_NULL;
+    snprintf(name, sizeof name, "%s%s", pmpi ? "" : "ufs:", path);
+    if (pmpi) { /* the MPI library's own driver: HOMI deselected by hint */
+        MPI_Info_create(&info);
+        MPI_Info_set(info, "homi", "disable");
+    }
     MPI_File fh;
-    int err = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh);
-    REQUIRE(err == MPI_SUCCESS, "open ufs:%s", path);
+    int err = MPI_File_open(MPI_COMM_WORLD, name, MPI_MODE_RDONLY, info, &fh);
+    if (info != MPI_INFO_NULL) MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open reference %s", name);
     return fh;
 }
 
@@ -178,8 +215,16 @@ static void compare(const struct view *v, MPI_File fh_ufs, MPI_File fh_homi)
         t_context = ctx;
         memset(a, 0xAB, len);
         memset(b, 0xAB, len);
-#ifdef OPEN_MPI /* stock ufs of Open MPI 4.1 crashes in iread_at_all */
-        long long na = do_read(fh_ufs, v, op == IREAD_AT_ALL ? READ_AT_ALL : op, a);
+/* Open MPI: the stock ufs of its ROMIO 3.2.1 crashes in iread_at_all;
+ * its OMPIO (the pmpi reference) hung polling glibc aio in its own
+ * iread_at and read_all_begin/end in these runs: the reference reads
+ * the same bytes with the blocking forms */
+#ifdef OPEN_MPI
+        int ref_op = op == IREAD_AT_ALL         ? READ_AT_ALL
+                     : pmpi && op == IREAD_AT   ? READ_AT
+                     : pmpi && op == READ_SPLIT ? READ_ALL_TWICE
+                                                : op;
+        long long na = do_read(fh_ufs, v, ref_op, a);
 #else
         long long na = do_read(fh_ufs, v, op, a);
 #endif
@@ -468,8 +513,10 @@ static void check_info(MPI_File fh)
     MPI_Info_get(info, "cb_buffer_size", MPI_MAX_INFO_VAL, v, &flag);
     CHECK(flag && !strcmp(v, "262144"), "cb_buffer_size reported as %s", flag ? v : "(absent)");
 #ifdef OPEN_MPI /* Open MPI 4.1 reports its copy of the user's hints only */
-    MPI_Info_free(&info);
-    return;
+    if (!pmpi) {
+        MPI_Info_free(&info);
+        return;
+    }
 #endif
     MPI_Info_get(info, "homi_path", MPI_MAX_INFO_VAL, v, &flag);
     CHECK(flag, "homi_path not reported");
@@ -488,7 +535,7 @@ static void check_info(MPI_File fh)
  * against stock ufs (hint mode; several ranks). */
 static void net_ucx(void)
 {
-    if (strcmp(mode, "hint") || nprocs < 2) return;
+    if ((strcmp(mode, "hint") && strcmp(mode, "env")) || nprocs < 2) return;
     t_context = "homi_coll_net=ucx";
     MPI_Info info;
     MPI_Info_create(&info);
@@ -519,14 +566,17 @@ static void net_ucx(void)
         }
         CHECK(e == MPI_SUCCESS, "net=ucx probe read failed");
     }
-#ifndef OPEN_MPI
-    char v[MPI_MAX_INFO_VAL + 1];
-    int flag;
-    MPI_File_get_info(fh, &info);
-    MPI_Info_get(info, "homi_coll_net", MPI_MAX_INFO_VAL, v, &flag);
-    CHECK(flag && !strcmp(v, "ucx"), "homi_coll_net reported as %s", flag ? v : "(absent)");
-    MPI_Info_free(&info);
+#ifdef OPEN_MPI
+    if (pmpi)
 #endif
+    {
+        char v[MPI_MAX_INFO_VAL + 1];
+        int flag;
+        MPI_File_get_info(fh, &info);
+        MPI_Info_get(info, "homi_coll_net", MPI_MAX_INFO_VAL, v, &flag);
+        CHECK(flag && !strcmp(v, "ucx"), "homi_coll_net reported as %s", flag ? v : "(absent)");
+        MPI_Info_free(&info);
+    }
     run_views(fu, fh);
     MPI_File_close(&fu);
     MPI_File_close(&fh);
@@ -556,7 +606,9 @@ static void net_ucx(void)
  * copy at one aggregator per host) and reported as used: min(value, ranks) */
 static void check_cb_nodes(void)
 {
-#ifndef OPEN_MPI /* Open MPI 4.1 reports its copy of the user's hints only */
+#ifdef OPEN_MPI /* Open MPI 4.1 reports its copy of the user's hints only */
+    if (!pmpi) return;
+#endif
     t_context = "cb_nodes";
     int err;
     MPI_File fh = open_homi("cb_nodes", "3", &err);
@@ -571,7 +623,6 @@ static void check_cb_nodes(void)
           want);
     MPI_Info_free(&info);
     MPI_File_close(&fh);
-#endif
 }
 
 int main(int argc, char **argv)
@@ -582,6 +633,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "gpu"))
             gpu = 1;
+        else if (!strcmp(argv[i], "pmpi"))
+            pmpi = 1;
         else
             mode = argv[i];
     }
@@ -609,6 +662,12 @@ int main(int argc, char **argv)
     }
     MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
     MPI_Bcast(&fsize, 1, MPI_OFFSET, 0, MPI_COMM_WORLD);
+    if (!strcmp(mode, "env")) { /* no hint: HOMI_MPIIO_PATHS selects the data directory */
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s", path);
+        *strrchr(dir, '/') = 0;
+        setenv("HOMI_MPIIO_PATHS", dir, 1);
+    }
 
     int err;
     MPI_File fh = open_homi(NULL, NULL, &err);
@@ -625,6 +684,12 @@ int main(int argc, char **argv)
 #endif
         run_views(fu, fh);
         MPI_File_close(&fu);
+    }
+    if (pmpi) { /* every rank read independently: HOMI must have served bytes */
+        t_context = "served by HOMI";
+        long long b = served_bytes(fh);
+        CHECK(b > 0, "rank %d: HOMI served %lld bytes (homi_served_bytes)", rank, b);
+        if (rank == 0) printf("rank 0: HOMI (libhomi_mpiio) served %lld bytes\n", b);
     }
     MPI_File_close(&fh);
     net_ucx();

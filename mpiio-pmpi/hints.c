@@ -1,0 +1,163 @@
+/* hints.c - the layer's hints: every homi_* key is a libhomi engine key
+ * (checked by homi_config_set) or a collective key of the ROMIO driver,
+ * plus ROMIO's cb_buffer_size, cb_nodes and romio_cb_read for the
+ * collective engine; an unknown homi_* key is MPI_ERR_INFO_KEY, a bad
+ * value MPI_ERR_INFO_VALUE naming the hint.  MPI_File_get_info reports the
+ * effective values, as ad_homi does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "layer.h"
+
+static int tristate(const char *v, int *out)
+{
+    if (!strcasecmp(v, "enable") || !strcasecmp(v, "true"))
+        *out = HOMI_COLL_ENABLE;
+    else if (!strcasecmp(v, "disable") || !strcasecmp(v, "false"))
+        *out = HOMI_COLL_DISABLE;
+    else if (!strcasecmp(v, "automatic") || !strcasecmp(v, "auto"))
+        *out = HOMI_COLL_AUTO;
+    else
+        return -1;
+    return 0;
+}
+
+static int size_of(const char *v, int64_t *out)
+{
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || n < 0) return -1;
+    int shift = *end == 'k' || *end == 'K'   ? 10
+                : *end == 'm' || *end == 'M' ? 20
+                : *end == 'g' || *end == 'G' ? 30
+                                             : 0;
+    if (shift) end++;
+    if (*end) return -1;
+    *out = n << shift;
+    return 0;
+}
+
+static int net_of(const char *v, int *out)
+{
+    if (!strcasecmp(v, "auto") || !strcasecmp(v, "automatic"))
+        *out = HOMI_COLL_NET_AUTO;
+    else if (!strcasecmp(v, "ucx"))
+        *out = HOMI_COLL_NET_UCX;
+    else if (!strcasecmp(v, "mpi"))
+        *out = HOMI_COLL_NET_MPI;
+    else
+        return -1;
+    return 0;
+}
+
+#define BAD(k, v, expect) lyr_err(MPI_ERR_INFO_VALUE, "hint %s=\"%s\": expected %s", k, v, expect)
+
+static int apply(lyr_file *f, const char *k, const char *v)
+{
+    homi_coll_opts *o = &f->copts;
+    int64_t n;
+    if (!strcmp(k, "cb_buffer_size")) {
+        if (size_of(v, &n) || n < 4096 || n > (1 << 30))
+            return BAD(k, v, "4096..1073741824 (HOMI's collective engine)");
+        o->cb_buffer_size = n;
+    } else if (!strcmp(k, "cb_nodes")) {
+        if (size_of(v, &n) || n < 1 || n > (1 << 20)) return BAD(k, v, "a positive rank count");
+        o->cb_nodes = (int)n;
+        f->cb_nodes_set = 1;
+    } else if (!strcmp(k, "romio_cb_read")) {
+        if (tristate(v, &o->cb_read)) return BAD(k, v, "enable, disable or automatic");
+    } else if (!strncmp(k, "homi_", 5)) {
+        if (!strcmp(k, "homi_node_size")) {
+            if (size_of(v, &n) || n > 1 << 20) return BAD(k, v, "0 or a rank count");
+            o->node_size = (int)n;
+        } else if (!strcmp(k, "homi_coll_ipc")) {
+            if (tristate(v, &o->ipc)) return BAD(k, v, "enable, disable or automatic");
+        } else if (!strcmp(k, "homi_coll_overlap")) {
+            if (tristate(v, &o->overlap)) return BAD(k, v, "enable, disable or automatic");
+        } else if (!strcmp(k, "homi_coll_read_streams")) {
+            if (size_of(v, &n) || n < 1 || n > HOMI_COLL_MAX_STREAMS) return BAD(k, v, "1..16");
+            o->read_streams = (int)n;
+        } else if (!strcmp(k, "homi_coll_net")) {
+            if (net_of(v, &o->net)) return BAD(k, v, "auto, ucx or mpi");
+        } else if (!strcmp(k, "homi_gpu_buffer_size")) {
+            if (size_of(v, &n) || (n && (n < 4096 || n > (1ll << 30))))
+                return BAD(k, v, "0 or a size 4K..1G");
+            o->gpu_buffer_size = n;
+        } else if (!strcmp(k, "homi_sieve_gap")) {
+            if (size_of(v, &n) || n > (1ll << 30)) return BAD(k, v, "a size up to 1G");
+            o->sieve_gap = n;
+        } else {
+            int rc = homi_config_set(f->cfg, k, v);
+            if (rc == HOMI_EHINT)
+                return lyr_err(MPI_ERR_INFO_KEY, "unknown HOMI hint \"%s\"; see docs/hints.md", k);
+            if (rc)
+                return lyr_err(MPI_ERR_INFO_VALUE, "hint %s=\"%s\": %s; see docs/hints.md", k, v,
+                               homi_strerror(rc));
+        }
+    }
+    return MPI_SUCCESS;
+}
+
+int lyr_hints_apply(lyr_file *f, MPI_Info info)
+{
+    int nkeys = 0, err = MPI_SUCCESS;
+    if (info == MPI_INFO_NULL) return MPI_SUCCESS;
+    PMPI_Info_get_nkeys(info, &nkeys);
+    for (int i = 0; i < nkeys && err == MPI_SUCCESS; i++) {
+        char key[MPI_MAX_INFO_KEY + 1], val[MPI_MAX_INFO_VAL + 1];
+        int flag = 0;
+        PMPI_Info_get_nthkey(info, i, key);
+        PMPI_Info_get(info, key, MPI_MAX_INFO_VAL, val, &flag);
+        if (flag) err = apply(f, key, val);
+    }
+    return err;
+}
+
+static const char *tri_name(int v)
+{
+    return v == HOMI_COLL_ENABLE ? "enable" : v == HOMI_COLL_DISABLE ? "disable" : "automatic";
+}
+
+void lyr_hints_report(const lyr_file *f, MPI_Info info)
+{
+    char val[MPI_MAX_INFO_VAL + 1];
+    const char *k;
+    const homi_coll_opts *o = &f->copts;
+    PMPI_Info_set(info, "homi", "enable");
+    PMPI_Info_set(info, "homi_mpiio", "pmpi"); /* served by this layer */
+    for (unsigned i = 0; (k = homi_config_key(i)); i++)
+        if (homi_config_get(f->cfg, k, val, sizeof val) == HOMI_OK) PMPI_Info_set(info, k, val);
+    snprintf(val, sizeof val, "%lld", (long long)o->cb_buffer_size);
+    PMPI_Info_set(info, "cb_buffer_size", val);
+    if (f->cb_nodes_set) {
+        int np;
+        PMPI_Comm_size(f->comm, &np);
+        snprintf(val, sizeof val, "%d", o->cb_nodes < np ? o->cb_nodes : np);
+        PMPI_Info_set(info, "cb_nodes", val);
+    }
+    PMPI_Info_set(info, "romio_cb_read", tri_name(o->cb_read));
+    snprintf(val, sizeof val, "%d", o->node_size);
+    PMPI_Info_set(info, "homi_node_size", val);
+    PMPI_Info_set(info, "homi_coll_ipc", tri_name(o->ipc));
+    PMPI_Info_set(info, "homi_coll_overlap", tri_name(o->overlap));
+    snprintf(val, sizeof val, "%d", o->read_streams);
+    PMPI_Info_set(info, "homi_coll_read_streams", val);
+    PMPI_Info_set(info, "homi_coll_net",
+                  o->net == HOMI_COLL_NET_UCX   ? "ucx"
+                  : o->net == HOMI_COLL_NET_MPI ? "mpi"
+                                                : "auto");
+    snprintf(val, sizeof val, "%lld", (long long)o->gpu_buffer_size);
+    PMPI_Info_set(info, "homi_gpu_buffer_size", val);
+    snprintf(val, sizeof val, "%lld", (long long)o->sieve_gap);
+    PMPI_Info_set(info, "homi_sieve_gap", val);
+    /* what HOMI has served on this handle (proof in tests, homi-info) */
+    homi_stats s;
+    uint64_t bytes = 0;
+    if (f->file && homi_file_stats(f->file, &s) == HOMI_OK)
+        for (int p = 0; p < HOMI_PATH_COUNT; p++)
+            bytes += s.path[p].bytes;
+    snprintf(val, sizeof val, "%llu", (unsigned long long)bytes);
+    PMPI_Info_set(info, "homi_served_bytes", val);
+}

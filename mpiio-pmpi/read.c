@@ -1,0 +1,83 @@
+/* read.c - reads HOMI serves: the request (count x datatype at an explicit
+ * offset or the individual file pointer, which lives in the MPI library
+ * and is moved with PMPI_File_seek so both agree) is flattened against the
+ * file view and read by libhomi, or collectively by the engine of src/coll.
+ * Collective calls decide together (one MPI_Allreduce) whether HOMI serves
+ * them, so that every rank takes the same route; a rank with bad arguments
+ * still takes part (with nothing to read) and alone returns the error. */
+#include <stdlib.h>
+
+#include "layer.h"
+
+int lyr_can_read(lyr_file *f, MPI_Datatype datatype)
+{
+    if (!f || !f->file || f->atomic) return 0;
+    pthread_mutex_lock(&f->lock);
+    int ok = f->view.ftype && f->view.native && !f->split_active;
+    pthread_mutex_unlock(&f->lock);
+    if (!ok) return 0;
+    lyr_flat *m = lyr_flat_get(datatype);
+    lyr_flat_put(m);
+    return m != NULL;
+}
+
+/* snapshot of the view (with a reference on its filetype) */
+static lyr_view view_of(lyr_file *f)
+{
+    pthread_mutex_lock(&f->lock);
+    lyr_view v = f->view;
+    if (v.ftype) atomic_fetch_add(&v.ftype->ref, 1);
+    pthread_mutex_unlock(&f->lock);
+    return v;
+}
+
+int lyr_read(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count count,
+             MPI_Datatype datatype, int coll, MPI_Status *status)
+{
+    int serve = lyr_can_read(f, datatype);
+    if (coll) {
+        int all = 0;
+        PMPI_Allreduce(&serve, &all, 1, MPI_INT, MPI_MIN, f->comm);
+        serve = all;
+    }
+    if (!serve) return -1; /* the caller hands the call to the MPI library */
+
+    int err = MPI_SUCCESS;
+    homi_coll_seg *segs = NULL;
+    size_t n = 0;
+    char *base = buf;
+    MPI_Offset end = 0;
+    lyr_view v = view_of(f);
+    if (indiv && PMPI_File_get_position(f->fh, &where) != MPI_SUCCESS)
+        err = lyr_err(MPI_ERR_INTERN, "MPI_File_get_position failed");
+    if (!err && count < 0) err = lyr_err(MPI_ERR_COUNT, "negative count %lld", (long long)count);
+    if (!err && where < 0)
+        err = lyr_err(MPI_ERR_ARG, "negative file offset %lld", (long long)where);
+    if (!err && !buf && count)
+        err = lyr_err(MPI_ERR_BUFFER, "NULL buffer with count %lld", (long long)count);
+    if (!err && lyr_view_segments(&v, where, buf, count, datatype, &segs, &n, &base, &end) != 0)
+        err = lyr_err(MPI_ERR_TYPE, "the datatype or file view cannot be read");
+    lyr_flat_put(v.ftype);
+
+    int64_t got = 0;
+    int rc = HOMI_OK;
+    if (coll) { /* everyone reads; a rank in error reads nothing */
+        rc = homi_coll_read(f->coll, base, segs, err ? 0 : n, &got);
+    } else if (!err && n == 1) {
+        got = homi_pread_ex(f->file, base + segs[0].mem_off, (size_t)segs[0].len, segs[0].file_off,
+                            NULL);
+        rc = got < 0 ? (int)got : HOMI_OK;
+    } else if (!err && n) {
+        rc = homi_coll_read_indep(f->file, &f->copts, base, segs, n, &got);
+    }
+    free(segs);
+    if (!err && rc) err = lyr_err_homi(rc, coll ? "collective read" : "read");
+    if (err) {
+        if (status != MPI_STATUS_IGNORE) lyr_status_bytes(status, 0);
+        return lyr_fail(f->fh, err);
+    }
+    if (indiv && PMPI_File_seek(f->fh, end, MPI_SEEK_SET) != MPI_SUCCESS)
+        return lyr_fail(f->fh, lyr_err(MPI_ERR_INTERN, "MPI_File_seek failed"));
+    lyr_status_bytes(status, got);
+    return MPI_SUCCESS;
+}
