@@ -101,22 +101,23 @@ static int add_seg(struct builder *b, struct homi_pp_window *w, uint64_t src, ui
     return HOMI_OK;
 }
 
-/* A small piece (already clipped at the end of the file) into a window. */
-static int add_small(struct builder *b, uint64_t off, uint64_t len, char *dst)
+/* The window that takes file range [off, end) with need more runs: the
+ * open one when the range starts inside it or less than gap_max after it
+ * and it stays within window_max and runs_max; else a new one at off.
+ * NULL when out of memory. */
+static struct homi_pp_window *window_for(struct builder *b, uint64_t off, uint64_t end, size_t need)
 {
     struct homi_pp_plan *pl = b->pl;
     const struct homi_pp_params *prm = b->prm;
-    uint64_t end = off + len;
-    size_t need_runs = (size_t)((len + prm->task_max - 1) / prm->task_max);
     struct homi_pp_window *w = b->open ? &pl->win[pl->nwin - 1] : NULL;
     if (w) {
         uint64_t nend = end > b->win_end ? end : b->win_end;
         if (off < w->off || off > b->win_end + prm->gap_max || nend - w->off > prm->window_max ||
-            w->nruns + need_runs > prm->runs_max)
+            w->nruns + need > prm->runs_max)
             w = NULL;
     }
     if (!w) {
-        if (grow((void **)&pl->win, &b->cap_win, pl->nwin + 1, sizeof *pl->win)) return HOMI_ENOMEM;
+        if (grow((void **)&pl->win, &b->cap_win, pl->nwin + 1, sizeof *pl->win)) return NULL;
         w = &pl->win[pl->nwin++];
         *w = (struct homi_pp_window){.off = off, .len = 0, .run0 = pl->nruns};
         b->open = 1;
@@ -124,9 +125,18 @@ static int add_small(struct builder *b, uint64_t off, uint64_t len, char *dst)
     }
     if (end > b->win_end) b->win_end = end;
     w->len = b->win_end - w->off;
+    return w;
+}
+
+/* A small piece (already clipped at the end of the file) into a window. */
+static int add_small(struct builder *b, uint64_t off, uint64_t len, char *dst)
+{
+    const uint64_t tmax = b->prm->task_max;
+    struct homi_pp_window *w = window_for(b, off, off + len, (size_t)((len + tmax - 1) / tmax));
+    if (!w) return HOMI_ENOMEM;
     w->bytes += len;
     for (uint64_t done = 0; done < len;) {
-        uint64_t l = len - done < prm->task_max ? len - done : prm->task_max;
+        uint64_t l = len - done < tmax ? len - done : tmax;
         int rc = add_seg(b, w, off + done - w->off, (uint64_t)(uintptr_t)dst + done, (uint32_t)l);
         if (rc) return rc;
         done += l;
@@ -152,28 +162,12 @@ static int add_piece(struct builder *b, uint64_t off, uint64_t len, char *dst, u
 static int add_block2d(struct builder *b, const homi_piece2d *p)
 {
     struct homi_pp_plan *pl = b->pl;
-    const struct homi_pp_params *prm = b->prm;
     uint64_t off = (uint64_t)p->offset, len = p->len;
     uint64_t end = off + (p->count - 1) * p->fstride + len;
-    size_t per = (size_t)(prm->task_max / len), need = (p->count + per - 1) / per;
-    struct homi_pp_window *w = b->open ? &pl->win[pl->nwin - 1] : NULL;
-    if (w) {
-        uint64_t nend = end > b->win_end ? end : b->win_end;
-        if (off < w->off || off > b->win_end + prm->gap_max || nend - w->off > prm->window_max ||
-            w->nruns + need > prm->runs_max)
-            w = NULL;
-    }
-    if (!w) {
-        if (grow((void **)&pl->win, &b->cap_win, pl->nwin + 1, sizeof *pl->win)) return HOMI_ENOMEM;
-        w = &pl->win[pl->nwin++];
-        *w = (struct homi_pp_window){.off = off, .len = 0, .run0 = pl->nruns};
-        b->open = 1;
-        b->win_end = off;
-    }
-    if (grow((void **)&pl->runs, &b->cap_runs, pl->nruns + need, sizeof *pl->runs))
+    size_t per = (size_t)(b->prm->task_max / len), need = (p->count + per - 1) / per;
+    struct homi_pp_window *w = window_for(b, off, end, need);
+    if (!w || grow((void **)&pl->runs, &b->cap_runs, pl->nruns + need, sizeof *pl->runs))
         return HOMI_ENOMEM;
-    if (end > b->win_end) b->win_end = end;
-    w->len = b->win_end - w->off;
     w->bytes += p->count * len;
     pl->file_bytes += p->count * len;
     for (size_t r0 = 0; r0 < p->count; r0 += per) {
@@ -203,12 +197,14 @@ static int by_offset(const void *a, const void *b)
     return ka->idx < kb->idx ? -1 : ka->idx > kb->idx;
 }
 
+static int params_ok(const struct homi_pp_params *prm)
+{
+    return prm && prm->task_max && prm->window_max && prm->runs_max && prm->direct_min;
+}
+
 static int check(const homi_piece *p, size_t n, const struct homi_pp_params *prm, int *sorted)
 {
-    if (!prm || prm->task_max == 0 || prm->window_max == 0 || prm->runs_max == 0 ||
-        prm->direct_min == 0)
-        return HOMI_EINVAL;
-    if (n && !p) return HOMI_EINVAL;
+    if (!params_ok(prm) || (n && !p)) return HOMI_EINVAL;
     *sorted = 1;
     for (size_t i = 0; i < n; i++) {
         if (!p[i].len) continue;
@@ -247,10 +243,7 @@ int homi_pp_build(const homi_piece *pieces, size_t n, uint64_t fsize,
 
 static int check2d(const homi_piece2d *p, size_t n, const struct homi_pp_params *prm, int *sorted)
 {
-    if (!prm || prm->task_max == 0 || prm->window_max == 0 || prm->runs_max == 0 ||
-        prm->direct_min == 0)
-        return HOMI_EINVAL;
-    if (n && !p) return HOMI_EINVAL;
+    if (!params_ok(prm) || (n && !p)) return HOMI_EINVAL;
     *sorted = 1;
     for (size_t i = 0; i < n; i++) {
         if (!p[i].len || !p[i].count) continue;

@@ -220,6 +220,19 @@ static int64_t run_plan(struct homi_fh *f, struct homi_pp_plan *pl, int device,
     return (int64_t)(pl->file_bytes - missing);
 }
 
+/* Run and free a plan just built (build status rc) for n pieces. */
+static int64_t run_built(struct homi_fh *f, int device, const struct homi_pp_params *prm,
+                         struct homi_pp_plan *pl, int rc, size_t n, const char *what)
+{
+    if (rc) return rc;
+    homi_log(HOMI_LOG_DEBUG,
+             "%s: %zu pieces -> %zu direct, %zu windows (%zu runs), %zu zero ranges", what, n,
+             pl->ndirect, pl->nwin, pl->nruns, pl->nzero);
+    int64_t r = run_plan(f, pl, device, prm);
+    homi_pp_free(pl);
+    return r;
+}
+
 int64_t homi_read_pieces(homi_file *handle, const homi_piece *pieces, size_t n, homi_mem_kind mem,
                          unsigned flags)
 {
@@ -238,13 +251,7 @@ int64_t homi_read_pieces(homi_file *handle, const homi_piece *pieces, size_t n, 
     plan_params(f->eng, device, flags, &prm);
     struct homi_pp_plan pl;
     rc = homi_pp_build(pieces, n, (uint64_t)fsize, &prm, &pl);
-    if (rc) return rc;
-    homi_log(HOMI_LOG_DEBUG,
-             "read_pieces: %zu pieces -> %zu direct, %zu windows (%zu runs), %zu zero ranges", n,
-             pl.ndirect, pl.nwin, pl.nruns, pl.nzero);
-    int64_t r = run_plan(f, &pl, device, &prm);
-    homi_pp_free(&pl);
-    return r;
+    return run_built(f, device, &prm, &pl, rc, n, "read_pieces");
 }
 
 int64_t homi_read_pieces2d(homi_file *handle, const homi_piece2d *pieces, size_t n,
