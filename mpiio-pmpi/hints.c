@@ -1,5 +1,6 @@
 /* hints.c - the layer's hints: every homi_* key is a libhomi engine key
- * (checked by homi_config_set) or a collective key of the ROMIO driver,
+ * (checked by homi_config_set) or a collective-engine key (parsed by
+ * src/coll/coll_hints.c, as for the ROMIO driver),
  * plus ROMIO's cb_buffer_size, cb_nodes and romio_cb_read for the
  * collective engine; an unknown homi_* key is MPI_ERR_INFO_KEY, a bad
  * value MPI_ERR_INFO_VALUE naming the hint.  MPI_File_get_info reports the
@@ -11,47 +12,6 @@
 
 #include "layer.h"
 
-static int tristate(const char *v, int *out)
-{
-    if (!strcasecmp(v, "enable") || !strcasecmp(v, "true"))
-        *out = HOMI_COLL_ENABLE;
-    else if (!strcasecmp(v, "disable") || !strcasecmp(v, "false"))
-        *out = HOMI_COLL_DISABLE;
-    else if (!strcasecmp(v, "automatic") || !strcasecmp(v, "auto"))
-        *out = HOMI_COLL_AUTO;
-    else
-        return -1;
-    return 0;
-}
-
-static int size_of(const char *v, int64_t *out)
-{
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || n < 0) return -1;
-    int shift = *end == 'k' || *end == 'K'   ? 10
-                : *end == 'm' || *end == 'M' ? 20
-                : *end == 'g' || *end == 'G' ? 30
-                                             : 0;
-    if (shift) end++;
-    if (*end) return -1;
-    *out = n << shift;
-    return 0;
-}
-
-static int net_of(const char *v, int *out)
-{
-    if (!strcasecmp(v, "auto") || !strcasecmp(v, "automatic"))
-        *out = HOMI_COLL_NET_AUTO;
-    else if (!strcasecmp(v, "ucx"))
-        *out = HOMI_COLL_NET_UCX;
-    else if (!strcasecmp(v, "mpi"))
-        *out = HOMI_COLL_NET_MPI;
-    else
-        return -1;
-    return 0;
-}
-
 #define BAD(k, v, expect) lyr_err(MPI_ERR_INFO_VALUE, "hint %s=\"%s\": expected %s", k, v, expect)
 
 static int apply(lyr_file *f, const char *k, const char *v)
@@ -59,36 +19,22 @@ static int apply(lyr_file *f, const char *k, const char *v)
     homi_coll_opts *o = &f->copts;
     int64_t n;
     if (!strcmp(k, "cb_buffer_size")) {
-        if (size_of(v, &n) || n < 4096 || n > (1 << 30))
+        if (homi_coll_parse_size(v, &n) || n < 4096 || n > (1 << 30))
             return BAD(k, v, "4096..1073741824 (HOMI's collective engine)");
         o->cb_buffer_size = n;
     } else if (!strcmp(k, "cb_nodes")) {
-        if (size_of(v, &n) || n < 1 || n > (1 << 20)) return BAD(k, v, "a positive rank count");
+        if (homi_coll_parse_size(v, &n) || n < 1 || n > (1 << 20))
+            return BAD(k, v, "a positive rank count");
         o->cb_nodes = (int)n;
         f->cb_nodes_set = 1;
     } else if (!strcmp(k, "romio_cb_read")) {
-        if (tristate(v, &o->cb_read)) return BAD(k, v, "enable, disable or automatic");
+        if (homi_coll_parse_tristate(v, &o->cb_read))
+            return BAD(k, v, "enable, disable or automatic");
     } else if (!strncmp(k, "homi_", 5)) {
-        if (!strcmp(k, "homi_node_size")) {
-            if (size_of(v, &n) || n > 1 << 20) return BAD(k, v, "0 or a rank count");
-            o->node_size = (int)n;
-        } else if (!strcmp(k, "homi_coll_ipc")) {
-            if (tristate(v, &o->ipc)) return BAD(k, v, "enable, disable or automatic");
-        } else if (!strcmp(k, "homi_coll_overlap")) {
-            if (tristate(v, &o->overlap)) return BAD(k, v, "enable, disable or automatic");
-        } else if (!strcmp(k, "homi_coll_read_streams")) {
-            if (size_of(v, &n) || n < 1 || n > HOMI_COLL_MAX_STREAMS) return BAD(k, v, "1..16");
-            o->read_streams = (int)n;
-        } else if (!strcmp(k, "homi_coll_net")) {
-            if (net_of(v, &o->net)) return BAD(k, v, "auto, ucx or mpi");
-        } else if (!strcmp(k, "homi_gpu_buffer_size")) {
-            if (size_of(v, &n) || (n && (n < 4096 || n > (1ll << 30))))
-                return BAD(k, v, "0 or a size 4K..1G");
-            o->gpu_buffer_size = n;
-        } else if (!strcmp(k, "homi_sieve_gap")) {
-            if (size_of(v, &n) || n > (1ll << 30)) return BAD(k, v, "a size up to 1G");
-            o->sieve_gap = n;
-        } else {
+        char why[96];
+        int r = homi_coll_hint_set(o, k, v, why, sizeof why);
+        if (r < 0) return lyr_err(MPI_ERR_INFO_VALUE, "hint %s=\"%s\": %s", k, v, why);
+        if (r == 0) {
             int rc = homi_config_set(f->cfg, k, v);
             if (rc == HOMI_EHINT)
                 return lyr_err(MPI_ERR_INFO_KEY, "unknown HOMI hint \"%s\"; see docs/hints.md", k);
@@ -115,11 +61,6 @@ int lyr_hints_apply(lyr_file *f, MPI_Info info)
     return err;
 }
 
-static const char *tri_name(int v)
-{
-    return v == HOMI_COLL_ENABLE ? "enable" : v == HOMI_COLL_DISABLE ? "disable" : "automatic";
-}
-
 void lyr_hints_report(const lyr_file *f, MPI_Info info)
 {
     char val[MPI_MAX_INFO_VAL + 1];
@@ -137,21 +78,9 @@ void lyr_hints_report(const lyr_file *f, MPI_Info info)
         snprintf(val, sizeof val, "%d", o->cb_nodes < np ? o->cb_nodes : np);
         PMPI_Info_set(info, "cb_nodes", val);
     }
-    PMPI_Info_set(info, "romio_cb_read", tri_name(o->cb_read));
-    snprintf(val, sizeof val, "%d", o->node_size);
-    PMPI_Info_set(info, "homi_node_size", val);
-    PMPI_Info_set(info, "homi_coll_ipc", tri_name(o->ipc));
-    PMPI_Info_set(info, "homi_coll_overlap", tri_name(o->overlap));
-    snprintf(val, sizeof val, "%d", o->read_streams);
-    PMPI_Info_set(info, "homi_coll_read_streams", val);
-    PMPI_Info_set(info, "homi_coll_net",
-                  o->net == HOMI_COLL_NET_UCX   ? "ucx"
-                  : o->net == HOMI_COLL_NET_MPI ? "mpi"
-                                                : "auto");
-    snprintf(val, sizeof val, "%lld", (long long)o->gpu_buffer_size);
-    PMPI_Info_set(info, "homi_gpu_buffer_size", val);
-    snprintf(val, sizeof val, "%lld", (long long)o->sieve_gap);
-    PMPI_Info_set(info, "homi_sieve_gap", val);
+    PMPI_Info_set(info, "romio_cb_read", homi_coll_tristate_name(o->cb_read));
+    for (unsigned i = 0; (k = homi_coll_hint_key(i)); i++)
+        if (homi_coll_hint_get(o, k, val, sizeof val) == 0) PMPI_Info_set(info, k, val);
     /* what HOMI has served on this handle (proof in tests, homi-info) */
     homi_stats s;
     uint64_t bytes = 0;

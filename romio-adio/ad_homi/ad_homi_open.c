@@ -8,116 +8,16 @@
 #include "ad_homi.h"
 #include "adioi.h"
 
-static int parse_tristate(const char *v, int *out)
-{
-    if (!strcasecmp(v, "enable") || !strcasecmp(v, "true"))
-        *out = HOMI_COLL_ENABLE;
-    else if (!strcasecmp(v, "disable") || !strcasecmp(v, "false"))
-        *out = HOMI_COLL_DISABLE;
-    else if (!strcasecmp(v, "automatic") || !strcasecmp(v, "auto"))
-        *out = HOMI_COLL_AUTO;
-    else
-        return -1;
-    return 0;
-}
-
-static int parse_size(const char *v, int64_t *out)
-{
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || n < 0) return -1;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        n <<= 10;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        n <<= 20;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        n <<= 30;
-        end++;
-        break;
-    default: break;
-    }
-    if (*end) return -1;
-    *out = n;
-    return 0;
-}
-
-/* homi_coll_net: the collective engine's route between nodes. */
-static int parse_net(const char *v, int *out)
-{
-    if (!strcasecmp(v, "auto") || !strcasecmp(v, "automatic"))
-        *out = HOMI_COLL_NET_AUTO;
-    else if (!strcasecmp(v, "ucx"))
-        *out = HOMI_COLL_NET_UCX;
-    else if (!strcasecmp(v, "mpi"))
-        *out = HOMI_COLL_NET_MPI;
-    else
-        return -1;
-    return 0;
-}
-
-static const char *net_name(int v)
-{
-    return v == HOMI_COLL_NET_UCX ? "ucx" : v == HOMI_COLL_NET_MPI ? "mpi" : "auto";
-}
-
-static const char *tristate_name(int v)
-{
-    return v == HOMI_COLL_ENABLE ? "enable" : v == HOMI_COLL_DISABLE ? "disable" : "automatic";
-}
-
 /* Apply one homi_* hint to fs; returns an MPI error code. */
 static int apply_hint(ADIOI_HOMI_fs *fs, const char *key, const char *val)
 {
     static char myname[] = "ADIOI_HOMI_SETINFO";
-    int64_t n;
-    if (!strcmp(key, "homi_node_size")) {
-        if (parse_size(val, &n) || n > 1 << 20)
-            return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
-                                  "(hint homi_node_size=\"%s\": expected 0 or a rank count)", val);
-        fs->copts.node_size = (int)n;
-    } else if (!strcmp(key, "homi_coll_ipc")) {
-        if (parse_tristate(val, &fs->copts.ipc))
-            return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
-                                  "(hint homi_coll_ipc=\"%s\": expected enable, disable or "
-                                  "automatic)",
-                                  val);
-    } else if (!strcmp(key, "homi_coll_overlap")) {
-        if (parse_tristate(val, &fs->copts.overlap))
-            return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
-                                  "(hint homi_coll_overlap=\"%s\": expected enable, disable or "
-                                  "automatic)",
-                                  val);
-    } else if (!strcmp(key, "homi_coll_read_streams")) {
-        if (parse_size(val, &n) || n < 1 || n > HOMI_COLL_MAX_STREAMS)
-            return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
-                                  "(hint homi_coll_read_streams=\"%s\": expected 1..%d)", val,
-                                  HOMI_COLL_MAX_STREAMS);
-        fs->copts.read_streams = (int)n;
-    } else if (!strcmp(key, "homi_coll_net")) {
-        if (parse_net(val, &fs->copts.net))
-            return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
-                                  "(hint homi_coll_net=\"%s\": expected auto, ucx or mpi)", val);
-    } else if (!strcmp(key, "homi_gpu_buffer_size")) {
-        if (parse_size(val, &n) || (n && (n < 4096 || n > (1ll << 30))))
-            return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
-                                  "(hint homi_gpu_buffer_size=\"%s\": expected 0 or a size "
-                                  "4K..1G)",
-                                  val);
-        fs->copts.gpu_buffer_size = n;
-    } else if (!strcmp(key, "homi_sieve_gap")) {
-        if (parse_size(val, &n) || n > (1ll << 30))
-            return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE,
-                                  "(hint homi_sieve_gap=\"%s\": expected a size up to 1G)", val);
-        fs->copts.sieve_gap = n;
-    } else {
+    char why[96];
+    int r = homi_coll_hint_set(&fs->copts, key, val, why, sizeof why);
+    if (r < 0)
+        return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_VALUE, "(hint %s=\"%s\": %s)", key,
+                              val, why);
+    if (r == 0) {
         int rc = homi_config_set(fs->cfg, key, val);
         if (rc == HOMI_EHINT)
             return ADIOI_HOMI_Err(myname, __LINE__, MPI_ERR_INFO_KEY,
@@ -186,17 +86,9 @@ static void report_info(ADIO_File fd, ADIOI_HOMI_fs *fs)
     for (unsigned i = 0; (k = homi_config_key(i)); i++)
         if (homi_config_get(fs->cfg, k, val, sizeof val) == HOMI_OK)
             ADIOI_Info_set(fd->info, k, val);
-    snprintf(val, sizeof val, "%d", fs->copts.node_size);
-    ADIOI_Info_set(fd->info, "homi_node_size", val);
-    ADIOI_Info_set(fd->info, "homi_coll_ipc", tristate_name(fs->copts.ipc));
-    ADIOI_Info_set(fd->info, "homi_coll_overlap", tristate_name(fs->copts.overlap));
-    snprintf(val, sizeof val, "%d", fs->copts.read_streams);
-    ADIOI_Info_set(fd->info, "homi_coll_read_streams", val);
-    ADIOI_Info_set(fd->info, "homi_coll_net", net_name(fs->copts.net));
-    snprintf(val, sizeof val, "%lld", (long long)fs->copts.gpu_buffer_size);
-    ADIOI_Info_set(fd->info, "homi_gpu_buffer_size", val);
-    snprintf(val, sizeof val, "%lld", (long long)fs->copts.sieve_gap);
-    ADIOI_Info_set(fd->info, "homi_sieve_gap", val);
+    for (unsigned i = 0; (k = homi_coll_hint_key(i)); i++)
+        if (homi_coll_hint_get(&fs->copts, k, val, sizeof val) == 0)
+            ADIOI_Info_set(fd->info, k, val);
 }
 
 /* Collective options from ROMIO's standard hints. */

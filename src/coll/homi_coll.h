@@ -72,6 +72,21 @@ typedef struct homi_coll_opts {
  * (libucp.so.0). */
 void homi_coll_opts_default(homi_coll_opts *o);
 
+/* The collective engine's MPI-IO hints (coll_hints.c), shared by the
+ * MPI-IO front-ends.  homi_coll_hint_set: 1 when key is one of them and val
+ * was applied, 0 when key is not one of them, -1 for a bad value (why
+ * says what was expected).  homi_coll_hint_key(i): the i-th key, NULL past
+ * the end; homi_coll_hint_get: its value in o (0, or -1 for another key). */
+int homi_coll_hint_set(homi_coll_opts *o, const char *key, const char *val, char *why,
+                       size_t whylen);
+const char *homi_coll_hint_key(unsigned i);
+int homi_coll_hint_get(const homi_coll_opts *o, const char *key, char *buf, size_t len);
+/* Value parsers of those hints: a size with an optional K/M/G suffix;
+ * enable|true / disable|false / automatic|auto.  0 or -1. */
+int homi_coll_parse_size(const char *v, int64_t *out);
+int homi_coll_parse_tristate(const char *v, int *out);
+const char *homi_coll_tristate_name(int v);
+
 /* Per-file state (communicator split, cached buffers, IPC mappings).
  * homi_coll_create is collective over comm; the file must be open (with
  * libhomi) on every rank of comm. */
