@@ -67,7 +67,7 @@ h5rc=skipped trc=skipped
 {
     if [[ $TESTS == 1 ]]; then
         echo "== test_gpu_write"
-        timeout 240 "$build/tests/test_gpu_write"; trc=$?
+        timeout 150 "$build/tests/test_gpu_write"; trc=$?
         echo "test_gpu_write exit $trc"
         echo
         pkg=
@@ -90,7 +90,7 @@ h5rc=skipped trc=skipped
                    -L"$build/src" -lhomi $h5l "${cudart[@]}" &&
                gcc "${cflags[@]}" -o "$work/test_h5_gpu_write" tests/hdf5/test_h5_gpu_write.c \
                    -L"$work" -lhomi_hdf5 -L"$build/src" -lhomi $h5l "${cudart[@]}" -Wl,-rpath,"$work"; then
-                timeout 240 "$work/test_h5_gpu_write"; h5rc=$?
+                timeout 150 "$work/test_h5_gpu_write"; h5rc=$?
             else
                 h5rc=build-failed
             fi
