@@ -24,12 +24,13 @@
 #   ITERS   timed runs per method             (2)
 #   THREADS O_DIRECT ceiling threads          (4)
 #   TESTS   0 skips steps 1 and 2             (1)
+#   BENCH   0 skips step 3                    (1)
 #   CUDA    CUDA toolkit root                 (/usr/local/cuda)
 set -uo pipefail
 build=${1:-./build}
 outdir=${2:-bench/results}
 DIR=${DIR:-/var/tmp} SIZE=${SIZE:-8G} BLOCK=${BLOCK:-64M} ITERS=${ITERS:-2} THREADS=${THREADS:-4}
-TESTS=${TESTS:-1} CUDA=${CUDA:-/usr/local/cuda} UDEV=${UDEV:-1}
+TESTS=${TESTS:-1} BENCH=${BENCH:-1} CUDA=${CUDA:-/usr/local/cuda} UDEV=${UDEV:-1}
 say() { echo "run-ckpt-gpu.sh: $*" >&2; }
 
 [[ -e $build/src/libhomi.so ]] || { say "$build/src/libhomi.so not found (build HOMI with CUDA first)"; exit 2; }
@@ -100,9 +101,12 @@ h5rc=skipped trc=skipped
         fi
         echo
     fi
+    brc=skipped
+    if [[ $BENCH == 1 ]]; then
     echo "== ckpt-gpu-bench --size $SIZE --block $BLOCK --iters $ITERS --threads $THREADS (file in $DIR: $fstype)"
     "$build/bench/ckpt-gpu-bench" --file "$DIR/homi-ckpt.bin" --size "$SIZE" --block "$BLOCK" \
         --iters "$ITERS" --threads "$THREADS" --csv "$csv"; brc=$?
+    fi
     echo "ckpt-gpu-bench exit $brc"
     echo "exit codes: test_gpu_write $trc, test_h5_gpu_write $h5rc, bench $brc"
 } 2>&1 | tee "$txt"
