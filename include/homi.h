@@ -343,8 +343,9 @@ int homi_ipc_peer_ok(int device, int peer);
  *
  * Ordering within one process: a write is "issued" when homi_pwrite[_ex],
  * homi_submit or homi_write_from_stream is called.  A read (any entry
- * point) issued after a write that overlaps it returns the written bytes:
- * it waits for that write to complete.  A write that overlaps an earlier
+ * point) issued after a write that overlaps it, or that extends the file
+ * over it, returns the written bytes (or the hole before them): it waits
+ * for that write to complete.  A write that overlaps an earlier
  * write still in flight waits for it before it is issued (the call may
  * block), so overlapping writes land in issue order.  A read in flight
  * when an overlapping write is issued may return old or new bytes (collect

@@ -199,7 +199,7 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
     int64_t off = rd->off;
     const int sync = rd->mode == HOMI_RD_SYNC;
     const uint64_t cs = rd->chunk ? rd->chunk : e->cfg.chunk_size;
-    homi_wr_wait(f, (uint64_t)off, len); /* after earlier overlapping writes */
+    homi_wr_wait_read(f, (uint64_t)off, len); /* after earlier overlapping writes */
     struct homi_seg inl[SEGS_INLINE], *segs = inl;
     size_t nseg = 0;
     const int dmn = homi_client_serves(e->client, f);

@@ -4,6 +4,7 @@
 #include "core/wrorder.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "core/engine.h"
 
@@ -78,5 +79,34 @@ void homi_wr_wait(struct homi_fh *f, uint64_t off, uint64_t len)
     uint64_t seq = f->wr_seq + 1;
     while (blocked(f, off, end, seq))
         pthread_cond_wait(&f->wr_cond, &f->wr_lock);
+    pthread_mutex_unlock(&f->wr_lock);
+}
+
+/* Is a write issued before seq that starts at or after end in flight?
+ * (caller holds wr_lock) */
+static int beyond(const struct homi_fh *f, uint64_t end, uint64_t seq)
+{
+    for (const struct homi_wrange *r = f->wr_list; r; r = r->next)
+        if (r->seq < seq && r->off >= end) return 1;
+    return 0;
+}
+
+void homi_wr_wait_read(struct homi_fh *f, uint64_t off, uint64_t len)
+{
+    if (!atomic_load(&f->wr_count)) return;
+    uint64_t end = end_of(off, len);
+    pthread_mutex_lock(&f->wr_lock);
+    uint64_t seq = f->wr_seq + 1;
+    for (;;) {
+        if (!blocked(f, off, end, seq)) {
+            /* a write past the read's end moves the end of file over the
+             * rest of the read (which then reads as a hole): wait for it
+             * unless the file already covers the read */
+            struct stat st;
+            if (!beyond(f, end, seq) || (fstat(f->fd, &st) == 0 && (uint64_t)st.st_size >= end))
+                break;
+        }
+        pthread_cond_wait(&f->wr_cond, &f->wr_lock);
+    }
     pthread_mutex_unlock(&f->wr_lock);
 }

@@ -26,5 +26,9 @@ void homi_wr_end(struct homi_fh *f, struct homi_wrange *r);
 /* Wait until no write issued before this call overlapping [off, off+len)
  * is in flight (len UINT64_MAX: any write). */
 void homi_wr_wait(struct homi_fh *f, uint64_t off, uint64_t len);
+/* A read of [off, off+len): waits for earlier overlapping writes, and for
+ * earlier writes beyond it while the file ends inside the read (they would
+ * turn the rest of the read into a hole rather than a short read). */
+void homi_wr_wait_read(struct homi_fh *f, uint64_t off, uint64_t len);
 
 #endif
