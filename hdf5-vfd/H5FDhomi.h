@@ -96,6 +96,22 @@ herr_t H5FD_homi_dread(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid
 htri_t H5FD_homi_dread_check(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id,
                              hid_t file_space_id, hid_t dxpl_id, char *why, size_t whylen);
 
+/* H5Dwrite from CUDA device memory (issue 22): buf may be device memory
+ * (detected); the checks are H5FD_homi_dread's with two differences: a
+ * contiguous dataset's storage need not be allocated (HDF5 writes fill
+ * values from its own buffer), and a chunked selection must not touch an
+ * unallocated chunk unless the fill time is H5D_FILL_TIME_NEVER (HDF5
+ * would build that chunk in host memory; allocate early with
+ * H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY)).  The pieces HDF5 hands
+ * the driver are written asynchronously through HOMI's staging pipeline,
+ * several in flight; the call returns when all are in the file (make them
+ * durable with H5Fflush / H5Fclose, or homi_fsync).  Host buffers go to
+ * H5Dwrite unchanged.  Files are byte-identical to sec2's. */
+herr_t H5FD_homi_dwrite(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id, hid_t file_space_id,
+                        hid_t dxpl_id, const void *buf);
+htri_t H5FD_homi_dwrite_check(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_id,
+                              hid_t file_space_id, hid_t dxpl_id, char *why, size_t whylen);
+
 /* Per-path statistics of a file open with H5FD_homi (see homi.h). */
 herr_t H5FD_homi_file_stats(hid_t file_id, homi_stats *out);
 

@@ -1,4 +1,5 @@
 /* H5FDhomi_dread.c - H5FD_homi_dread: H5Dread into CUDA device memory,
+ * and the dataset checks it shares with H5FD_homi_dwrite,
  * after checking that HDF5 will pass the buffer to the driver untouched
  * (no type conversion, transform, filter, chunk cache, compact/external/
  * virtual storage or fill-value writes).  HDF5 itself runs on the CPU: in
@@ -91,10 +92,12 @@ static void fmt_coord(char *out, size_t outlen, int rank, const hsize_t *c)
             (size_t)snprintf(out + n, outlen - n, "%s%llu", d ? "," : "", (unsigned long long)c[d]);
 }
 
-/* The checks; ids opened here are closed on every return. */
-static htri_t check(hid_t dset, hid_t mem_type, hid_t file_space, hid_t dxpl, char *why,
-                    size_t whylen)
+/* The checks, for H5FD_homi_dread and (write != 0) H5FD_homi_dwrite
+ * (H5FDhomi_dwrite.c); ids opened here are closed on every return. */
+htri_t homi_h5_dset_check(hid_t dset, hid_t mem_type, hid_t file_space, hid_t dxpl, int write,
+                          char *why, size_t whylen)
 {
+    const char *verb = write ? "write from" : "read into";
     htri_t ret = -1;
     hid_t dtype = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dapl = H5I_INVALID_HID;
     hid_t fspace = H5I_INVALID_HID;
@@ -105,7 +108,8 @@ static htri_t check(hid_t dset, hid_t mem_type, hid_t file_space, hid_t dxpl, ch
     if (!homi) {
         ret = why_set(why, whylen,
                       "the file is not open with H5FD_homi (H5Pset_fapl_homi): other drivers "
-                      "cannot read into device memory");
+                      "cannot %s device memory",
+                      verb);
         goto out;
     }
     if (flags & H5FD_HOMI_DATA_SIEVE) {
@@ -147,10 +151,11 @@ static htri_t check(hid_t dset, hid_t mem_type, hid_t file_space, hid_t dxpl, ch
     if (layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED) {
         ret = why_set(why, whylen,
                       "%s layout: HDF5 copies the data itself (only contiguous and chunked "
-                      "datasets can be read into device memory)",
+                      "datasets can %s device memory)",
                       layout == H5D_COMPACT   ? "compact"
                       : layout == H5D_VIRTUAL ? "virtual"
-                                              : "this");
+                                              : "this",
+                      verb);
         goto out;
     }
     int next = H5Pget_external_count(dcpl);
@@ -176,7 +181,9 @@ static htri_t check(hid_t dset, hid_t mem_type, hid_t file_space, hid_t dxpl, ch
     if (H5Dget_space_status(dset, &status) < 0) goto out;
 
     if (layout == H5D_CONTIGUOUS) {
-        if (status == H5D_SPACE_STATUS_NOT_ALLOCATED && ft != H5D_FILL_TIME_NEVER) {
+        /* a write allocates the storage and writes any fill values from
+         * HDF5's own buffer: the user's buffer only goes to the driver */
+        if (!write && status == H5D_SPACE_STATUS_NOT_ALLOCATED && ft != H5D_FILL_TIME_NEVER) {
             ret = why_set(why, whylen,
                           "the dataset's storage is not allocated: HDF5 would write fill values "
                           "with the CPU");
@@ -221,9 +228,13 @@ static htri_t check(hid_t dset, hid_t mem_type, hid_t file_space, hid_t dxpl, ch
             char c[256] = "?";
             if (H5_VERSION_GE(1, 10, 5)) fmt_coord(c, sizeof c, rank, missing);
             ret = why_set(why, whylen,
-                          "the chunk at (%s) in the selection is not allocated: HDF5 would write "
-                          "fill values with the CPU (write it, allocate early, or set the fill "
-                          "time to H5D_FILL_TIME_NEVER)",
+                          write ? "the chunk at (%s) in the selection is not allocated: HDF5 "
+                                  "would build it from fill values and the buffer in host memory "
+                                  "(allocate early, H5Pset_alloc_time H5D_ALLOC_TIME_EARLY, or "
+                                  "set the fill time to H5D_FILL_TIME_NEVER)"
+                                : "the chunk at (%s) in the selection is not allocated: HDF5 "
+                                  "would write fill values with the CPU (write it, allocate "
+                                  "early, or set the fill time to H5D_FILL_TIME_NEVER)",
                           c);
             goto out;
         }
@@ -257,7 +268,7 @@ htri_t H5FD_homi_dread_check(hid_t dset_id, hid_t mem_type_id, hid_t mem_space_i
 {
     (void)mem_space_id;
     if (why && whylen) why[0] = 0;
-    htri_t r = check(dset_id, mem_type_id, file_space_id, dxpl_id, why, whylen);
+    htri_t r = homi_h5_dset_check(dset_id, mem_type_id, file_space_id, dxpl_id, 0, why, whylen);
     if (r < 0) HOMI_H5_ERR(H5E_DATASET, H5E_CANTGET, "cannot inspect the dataset");
     return r;
 }

@@ -79,6 +79,15 @@ int homi_h5_sel_read(hid_t dset, hid_t mem_type, hid_t mem_space, hid_t file_spa
 /* Zero n bytes at p (host or device); 0 or -1. */
 int homi_h5_zero(void *p, size_t n);
 
+/* Can HDF5 hand buf to the driver untouched for this dataset transfer?
+ * (H5FDhomi_dread.c; write: H5Dwrite rules.)  1 yes, 0 no (reason in
+ * why), -1 error. */
+htri_t homi_h5_dset_check(hid_t dset, hid_t mem_type, hid_t file_space, hid_t dxpl, int write,
+                          char *why, size_t whylen);
+/* Deferred device writes inside H5FD_homi_dwrite (H5FDhomi_dwrite.c):
+ * 1 submitted asynchronously, 0 not deferred (write it now). */
+int homi_h5_dwrite_defer(H5FD_homi_t *f, haddr_t addr, size_t size, const void *buf);
+
 /* The driver class (H5FDhomi.c). */
 extern const H5FD_class_t H5FD_homi_class_g;
 

@@ -42,6 +42,7 @@ typedef enum homi_err {
     HOMI_EBUSY = -13,     /* resource busy (too many files, queue full)      */
     HOMI_ETIMEDOUT = -14, /* wait timed out                                  */
     HOMI_ENOTREG = -15,   /* not a regular file                              */
+    HOMI_ENOSPC = -16,    /* no space left on the file system (or quota)     */
 } homi_err;
 
 /* Text for a homi_err value (never NULL). */
@@ -234,8 +235,9 @@ typedef struct homi_piece2d {
 int64_t homi_read_pieces2d(homi_file *f, const homi_piece2d *pieces, size_t n, homi_mem_kind mem,
                            unsigned flags);
 
-/* Synchronous write through the kernel path (files opened HOMI_RDWR);
- * invalidates the file's extent map.  Returns bytes written or error. */
+/* Synchronous write, like pwrite(2), from host, pinned or CUDA device
+ * memory (files opened HOMI_RDWR); see "writes" below.  Returns the bytes
+ * written or a negative homi_err. */
 int64_t homi_pwrite(homi_file *f, const void *buf, size_t len, int64_t offset);
 
 /* ---------------------------------------------------------------- async */
@@ -318,6 +320,12 @@ typedef struct homi_stats {
     uint64_t staged_bytes; /* bytes copied to GPU memory through the pinned staging pipeline */
     uint64_t nvme_cmds;    /* NVMe Read commands completed by the passthrough path */
     uint64_t daemon_bytes; /* bytes served by the node daemon homid (HOMI_SOCKET) */
+    /* writes (appended; the fields above keep their places) */
+    uint64_t writes;                             /* user-level write requests completed          */
+    uint64_t write_bytes;                        /* bytes the writes put in the file             */
+    uint64_t staged_write_bytes;                 /* bytes copied GPU -> pinned staging for writes */
+    uint64_t syncs;                              /* homi_fsync calls that succeeded              */
+    homi_path_stats write_path[HOMI_PATH_COUNT]; /* bytes written per path (kernel only) */
 } homi_stats;
 
 int homi_file_stats(homi_file *f, homi_stats *out);
@@ -373,6 +381,71 @@ int homi_ipc_close(void *mapped);
 /* 1 when memory of GPU peer can be mapped (IPC) and read on GPU device:
  * the same device, or peer access between the two; else 0. */
 int homi_ipc_peer_ok(int device, int peer);
+
+/* ---------------------------------------------------------------- writes */
+
+/* Writes (checkpoints).  A write's source is host, pinned or CUDA device
+ * memory, detected like a read's destination or declared in opts.mem.
+ * Writes always take the kernel path (io_uring through the file system;
+ * asking for another path counts a path-unavailable fallback), buffered,
+ * or O_DIRECT when the engine's homi_direct hint is on: the page-aligned
+ * middle of a request is written O_DIRECT, an unaligned head and tail page
+ * (and any piece whose memory is not aligned for O_DIRECT) buffered, each
+ * counted as a direct-unaligned fallback.  Device memory goes through the
+ * pinned staging pipeline in the device -> host direction: the copy of
+ * staging slot k+1 overlaps the io_uring writes of slot k.  Every write
+ * invalidates the file's extent map.  Statistics: write_path[] (always
+ * kernel), writes, write_bytes, staged_write_bytes.
+ *
+ * Result: the number of bytes from the start of the request that are known
+ * to be in the file.  When the file system refuses part of a request (full,
+ * file size limit, I/O error), the result is that prefix if it is not empty
+ * (like pwrite(2), the next write then returns the error), else the error:
+ * HOMI_ENOSPC, HOMI_ERANGE (past the maximum file size or RLIMIT_FSIZE),
+ * HOMI_EACCES, HOMI_EIO, HOMI_EINVAL (device source no longer valid).
+ * Bytes of the request after that prefix may or may not have been written;
+ * nothing outside the request is touched.
+ *
+ * Ordering within one process: a write is "issued" when homi_pwrite[_ex],
+ * homi_submit or homi_write_from_stream is called.  A read (any entry
+ * point) issued after a write that overlaps it, or that extends the file
+ * over it, returns the written bytes (or the hole before them): it waits
+ * for that write to complete.  A write that overlaps an earlier
+ * write still in flight waits for it before it is issued (the call may
+ * block), so overlapping writes land in issue order.  A read in flight
+ * when an overlapping write is issued may return old or new bytes (collect
+ * it first).  homi_fsync waits for the writes issued before it.  A
+ * stream-ordered write is in flight from its call until its stream has run
+ * it, so these waits can last until the stream reaches it. */
+
+/* pwrite with options: opts.mem declares the source memory kind; opts.path
+ * and HOMI_READ_FORCE_PATH are accepted (writes always take the kernel
+ * path).  HOMI_IO_WRITE in opts.flags is allowed and implied. */
+int64_t homi_pwrite_ex(homi_file *f, const void *buf, size_t len, int64_t offset,
+                       const homi_read_opts *opts);
+
+/* In homi_io.opts.flags: this request writes len bytes from buf (treated
+ * as const) at offset instead of reading.  Reads and writes may be mixed in
+ * one homi_submit batch; completions report bytes written (the prefix rule
+ * above) and path_mask (1u << HOMI_PATH_KERNEL). */
+#define HOMI_IO_WRITE 0x2u
+
+/* Stream-ordered write from device memory: returns at once; the write
+ * starts when cuda_stream (a cudaStream_t) reaches this point (work queued
+ * on the stream before this call has finished writing dev_buf), and work
+ * queued on the stream after this call runs once the bytes are in the file
+ * (so it may overwrite dev_buf).  *result (host memory) holds the byte
+ * count or a negative homi_err by then.  Writes on one stream are issued in
+ * order.  host or pinned memory is accepted as well. */
+int homi_write_from_stream(homi_file *f, const void *dev_buf, size_t len, int64_t offset,
+                           void *cuda_stream, int64_t *result);
+
+/* Durability without a separate descriptor: waits for the writes to f
+ * issued before this call, then fsync(2) (flags 0) or fdatasync(2)
+ * (HOMI_FSYNC_DATA) of the file.  HOMI_OK or a negative homi_err (an
+ * earlier write-back error is reported here, as by fsync(2)). */
+#define HOMI_FSYNC_DATA 0x1u
+int homi_fsync(homi_file *f, unsigned flags);
 
 #ifdef __cplusplus
 }

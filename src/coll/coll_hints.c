@@ -56,10 +56,9 @@ const char *homi_coll_tristate_name(int v)
     return v == HOMI_COLL_ENABLE ? "enable" : v == HOMI_COLL_DISABLE ? "disable" : "automatic";
 }
 
-static const char *const keys[] = {"homi_node_size",         "homi_coll_ipc",
-                                   "homi_coll_overlap",      "homi_coll_read_streams",
-                                   "homi_coll_net",          "homi_gpu_buffer_size",
-                                   "homi_sieve_gap"};
+static const char *const keys[] = {
+    "homi_node_size", "homi_coll_ipc",        "homi_coll_overlap", "homi_coll_read_streams",
+    "homi_coll_net",  "homi_gpu_buffer_size", "homi_sieve_gap"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 const char *homi_coll_hint_key(unsigned i)

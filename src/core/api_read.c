@@ -1,4 +1,5 @@
-/* api_read.c - the public read entry points (homi_pread[_ex], homi_submit):
+/* api_read.c - the public read entry points (homi_pread[_ex], homi_submit,
+ * whose HOMI_IO_WRITE requests go to api_write.c):
  * argument checks, destination memory resolution, and routing: host and
  * pinned memory go straight to the read pipeline, device memory to the
  * staging pipeline (src/mem/staging.c) or a path that writes GPU memory. */
@@ -74,7 +75,9 @@ int homi_submit(homi_engine *e, const homi_io *ios, unsigned n)
     if (n && !dev) return HOMI_ENOMEM;
     for (unsigned i = 0; i < n; i++) {
         struct homi_fh *f = homi_file_lookup(ios[i].file);
-        int rc = prepare(f, ios[i].buf, ios[i].len, ios[i].offset, &ios[i].opts, &dev[i]);
+        int rc = ios[i].opts.flags & HOMI_IO_WRITE
+                     ? homi_write_prepare(f, &ios[i], &dev[i])
+                     : prepare(f, ios[i].buf, ios[i].len, ios[i].offset, &ios[i].opts, &dev[i]);
         if (!rc && f->eng != e) rc = HOMI_EBADF;
         if (rc) {
             homi_log(HOMI_LOG_DEBUG, "homi_submit: request %u rejected: %s", i, homi_strerror(rc));
@@ -85,7 +88,9 @@ int homi_submit(homi_engine *e, const homi_io *ios, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         struct homi_fh *f = homi_file_lookup(ios[i].file);
         int rc;
-        if (dev[i] >= 0) {
+        if (ios[i].opts.flags & HOMI_IO_WRITE) {
+            rc = homi_write_submit_io(f, &ios[i], dev[i]);
+        } else if (dev[i] >= 0) {
             rc = homi_staging_submit(f, ios[i].buf, ios[i].len, ios[i].offset, dev[i],
                                      wanted_path(&ios[i].opts), ios[i].user_data);
         } else {

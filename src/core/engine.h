@@ -24,6 +24,7 @@
 
 struct homi_watcher;
 struct homi_watch;
+struct homi_wrange;
 struct homi_fh;
 struct homi_client;
 
@@ -59,7 +60,9 @@ struct homi_op {
     _Atomic uint64_t short_at; /* smallest user-relative end of data    */
     atomic_int err;            /* first error (homi_err) or 0          */
     atomic_uint path_mask;
-    int mode; /* HOMI_RD_* */
+    int mode;               /* HOMI_RD_* */
+    int write;              /* a write op (write.c): chunks write c->dst to the file */
+    struct homi_wrange *wr; /* write: its entry in the file's in-flight list, ended at completion */
     void (*cb)(void *arg, int64_t result, unsigned path_mask);
     void *cb_arg;
     sem_t done;     /* sync ops: posted on completion       */
@@ -94,6 +97,13 @@ struct homi_fh {
 
     struct homi_stats_acc stats;
     void *path_priv[HOMI_PATH_COUNT]; /* per-path per-file state (e.g. cuFile handle) */
+
+    /* writes in flight, for ordering (core/wrorder.c) */
+    pthread_mutex_t wr_lock;
+    pthread_cond_t wr_cond;
+    struct homi_wrange *wr_list;
+    uint64_t wr_seq;
+    atomic_uint wr_count; /* entries in wr_list: reads skip the lock at 0 */
 };
 
 struct homi_staging;
@@ -123,9 +133,15 @@ struct homi_engine {
  * chunk (may be short only at EOF) or a negative homi_err. */
 void homi_chunk_complete(struct homi_chunk *c, int64_t res);
 
+/* Drop one reference of op->pending; the last one completes the op
+ * (read.c: sync wake-up, completion queue or callback). */
+void homi_op_put(struct homi_op *op);
+
 /* Count a fallback / bytes served by a path, for the file and its engine. */
 void homi_fh_fallback(struct homi_fh *f, int reason);
 void homi_fh_account(struct homi_fh *f, int path, uint64_t bytes, uint64_t ns);
+/* The same for bytes a path wrote to the file. */
+void homi_fh_account_write(struct homi_fh *f, int path, uint64_t bytes, uint64_t ns);
 
 /* Look up a user handle; NULL when closed or foreign. */
 struct homi_fh *homi_file_lookup(homi_file *handle);
@@ -156,5 +172,16 @@ struct homi_rd {
  * thread completes them.  Returns HOMI_OK or a negative homi_err (then
  * nothing was started). */
 int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result);
+
+/* The same for a write of rd->buf (host or pinned memory) to the file,
+ * always on the kernel path (write.c).  wr: the request's entry in the
+ * file's in-flight list (wrorder.h), ended when the op completes, or NULL.
+ * The result is the written prefix (see homi.h). */
+int homi_write_start(struct homi_fh *f, const struct homi_rd *rd, struct homi_wrange *wr,
+                     int64_t *result);
+/* homi_submit's HOMI_IO_WRITE requests (api_write.c): validate (and
+ * resolve the source memory), then issue one. */
+int homi_write_prepare(struct homi_fh *f, const homi_io *io, int *device);
+int homi_write_submit_io(struct homi_fh *f, const homi_io *io, int device);
 
 #endif

@@ -24,6 +24,7 @@ const char *homi_strerror(int err)
     case HOMI_EBUSY: return "resource busy or exhausted";
     case HOMI_ETIMEDOUT: return "timed out";
     case HOMI_ENOTREG: return "not a regular file";
+    case HOMI_ENOSPC: return "no space left on the file system";
     default: return "unknown HOMI error";
     }
 }
@@ -51,6 +52,8 @@ int homi_err_from_errno(int e)
     case EBUSY:
     case EAGAIN: return HOMI_EBUSY;
     case ETIMEDOUT: return HOMI_ETIMEDOUT;
+    case ENOSPC:
+    case EDQUOT: return HOMI_ENOSPC;
     default: return HOMI_ESYS;
     }
 }

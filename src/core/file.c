@@ -1,6 +1,6 @@
 /* file.c - open/close, the process-wide handle table (handles are checked,
  * never dereferenced raw: a closed handle gives HOMI_EBADF), file size,
- * writes, and keeping the extent map current. */
+ * accounting, and keeping the extent map current (writes: api_write.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,6 +17,7 @@
 #include "core/engine.h"
 #include "core/errors.h"
 #include "core/log.h"
+#include "core/wrorder.h"
 #include "cplane/watch.h"
 
 /* ---- handle table: handle = (generation << 32) | (index + 1) */
@@ -122,6 +123,7 @@ static void fh_free(struct homi_fh *f)
     if (f->fd >= 0) close(f->fd);
     homi_extmap_free(&f->map);
     pthread_mutex_destroy(&f->map_lock);
+    homi_wr_fini(f);
     free(f->path);
     free(f);
 }
@@ -144,6 +146,7 @@ int homi_open(homi_engine *eng, const char *path, unsigned flags, homi_file **ou
     f->slot = -1;
     f->path_pref = HOMI_PATH_AUTO;
     pthread_mutex_init(&f->map_lock, NULL);
+    homi_wr_init(f);
     f->path = strdup(path);
     int rc = HOMI_OK;
     if (!f->path) {
@@ -264,6 +267,12 @@ void homi_fh_account(struct homi_fh *f, int path, uint64_t bytes, uint64_t ns)
     homi_stats_path(&f->eng->stats, path, bytes, ns);
 }
 
+void homi_fh_account_write(struct homi_fh *f, int path, uint64_t bytes, uint64_t ns)
+{
+    homi_stats_write_path(&f->stats, path, bytes, ns);
+    homi_stats_write_path(&f->eng->stats, path, bytes, ns);
+}
+
 /* ---- writes and extent-map freshness */
 
 void homi_file_invalidate(struct homi_fh *f)
@@ -271,29 +280,6 @@ void homi_file_invalidate(struct homi_fh *f)
     pthread_mutex_lock(&f->map_lock);
     f->map_valid = 0;
     pthread_mutex_unlock(&f->map_lock);
-}
-
-int64_t homi_pwrite(homi_file *handle, const void *buf, size_t len, int64_t offset)
-{
-    struct homi_fh *f = homi_file_lookup(handle);
-    if (!f) return HOMI_EBADF;
-    if (!(f->flags & HOMI_RDWR)) return HOMI_EBADF;
-    if (!buf && len) return HOMI_EINVAL;
-    if (offset < 0) return HOMI_EINVAL;
-    if (len > (size_t)INT64_MAX || (uint64_t)offset > (uint64_t)INT64_MAX - len) return HOMI_ERANGE;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pwrite(f->fd, (const char *)buf + done, len - done, offset + (off_t)done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            homi_file_invalidate(f);
-            return homi_err_from_errno(errno);
-        }
-        if (n == 0) break;
-        done += (size_t)n;
-    }
-    homi_file_invalidate(f);
-    return (int64_t)done;
 }
 
 static int same_stat(const struct stat *a, const struct stat *b)

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/engine.h"
 #include "core/log.h"
+#include "core/wrorder.h"
 
 int homi_cq_push(struct homi_engine *e, const homi_completion *c);
 
@@ -21,16 +22,26 @@ static void op_finish(struct homi_op *op)
     struct homi_engine *e = op->eng;
     int err = atomic_load(&op->err);
     uint64_t short_at = atomic_load(&op->short_at);
-    int64_t result = err ? err : (int64_t)(short_at < op->len ? short_at : op->len);
-    if (result < 0) {
+    uint64_t got = short_at < op->len ? short_at : op->len;
+    /* a write returns the prefix known to be in the file, the error only
+     * when that prefix is empty (homi.h) */
+    int64_t result = err && (!op->write || !got) ? err : (int64_t)got;
+    if (op->write) {
+        homi_file_invalidate(f);
+        homi_wr_end(f, op->wr);
+    }
+    if (err) {
         atomic_fetch_add(&f->stats.errors, 1);
         atomic_fetch_add(&e->stats.errors, 1);
-    } else {
-        atomic_fetch_add(&f->stats.read_bytes, (uint64_t)result);
-        atomic_fetch_add(&e->stats.read_bytes, (uint64_t)result);
     }
-    atomic_fetch_add(&f->stats.reads, 1);
-    atomic_fetch_add(&e->stats.reads, 1);
+    if (result >= 0) {
+        _Atomic uint64_t *fb = op->write ? &f->stats.write_bytes : &f->stats.read_bytes;
+        _Atomic uint64_t *eb = op->write ? &e->stats.write_bytes : &e->stats.read_bytes;
+        atomic_fetch_add(fb, (uint64_t)result);
+        atomic_fetch_add(eb, (uint64_t)result);
+    }
+    atomic_fetch_add(op->write ? &f->stats.writes : &f->stats.reads, 1);
+    atomic_fetch_add(op->write ? &e->stats.writes : &e->stats.reads, 1);
     if (op->mode == HOMI_RD_CB) {
         unsigned mask = atomic_load(&op->path_mask);
         void (*cb)(void *, int64_t, unsigned) = op->cb;
@@ -54,15 +65,28 @@ static void op_finish(struct homi_op *op)
                  (unsigned long long)c.user_data);
 }
 
+void homi_op_put(struct homi_op *op)
+{
+    if (atomic_fetch_sub(&op->pending, 1) == 1) op_finish(op);
+}
+
 void homi_chunk_complete(struct homi_chunk *c, int64_t res)
 {
     struct homi_op *op = c->op;
+    if (res < 0 && op->write && c->done) res = c->done; /* written part, then the error */
     if (res < 0) {
         int zero = 0;
         atomic_compare_exchange_strong(&op->err, &zero, (int)res);
+        if (op->write) { /* the written prefix ends here */
+            uint64_t at = c->off - (uint64_t)op->off;
+            uint64_t cur = atomic_load(&op->short_at);
+            while (at < cur && !atomic_compare_exchange_weak(&op->short_at, &cur, at)) {}
+        }
     } else {
         uint64_t ns = homi_now_ns() - c->t0;
-        if ((uint64_t)res > c->acct_other)
+        if (op->write)
+            homi_fh_account_write(op->file, c->path, (uint64_t)res, ns);
+        else if ((uint64_t)res > c->acct_other)
             homi_fh_account(op->file, c->path, (uint64_t)res - c->acct_other, ns);
         if ((uint64_t)res < c->len) {
             uint64_t at = c->off - (uint64_t)op->off + (uint64_t)res;
@@ -175,6 +199,7 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
     int64_t off = rd->off;
     const int sync = rd->mode == HOMI_RD_SYNC;
     const uint64_t cs = rd->chunk ? rd->chunk : e->cfg.chunk_size;
+    homi_wr_wait_read(f, (uint64_t)off, len); /* after earlier overlapping writes */
     struct homi_seg inl[SEGS_INLINE], *segs = inl;
     size_t nseg = 0;
     const int dmn = homi_client_serves(e->client, f);

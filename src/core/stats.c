@@ -14,6 +14,13 @@ void homi_stats_path(struct homi_stats_acc *a, int path, uint64_t bytes, uint64_
     atomic_fetch_add_explicit(&a->ns[path], ns, RLX);
 }
 
+void homi_stats_write_path(struct homi_stats_acc *a, int path, uint64_t bytes, uint64_t ns)
+{
+    atomic_fetch_add_explicit(&a->wbytes[path], bytes, RLX);
+    atomic_fetch_add_explicit(&a->wreqs[path], 1, RLX);
+    atomic_fetch_add_explicit(&a->wns[path], ns, RLX);
+}
+
 void homi_stats_fallback(struct homi_stats_acc *a, int reason)
 {
     atomic_fetch_add_explicit(&a->fb[reason], 1, RLX);
@@ -36,6 +43,15 @@ void homi_stats_snapshot(const struct homi_stats_acc *a, homi_stats *out)
     out->staged_bytes = atomic_load_explicit(&a->staged_bytes, RLX);
     out->nvme_cmds = atomic_load_explicit(&a->nvme_cmds, RLX);
     out->daemon_bytes = atomic_load_explicit(&a->daemon_bytes, RLX);
+    for (int p = 0; p < HOMI_PATH_COUNT; p++) {
+        out->write_path[p].bytes = atomic_load_explicit(&a->wbytes[p], RLX);
+        out->write_path[p].requests = atomic_load_explicit(&a->wreqs[p], RLX);
+        out->write_path[p].ns = atomic_load_explicit(&a->wns[p], RLX);
+    }
+    out->writes = atomic_load_explicit(&a->writes, RLX);
+    out->write_bytes = atomic_load_explicit(&a->write_bytes, RLX);
+    out->staged_write_bytes = atomic_load_explicit(&a->staged_write_bytes, RLX);
+    out->syncs = atomic_load_explicit(&a->syncs, RLX);
 }
 
 const char *homi_path_name(int path)
@@ -75,6 +91,17 @@ void homi_stats_print(const homi_stats *s, double seconds, void *file)
     if (s->staged_bytes)
         fprintf(f, "  staged to GPU memory through pinned buffers: %" PRIu64 " bytes\n",
                 s->staged_bytes);
+    if (s->writes) {
+        fprintf(f, "  writes %" PRIu64 ", bytes written %" PRIu64 ", syncs %" PRIu64 "\n",
+                s->writes, s->write_bytes, s->syncs);
+        for (int p = 0; p < HOMI_PATH_COUNT; p++)
+            if (s->write_path[p].requests)
+                fprintf(f, "  written by %s: %" PRIu64 " bytes in %" PRIu64 " requests\n",
+                        homi_path_name(p), s->write_path[p].bytes, s->write_path[p].requests);
+        if (s->staged_write_bytes)
+            fprintf(f, "  staged from GPU memory through pinned buffers: %" PRIu64 " bytes\n",
+                    s->staged_write_bytes);
+    }
     int any = 0;
     for (int r = 0; r < HOMI_FB_COUNT; r++) {
         if (!s->fallbacks[r]) continue;

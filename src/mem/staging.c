@@ -8,7 +8,8 @@
  * order, copied with cudaMemcpyAsync on one of two streams per device; a
  * slot goes back to the pool when its copy's event has completed.  Reads
  * of later pieces overlap the copies of earlier ones.  A single service
- * thread runs the asynchronous and stream-ordered requests. */
+ * thread runs the stream-ordered reads, another the stream-ordered writes
+ * (staging_write.c), four the asynchronous requests. */
 #include "mem/staging.h"
 
 #include "mem/memkind.h"
@@ -68,54 +69,11 @@ int homi_staging_prepare(struct homi_engine *e, int device)
 #include "core/log.h"
 #include "paths/cufile.h"
 
-#define MAX_GPUS 64
-#define NSTREAMS 2
-#define NASYNC 4 /* service threads for asynchronous device reads */
-
-struct sdev {
-    int ready;
-    cudaStream_t s[NSTREAMS];
-    cudaEvent_t *ev; /* one per slot */
-};
-
-struct job {
-    struct homi_fh *f;
-    void *dst;
-    size_t len;
-    int64_t off;
-    int device, path;
-    uint64_t user_data;
-    int64_t *result; /* stream-ordered: where to write the result */
-    void (*cb)(void *arg, int64_t result, unsigned mask); /* callback jobs */
-    void *cb_arg;
-    sem_t done; /* stream-ordered: posted when the data is on the GPU */
-    int stream_mode;
-    struct job *next;
-};
-
-struct homi_staging {
-    struct homi_engine *eng;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    char *mem;
-    size_t slot_size;
-    unsigned nslots;
-    unsigned *free;
-    unsigned nfree;
-    struct sdev dev[MAX_GPUS];
-    /* service threads: NASYNC for homi_submit jobs, one for stream-ordered
-     * jobs (which must run in the order they were queued) */
-    pthread_t th[NASYNC + 1];
-    int nth, stop;
-    struct jobq {
-        struct job *h, *t;
-    } q[2];
-    pthread_cond_t qcond;
-};
+#include "mem/staging_int.h"
 
 static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static struct homi_staging *get(struct homi_engine *e, int *rc)
+struct homi_staging *homi_stg_get(struct homi_engine *e, int *rc)
 {
     pthread_mutex_lock(&create_lock);
     struct homi_staging *st = e->staging;
@@ -154,7 +112,7 @@ out:
     return st;
 }
 
-static int dev_ready(struct homi_staging *st, int device)
+int homi_stg_dev_ready(struct homi_staging *st, int device)
 {
     if (device < 0 || device >= MAX_GPUS) return HOMI_EINVAL;
     int rc = homi_cuda_err(cudaSetDevice(device), "cudaSetDevice");
@@ -176,7 +134,7 @@ static int dev_ready(struct homi_staging *st, int device)
     return rc;
 }
 
-static int acquire(struct homi_staging *st, int block)
+int homi_stg_acquire(struct homi_staging *st, int block)
 {
     pthread_mutex_lock(&st->lock);
     while (!st->nfree && block)
@@ -186,7 +144,7 @@ static int acquire(struct homi_staging *st, int block)
     return s;
 }
 
-static void release(struct homi_staging *st, unsigned slot)
+void homi_stg_release(struct homi_staging *st, unsigned slot)
 {
     pthread_mutex_lock(&st->lock);
     st->free[st->nfree++] = slot;
@@ -214,7 +172,7 @@ static void piece_done(void *arg, int64_t result, unsigned mask)
 static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, size_t len,
                         int64_t off, int device, int path, unsigned *mask)
 {
-    int rc = dev_ready(st, device);
+    int rc = homi_stg_dev_ready(st, device);
     if (rc) return rc;
     struct sdev *d = &st->dev[device];
     const uint64_t S = st->slot_size;
@@ -240,21 +198,21 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
     while (head < tail || (!stop && tail < npieces)) {
         /* give back slots whose copies finished */
         while (cq_n && cudaEventQuery(d->ev[copying[cq_head]]) == cudaSuccess) {
-            release(st, copying[cq_head]);
+            homi_stg_release(st, copying[cq_head]);
             cq_head = (cq_head + 1) % W;
             cq_n--;
         }
         /* issue reads */
         while (!stop && tail < npieces && tail - head < W) {
-            int slot = acquire(st, 0);
+            int slot = homi_stg_acquire(st, 0);
             if (slot < 0 && head == tail && cq_n) { /* wait for our oldest copy */
                 cudaEventSynchronize(d->ev[copying[cq_head]]);
-                release(st, copying[cq_head]);
+                homi_stg_release(st, copying[cq_head]);
                 cq_head = (cq_head + 1) % W;
                 cq_n--;
                 continue;
             }
-            if (slot < 0 && head == tail) slot = acquire(st, 1); /* we hold nothing */
+            if (slot < 0 && head == tail) slot = homi_stg_acquire(st, 1); /* we hold nothing */
             if (slot < 0) break;
             struct piece *p = &win[tail % W];
             p->slot = slot;
@@ -284,7 +242,7 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
         if (p->res < 0 || stop) {
             if (p->res < 0 && !err) err = p->res;
             stop = 1;
-            release(st, (unsigned)p->slot);
+            homi_stg_release(st, (unsigned)p->slot);
             continue;
         }
         uint64_t n = (uint64_t)p->res;
@@ -298,7 +256,7 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
             if (r) {
                 if (!err) err = r;
                 stop = 1;
-                release(st, (unsigned)p->slot);
+                homi_stg_release(st, (unsigned)p->slot);
                 continue;
             }
             copying[(cq_head + cq_n) % W] = (unsigned)p->slot;
@@ -306,7 +264,7 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
             atomic_fetch_add(&f->stats.staged_bytes, n);
             atomic_fetch_add(&st->eng->stats.staged_bytes, n);
         } else {
-            release(st, (unsigned)p->slot);
+            homi_stg_release(st, (unsigned)p->slot);
         }
         total += n;
         if (n < p->len) stop = 1; /* end of file */
@@ -314,7 +272,7 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
     while (cq_n) {
         int r = homi_cuda_err(cudaEventSynchronize(d->ev[copying[cq_head]]), "copy to device");
         if (r && !err) err = r;
-        release(st, copying[cq_head]);
+        homi_stg_release(st, copying[cq_head]);
         cq_head = (cq_head + 1) % W;
         cq_n--;
     }
@@ -335,7 +293,7 @@ static int64_t staged(struct homi_fh *f, void *dst, size_t len, int64_t off, int
     }
     if (path == HOMI_PATH_CUFILE) path = HOMI_PATH_AUTO; /* fallback counted by choose */
     int rc = 0;
-    struct homi_staging *st = get(e, &rc);
+    struct homi_staging *st = homi_stg_get(e, &rc);
     if (!st) return rc;
     return pipeline(st, f, dst, len, off, device, path, mask);
 }
@@ -343,9 +301,9 @@ static int64_t staged(struct homi_fh *f, void *dst, size_t len, int64_t off, int
 int homi_staging_prepare(struct homi_engine *e, int device)
 {
     int rc = 0;
-    struct homi_staging *st = get(e, &rc);
+    struct homi_staging *st = homi_stg_get(e, &rc);
     if (!st) return rc;
-    return dev_ready(st, device);
+    return homi_stg_dev_ready(st, device);
 }
 
 int64_t homi_staging_read(struct homi_fh *f, void *dst, size_t len, int64_t off, int device,
@@ -364,7 +322,7 @@ int homi_cq_push(struct homi_engine *e, const homi_completion *c);
 
 struct svc {
     struct homi_staging *st;
-    int queue; /* 0: async jobs, 1: stream-ordered jobs */
+    int queue; /* 0: async jobs, 1: stream-ordered reads, 2: stream-ordered writes */
 };
 
 static void *service(void *arg)
@@ -382,8 +340,9 @@ static void *service(void *arg)
         q->h = j->next;
         if (!q->h) q->t = NULL;
         pthread_mutex_unlock(&st->lock);
-        unsigned mask;
-        int64_t r = staged(j->f, j->dst, j->len, j->off, j->device, j->path, &mask);
+        unsigned mask = 1u << HOMI_PATH_KERNEL;
+        int64_t r = j->write ? homi_stg_write_job(st, j)
+                             : staged(j->f, j->dst, j->len, j->off, j->device, j->path, &mask);
         atomic_fetch_sub(&j->f->inflight, 1);
         if (j->stream_mode) {
             *j->result = r;
@@ -405,12 +364,12 @@ static void *service(void *arg)
 }
 
 /* Start the service threads on first use (caller holds st->lock). */
-static int start_service(struct homi_staging *st)
+int homi_stg_start_service(struct homi_staging *st)
 {
-    for (; st->nth < NASYNC + 1; st->nth++) {
+    for (; st->nth < NASYNC + 2; st->nth++) {
         struct svc *sv = malloc(sizeof *sv);
         if (!sv) return HOMI_ENOMEM;
-        *sv = (struct svc){st, st->nth == NASYNC};
+        *sv = (struct svc){st, st->nth < NASYNC ? 0 : st->nth - NASYNC + 1};
         if (pthread_create(&st->th[st->nth], NULL, service, sv)) {
             free(sv);
             return HOMI_ESYS;
@@ -422,10 +381,10 @@ static int start_service(struct homi_staging *st)
 static int enqueue(struct homi_fh *f, struct job *j)
 {
     int rc = 0;
-    struct homi_staging *st = get(f->eng, &rc);
+    struct homi_staging *st = homi_stg_get(f->eng, &rc);
     if (!st) return rc;
     pthread_mutex_lock(&st->lock);
-    if (st->nth < NASYNC + 1 && (rc = start_service(st)) && st->nth == 0) {
+    if (st->nth < NASYNC + 2 && (rc = homi_stg_start_service(st)) && st->nth == 0) {
         pthread_mutex_unlock(&st->lock);
         return rc;
     }
@@ -485,9 +444,9 @@ int homi_staging_submit_cb(struct homi_fh *f, void *dst, size_t len, int64_t off
 int homi_staging_slot_get(struct homi_engine *e, int block, char **mem, size_t *size)
 {
     int rc = 0;
-    struct homi_staging *st = get(e, &rc);
+    struct homi_staging *st = homi_stg_get(e, &rc);
     if (!st) return rc ? rc : HOMI_ENOMEM;
-    int slot = acquire(st, block);
+    int slot = homi_stg_acquire(st, block);
     if (slot < 0) return HOMI_EBUSY;
     *mem = st->mem + (size_t)slot * st->slot_size;
     *size = st->slot_size;
@@ -496,7 +455,7 @@ int homi_staging_slot_get(struct homi_engine *e, int block, char **mem, size_t *
 
 void homi_staging_slot_put(struct homi_engine *e, int slot)
 {
-    if (e->staging && slot >= 0) release(e->staging, (unsigned)slot);
+    if (e->staging && slot >= 0) homi_stg_release(e->staging, (unsigned)slot);
 }
 
 static void CUDART_CB stream_wait(void *arg)

@@ -1,7 +1,8 @@
 /* staging.h - reads into CUDA device memory through a ring of pinned
  * bounce buffers: storage reads into slot k+1.. while slot k is copied to
  * the GPU with cudaMemcpyAsync; plus the asynchronous and stream-ordered
- * forms.  Builds without CUDA return HOMI_ENOTSUP. */
+ * forms; and writes from device memory the other way round.  Builds
+ * without CUDA return HOMI_ENOTSUP. */
 #ifndef HOMI_MEM_STAGING_H
 #define HOMI_MEM_STAGING_H
 
@@ -34,6 +35,19 @@ int homi_staging_submit_cb(struct homi_fh *f, void *dst, size_t len, int64_t off
 int homi_staging_slot_get(struct homi_engine *e, int block, char **mem, size_t *size);
 void homi_staging_slot_put(struct homi_engine *e, int slot);
 void homi_staging_destroy(struct homi_engine *e);
+
+/* Writes from device memory (staging_write.c): device -> pinned slots ->
+ * kernel-path writes.  The result is the written prefix (homi.h). */
+struct homi_wrange;
+int64_t homi_staging_write(struct homi_fh *f, const void *src, size_t len, int64_t off, int device);
+/* Asynchronous: completes on the engine's queue and then ends wr.  On an
+ * error return nothing was queued and the caller still owns wr. */
+int homi_staging_write_submit(struct homi_fh *f, const void *src, size_t len, int64_t off,
+                              int device, struct homi_wrange *wr, uint64_t user_data);
+/* Stream-ordered: starts when stream reaches it, holds the stream until the
+ * bytes are in the file, *result then set; device < 0: host source. */
+int homi_staging_write_stream(struct homi_fh *f, const void *src, size_t len, int64_t off,
+                              int device, struct homi_wrange *wr, void *stream, int64_t *result);
 /* Allocate the pinned pool and the streams of device now (callers that
  * must not allocate while a kernel runs, e.g. device-initiated queues). */
 int homi_staging_prepare(struct homi_engine *e, int device);

@@ -1,4 +1,5 @@
-/* kernel.c - the OS-managed path: io_uring reads through the file system.
+/* kernel.c - the OS-managed path: io_uring reads (and the writes of
+ * core/write.c) through the file system.
  *
  * N worker threads, each with its own ring (registered files, registered
  * bounce buffers for unaligned O_DIRECT pieces).  Chunks are spread over
@@ -116,6 +117,8 @@ static void prep(struct kworker *w, struct homi_chunk *c, struct io_uring_sqe *s
             io_uring_prep_read_fixed(sqe, fd, b, n, c->woff + c->wdone, c->slot);
         else
             io_uring_prep_read(sqe, fd, b, n, c->woff + c->wdone);
+    } else if (c->op->write) {
+        io_uring_prep_write(sqe, fd, c->dst + c->done, c->len - c->done, c->off + c->done);
     } else {
         io_uring_prep_read(sqe, fd, c->dst + c->done, c->len - c->done, c->off + c->done);
     }
@@ -138,8 +141,8 @@ static void on_cqe(struct kworker *w, struct homi_chunk *c, int res)
     if (res == -EINVAL && c->direct) {
         /* the file system refused this O_DIRECT read: buffered instead */
         homi_fh_fallback(f, HOMI_FB_DIRECT_UNSUPPORTED);
-        homi_log(HOMI_LOG_INFO, "kernel path: O_DIRECT read refused on %s, using buffered",
-                 f->path);
+        homi_log(HOMI_LOG_INFO, "kernel path: O_DIRECT %s refused on %s, using buffered",
+                 c->op->write ? "write" : "read", f->path);
         if (c->slot >= 0) w->free_slots[w->nfree++] = c->slot;
         c->slot = -1;
         c->direct = c->bounce = 0;
@@ -167,11 +170,14 @@ static void on_cqe(struct kworker *w, struct homi_chunk *c, int res)
         return;
     }
     c->done += (uint32_t)res;
-    if (res == 0 || c->done >= c->len || (c->direct && (unsigned)res % align)) {
+    /* a short write is continued (the file system reports why it stops
+     * with the next attempt); a short read ends at EOF */
+    int eof = !c->op->write && c->direct && (unsigned)res % align;
+    if (res == 0 || c->done >= c->len || eof) {
         finish(w, c, c->done);
         return;
     }
-    w->inflight--; /* short read: resubmit the rest */
+    w->inflight--; /* short transfer: resubmit the rest */
     push_front(w, c);
 }
 
@@ -304,8 +310,12 @@ static int k_run_inline(void *state, struct homi_chunk *c)
     for (;;) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
         if (!sqe) return c->done ? (homi_chunk_complete(c, HOMI_EIO), 1) : 0;
-        io_uring_prep_read(sqe, c->direct ? f->dfd : f->fd, c->dst + c->done, c->len - c->done,
-                           c->off + c->done);
+        if (c->op->write)
+            io_uring_prep_write(sqe, c->direct ? f->dfd : f->fd, c->dst + c->done, c->len - c->done,
+                                c->off + c->done);
+        else
+            io_uring_prep_read(sqe, c->direct ? f->dfd : f->fd, c->dst + c->done, c->len - c->done,
+                               c->off + c->done);
         struct io_uring_cqe *cqe;
         int rc = io_uring_submit_and_wait(ring, 1);
         if (rc < 0 && rc != -EINTR) {
@@ -331,7 +341,7 @@ static int k_run_inline(void *state, struct homi_chunk *c)
             return 1;
         }
         c->done += (uint32_t)res;
-        if (res == 0 || c->done >= c->len || (unsigned)res % align) {
+        if (res == 0 || c->done >= c->len || (!c->op->write && (unsigned)res % align)) {
             homi_chunk_complete(c, c->done);
             return 1;
         }
