@@ -23,17 +23,19 @@ int homi_engine_check(HomiEngine *e)
     return -1;
 }
 
-int homi_engine_collect(HomiEngine *e, int timeout_ms)
+/* eng: the engine to collect from (close() passes it after clearing e->eng),
+ * NULL for e->eng. */
+static int collect(HomiEngine *e, homi_engine *eng, int timeout_ms)
 {
     homi_completion c[BATCH];
     HomiFuture *fin[BATCH];
     int n = 0, got;
-    if (!e->eng) return 0;
+    if (!eng && !e->eng) return 0;
     Py_BEGIN_ALLOW_THREADS;
     PY_TIMEOUT_T us = timeout_ms < 0 ? -1 : (PY_TIMEOUT_T)timeout_ms * 1000;
     got = PyThread_acquire_lock_timed(e->collect, us, 0) == PY_LOCK_ACQUIRED;
     /* e->eng read under the lock: close() clears it under the lock too */
-    homi_engine *eng = got ? e->eng : NULL;
+    if (!eng) eng = got ? e->eng : NULL;
     if (eng && homi_inflight(eng) > 0)
         n = timeout_ms == 0 ? homi_poll(eng, c, BATCH) : homi_wait(eng, c, 1, BATCH, timeout_ms);
     Py_END_ALLOW_THREADS;
@@ -60,12 +62,26 @@ int homi_engine_collect(HomiEngine *e, int timeout_ms)
     return n;
 }
 
+int homi_engine_collect(HomiEngine *e, int timeout_ms)
+{
+    return collect(e, NULL, timeout_ms);
+}
+
 static void sleep_nogil(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     Py_BEGIN_ALLOW_THREADS;
     nanosleep(&ts, NULL);
     Py_END_ALLOW_THREADS;
+}
+
+void homi_wait_idle(const int *busy)
+{
+    double nap = 20e-6;
+    while (*busy > 0) {
+        sleep_nogil(nap);
+        if (nap < 1e-3) nap *= 2;
+    }
 }
 
 int homi_engine_wait_future(HomiEngine *e, HomiFuture *f, double timeout_s)
@@ -75,7 +91,9 @@ int homi_engine_wait_future(HomiEngine *e, HomiFuture *f, double timeout_s)
         if (f->stream ? homi_future_stream_poll(f) : f->done) return 1;
         double left = end < 0 ? 1.0 : end - now_s();
         if (left <= 0 && timeout_s != 0) return 0;
-        if (f->stream) { /* libhomi's stream worker writes the result slot */
+        if (f->stream || !e->eng) {
+            /* libhomi's stream worker writes the result slot; or close() runs
+             * in another thread and collects the completions */
             if (timeout_s == 0) return 0;
             sleep_nogil(nap < left ? nap : left);
             if (nap < 1e-3) nap *= 2;
@@ -101,30 +119,40 @@ static Py_ssize_t sweep_streams(HomiEngine *e)
 
 static int engine_close_impl(HomiEngine *e)
 {
-    if (!e->eng) return 0;
-    while (sweep_streams(e) > 0)
-        sleep_nogil(1e-3);
-    while (e->eng && homi_inflight(e->eng) > 0)
-        if (homi_engine_collect(e, 100) < 0) PyErr_Clear();
-    while (e->files)
-        homi_file_close_handle(e->files);
+    unsigned long me = PyThread_get_thread_ident();
+    if (!e->eng) { /* closed, or being closed: by another thread, wait for it */
+        while (e->closer && e->closer != me)
+            sleep_nogil(1e-3);
+        return 0;
+    }
     homi_engine *eng = e->eng;
     homi_config *cfg = e->cfg;
-    if (!eng) return 0;
     Py_BEGIN_ALLOW_THREADS; /* no other thread is inside homi_wait/poll on eng after this */
     PyThread_acquire_lock(e->collect, WAIT_LOCK);
     Py_END_ALLOW_THREADS;
     if (e->eng != eng) { /* another thread closed it meanwhile */
         PyThread_release_lock(e->collect);
-        return 0;
+        return engine_close_impl(e);
     }
+    /* from here no new read, submission, open or collection starts on eng */
     e->eng = NULL;
     e->cfg = NULL;
+    e->closer = me;
     PyThread_release_lock(e->collect);
+    /* those under way in other threads (reads, homi_close of a File) end
+     * first: homi_engine_destroy frees the files they use */
+    homi_wait_idle(&e->busy);
+    while (sweep_streams(e) > 0)
+        sleep_nogil(1e-3);
+    while (homi_inflight(eng) > 0) /* finishes the Futures of every read */
+        if (collect(e, eng, 100) < 0) PyErr_Clear();
+    while (e->files)
+        homi_file_close_handle(e->files);
     Py_BEGIN_ALLOW_THREADS;
     homi_engine_destroy(eng);
     Py_END_ALLOW_THREADS;
     homi_config_free(cfg);
+    e->closer = 0;
     return 0;
 }
 

@@ -7,7 +7,7 @@
 
 static int check_open(HomiFile *f)
 {
-    if (f->hf) return 0;
+    if (f->hf && f->engine->eng) return 0; /* not while its engine is being closed */
     PyErr_SetString(PyExc_ValueError, "I/O operation on closed homi.File");
     return -1;
 }
@@ -23,9 +23,13 @@ void homi_file_close_handle(HomiFile *f)
         f->engine->files = f->next;
     if (f->next) f->next->prev = f->prev;
     f->next = f->prev = NULL;
+    HomiEngine *e = f->engine; /* kept alive by f */
+    e->busy++;                 /* the engine is not destroyed before homi_close */
+    homi_wait_idle(&f->busy);  /* reads of other threads on hf end first */
     Py_BEGIN_ALLOW_THREADS;
     homi_close(hf);
     Py_END_ALLOW_THREADS;
+    e->busy--;
 }
 
 static int file_init(HomiFile *f, PyObject *args, PyObject *kw)
@@ -44,9 +48,20 @@ static int file_init(HomiFile *f, PyObject *args, PyObject *kw)
     homi_file *hf = NULL;
     const char *p = PyBytes_AS_STRING(path);
     int rc;
+    homi_engine *eng = e->eng;
+    e->busy++;
     Py_BEGIN_ALLOW_THREADS;
-    rc = homi_open(e->eng, p, HOMI_RDONLY, &hf);
+    rc = homi_open(eng, p, HOMI_RDONLY, &hf);
     Py_END_ALLOW_THREADS;
+    if (!rc && homi_engine_check(e)) { /* closed by another thread meanwhile */
+        Py_BEGIN_ALLOW_THREADS;
+        homi_close(hf);
+        Py_END_ALLOW_THREADS;
+        e->busy--;
+        Py_DECREF(path);
+        return -1;
+    }
+    e->busy--;
     if (rc) {
         homi_raise(rc, p);
         Py_DECREF(path);
@@ -122,10 +137,15 @@ static PyObject *file_pread(HomiFile *f, PyObject *args, PyObject *kw)
     if (r.len) {
         homi_read_opts o = {.mem = r.d.mem};
         homi_file *hf = f->hf;
+        HomiEngine *e = f->engine;
+        f->busy++; /* closing f or its engine waits for the read */
+        e->busy++;
         Py_BEGIN_ALLOW_THREADS;
         n = homi_dest_sync(&r.d, (void *)(uintptr_t)-1);
         if (n == 0) n = homi_pread_ex(hf, r.d.ptr, r.len, r.off, &o);
         Py_END_ALLOW_THREADS;
+        f->busy--;
+        e->busy--;
     }
     homi_dest_release(&r.d);
     if (n < 0) return homi_raise(n, "pread");
@@ -161,12 +181,17 @@ static PyObject *file_pread_async(HomiFile *f, PyObject *args, PyObject *kw)
                   .user_data = (uint64_t)(uintptr_t)fut,
                   .opts = {.mem = r.d.mem}};
     Py_INCREF(fut); /* owned by the request until its completion is collected */
-    homi_engine *eng = f->engine->eng;
+    HomiEngine *e = f->engine;
+    homi_engine *eng = e->eng;
     int rc;
+    f->busy++; /* closing f or its engine waits for the submission */
+    e->busy++;
     Py_BEGIN_ALLOW_THREADS;
     rc = homi_dest_sync(&r.d, (void *)(uintptr_t)-1);
     if (rc == 0) rc = homi_submit(eng, &io, 1);
     Py_END_ALLOW_THREADS;
+    f->busy--;
+    e->busy--;
     if (rc < 0) {
         Py_DECREF(fut);
         Py_DECREF(fut);
@@ -238,6 +263,10 @@ static PyObject *file_read_to_stream(HomiFile *f, PyObject *args, PyObject *kw)
     Py_BEGIN_ALLOW_THREADS; /* work of another producer stream must not be overtaken */
     rc = homi_dest_sync(&fut->dest, sp);
     Py_END_ALLOW_THREADS;
+    if (!rc && check_open(f)) { /* closed by another thread meanwhile */
+        Py_DECREF(fut);
+        return NULL;
+    }
     if (!rc) rc = homi_read_to_stream(f->hf, r.d.ptr, r.len, r.off, sp, fut->slot);
     if (rc) {
         Py_DECREF(fut);

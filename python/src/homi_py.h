@@ -48,6 +48,11 @@ typedef struct HomiEngine {
     HomiFile *files;            /* open File objects (borrowed), closed with the engine */
     PyObject *streams;          /* list of stream-ordered Futures not yet seen done */
     PyObject *weakreflist;
+    /* Threads inside libhomi calls on eng or its files with the GIL released
+     * (changed with the GIL held): close() waits for them before it destroys
+     * eng, which must not race with them (it frees the files too). */
+    int busy;
+    unsigned long closer; /* thread running close() (0: none) */
 } HomiEngine;
 
 struct HomiFile {
@@ -56,6 +61,7 @@ struct HomiFile {
     PyObject *name;
     HomiFile *next, *prev; /* in engine->files while open */
     PyObject *weakreflist;
+    int busy; /* reads on hf in progress with the GIL released: closing waits */
 };
 
 typedef struct HomiFuture {
@@ -94,6 +100,9 @@ int homi_engine_collect(HomiEngine *e, int timeout_ms);
 int homi_engine_wait_future(HomiEngine *e, HomiFuture *f, double timeout_s);
 /* Check that e is open; 0 or -1 with ValueError set. */
 int homi_engine_check(HomiEngine *e);
+/* Wait (GIL released meanwhile) until *busy, a count changed with the GIL
+ * held, drops to 0. */
+void homi_wait_idle(const int *busy);
 
 /* future.c */
 HomiFuture *homi_future_new(HomiFile *file);

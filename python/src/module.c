@@ -44,6 +44,8 @@ static PyObject *m_info(PyObject *self, PyObject *args)
         return PyErr_NoMemory();
     }
     const char *p = path ? PyBytes_AS_STRING(path) : NULL;
+    HomiEngine *e = eobj != Py_None ? (HomiEngine *)eobj : NULL;
+    if (e) e->busy++; /* closing it waits for homi_info_print */
     Py_BEGIN_ALLOW_THREADS;
     if (!eng) rc = homi_engine_create(NULL, &own);
     if (!rc) {
@@ -54,6 +56,7 @@ static PyObject *m_info(PyObject *self, PyObject *args)
     if (own) homi_engine_destroy(own);
     fclose(o);
     Py_END_ALLOW_THREADS;
+    if (e) e->busy--;
     PyObject *res = NULL;
     if (rc)
         homi_raise(rc, p ? p : "homi_engine_create");
