@@ -158,6 +158,16 @@ static int emit(struct map *m, const struct seg *s)
     return 0;
 }
 
+/* 1 when the selection has no offset (H5Soffset_simple): its bounding box,
+ * which counts the offset, starts at lo, the lowest coordinates of the
+ * selection as listed (which do not). */
+static int no_offset(hid_t fs, int rank, const hsize_t *lo)
+{
+    hsize_t blo[MAXRANK], bhi[MAXRANK];
+    if (H5Sget_select_bounds(fs, blo, bhi) < 0) return 0;
+    return memcmp(blo, lo, (size_t)rank * sizeof *lo) == 0;
+}
+
 /* The row segments of a regular hyperslab, generated in row-major order
  * and emitted one by one (no list). */
 static int each_regular(struct map *m, hid_t fs)
@@ -165,6 +175,7 @@ static int each_regular(struct map *m, hid_t fs)
     const int R = m->rank, L = R - 1;
     hsize_t start[MAXRANK], stride[MAXRANK], count[MAXRANK], block[MAXRANK];
     if (H5Sget_regular_hyperslab(fs, start, stride, count, block) < 0) return 0;
+    if (!no_offset(fs, R, start)) return 0;
     uint64_t rows = 1;
     for (int d = 0; d < L; d++)
         rows *= count[d] * block[d];
@@ -217,6 +228,17 @@ static struct seg *segments(struct map *m, hid_t fs, size_t *n, int *ok)
             free(pt);
             goto no;
         }
+        hsize_t lo[MAXRANK];
+        for (int d = 0; d < R; d++)
+            lo[d] = HSIZE_UNDEF;
+        for (hssize_t i = 0; i < np; i++)
+            for (int d = 0; d < R; d++)
+                if (pt[(size_t)i * (size_t)R + (size_t)d] < lo[d])
+                    lo[d] = pt[(size_t)i * (size_t)R + (size_t)d];
+        if (np && !no_offset(fs, R, lo)) {
+            free(pt);
+            goto no;
+        }
         for (hssize_t i = 0; i < np; i++) {
             const hsize_t *c = pt + (size_t)i * (size_t)R;
             uint64_t row = 0;
@@ -233,6 +255,17 @@ static struct seg *segments(struct map *m, hid_t fs, size_t *n, int *ok)
     if (nb < 0) goto no;
     hsize_t *bl = malloc((size_t)nb * 2 * (size_t)R * sizeof *bl);
     if (!bl || H5Sget_select_hyper_blocklist(fs, 0, (hsize_t)nb, bl) < 0) {
+        free(bl);
+        goto no;
+    }
+    hsize_t low[MAXRANK];
+    for (int d = 0; d < R; d++)
+        low[d] = HSIZE_UNDEF;
+    for (hssize_t b = 0; b < nb; b++)
+        for (int d = 0; d < R; d++)
+            if (bl[(size_t)b * 2 * (size_t)R + (size_t)d] < low[d])
+                low[d] = bl[(size_t)b * 2 * (size_t)R + (size_t)d];
+    if (nb && !no_offset(fs, R, low)) {
         free(bl);
         goto no;
     }
