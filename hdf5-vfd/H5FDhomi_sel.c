@@ -158,6 +158,25 @@ static int emit(struct map *m, const struct seg *s)
     return 0;
 }
 
+/* Contiguous layout: count blocks of block elements at stride in the last
+ * dimension of one row, as one 2-D piece. */
+static int row_piece(struct map *m, uint64_t row, uint64_t start, uint64_t stride, uint64_t block,
+                     uint64_t count)
+{
+    const uint64_t es = m->esize;
+    uint64_t lin = row * m->dims[m->rank - 1] + start;
+    uint64_t moff = m->mem_linear ? lin * es : m->mem_next * es;
+    m->mem_next += block * count;
+    if (m->n == BATCH && flush(m) < 0) return -1;
+    m->p[m->n++] = (homi_piece2d){.offset = (int64_t)(m->base + lin * es),
+                                  .len = block * es,
+                                  .count = count,
+                                  .fstride = stride * es,
+                                  .buf = m->buf + moff,
+                                  .mstride = (m->mem_linear ? stride : block) * es};
+    return 0;
+}
+
 /* 1 when the selection has no offset (H5Soffset_simple): its bounding box,
  * which counts the offset, starts at lo, the lowest coordinates of the
  * selection as listed (which do not). */
@@ -184,9 +203,14 @@ static int each_regular(struct map *m, hid_t fs)
         uint64_t row = 0;
         for (int d = 0; d < L; d++)
             row = row * m->dims[d] + start[d] + ci[d] * stride[d] + bi[d];
-        for (hsize_t i = 0; i < count[L] && !m->refuse; i++) {
-            struct seg sg = {row, start[L] + i * stride[L], block[L]};
-            if (emit(m, &sg) < 0) return -1;
+        if (!m->chunked && count[L] > 1) {
+            /* contiguous: the row's blocks are one 2-D piece */
+            if (row_piece(m, row, start[L], stride[L], block[L], count[L]) < 0) return -1;
+        } else {
+            for (hsize_t i = 0; i < count[L] && !m->refuse; i++) {
+                struct seg sg = {row, start[L] + i * stride[L], block[L]};
+                if (emit(m, &sg) < 0) return -1;
+            }
         }
         for (int d = L - 1; d >= 0; d--) { /* next row, row-major */
             if (++bi[d] < block[d]) break;
