@@ -5,6 +5,7 @@
  * at constant file and memory strides one 2-D run). */
 #include "core/pieces_plan.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +198,21 @@ static int by_offset(const void *a, const void *b)
     return ka->idx < kb->idx ? -1 : ka->idx > kb->idx;
 }
 
+/* The n pieces of an array (elements of size bytes, the int64_t file
+ * offset at byte at) sorted by offset, stably; NULL when out of memory. */
+static struct key *file_order(const void *base, size_t n, size_t size, size_t at)
+{
+    struct key *order = malloc(n * sizeof *order);
+    if (!order) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int64_t off;
+        memcpy(&off, (const char *)base + i * size + at, sizeof off);
+        order[i] = (struct key){off, i};
+    }
+    qsort(order, n, sizeof *order, by_offset);
+    return order;
+}
+
 static int params_ok(const struct homi_pp_params *prm)
 {
     return prm && prm->task_max && prm->window_max && prm->runs_max && prm->direct_min;
@@ -224,13 +240,8 @@ int homi_pp_build(const homi_piece *pieces, size_t n, uint64_t fsize,
     int rc = check(pieces, n, prm, &sorted);
     if (rc) return rc;
     struct key *order = NULL;
-    if (!sorted) {
-        order = malloc(n * sizeof *order);
-        if (!order) return HOMI_ENOMEM;
-        for (size_t i = 0; i < n; i++)
-            order[i] = (struct key){pieces[i].offset, i};
-        qsort(order, n, sizeof *order, by_offset);
-    }
+    if (!sorted && !(order = file_order(pieces, n, sizeof *pieces, offsetof(homi_piece, offset))))
+        return HOMI_ENOMEM;
     struct builder b = {.pl = out, .prm = prm};
     for (size_t k = 0; k < n && !rc; k++) {
         const homi_piece *p = &pieces[order ? order[k].idx : k];
@@ -270,13 +281,8 @@ int homi_pp_build2d(const homi_piece2d *pieces, size_t n, uint64_t fsize,
     int rc = check2d(pieces, n, prm, &sorted);
     if (rc) return rc;
     struct key *order = NULL;
-    if (!sorted) {
-        order = malloc(n * sizeof *order);
-        if (!order) return HOMI_ENOMEM;
-        for (size_t i = 0; i < n; i++)
-            order[i] = (struct key){pieces[i].offset, i};
-        qsort(order, n, sizeof *order, by_offset);
-    }
+    if (!sorted && !(order = file_order(pieces, n, sizeof *pieces, offsetof(homi_piece2d, offset))))
+        return HOMI_ENOMEM;
     struct builder b = {.pl = out, .prm = prm};
     for (size_t k = 0; k < n && !rc; k++) {
         const homi_piece2d *p = &pieces[order ? order[k].idx : k];
