@@ -242,6 +242,15 @@ static haddr_t h_get_eof(const H5FD_t *_f, H5FD_mem_t type)
     return ((const H5FD_homi_t *)_f)->eof;
 }
 
+/* h_get_handle hands out &f->fd: the driver's file of an open file id
+ * (a file open with H5FD_homi), or NULL. */
+H5FD_homi_t *homi_h5_file_of(hid_t file_id)
+{
+    void *h = NULL;
+    if (H5Fget_vfd_handle(file_id, H5P_DEFAULT, &h) < 0 || !h) return NULL;
+    return (H5FD_homi_t *)(void *)((char *)h - offsetof(H5FD_homi_t, fd));
+}
+
 static herr_t h_get_handle(H5FD_t *_f, hid_t fapl, void **handle)
 {
     (void)fapl;
@@ -540,13 +549,11 @@ herr_t H5FD_homi_file_stats(hid_t file_id, homi_stats *out)
         HOMI_H5_ERR(H5E_ARGS, H5E_BADVALUE, "the file is not open with H5FD_homi");
         return -1;
     }
-    void *h = NULL;
-    if (H5Fget_vfd_handle(file_id, H5P_DEFAULT, &h) < 0 || !h) {
+    H5FD_homi_t *f = homi_h5_file_of(file_id);
+    if (!f) {
         HOMI_H5_ERR(H5E_VFL, H5E_CANTGET, "cannot get the driver handle");
         return -1;
     }
-    /* get_handle hands out &f->fd */
-    H5FD_homi_t *f = (H5FD_homi_t *)(void *)((char *)h - offsetof(H5FD_homi_t, fd));
     int rc = homi_file_stats(f->hf, out);
     if (rc) {
         HOMI_H5_ERR(H5E_VFL, H5E_CANTGET, "homi_file_stats: %s", homi_strerror(rc));

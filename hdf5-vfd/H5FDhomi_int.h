@@ -88,6 +88,10 @@ htri_t homi_h5_dset_check(hid_t dset, hid_t mem_type, hid_t file_space, hid_t dx
  * 1 submitted asynchronously, 0 not deferred (write it now). */
 int homi_h5_dwrite_defer(H5FD_homi_t *f, haddr_t addr, size_t size, const void *buf);
 
+/* The driver's file of an open file id (open with H5FD_homi), or NULL
+ * (H5FDhomi.c). */
+H5FD_homi_t *homi_h5_file_of(hid_t file_id);
+
 /* The driver class (H5FDhomi.c). */
 extern const H5FD_class_t H5FD_homi_class_g;
 

@@ -343,12 +343,9 @@ static H5FD_homi_t *file_of(hid_t dset)
 {
     hid_t file = H5Iget_file_id(dset);
     if (file < 0) return NULL;
-    void *h = NULL;
-    herr_t r = H5Fget_vfd_handle(file, H5P_DEFAULT, &h);
+    H5FD_homi_t *f = homi_h5_file_of(file);
     H5Fclose(file);
-    if (r < 0 || !h) return NULL;
-    /* get_handle hands out &f->fd */
-    return (H5FD_homi_t *)(void *)((char *)h - offsetof(H5FD_homi_t, fd));
+    return f;
 }
 
 /* Fill in the layout part of m; 1 handled, 0 not. */
