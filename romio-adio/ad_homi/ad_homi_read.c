@@ -52,8 +52,11 @@ static int walk_start(ADIO_File fd, int file_ptr_type, ADIO_Offset offset, struc
         nz += w->flat->blocklens[j] != 0;
     if (!nz) return -1;
     if (file_ptr_type == ADIO_INDIVIDUAL) {
+        /* tile k of the view spans [lb, lb + ext) + k * ext from disp: a
+         * type whose data starts at lb > 0 (an indexed type whose first
+         * block is not at 0) has data of tile 0 beyond ext */
         ADIO_Offset rel = fd->fp_ind - fd->disp;
-        w->tile = rel / ext;
+        w->tile = rel > lb ? (rel - lb) / ext : 0;
         ADIO_Offset r = rel - w->tile * ext;
         for (w->j = 0; w->j < w->flat->count; w->j++) {
             ADIO_Offset b = w->flat->indices[w->j], l = w->flat->blocklens[w->j];

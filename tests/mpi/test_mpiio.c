@@ -355,6 +355,24 @@ static void run_views(MPI_File fu, MPI_File fh)
         MPI_Type_free(&v.ftype);
     }
 
+    /* indexed whose data starts past 0 (lb > 0), read in calls that stop
+     * inside the tile's last lb bytes: the individual file pointer then
+     * lies beyond lb + ext - lb = ext of the tile's start (regression: the
+     * view walker took such a pointer for the next tile) */
+    {
+        int bl[64], dp[64];
+        for (int i = 0; i < 64; i++) {
+            bl[i] = 100;
+            dp[i] = 2000 + i * 300 + rank * 7;
+        }
+        v = (struct view){"indexed lb > 0", 64, MPI_INT, 0, MPI_INT, 60 * 100 + 50, 0, 0, 0};
+        MPI_Type_indexed(64, bl, dp, MPI_INT, &v.ftype);
+        MPI_Type_commit(&v.ftype);
+        v.buflen = (size_t)v.count * 4;
+        compare(&v, fu, fh);
+        MPI_Type_free(&v.ftype);
+    }
+
     /* struct: int + double blocks with holes, resized extent */
     {
         int bl[3] = {3, 2, 5};
