@@ -26,6 +26,9 @@
 #   MODES  cached,cold                         (cached,cold)
 #   CUDA   CUDA toolkit root                   (/usr/local/cuda)
 #   HDF5_PKG  pkg-config module of the HDF5    (hdf5-serial, else hdf5)
+#   HDF5_ROOT an HDF5 install (include/, lib/) to use instead, e.g. 1.14
+#             built by scripts/build-hdf5-114.sh and carried to the machine
+#   TAG    added to the output names (e.g. hdf5-114)  (none)
 set -euo pipefail
 build=${1:-./build}
 outdir=${2:-bench/results}
@@ -39,10 +42,21 @@ build=$(cd "$build" && pwd)
 export LD_LIBRARY_PATH=$build/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 pkg=${HDF5_PKG:-}
-if [[ -z $pkg ]]; then
+if [[ -n ${HDF5_ROOT:-} ]]; then
+    HDF5_ROOT=$(cd "$HDF5_ROOT" && pwd)
+    pkg="HDF5_ROOT=$HDF5_ROOT"
+    h5cflags=-I$HDF5_ROOT/include h5libs="-L$HDF5_ROOT/lib -lhdf5 -Wl,-rpath,$HDF5_ROOT/lib"
+    if grep -q 'define H5_HAVE_PARALLEL 1' "$HDF5_ROOT/include/H5pubconf.h"; then
+        # a parallel build's hdf5.h includes mpi.h: compile and link with the MPI's flags
+        h5cflags="$h5cflags $(mpicc --showme:compile 2>/dev/null || mpicc -compile-info | cut -d' ' -f2-)"
+        h5libs="$h5libs $(mpicc --showme:link 2>/dev/null || mpicc -link-info | cut -d' ' -f2-)"
+    fi
+elif [[ -z $pkg ]]; then
     for p in hdf5-serial hdf5; do pkg-config --exists $p 2>/dev/null && { pkg=$p; break; }; done
 fi
-if [[ -n $pkg ]]; then
+if [[ -n ${HDF5_ROOT:-} ]]; then
+    :
+elif [[ -n $pkg ]]; then
     h5cflags=$(pkg-config --cflags $pkg) h5libs=$(pkg-config --libs $pkg)
 elif [[ -e /usr/include/hdf5/serial/hdf5.h ]]; then
     h5cflags=-I/usr/include/hdf5/serial h5libs=-lhdf5_serial
@@ -68,7 +82,7 @@ done
 
 mkdir -p "$outdir" "$DIR"
 host=$(hostname -s 2>/dev/null || hostname)
-base="$outdir/$(date +%F)-hdf5-gpu-$host"
+base="$outdir/$(date +%F)-hdf5-gpu-$host${TAG:+-$TAG}"
 txt=$base.txt csv=$base.csv md=$base.md
 {
     echo "== test_h5_gpu"

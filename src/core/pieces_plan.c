@@ -40,6 +40,7 @@ void homi_pp_params_default(struct homi_pp_params *p, uint64_t window_max)
     /* the runs of a window share its buffer's size with the data */
     p->runs_max = (size_t)(window_max / sizeof(struct homi_pp_run));
     p->task_max = 4096;
+    p->group_max = 64;
     p->zero_eof = 0;
 }
 
@@ -185,6 +186,33 @@ static int add_block2d(struct builder *b, const homi_piece2d *p)
     return HOMI_OK;
 }
 
+/* Pack consecutive windows into buffer groups (window_max bytes, runs_max
+ * runs, group_max windows each) and make run sources buffer offsets. */
+static int group_windows(struct homi_pp_plan *pl, const struct homi_pp_params *prm)
+{
+    size_t cap = 0;
+    struct homi_pp_group *g = NULL;
+    for (size_t i = 0; i < pl->nwin; i++) {
+        struct homi_pp_window *w = &pl->win[i];
+        uint64_t at = g ? (g->len + 63) / 64 * 64 : 0; /* rows start 64-byte aligned */
+        if (!g || at + w->len > prm->window_max || g->nruns + w->nruns > prm->runs_max ||
+            g->nwin >= prm->group_max) {
+            if (grow((void **)&pl->grp, &cap, pl->ngrp + 1, sizeof *pl->grp)) return HOMI_ENOMEM;
+            g = &pl->grp[pl->ngrp++];
+            *g = (struct homi_pp_group){.win0 = i, .run0 = w->run0};
+            at = 0;
+        }
+        w->boff = at;
+        for (size_t r = 0; r < w->nruns; r++)
+            pl->runs[w->run0 + r].src += at;
+        g->len = at + w->len;
+        g->nwin++;
+        g->nruns += w->nruns;
+        g->bytes += w->bytes;
+    }
+    return HOMI_OK;
+}
+
 /* Sort keys: offset, then the piece's index (a stable order). */
 struct key {
     int64_t off;
@@ -215,7 +243,8 @@ static struct key *file_order(const void *base, size_t n, size_t size, size_t at
 
 static int params_ok(const struct homi_pp_params *prm)
 {
-    return prm && prm->task_max && prm->window_max && prm->runs_max && prm->direct_min;
+    return prm && prm->task_max && prm->window_max && prm->runs_max && prm->direct_min &&
+           prm->group_max;
 }
 
 static int check(const homi_piece *p, size_t n, const struct homi_pp_params *prm, int *sorted)
@@ -248,6 +277,7 @@ int homi_pp_build(const homi_piece *pieces, size_t n, uint64_t fsize,
         if (p->len) rc = add_piece(&b, (uint64_t)p->offset, p->len, p->buf, fsize);
     }
     free(order);
+    if (!rc) rc = group_windows(out, prm);
     if (rc) homi_pp_free(out);
     return rc;
 }
@@ -272,6 +302,33 @@ static int check2d(const homi_piece2d *p, size_t n, const struct homi_pp_params 
     return HOMI_OK;
 }
 
+/* Can 2-D piece p be planned as a block of runs (rows before the end of
+ * the file, one window, rows close enough together to share it)? */
+static int block_ok(const homi_piece2d *p, uint64_t fsize, const struct homi_pp_params *prm)
+{
+    uint64_t ext = (p->count - 1) * p->fstride + p->len;
+    return (uint64_t)p->offset + ext <= fsize && p->len < prm->direct_min &&
+           p->len <= prm->task_max && ext <= prm->window_max && p->fstride <= UINT32_MAX &&
+           p->mstride <= UINT32_MAX && (p->count == 1 || p->fstride - p->len <= prm->gap_max) &&
+           (p->count + prm->task_max / p->len - 1) / (prm->task_max / p->len) <= prm->runs_max;
+}
+
+/* Planning item of a 2-D piece list: a whole piece (row == BLOCK) or one
+ * row of a piece that is planned row by row. */
+#define BLOCK SIZE_MAX
+struct item {
+    int64_t off;
+    size_t idx, row;
+};
+
+static int by_item(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    if (x->off != y->off) return x->off < y->off ? -1 : 1;
+    if (x->idx != y->idx) return x->idx < y->idx ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
 int homi_pp_build2d(const homi_piece2d *pieces, size_t n, uint64_t fsize,
                     const struct homi_pp_params *prm, struct homi_pp_plan *out)
 {
@@ -280,26 +337,51 @@ int homi_pp_build2d(const homi_piece2d *pieces, size_t n, uint64_t fsize,
     int sorted;
     int rc = check2d(pieces, n, prm, &sorted);
     if (rc) return rc;
-    struct key *order = NULL;
-    if (!sorted && !(order = file_order(pieces, n, sizeof *pieces, offsetof(homi_piece2d, offset))))
-        return HOMI_ENOMEM;
-    struct builder b = {.pl = out, .prm = prm};
-    for (size_t k = 0; k < n && !rc; k++) {
-        const homi_piece2d *p = &pieces[order ? order[k].idx : k];
+    /* pieces planned row by row (far apart rows, past the end of the file,
+     * too large) interleave with the others in file order: plan items */
+    size_t items = 0, rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const homi_piece2d *p = &pieces[i];
         if (!p->len || !p->count) continue;
-        uint64_t ext = (p->count - 1) * p->fstride + p->len;
-        if ((uint64_t)p->offset + ext <= fsize && p->len < prm->direct_min &&
-            p->len <= prm->task_max && ext <= prm->window_max && p->fstride <= UINT32_MAX &&
-            p->mstride <= UINT32_MAX &&
-            (p->count + prm->task_max / p->len - 1) / (prm->task_max / p->len) <= prm->runs_max) {
-            rc = add_block2d(&b, p);
-            continue;
+        if (block_ok(p, fsize, prm)) {
+            items++;
+        } else {
+            items += p->count;
+            rows += p->count;
         }
-        for (size_t r = 0; r < p->count && !rc; r++) /* row by row */
-            rc = add_piece(&b, (uint64_t)p->offset + r * p->fstride, p->len,
-                           (char *)p->buf + r * p->mstride, fsize);
     }
-    free(order);
+    struct builder b = {.pl = out, .prm = prm};
+    if (sorted && !rows) { /* the common case: blocks in file order */
+        for (size_t k = 0; k < n && !rc; k++)
+            if (pieces[k].len && pieces[k].count) rc = add_block2d(&b, &pieces[k]);
+        if (!rc) rc = group_windows(out, prm);
+        if (rc) homi_pp_free(out);
+        return rc;
+    }
+    struct item *it = malloc(items * sizeof *it);
+    if (!it) return HOMI_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const homi_piece2d *p = &pieces[i];
+        if (!p->len || !p->count) continue;
+        if (block_ok(p, fsize, prm)) {
+            it[k++] = (struct item){p->offset, i, BLOCK};
+        } else {
+            for (size_t r = 0; r < p->count; r++)
+                it[k++] = (struct item){p->offset + (int64_t)(r * p->fstride), i, r};
+        }
+    }
+    qsort(it, items, sizeof *it, by_item);
+    for (k = 0; k < items && !rc; k++) {
+        const homi_piece2d *p = &pieces[it[k].idx];
+        if (it[k].row == BLOCK)
+            rc = add_block2d(&b, p);
+        else
+            rc = add_piece(&b, (uint64_t)it[k].off, p->len, (char *)p->buf + it[k].row * p->mstride,
+                           fsize);
+    }
+    free(it);
+    if (!rc) rc = group_windows(out, prm);
     if (rc) homi_pp_free(out);
     return rc;
 }
@@ -308,6 +390,7 @@ void homi_pp_free(struct homi_pp_plan *p)
 {
     if (!p) return;
     free(p->win);
+    free(p->grp);
     free(p->runs);
     free(p->direct);
     free(p->zero);

@@ -1,11 +1,13 @@
 /* read_pieces.c - homi_read_pieces, the scattered read: checks the call,
  * plans it (pieces_plan.c), then runs the plan: every direct piece is
  * started at once (read pipeline for host memory, staging pipeline for
- * device memory); sieve windows are read a few at a time into window
- * buffers and scattered in file order while later windows are read
- * (mem/scatter.c); bytes past the end of the file are zeroed on request. */
+ * device memory); sieve windows, packed into groups that share a window
+ * buffer, are read a few groups at a time and scattered (one launch per
+ * group) in file order while later groups are read (mem/scatter.c); bytes past the end of the file
+ * are zeroed on request. */
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,76 +60,116 @@ static int direct_start(struct homi_fh *f, const struct homi_pp_direct *p, int d
     return homi_read_start(f, &rd, NULL);
 }
 
-/* ---- sieve windows */
+/* ---- sieve windows, read group by group into window buffers */
 
-struct window_io {
+struct group_io {
     int id; /* window buffer id */
     char *buf;
     sem_t ready;
+    atomic_size_t left; /* window reads still running */
+};
+
+struct window_ctx {
+    struct group_io *g;
     int64_t res;
 };
 
 static void window_done(void *arg, int64_t res, unsigned mask)
 {
     (void)mask;
-    struct window_io *io = arg;
-    io->res = res;
-    sem_post(&io->ready);
+    struct window_ctx *c = arg;
+    c->res = res;
+    if (atomic_fetch_sub(&c->g->left, 1) == 1) sem_post(&c->g->ready);
 }
 
-/* Read and scatter every window; *missing counts bytes of pieces found
+/* Start the reads of group gi's windows into io->buf. */
+static void group_start(struct homi_fh *f, const struct homi_pp_plan *pl, size_t gi,
+                        struct group_io *io, struct window_ctx *ctx)
+{
+    const struct homi_pp_group *g = &pl->grp[gi];
+    atomic_init(&io->left, g->nwin);
+    sem_init(&io->ready, 0, 0);
+    for (size_t i = g->win0; i < g->win0 + g->nwin; i++) {
+        const struct homi_pp_window *pw = &pl->win[i];
+        ctx[i] = (struct window_ctx){.g = io};
+        struct homi_rd rd = {.buf = io->buf + pw->boff,
+                             .len = pw->len,
+                             .off = (int64_t)pw->off,
+                             .mode = HOMI_RD_CB,
+                             .path = HOMI_PATH_AUTO,
+                             .cb = window_done,
+                             .cb_arg = &ctx[i]};
+        int rc = homi_read_start(f, &rd, NULL);
+        if (rc) window_done(&ctx[i], rc, 0);
+    }
+}
+
+/* Bytes of group g's buffer that hold file data: all of it, or up to the
+ * first short window read (the file shrank: later windows lie past its
+ * end too); a negative status for a failed read. */
+static int64_t group_got(const struct homi_pp_plan *pl, const struct homi_pp_group *g,
+                         const struct window_ctx *ctx)
+{
+    for (size_t i = g->win0; i < g->win0 + g->nwin; i++)
+        if (ctx[i].res < 0) return ctx[i].res;
+    for (size_t i = g->win0; i < g->win0 + g->nwin; i++)
+        if ((uint64_t)ctx[i].res < pl->win[i].len)
+            return (int64_t)(pl->win[i].boff + (uint64_t)ctx[i].res);
+    return (int64_t)g->len;
+}
+
+/* Read and scatter every group; *missing counts bytes of pieces found
  * past the end of the file while reading (the file shrank). */
 static int run_windows(struct homi_fh *f, const struct homi_pp_plan *pl, struct homi_scatter *s,
                        int zero_eof, uint64_t *missing)
 {
-    struct window_io io[WINDOWS_IN_FLIGHT];
+    if (!pl->ngrp) return HOMI_OK;
+    struct window_ctx *ctx = malloc(pl->nwin * sizeof *ctx);
+    if (!ctx) return HOMI_ENOMEM;
+    struct group_io io[WINDOWS_IN_FLIGHT];
     size_t issued = 0, done = 0;
     int err = HOMI_OK;
-    while (done < issued || (!err && issued < pl->nwin)) {
-        while (!err && issued < pl->nwin && issued - done < WINDOWS_IN_FLIGHT) {
-            struct window_io *w = &io[issued % WINDOWS_IN_FLIGHT];
-            int id = homi_scatter_get(s, 0, &w->buf);
+    while (done < issued || (!err && issued < pl->ngrp)) {
+        while (!err && issued < pl->ngrp && issued - done < WINDOWS_IN_FLIGHT) {
+            struct group_io *g = &io[issued % WINDOWS_IN_FLIGHT];
+            int id = homi_scatter_get(s, 0, &g->buf);
             if (id == HOMI_EBUSY) {
                 if (homi_scatter_retire(s)) continue; /* one of ours came back */
                 if (issued > done) break;             /* scatter ours first */
-                id = homi_scatter_get(s, 1, &w->buf); /* we hold none: wait */
+                id = homi_scatter_get(s, 1, &g->buf); /* we hold none: wait */
             }
             if (id < 0) {
                 err = id;
                 break;
             }
-            w->id = id;
-            w->res = 0;
-            sem_init(&w->ready, 0, 0);
-            const struct homi_pp_window *pw = &pl->win[issued];
-            struct homi_rd rd = {.buf = w->buf,
-                                 .len = pw->len,
-                                 .off = (int64_t)pw->off,
-                                 .mode = HOMI_RD_CB,
-                                 .path = HOMI_PATH_AUTO,
-                                 .cb = window_done,
-                                 .cb_arg = w};
-            int rc = homi_read_start(f, &rd, NULL);
-            if (rc) window_done(w, rc, 0);
+            g->id = id;
+            group_start(f, pl, issued, g, ctx);
             issued++;
         }
         if (done == issued) continue;
-        struct window_io *w = &io[done % WINDOWS_IN_FLIGHT];
-        const struct homi_pp_window *pw = &pl->win[done];
-        while (sem_wait(&w->ready) != 0) {}
-        sem_destroy(&w->ready);
+        struct group_io *g = &io[done % WINDOWS_IN_FLIGHT];
+        const struct homi_pp_group *pg = &pl->grp[done];
+        while (sem_wait(&g->ready) != 0) {}
+        sem_destroy(&g->ready);
         done++;
-        if (w->res < 0 || err) {
-            if (w->res < 0 && !err) err = (int)w->res;
-            homi_scatter_drop(s, w->id);
+        int64_t got = group_got(pl, pg, ctx);
+        if (got < 0 || err) {
+            if (got < 0 && !err) err = (int)got;
+            homi_scatter_drop(s, g->id);
             continue;
         }
+        /* the group scatters as one window over its buffer */
+        const struct homi_pp_window all = {.off = pl->win[pg->win0].off,
+                                           .len = pg->len,
+                                           .run0 = pg->run0,
+                                           .nruns = pg->nruns,
+                                           .bytes = pg->bytes};
         uint64_t miss = 0;
-        int rc =
-            homi_scatter_put(s, w->id, w->buf, pw, pl->runs, (uint64_t)w->res, zero_eof, &miss);
+        int rc = homi_scatter_put(s, g->id, g->buf, &all, pl->runs, (uint64_t)got, zero_eof, &miss);
         if (rc && !err) err = rc;
         *missing += miss;
     }
+    free(ctx);
     return err;
 }
 

@@ -33,28 +33,49 @@ static void execute(const struct homi_pp_plan *pl, const unsigned char *file, ui
     }
     unsigned char *win = malloc(prm->window_max);
     REQUIRE(win, "malloc");
-    for (size_t i = 0; i < pl->nwin; i++) {
-        const struct homi_pp_window *w = &pl->win[i];
-        CHECK(w->len <= prm->window_max, "window %zu of %llu bytes", i, (unsigned long long)w->len);
-        CHECK(w->off + w->len <= fsize, "window %zu past EOF", i);
-        CHECK(w->nruns <= prm->runs_max && w->nruns > 0, "window %zu has %zu runs", i, w->nruns);
-        memcpy(win, file + w->off, w->len);
+    size_t next_win = 0, next_run = 0;
+    for (size_t gi = 0; gi < pl->ngrp; gi++) {
+        const struct homi_pp_group *g = &pl->grp[gi];
+        CHECK(g->win0 == next_win && g->run0 == next_run && g->nwin > 0 &&
+                  g->nwin <= prm->group_max,
+              "group %zu: windows %zu+%zu, runs %zu", gi, g->win0, g->nwin, g->run0);
+        CHECK(g->len <= prm->window_max, "group %zu of %llu bytes", gi, (unsigned long long)g->len);
+        CHECK(g->nruns <= prm->runs_max && g->nruns > 0, "group %zu has %zu runs", gi, g->nruns);
+        next_win += g->nwin;
+        next_run += g->nruns;
+        memset(win, 0xA5, prm->window_max);
+        uint64_t wbytes = 0, end = 0;
+        size_t wruns = 0;
+        for (size_t i = g->win0; i < g->win0 + g->nwin; i++) {
+            const struct homi_pp_window *w = &pl->win[i];
+            CHECK(w->boff >= end && w->boff + w->len <= g->len, "window %zu at %llu in its group",
+                  i, (unsigned long long)w->boff);
+            CHECK(w->off + w->len <= fsize, "window %zu past EOF", i);
+            CHECK(w->run0 == g->run0 + wruns && w->nruns > 0, "window %zu runs", i);
+            memcpy(win + w->boff, file + w->off, w->len);
+            end = w->boff + w->len;
+            wbytes += w->bytes;
+            wruns += w->nruns;
+        }
+        CHECK(wruns == g->nruns && wbytes == g->bytes, "group %zu totals", gi);
         uint64_t bytes = 0;
-        for (size_t r = 0; r < w->nruns; r++) {
-            const struct homi_pp_run *run = &pl->runs[w->run0 + r];
+        for (size_t r = 0; r < g->nruns; r++) {
+            const struct homi_pp_run *run = &pl->runs[g->run0 + r];
             CHECK((uint64_t)run->len * run->count <= prm->task_max, "run of %u x %u bytes",
                   run->count, run->len);
             for (uint32_t row = 0; row < run->count; row++) {
                 uint64_t s = run->src + (uint64_t)row * run->spitch;
-                CHECK(s + run->len <= w->len, "run row past its window");
+                CHECK(s + run->len <= g->len, "run row past its group");
                 memcpy((void *)(uintptr_t)(run->dst + (uint64_t)row * run->dpitch), win + s,
                        run->len);
                 bytes += run->len;
             }
         }
-        CHECK(bytes == w->bytes, "window %zu delivers %llu bytes, says %llu", i,
-              (unsigned long long)bytes, (unsigned long long)w->bytes);
+        CHECK(bytes == g->bytes, "group %zu delivers %llu bytes, says %llu", gi,
+              (unsigned long long)bytes, (unsigned long long)g->bytes);
     }
+    CHECK(next_win == pl->nwin && next_run == pl->nruns, "groups cover %zu of %zu windows",
+          next_win, pl->nwin);
     free(win);
 }
 
@@ -288,6 +309,7 @@ static void test_planner2d(void)
             p[i].len = 1 + t_below(t_below(4) ? 64 : 9000);
             p[i].count = 1 + t_below(t_below(3) ? 300 : 4);
             p[i].fstride = t_below(5) ? p[i].len + t_below(200) : t_below(p[i].len + 1);
+            if (!t_below(6)) p[i].fstride = p[i].len + t_below(2 * M); /* rows far apart */
             p[i].mstride = p[i].len + t_below(3) * 8;
             p[i].offset = (int64_t)t_below(fsize + 64 * K);
             span += (p[i].count - 1) * p[i].mstride + p[i].len + 16;
@@ -315,6 +337,7 @@ static void test_planner2d(void)
         homi_pp_params_default(&prm, round % 3 ? 4 * M : 64 * K);
         prm.direct_min = t_below(2) ? 1 * M : 4 * K;
         prm.zero_eof = zero_eof;
+        if (round % 4 == 3) prm.gap_max = 64;
         struct homi_pp_plan pl;
         char what[64];
         snprintf(what, sizeof what, "2-D round %d", round);
@@ -322,6 +345,15 @@ static void test_planner2d(void)
         CHECK_RC(homi_pp_build2d(p, n, fsize, &prm, &pl), HOMI_OK);
         CHECK(pl.file_bytes == want, "file_bytes %llu, want %llu",
               (unsigned long long)pl.file_bytes, (unsigned long long)want);
+        /* windows read the pieces and gaps of at most gap_max between them:
+         * no more than that in all (rows far apart are not one window) */
+        uint64_t rows = 0, wbytes = 0;
+        for (size_t i = 0; i < n; i++)
+            rows += p[i].count;
+        for (size_t w = 0; w < pl.nwin; w++)
+            wbytes += pl.win[w].len;
+        CHECK(wbytes <= want + rows * prm.gap_max, "windows read %llu bytes for %llu",
+              (unsigned long long)wbytes, (unsigned long long)want);
         execute(&pl, file, fsize, &prm);
         long long d = t_first_diff(dst, ref, span);
         if (d >= 0) T_FAIL("%s: first wrong destination byte at %lld", what, d);
