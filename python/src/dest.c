@@ -135,27 +135,63 @@ static int from_cai(PyObject *obj, PyObject *cai, homi_dest *d)
 
 static void dlpack_drop(homi_dest *d)
 {
+    if (!d->dlm && !d->dlv) return;
+        /* a deleter may run Python code (a producer's refcounts): keep a
+         * pending exception out of its way */
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+#endif
     if (d->dlm && d->dlm->deleter) d->dlm->deleter(d->dlm);
+    if (d->dlv && d->dlv->deleter) d->dlv->deleter(d->dlv);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(type, value, tb);
+#endif
     d->dlm = NULL;
+    d->dlv = NULL;
 }
 
-/* A "dltensor" capsule: consumed (renamed "used_dltensor"); its tensor is
- * deleted when the read is over. */
+/* A "dltensor" (DLPack 0.x) or "dltensor_versioned" (1.x) capsule: consumed
+ * (renamed "used_..."); its tensor is deleted when the read is over. */
 static int from_capsule(PyObject *cap, homi_dest *d)
 {
-    if (PyCapsule_IsValid(cap, "used_dltensor")) {
+    if (PyCapsule_IsValid(cap, "used_dltensor") ||
+        PyCapsule_IsValid(cap, "used_dltensor_versioned")) {
         PyErr_SetString(PyExc_ValueError, "DLPack capsule was already consumed");
         return -1;
     }
-    if (!PyCapsule_IsValid(cap, "dltensor")) {
-        PyErr_SetString(PyExc_TypeError, "capsule is not a DLPack tensor (\"dltensor\")");
+    const DLTensor *t;
+    if (PyCapsule_IsValid(cap, "dltensor_versioned")) {
+        DLManagedTensorVersioned *v = PyCapsule_GetPointer(cap, "dltensor_versioned");
+        if (!v) return -1;
+        if (v->version.major != 1) {
+            PyErr_Format(PyExc_TypeError, "DLPack version %u.%u is not supported (1.x is)",
+                         (unsigned)v->version.major, (unsigned)v->version.minor);
+            return -1;
+        }
+        if (PyCapsule_SetName(cap, "used_dltensor_versioned") < 0) return -1;
+        d->dlv = v;
+        d->owner = Py_NewRef(cap);
+        if (v->flags & DLPACK_FLAG_READ_ONLY) {
+            PyErr_SetString(PyExc_TypeError, "destination DLPack tensor is read-only");
+            return -1;
+        }
+        t = &v->dl_tensor;
+    } else if (PyCapsule_IsValid(cap, "dltensor")) {
+        DLManagedTensor *m = PyCapsule_GetPointer(cap, "dltensor");
+        if (!m || PyCapsule_SetName(cap, "used_dltensor") < 0) return -1;
+        d->dlm = m;
+        d->owner = Py_NewRef(cap);
+        t = &m->dl_tensor;
+    } else {
+        PyErr_SetString(PyExc_TypeError,
+                        "capsule is not a DLPack tensor (\"dltensor\" or \"dltensor_versioned\")");
         return -1;
     }
-    DLManagedTensor *m = PyCapsule_GetPointer(cap, "dltensor");
-    if (!m || PyCapsule_SetName(cap, "used_dltensor") < 0) return -1;
-    d->dlm = m;
-    d->owner = Py_NewRef(cap);
-    const DLTensor *t = &m->dl_tensor;
     switch (t->device.device_type) {
     case kDLCPU:
     case kDLCUDAHost: d->mem = HOMI_MEM_AUTO; break;
@@ -215,7 +251,21 @@ int homi_dest_acquire(PyObject *obj, homi_dest *d)
         rc = from_buffer(obj, d);
         goto out;
     }
-    PyObject *cap = PyObject_CallMethod(obj, "__dlpack__", NULL);
+    /* ask for a DLPack 1.x capsule (read-only flag, version); producers
+     * that predate max_version raise TypeError: ask again without it */
+    PyObject *meth = PyObject_GetAttrString(obj, "__dlpack__"), *cap = NULL;
+    if (meth) {
+        PyObject *kw = Py_BuildValue("{s:(ii)}", "max_version", 1, 0);
+        PyObject *noargs = PyTuple_New(0);
+        cap = kw && noargs ? PyObject_Call(meth, noargs, kw) : NULL;
+        Py_XDECREF(noargs);
+        Py_XDECREF(kw);
+        if (!cap && PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            cap = PyObject_CallNoArgs(meth);
+        }
+        Py_DECREF(meth);
+    }
     if (!cap) {
         if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return -1;
         PyErr_Clear();

@@ -1,6 +1,8 @@
-/* dlpack.h - the DLPack C ABI (legacy, unversioned DLManagedTensor) as far as
- * the homi extension needs it to take a tensor from a "dltensor" capsule.
- * Layout follows the DLPack specification (dmlc/dlpack, v0.8). */
+/* dlpack.h - the DLPack C ABI as far as the homi extension needs it to take
+ * a tensor from a capsule: the legacy DLManagedTensor ("dltensor" capsules,
+ * DLPack 0.x) and DLManagedTensorVersioned ("dltensor_versioned", DLPack
+ * 1.x, what CuPy 14 and NumPy 2 export).  Layout follows the DLPack
+ * specification (dmlc/dlpack). */
 #ifndef HOMI_PY_DLPACK_H
 #define HOMI_PY_DLPACK_H
 
@@ -35,5 +37,20 @@ typedef struct DLManagedTensor {
     void *manager_ctx;
     void (*deleter)(struct DLManagedTensor *self);
 } DLManagedTensor;
+
+typedef struct {
+    uint32_t major;
+    uint32_t minor;
+} DLPackVersion;
+
+enum { DLPACK_FLAG_READ_ONLY = 1u << 0 };
+
+typedef struct DLManagedTensorVersioned {
+    DLPackVersion version;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensorVersioned *self);
+    uint64_t flags;
+    DLTensor dl_tensor;
+} DLManagedTensorVersioned;
 
 #endif /* HOMI_PY_DLPACK_H */

@@ -21,11 +21,12 @@ typedef struct homi_dest {
     size_t len;
     homi_mem_kind mem; /* HOMI_MEM_HOST/AUTO for host memory, DEVICE for GPU */
     int has_view;
-    Py_buffer view;              /* buffer protocol export (has_view)       */
-    PyObject *owner;             /* object kept alive (array, capsule)      */
-    struct DLManagedTensor *dlm; /* consumed DLPack tensor, deleted at end  */
-    int sync;                    /* the producer's stream must be drained first */
-    void *stream;                /* that stream (NULL: legacy default stream)   */
+    Py_buffer view;                       /* buffer protocol export (has_view)       */
+    PyObject *owner;                      /* object kept alive (array, capsule)      */
+    struct DLManagedTensor *dlm;          /* consumed DLPack tensor, deleted at end  */
+    struct DLManagedTensorVersioned *dlv; /* the same, DLPack 1.x capsule */
+    int sync;                             /* the producer's stream must be drained first */
+    void *stream;                         /* that stream (NULL: legacy default stream)   */
 } homi_dest;
 
 /* Fill d from obj; -1 with a Python exception set (TypeError for a

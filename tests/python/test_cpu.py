@@ -1,6 +1,7 @@
 """CPU tests of the homi Python module: real files, real reads through libhomi,
 checked byte for byte against os.pread; bad input; reference counts; futures;
 the GIL released during reads; statistics, info, the dataset helper (NumPy)."""
+import ctypes
 import gc
 import os
 import random
@@ -286,6 +287,61 @@ def test_dlpack_only_object(eng, tmp_path):
     with eng.open(p) as f:
         assert f.pread(OnlyDLPack(arr)) == 5000
     assert arr.tobytes() == data
+
+
+class _DLTensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32),
+                ("ndim", ctypes.c_int32), ("code", ctypes.c_uint8), ("bits", ctypes.c_uint8),
+                ("lanes", ctypes.c_uint16), ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.POINTER(ctypes.c_int64)), ("byte_offset", ctypes.c_uint64)]
+
+
+_DELETER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class _DLVersioned(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint32), ("minor", ctypes.c_uint32), ("manager_ctx", ctypes.c_void_p),
+                ("deleter", _DELETER), ("flags", ctypes.c_uint64), ("dl_tensor", _DLTensor)]
+
+
+_VERSIONED_NAME = b"dltensor_versioned"
+
+
+def _versioned_capsule(arr, keep, deleted, major=1, flags=0):
+    """A DLPack 1.x capsule over a NumPy array, as CuPy 14 / NumPy 2 export."""
+    shape = (ctypes.c_int64 * 1)(arr.size)
+    m = _DLVersioned(major, 0, None, _DELETER(lambda _p: deleted.append(1)), flags,
+                     _DLTensor(arr.ctypes.data, 1, 0, 1, 1, 8, 1, shape, None, 0))
+    keep += [shape, m]
+    new = ctypes.pythonapi.PyCapsule_New
+    new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+    return new(ctypes.addressof(m), _VERSIONED_NAME, None)
+
+
+def test_dlpack_versioned_capsule(eng, tmp_path):
+    p = str(tmp_path / "v.bin")
+    make_file(p, 10000)
+    keep, deleted = [], []
+    arr = np.zeros(3000, np.uint8)
+    with eng.open(p) as f:
+        cap = _versioned_capsule(arr, keep, deleted)
+        assert f.pread(cap, 77) == 3000 and arr.tobytes() == ref(p, 3000, 77)
+        assert deleted == [1]  # the producer's deleter ran once, after the read
+        with pytest.raises(ValueError, match="already consumed"):
+            f.pread(cap, 0)
+        with pytest.raises(TypeError, match="read-only"):
+            f.pread(_versioned_capsule(arr, keep, deleted, flags=1), 0)
+        with pytest.raises(TypeError, match="version 2"):
+            f.pread(_versioned_capsule(arr, keep, deleted, major=2), 0)
+        assert deleted == [1, 1]  # refused read-only tensor released; unknown version left alone
+
+        class Versioned:  # __dlpack__(max_version=(1, 0)) answered with a 1.x capsule
+            def __dlpack__(self, stream=None, max_version=None):
+                assert max_version == (1, 0)
+                return _versioned_capsule(arr, keep, deleted)
+
+        arr[:] = 0
+        assert f.pread(Versioned(), 5) == 3000 and arr.tobytes() == ref(p, 3000, 5)
 
 
 def test_engine_errors(tmp_path, monkeypatch):
