@@ -738,15 +738,20 @@ static void report(struct ctx *c)
         int wb;
         double base = best_baseline(c, (enum mode)m, &wb);
         if (base <= 0 || (!c->res[m][M_HOMI].valid && !c->res[m][M_HOMI_ASYNC].valid)) continue;
-        printf("goal (homi >= %.2fx best baseline, %s = %s):", GOAL_RATIO, mode_name[m],
-               method_name[wb]);
+        /* the verdict is the paired ratio: each iteration compares runs made
+         * back to back, so a shared disk's drift and one lucky baseline run
+         * (a hypervisor cache hit after the drop) do not decide it; the
+         * best-run ratio is printed beside it */
+        printf("goal (homi >= %.2fx the better baseline, paired run by run; %s, best baseline "
+               "%s):",
+               GOAL_RATIO, mode_name[m], method_name[wb]);
         for (int i = M_HOMI; i <= M_HOMI_ASYNC; i++) {
             const struct result *r = &c->res[m][i];
             if (!r->valid) continue;
             double ratio = (double)c->fsize / r->best_s / 1e9 / base;
             double pr = paired_ratio(c, (enum mode)m, r);
-            printf(" %s %.2fx %s (paired %.2fx %s);", method_name[i], ratio,
-                   ratio >= GOAL_RATIO ? "PASS" : "FAIL", pr, pr >= GOAL_RATIO ? "PASS" : "FAIL");
+            printf(" %s %.2fx %s (best runs %.2fx);", method_name[i], pr,
+                   pr >= GOAL_RATIO ? "PASS" : "FAIL", ratio);
         }
         printf("\n");
     }
