@@ -13,7 +13,19 @@
  *
  * usage: coll_gpu_bench --file PATH --mode homi|host [--create] [--n NZ,NY,NX]
  *                       [--iters K] [--label TEXT] [--hints k=v,...] [--no-gpu]
- *                       [--warm] [--gpus N]
+ *                       [--warm] [--gpus N] [--decomp NAME] [--call-bytes SIZE]
+ * --decomp (issue 23): how the array is split over the ranks (the file
+ * view each rank sets):
+ *   subarray3d   one subarray of a 3-D process grid (default)
+ *   block2d      the array as NZ*NY rows of NX: one block of a 2-D grid
+ *   cyclic2d     the same rows dealt out in blocks of 4 rows, round robin
+ *                (MPI_Type_create_darray, MPI_DISTRIBUTE_CYCLIC)
+ *   vector64k    the array as 1-D, 64 KiB blocks interleaved across ranks
+ *                (MPI_Type_vector)
+ *   indexed      1-D blocks of random length (4 KiB - 4 MiB, fixed seed)
+ *                dealt out round robin (MPI_Type_indexed)
+ * --call-bytes SIZE: read each rank's part in collective calls of SIZE
+ * bytes (K/M/G suffixes; default 0: the whole part in one call).
  * Cold (default): every rank drops the file from the page cache
  * (posix_fadvise DONTNEED) before each timed run.  --warm: the file is
  * read once (not timed) and left in the page cache.  --gpus N: rank r's
@@ -49,13 +61,163 @@ static void die(const char *m)
     MPI_Abort(MPI_COMM_WORLD, 2);
 }
 
+/* The rank's part of the file in view order: runs of elements. */
+struct run {
+    uint64_t start, len;
+};
+
+struct part {
+    struct run *r;
+    size_t n, cap;
+    uint64_t elems;
+};
+
+static void part_add(struct part *p, uint64_t start, uint64_t len)
+{
+    if (!len) return;
+    if (p->n && p->r[p->n - 1].start + p->r[p->n - 1].len == start) {
+        p->r[p->n - 1].len += len;
+    } else {
+        if (p->n == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 1024;
+            p->r = realloc(p->r, p->cap * sizeof *p->r);
+            if (!p->r) die("out of memory (run list)");
+        }
+        p->r[p->n++] = (struct run){start, len};
+    }
+    p->elems += len;
+}
+
+static uint64_t rng_next(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return *x;
+}
+
+/* Subarray type of a grid of P ranks over an nd-dimensional array g (C
+ * order); its rows (last dimension) are added to pt. */
+static void grid_block(int nd, const int *g, int rank, int P, MPI_Datatype *ft, struct part *pt,
+                       int *dims)
+{
+    int c[3], ss[3], st[3];
+    for (int k = 0; k < nd; k++)
+        dims[k] = 0;
+    MPI_Dims_create(P, nd, dims);
+    for (int k = nd - 1, r = rank; k >= 0; k--) {
+        c[k] = r % dims[k];
+        r /= dims[k];
+    }
+    for (int k = 0; k < nd; k++) {
+        ss[k] = g[k] / dims[k];
+        st[k] = c[k] * ss[k];
+        if (c[k] == dims[k] - 1) ss[k] = g[k] - st[k];
+    }
+    MPI_Type_create_subarray(nd, g, ss, st, MPI_ORDER_C, MPI_FLOAT, ft);
+    uint64_t rows = 1;
+    for (int k = 0; k < nd - 1; k++)
+        rows *= (uint64_t)ss[k];
+    for (uint64_t r = 0; r < rows; r++) {
+        uint64_t lin = 0, q = r, idx[3];
+        for (int k = nd - 2; k >= 0; k--) {
+            idx[k] = q % (uint64_t)ss[k];
+            q /= (uint64_t)ss[k];
+        }
+        for (int k = 0; k < nd - 1; k++)
+            lin = lin * (uint64_t)g[k] + (uint64_t)st[k] + idx[k];
+        part_add(pt, lin * (uint64_t)g[nd - 1] + (uint64_t)st[nd - 1], (uint64_t)ss[nd - 1]);
+    }
+}
+
+/* File type of decomposition d for this rank and its run list; desc
+ * describes it. */
+static void decompose(const char *d, const int gs[3], int rank, int P, MPI_Datatype *ft,
+                      struct part *pt, char *desc, size_t dlen)
+{
+    const uint64_t total = (uint64_t)gs[0] * gs[1] * gs[2];
+    const uint64_t R = (uint64_t)gs[0] * gs[1], C = (uint64_t)gs[2];
+    int dims[3];
+    if (!strcmp(d, "subarray3d")) {
+        grid_block(3, gs, rank, P, ft, pt, dims);
+        snprintf(desc, dlen, "subarray3d grid %dx%dx%d", dims[0], dims[1], dims[2]);
+    } else if (!strcmp(d, "block2d")) {
+        if (R > INT32_MAX) die("too many rows for a 2-D view");
+        int g2[2] = {(int)R, (int)C};
+        grid_block(2, g2, rank, P, ft, pt, dims);
+        snprintf(desc, dlen, "block2d grid %dx%d", dims[0], dims[1]);
+    } else if (!strcmp(d, "cyclic2d")) {
+        if (R > INT32_MAX) die("too many rows for a 2-D view");
+        const int B = 4;
+        int g2[2] = {(int)R, (int)C};
+        int distrib[2] = {MPI_DISTRIBUTE_CYCLIC, MPI_DISTRIBUTE_NONE};
+        int dargs[2] = {B, MPI_DISTRIBUTE_DFLT_DARG}, psizes[2] = {P, 1};
+        MPI_Type_create_darray(P, rank, 2, g2, distrib, dargs, psizes, MPI_ORDER_C, MPI_FLOAT, ft);
+        for (uint64_t r = (uint64_t)rank * B; r < R; r += (uint64_t)B * (uint64_t)P)
+            part_add(pt, r * C, (R - r < (uint64_t)B ? R - r : (uint64_t)B) * C);
+        snprintf(desc, dlen, "cyclic2d blocks of %d rows of %llu floats", B, (unsigned long long)C);
+    } else if (!strcmp(d, "vector64k")) {
+        const uint64_t blk = 16384; /* floats: 64 KiB */
+        uint64_t nb = total / (blk * (uint64_t)P);
+        if (nb > INT32_MAX || !nb) die("vector64k: array too large or too small");
+        MPI_Datatype v;
+        MPI_Type_vector((int)nb, (int)blk, (int)(blk * (uint64_t)P), MPI_FLOAT, &v);
+        /* this rank's first block: a displacement inside the type */
+        int bl = 1;
+        MPI_Aint disp = (MPI_Aint)((uint64_t)rank * blk * 4);
+        MPI_Type_create_hindexed(1, &bl, &disp, v, ft);
+        MPI_Type_free(&v);
+        for (uint64_t b = 0; b < nb; b++)
+            part_add(pt, (b * (uint64_t)P + (uint64_t)rank) * blk, blk);
+        snprintf(desc, dlen, "vector64k %llu blocks of 64 KiB per rank", (unsigned long long)nb);
+    } else if (!strcmp(d, "indexed")) {
+        uint64_t x = 0x2545F4914F6CDD1Dull, at = 0;
+        int *len = NULL, *dsp = NULL;
+        size_t n = 0, cap = 0;
+        for (uint64_t j = 0; at < total; j++) {
+            uint64_t l = 1024 + rng_next(&x) % (1048576 - 1024 + 1); /* 4 KiB - 4 MiB */
+            if (l > total - at) l = total - at;
+            if ((int)(j % (uint64_t)P) == rank) {
+                if (at > INT32_MAX) die("indexed: array too large for int displacements");
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 1024;
+                    len = realloc(len, cap * sizeof *len);
+                    dsp = realloc(dsp, cap * sizeof *dsp);
+                    if (!len || !dsp) die("out of memory");
+                }
+                len[n] = (int)l;
+                dsp[n] = (int)at;
+                n++;
+                part_add(pt, at, l);
+            }
+            at += l;
+        }
+        MPI_Type_indexed((int)n, len, dsp, MPI_FLOAT, ft);
+        free(len);
+        free(dsp);
+        snprintf(desc, dlen, "indexed %zu blocks of 4 KiB-4 MiB per rank", n);
+    } else {
+        die("--decomp subarray3d|block2d|cyclic2d|vector64k|indexed");
+    }
+}
+
+static uint64_t parse_size(const char *s)
+{
+    char *e;
+    double v = strtod(s, &e);
+    uint64_t m = (*e == 'K' || *e == 'k')   ? 1ull << 10
+                 : (*e == 'M' || *e == 'm') ? 1ull << 20
+                 : (*e == 'G' || *e == 'g') ? 1ull << 30
+                                            : 1;
+    return (uint64_t)(v * (double)m);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     int rank, P;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &P);
-    const char *file = NULL, *mode = "homi", *label = "", *hints = "";
+    const char *file = NULL, *mode = "homi", *label = "", *hints = "", *decomp = "subarray3d";
+    uint64_t call_bytes = 0;
     int create = 0, iters = 1, nogpu = 0, warm = 0, ngpus = 0;
     int gs[3] = {2048, 1024, 1024}; /* 8 GiB of float32 */
     for (int i = 1; i < argc; i++) {
@@ -75,6 +237,10 @@ int main(int argc, char **argv)
             nogpu = 1;
         else if (!strcmp(argv[i], "--warm"))
             warm = 1;
+        else if (!strcmp(argv[i], "--decomp") && i + 1 < argc)
+            decomp = argv[++i];
+        else if (!strcmp(argv[i], "--call-bytes") && i + 1 < argc)
+            call_bytes = parse_size(argv[++i]) / 4 * 4;
         else if (!strcmp(argv[i], "--gpus") && i + 1 < argc)
             ngpus = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--n") && i + 1 < argc) {
@@ -111,31 +277,28 @@ int main(int argc, char **argv)
         MPI_Barrier(MPI_COMM_WORLD);
     }
 
-    int dims[3] = {0, 0, 0}, c[3], ss[3], st[3];
-    MPI_Dims_create(P, 3, dims);
-    c[0] = rank / (dims[1] * dims[2]);
-    c[1] = (rank / dims[2]) % dims[1];
-    c[2] = rank % dims[2];
-    for (int d = 0; d < 3; d++) {
-        ss[d] = gs[d] / dims[d];
-        st[d] = c[d] * ss[d];
-        if (c[d] == dims[d] - 1) ss[d] = gs[d] - st[d];
-    }
     MPI_Datatype ft;
-    MPI_Type_create_subarray(3, gs, ss, st, MPI_ORDER_C, MPI_FLOAT, &ft);
+    struct part pt = {0};
+    char desc[128];
+    decompose(decomp, gs, rank, P, &ft, &pt, desc, sizeof desc);
     MPI_Type_commit(&ft);
-    uint64_t n = (uint64_t)ss[0] * ss[1] * ss[2];
+    uint64_t n = pt.elems;
     size_t bytes = n * 4;
     /* more than one MPI count of floats (e.g. one rank reading 8 GiB): the
-     * buffer is described in planes of the subarray instead */
+     * buffer is described in units of 1 Mi floats */
     MPI_Datatype mt = MPI_FLOAT;
-    int mcount = (int)n;
-    if (n > (uint64_t)INT32_MAX) {
-        if ((uint64_t)ss[1] * ss[2] > (uint64_t)INT32_MAX) die("subarray plane too large");
-        MPI_Type_contiguous(ss[1] * ss[2], MPI_FLOAT, &mt);
+    uint64_t unit = 1;
+    if (n > (uint64_t)INT32_MAX && !call_bytes) {
+        if (n % (1u << 20)) die("part too large for one call and not a multiple of 4 MiB");
+        MPI_Type_contiguous(1 << 20, MPI_FLOAT, &mt);
         MPI_Type_commit(&mt);
-        mcount = ss[0];
+        unit = 1u << 20;
     }
+    /* calls per read: the same on every rank (collective) */
+    uint64_t per_call = call_bytes ? call_bytes / 4 : n ? n : 1;
+    uint64_t ncalls = (n + per_call - 1) / per_call, maxcalls = 0;
+    MPI_Allreduce(&ncalls, &maxcalls, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    if (maxcalls == 0) maxcalls = 1;
 
     void *dbuf = NULL, *host = NULL;
     if (gpu && homi_mem_alloc(HOMI_MEM_DEVICE, dev, bytes, &dbuf)) die("cudaMalloc");
@@ -153,9 +316,10 @@ int main(int argc, char **argv)
         MPI_Info_set(info, kv, eq + 1);
     }
     if (rank == 0)
-        printf("# %s: %d ranks, grid %dx%dx%d, array %dx%dx%d float32 (%.2f GiB), %s, %s cache, "
-               "%s\n",
-               mode, P, dims[0], dims[1], dims[2], gs[0], gs[1], gs[2], total * 4.0 / (1 << 30),
+        printf("# %s: %d ranks, %s, array %dx%dx%d float32 (%.2f GiB), calls of %s, %s, %s "
+               "cache, %s\n",
+               mode, P, desc, gs[0], gs[1], gs[2], total * 4.0 / (1 << 30),
+               call_bytes ? "--call-bytes" : "the whole part",
                gpu ? "GPU destination" : "host destination (smoke run)", warm ? "warm" : "cold",
                ngpus > 0 ? "ranks spread over GPUs" : "one GPU");
     if (warm) { /* read the file once into the page cache (every rank a slice) */
@@ -188,15 +352,16 @@ int main(int argc, char **argv)
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = now();
         MPI_Status stt;
-        int err;
-        if (homi)
-            err = MPI_File_read_all(fh, gpu ? dbuf : host, mcount, mt, &stt);
-        else {
-            err = MPI_File_read_all(fh, host, mcount, mt, &stt);
-            if (!err && gpu) {
-                const void *s = host;
-                if (homi_mem_copyv(1, &dbuf, &s, &bytes, dev)) die("cudaMemcpy");
-            }
+        int err = MPI_SUCCESS;
+        char *dst = homi && gpu ? dbuf : host;
+        for (uint64_t k = 0, at = 0; k < maxcalls && !err; k++) {
+            uint64_t cnt = at < n ? (n - at < per_call ? n - at : per_call) : 0;
+            err = MPI_File_read_all(fh, dst + at * 4, (int)(cnt / unit), mt, &stt);
+            at += cnt;
+        }
+        if (!err && !homi && gpu) {
+            const void *s = host;
+            if (homi_mem_copyv(1, &dbuf, &s, &bytes, dev)) die("cudaMemcpy");
         }
         if (err) die("MPI_File_read_all failed");
         MPI_Barrier(MPI_COMM_WORLD);
@@ -212,30 +377,31 @@ int main(int argc, char **argv)
         }
         uint64_t bad = 0, k = 0;
         const float *h = host;
-        for (int z = 0; z < ss[0]; z++)
-            for (int y = 0; y < ss[1]; y++)
-                for (int x = 0; x < ss[2]; x++, k++) {
-                    uint64_t g = ((uint64_t)(st[0] + z) * gs[1] + (st[1] + y)) * gs[2] + st[2] + x;
-                    bad += h[k] != (float)val(g);
-                }
+        for (size_t r = 0; r < pt.n; r++)
+            for (uint64_t e = 0; e < pt.r[r].len; e++, k++)
+                bad += h[k] != (float)val(pt.r[r].start + e);
         uint64_t allbad = 0;
         MPI_Reduce(&bad, &allbad, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        double all_bytes = 0, mine = (double)bytes;
+        MPI_Reduce(&mine, &all_bytes, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
         if (rank == 0) {
-            double gib = total * 4.0 / (1 << 30);
+            double gib = all_bytes / (1 << 30);
             const char *cache = warm ? "warm" : "cold";
             int g = ngpus > 0 ? (ngpus < P ? ngpus : P) : 1;
             printf("%-6s %-4s gpus %d %-44s ranks %d  %.2f GiB  %.3f s  %.2f GiB/s  %s  "
-                   "(open+close %.3f s)\n",
+                   "(open+close %.3f s)  %s, %llu call(s)\n",
                    mode, cache, g, label, P, gib, t, gib / t, allbad ? "WRONG DATA" : "verified",
-                   topen);
-            printf("csv,%s,%s,%d,%s,%d,%.0f,%.4f,%.3f,%s,%.4f\n", mode, cache, g, label, P,
-                   total * 4.0, t, gib / t, allbad ? "wrong" : "verified", topen);
+                   topen, decomp, (unsigned long long)maxcalls);
+            printf("csv,%s,%s,%d,%s,%d,%.0f,%.4f,%.3f,%s,%.4f,%s,%llu\n", mode, cache, g, label, P,
+                   all_bytes, t, gib / t, allbad ? "wrong" : "verified", topen, decomp,
+                   (unsigned long long)call_bytes);
             fflush(stdout);
         }
         if (allbad) MPI_Abort(MPI_COMM_WORLD, 3);
     }
     MPI_Info_free(&info);
     MPI_Type_free(&ft);
+    free(pt.r);
     if (mt != MPI_FLOAT) MPI_Type_free(&mt);
     if (dbuf) homi_mem_free(HOMI_MEM_DEVICE, dbuf);
     homi_mem_free(gpu ? HOMI_MEM_PINNED : HOMI_MEM_HOST, host);
