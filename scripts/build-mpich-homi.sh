@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# build-mpich-homi.sh - builds MPICH 4.0.2 (Debian's source package) with the
-# HOMI ROMIO driver ad_homi into a prefix cached outside the source tree:
-#   $HOMI_CACHE_DIR/mpich-4.0.2-homi-<hash>    (HOMI_CACHE_DIR: /var/cache/homi)
+# build-mpich-homi.sh - builds the installed MPICH's version (Debian's
+# source package of libmpich12: 4.0.2-3 on Debian 12) with the HOMI ROMIO
+# driver ad_homi into a prefix cached outside the source tree:
+#   $HOMI_CACHE_DIR/mpich-<version>-homi-<hash>  (HOMI_CACHE_DIR: /var/cache/homi)
 # <hash> covers the driver (romio-adio/: its sources and patch-romio.py),
 # the collective engine (src/coll/), include/homi.h, this script and
 # scripts/lib/romio-add-homi.sh, so the ~10 minute build runs only when one
@@ -20,8 +21,13 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 . scripts/lib/build-cache.sh # CACHE, cache_hash, cache_exit_if_built, cache_lock, cache_unpack
 . scripts/lib/romio-add-homi.sh # romio_add_homi
-MPICH_VER=4.0.2
-DEB_VER=4.0.2-3
+# the installed MPICH's source version (Debian 12: 4.0.2-3; Debian 13:
+# 4.3.0+really4.2.1-1), Debian 12's when none is installed
+DEB_VER=$(dpkg-query -W -f '${source:Version}' libmpich12 2>/dev/null || true)
+[ -n "$DEB_VER" ] || DEB_VER=4.0.2-3
+MPICH_VER=${DEB_VER#*:}
+MPICH_VER=${MPICH_VER%-*}
+MPICH_VER=${MPICH_VER##*really}
 LIBHOMI_DIR=$ROOT/build/src
 PRINT=0
 while [ $# -gt 0 ]; do

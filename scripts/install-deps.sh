@@ -18,8 +18,9 @@ PKGS=(
   libhdf5-mpich-dev
   # Python module homi (issue 24): headers, and what its tests and pip install use
   python3-dev python3-numpy python3-pytest python3-setuptools python3-wheel python3-pip python3-venv
-  # libhomi_mpiio (issue 20): Debian's mpi4py and NumPy as a real client of the PMPI layer
-  python3-mpi4py
+  # libhomi_mpiio (issue 20): Debian's mpi4py and NumPy as a real client of the PMPI layer,
+  # and debootstrap for the Debian 13 lane (scripts/debian13-lane.sh: Open MPI 5, MPICH 4.2)
+  python3-mpi4py debootstrap
 )
 missing=()
 for p in "${PKGS[@]}"; do

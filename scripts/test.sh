@@ -3,9 +3,11 @@
 #  1. install dependencies (no-op when present)
 #  2. build with warnings as errors and run every CTest test
 #     (unit, fs: ext4/xfs on loop devices as root, ...; GPU tests skip without a GPU)
-#  3. build again with AddressSanitizer + UBSan and run the unit tests
-#  4. fuzz homid's protocol parser for 60 s (scripts/fuzz.sh)
-#  5. check formatting of the C sources with the committed .clang-format
+#  3. the Debian 13 lane: the PMPI layer's MPI-IO tests on Open MPI 5 and
+#     MPICH 4.2 in a trixie chroot (scripts/debian13-lane.sh)
+#  4. build again with AddressSanitizer + UBSan and run the unit tests
+#  5. fuzz homid's protocol parser for 60 s (scripts/fuzz.sh)
+#  6. check formatting of the C sources with the committed .clang-format
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
@@ -14,12 +16,16 @@ bash scripts/install-deps.sh
 echo "== build (warnings are errors)"
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOMI_WERROR=ON
 cmake --build build-ci -j"$JOBS"
-echo "== MPICH 4.0.2 with the HOMI ROMIO driver (built once, cached under /var/cache/homi)"
+echo "== MPICH (the installed version) with the HOMI ROMIO driver (built once, cached under /var/cache/homi)"
 bash scripts/build-mpich-homi.sh --libhomi build-ci/src
 echo "== Open MPI's io/romio321 plugin with the HOMI driver (built once, cached under /var/cache/homi)"
 bash scripts/build-ompi-homi.sh --libhomi build-ci/src
 echo "== tests"
 ctest --test-dir build-ci --output-on-failure -j"$JOBS"
+
+echo "== Debian 13 lane: libhomi_mpiio on Open MPI 5.0 and MPICH 4.2 (chroot cached under /var/cache/homi)"
+# HOMI_DEBIAN13_LANE=0 skips this step
+[ "${HOMI_DEBIAN13_LANE:-1}" = 0 ] || bash scripts/debian13-lane.sh
 
 echo "== AddressSanitizer + UBSan build, unit tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHOMI_WERROR=ON -DHOMI_SANITIZE=ON
