@@ -13,7 +13,7 @@
 /* growing block list; adjacent blocks merge */
 struct blist {
     int64_t n, cap;
-    int64_t *off, *len;
+    MPI_Offset *off, *len;
     int oom;
 };
 
@@ -26,9 +26,9 @@ static void add(struct blist *b, int64_t off, int64_t len)
     }
     if (b->n == b->cap) {
         int64_t cap = b->cap ? 2 * b->cap : 16;
-        int64_t *o = realloc(b->off, (size_t)cap * sizeof *o);
+        MPI_Offset *o = realloc(b->off, (size_t)cap * sizeof *o);
         if (o) b->off = o;
-        int64_t *l = o ? realloc(b->len, (size_t)cap * sizeof *l) : NULL;
+        MPI_Offset *l = o ? realloc(b->len, (size_t)cap * sizeof *l) : NULL;
         if (!l) {
             b->oom = 1;
             return;

@@ -20,7 +20,7 @@
 typedef struct lyr_flat {
     atomic_int ref;
     int64_t n;
-    int64_t *off, *len;
+    MPI_Offset *off, *len; /* MPI_Offset: the view walker (src/coll) reads them */
     int64_t lb, ext, size; /* MPI lower bound, extent and size in bytes */
 } lyr_flat;
 

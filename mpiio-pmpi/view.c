@@ -5,60 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coll_view.h"
 #include "layer.h"
 
-struct walk {
-    const lyr_flat *ft;
-    int64_t disp, tile, j, pos, left; /* left < 0: contiguous view */
-};
-
-static void next_block(struct walk *w)
-{
-    do {
-        if (++w->j >= w->ft->n) {
-            w->j = 0;
-            w->tile++;
-        }
-    } while (w->ft->len[w->j] == 0);
-    w->pos = w->disp + w->tile * w->ft->ext + w->ft->off[w->j];
-    w->left = w->ft->len[w->j];
-}
-
-static int start(const lyr_view *v, MPI_Offset offset, struct walk *w)
+/* The shared walker (src/coll/coll_view.c) at offset etypes of view v. */
+static int start(const lyr_view *v, MPI_Offset offset, homi_view_walk *w)
 {
     const lyr_flat *ft = v->ftype;
-    memset(w, 0, sizeof *w);
-    w->ft = ft;
-    w->disp = v->disp;
     if (lyr_flat_dense(ft)) {
-        w->pos = v->disp + ft->lb + offset * v->etype_size;
-        w->left = -1;
+        homi_view_contig(w, v->disp + ft->lb + offset * v->etype_size);
         return 0;
     }
     if (ft->size == 0 || ft->n == 0) return -1;
-    int64_t per_tile = ft->size / v->etype_size;
-    w->tile = offset / per_tile;
-    int64_t inner = (offset % per_tile) * v->etype_size, sum = 0;
-    for (w->j = 0; w->j < ft->n; w->j++) {
-        int64_t l = ft->len[w->j];
-        if (l && sum + l > inner) {
-            w->pos = v->disp + w->tile * ft->ext + ft->off[w->j] + (inner - sum);
-            w->left = l - (inner - sum);
-            return 0;
-        }
-        sum += l;
-    }
-    return -1;
-}
-
-static int64_t take(struct walk *w, int64_t want, int64_t *off)
-{
-    if (w->left == 0) next_block(w);
-    *off = w->pos;
-    int64_t n = w->left < 0 || want < w->left ? want : w->left;
-    w->pos += n;
-    if (w->left > 0) w->left -= n;
-    return n;
+    if (homi_view_init(w, ft->off, ft->len, ft->n, v->disp, ft->ext)) return -1;
+    return homi_view_seek_etypes(w, offset, v->etype_size, ft->size);
 }
 
 struct segs {
@@ -100,7 +60,7 @@ int lyr_view_segments(const lyr_view *v, MPI_Offset offset, void *buf, MPI_Count
         lyr_flat_put(m);
         return 0;
     }
-    struct walk w;
+    homi_view_walk w;
     if (start(v, offset, &w)) {
         lyr_flat_put(m);
         return -1;
@@ -121,7 +81,7 @@ int lyr_view_segments(const lyr_view *v, MPI_Offset offset, void *buf, MPI_Count
             int64_t moff = dense ? 0 : i * m->ext + m->off[j] - mmin;
             int64_t mlen = dense ? total : m->len[j];
             while (mlen > 0 && !rc) {
-                int64_t foff, got = take(&w, mlen, &foff);
+                MPI_Offset foff, got = homi_view_take(&w, mlen, &foff);
                 rc = put(&g, foff, got, moff);
                 moff += got;
                 mlen -= got;

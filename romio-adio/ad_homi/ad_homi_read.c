@@ -4,39 +4,20 @@
  * through libhomi and the collective engine, never through ROMIO code. */
 #include "ad_homi.h"
 #include "adioi.h"
+#include "coll_view.h"
 
 /* ------------------------------------------------------------ flattening */
 
-/* Walks the file view from a starting position, block by block. */
-struct view_walk {
-    ADIOI_Flatlist_node *flat; /* NULL: contiguous view */
-    ADIO_Offset disp, ext;
-    ADIO_Offset tile; /* current filetype instance */
-    MPI_Count j;      /* current block */
-    ADIO_Offset pos;  /* file offset of the next byte */
-    ADIO_Offset left; /* bytes left in the current block */
-};
-
-static void walk_next_block(struct view_walk *w)
-{
-    do {
-        if (++w->j >= w->flat->count) {
-            w->j = 0;
-            w->tile++;
-        }
-    } while (w->flat->blocklens[w->j] == 0);
-    w->pos = w->disp + w->tile * w->ext + w->flat->indices[w->j];
-    w->left = w->flat->blocklens[w->j];
-}
-
-static int walk_start(ADIO_File fd, int file_ptr_type, ADIO_Offset offset, struct view_walk *w)
+/* The walker of the file view (src/coll/coll_view.c, shared with the
+ * PMPI layer) started where this access starts: the individual file
+ * pointer (an absolute position) or an explicit offset in etypes. */
+static int walk_start(ADIO_File fd, int file_ptr_type, ADIO_Offset offset, homi_view_walk *w)
 {
     int contig;
-    memset(w, 0, sizeof *w);
     ADIOI_Datatype_iscontig(fd->filetype, &contig);
     if (contig) {
-        w->pos = file_ptr_type == ADIO_INDIVIDUAL ? fd->fp_ind : fd->disp + fd->etype_size * offset;
-        w->left = -1;
+        homi_view_contig(w, file_ptr_type == ADIO_INDIVIDUAL ? fd->fp_ind
+                                                             : fd->disp + fd->etype_size * offset);
         return 0;
     }
     MPI_Aint lb, ext;
@@ -44,58 +25,13 @@ static int walk_start(ADIO_File fd, int file_ptr_type, ADIO_Offset offset, struc
     MPI_Type_get_extent(fd->filetype, &lb, &ext);
     MPI_Type_size_x(fd->filetype, &ft_size);
     if (ft_size == 0) return -1;
-    w->flat = ADIOI_Flatten_and_find(fd->filetype);
-    w->disp = fd->disp;
-    w->ext = ext;
-    MPI_Count nz = 0;
-    for (MPI_Count j = 0; j < w->flat->count; j++)
-        nz += w->flat->blocklens[j] != 0;
-    if (!nz) return -1;
+    ADIOI_Flatlist_node *flat = ADIOI_Flatten_and_find(fd->filetype);
+    if (homi_view_init(w, flat->indices, flat->blocklens, flat->count, fd->disp, ext)) return -1;
     if (file_ptr_type == ADIO_INDIVIDUAL) {
-        /* tile k of the view spans [lb, lb + ext) + k * ext from disp: a
-         * type whose data starts at lb > 0 (an indexed type whose first
-         * block is not at 0) has data of tile 0 beyond ext */
-        ADIO_Offset rel = fd->fp_ind - fd->disp;
-        w->tile = rel > lb ? (rel - lb) / ext : 0;
-        ADIO_Offset r = rel - w->tile * ext;
-        for (w->j = 0; w->j < w->flat->count; w->j++) {
-            ADIO_Offset b = w->flat->indices[w->j], l = w->flat->blocklens[w->j];
-            if (l && b + l > r) {
-                ADIO_Offset s = r > b ? r : b;
-                w->pos = w->disp + w->tile * ext + s;
-                w->left = b + l - s;
-                return 0;
-            }
-        }
-        w->j = w->flat->count - 1; /* past the last block of this tile */
-        walk_next_block(w);
+        homi_view_seek_abs(w, fd->fp_ind, lb);
         return 0;
     }
-    /* explicit offset: in etypes from the start of the view */
-    ADIO_Offset per_tile = ft_size / fd->etype_size;
-    w->tile = offset / per_tile;
-    ADIO_Offset inner = (offset % per_tile) * fd->etype_size, sum = 0;
-    for (w->j = 0; w->j < w->flat->count; w->j++) {
-        ADIO_Offset l = w->flat->blocklens[w->j];
-        if (l && sum + l > inner) {
-            w->pos = w->disp + w->tile * ext + w->flat->indices[w->j] + (inner - sum);
-            w->left = l - (inner - sum);
-            return 0;
-        }
-        sum += l;
-    }
-    return -1;
-}
-
-/* Take up to want bytes of the view: file offset and length. */
-static ADIO_Offset walk_take(struct view_walk *w, ADIO_Offset want, ADIO_Offset *off)
-{
-    if (w->left == 0) walk_next_block(w);
-    *off = w->pos;
-    ADIO_Offset n = w->left < 0 || want < w->left ? want : w->left;
-    w->pos += n;
-    if (w->left > 0) w->left -= n;
-    return n;
+    return homi_view_seek_etypes(w, offset, fd->etype_size, ft_size);
 }
 
 /* ROMIO 3.2.1 (Open MPI 4.1) caches flattened types in a list keyed by the
@@ -120,7 +56,7 @@ int ADIOI_HOMI_Flatten(ADIO_File fd, int count, MPI_Datatype datatype, int file_
     MPI_Count tsize;
     MPI_Aint lb, ext;
     int bcontig;
-    struct view_walk w;
+    homi_view_walk w;
     MPI_Type_size_x(datatype, &tsize);
     MPI_Type_get_extent(datatype, &lb, &ext);
     ADIOI_Datatype_iscontig(datatype, &bcontig);
@@ -145,7 +81,7 @@ int ADIOI_HOMI_Flatten(ADIO_File fd, int count, MPI_Datatype datatype, int file_
             ADIO_Offset moff = bcontig ? 0 : (ADIO_Offset)i * ext + mflat->indices[j] - mmin;
             ADIO_Offset mlen = bcontig ? (ADIO_Offset)tsize * count : mflat->blocklens[j];
             while (mlen > 0) {
-                ADIO_Offset foff, got = walk_take(&w, mlen, &foff);
+                ADIO_Offset foff, got = homi_view_take(&w, mlen, &foff);
                 if (n && s[n - 1].file_off + s[n - 1].len == foff &&
                     s[n - 1].mem_off + s[n - 1].len == moff) {
                     s[n - 1].len += got;
