@@ -213,32 +213,21 @@ static int group_windows(struct homi_pp_plan *pl, const struct homi_pp_params *p
     return HOMI_OK;
 }
 
-/* Sort keys: offset, then the piece's index (a stable order). */
-struct key {
+/* Planning item, sorted into file order (offset, then piece, then row:
+ * stable): a whole piece (row == BLOCK: a 1-D piece, or a 2-D piece planned
+ * as a block of runs) or one row of a 2-D piece planned row by row. */
+#define BLOCK SIZE_MAX
+struct item {
     int64_t off;
-    size_t idx;
+    size_t idx, row;
 };
 
-static int by_offset(const void *a, const void *b)
+static int by_item(const void *a, const void *b)
 {
-    const struct key *ka = a, *kb = b;
-    if (ka->off != kb->off) return ka->off < kb->off ? -1 : 1;
-    return ka->idx < kb->idx ? -1 : ka->idx > kb->idx;
-}
-
-/* The n pieces of an array (elements of size bytes, the int64_t file
- * offset at byte at) sorted by offset, stably; NULL when out of memory. */
-static struct key *file_order(const void *base, size_t n, size_t size, size_t at)
-{
-    struct key *order = malloc(n * sizeof *order);
-    if (!order) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        int64_t off;
-        memcpy(&off, (const char *)base + i * size + at, sizeof off);
-        order[i] = (struct key){off, i};
-    }
-    qsort(order, n, sizeof *order, by_offset);
-    return order;
+    const struct item *x = a, *y = b;
+    if (x->off != y->off) return x->off < y->off ? -1 : 1;
+    if (x->idx != y->idx) return x->idx < y->idx ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
 }
 
 static int params_ok(const struct homi_pp_params *prm)
@@ -268,9 +257,13 @@ int homi_pp_build(const homi_piece *pieces, size_t n, uint64_t fsize,
     int sorted;
     int rc = check(pieces, n, prm, &sorted);
     if (rc) return rc;
-    struct key *order = NULL;
-    if (!sorted && !(order = file_order(pieces, n, sizeof *pieces, offsetof(homi_piece, offset))))
-        return HOMI_ENOMEM;
+    struct item *order = NULL;
+    if (!sorted) {
+        if (!(order = malloc(n * sizeof *order))) return HOMI_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            order[i] = (struct item){pieces[i].offset, i, BLOCK};
+        qsort(order, n, sizeof *order, by_item);
+    }
     struct builder b = {.pl = out, .prm = prm};
     for (size_t k = 0; k < n && !rc; k++) {
         const homi_piece *p = &pieces[order ? order[k].idx : k];
@@ -313,20 +306,36 @@ static int block_ok(const homi_piece2d *p, uint64_t fsize, const struct homi_pp_
            (p->count + prm->task_max / p->len - 1) / (prm->task_max / p->len) <= prm->runs_max;
 }
 
-/* Planning item of a 2-D piece list: a whole piece (row == BLOCK) or one
- * row of a piece that is planned row by row. */
-#define BLOCK SIZE_MAX
-struct item {
-    int64_t off;
-    size_t idx, row;
-};
-
-static int by_item(const void *a, const void *b)
+/* Plan the items of n 2-D pieces (blocks and the rows of the others) in
+ * file order. */
+static int plan_items(struct builder *b, const homi_piece2d *pieces, size_t n, size_t items,
+                      uint64_t fsize)
 {
-    const struct item *x = a, *y = b;
-    if (x->off != y->off) return x->off < y->off ? -1 : 1;
-    if (x->idx != y->idx) return x->idx < y->idx ? -1 : 1;
-    return x->row < y->row ? -1 : x->row > y->row;
+    struct item *it = malloc(items * sizeof *it);
+    if (!it) return HOMI_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const homi_piece2d *p = &pieces[i];
+        if (!p->len || !p->count) continue;
+        if (block_ok(p, fsize, b->prm)) {
+            it[k++] = (struct item){p->offset, i, BLOCK};
+        } else {
+            for (size_t r = 0; r < p->count; r++)
+                it[k++] = (struct item){p->offset + (int64_t)(r * p->fstride), i, r};
+        }
+    }
+    qsort(it, items, sizeof *it, by_item);
+    int rc = HOMI_OK;
+    for (k = 0; k < items && !rc; k++) {
+        const homi_piece2d *p = &pieces[it[k].idx];
+        if (it[k].row == BLOCK)
+            rc = add_block2d(b, p);
+        else
+            rc = add_piece(b, (uint64_t)it[k].off, p->len, (char *)p->buf + it[k].row * p->mstride,
+                           fsize);
+    }
+    free(it);
+    return rc;
 }
 
 int homi_pp_build2d(const homi_piece2d *pieces, size_t n, uint64_t fsize,
@@ -354,33 +363,9 @@ int homi_pp_build2d(const homi_piece2d *pieces, size_t n, uint64_t fsize,
     if (sorted && !rows) { /* the common case: blocks in file order */
         for (size_t k = 0; k < n && !rc; k++)
             if (pieces[k].len && pieces[k].count) rc = add_block2d(&b, &pieces[k]);
-        if (!rc) rc = group_windows(out, prm);
-        if (rc) homi_pp_free(out);
-        return rc;
+    } else {
+        rc = plan_items(&b, pieces, n, items, fsize);
     }
-    struct item *it = malloc(items * sizeof *it);
-    if (!it) return HOMI_ENOMEM;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const homi_piece2d *p = &pieces[i];
-        if (!p->len || !p->count) continue;
-        if (block_ok(p, fsize, prm)) {
-            it[k++] = (struct item){p->offset, i, BLOCK};
-        } else {
-            for (size_t r = 0; r < p->count; r++)
-                it[k++] = (struct item){p->offset + (int64_t)(r * p->fstride), i, r};
-        }
-    }
-    qsort(it, items, sizeof *it, by_item);
-    for (k = 0; k < items && !rc; k++) {
-        const homi_piece2d *p = &pieces[it[k].idx];
-        if (it[k].row == BLOCK)
-            rc = add_block2d(&b, p);
-        else
-            rc = add_piece(&b, (uint64_t)it[k].off, p->len, (char *)p->buf + it[k].row * p->mstride,
-                           fsize);
-    }
-    free(it);
     if (!rc) rc = group_windows(out, prm);
     if (rc) homi_pp_free(out);
     return rc;

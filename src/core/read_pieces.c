@@ -158,14 +158,8 @@ static int run_windows(struct homi_fh *f, const struct homi_pp_plan *pl, struct 
             homi_scatter_drop(s, g->id);
             continue;
         }
-        /* the group scatters as one window over its buffer */
-        const struct homi_pp_window all = {.off = pl->win[pg->win0].off,
-                                           .len = pg->len,
-                                           .run0 = pg->run0,
-                                           .nruns = pg->nruns,
-                                           .bytes = pg->bytes};
         uint64_t miss = 0;
-        int rc = homi_scatter_put(s, g->id, g->buf, &all, pl->runs, (uint64_t)got, zero_eof, &miss);
+        int rc = homi_scatter_put(s, g->id, g->buf, pg, pl->runs, (uint64_t)got, zero_eof, &miss);
         if (rc && !err) err = rc;
         *missing += miss;
     }
@@ -268,8 +262,8 @@ static int64_t run_built(struct homi_fh *f, int device, const struct homi_pp_par
 {
     if (rc) return rc;
     homi_log(HOMI_LOG_DEBUG,
-             "%s: %zu pieces -> %zu direct, %zu windows (%zu runs), %zu zero ranges", what, n,
-             pl->ndirect, pl->nwin, pl->nruns, pl->nzero);
+             "%s: %zu pieces -> %zu direct, %zu windows in %zu groups (%zu runs), %zu zero ranges",
+             what, n, pl->ndirect, pl->nwin, pl->ngrp, pl->nruns, pl->nzero);
     int64_t r = run_plan(f, pl, device, prm);
     homi_pp_free(pl);
     return r;
@@ -316,11 +310,5 @@ int64_t homi_read_pieces2d(homi_file *handle, const homi_piece2d *pieces, size_t
     plan_params(f->eng, device, flags, &prm);
     struct homi_pp_plan pl;
     rc = homi_pp_build2d(pieces, n, (uint64_t)fsize, &prm, &pl);
-    if (rc) return rc;
-    homi_log(HOMI_LOG_DEBUG,
-             "read_pieces2d: %zu pieces -> %zu direct, %zu windows (%zu runs), %zu zero ranges", n,
-             pl.ndirect, pl.nwin, pl.nruns, pl.nzero);
-    int64_t r = run_plan(f, &pl, device, &prm);
-    homi_pp_free(&pl);
-    return r;
+    return run_built(f, device, &prm, &pl, rc, n, "read_pieces2d");
 }

@@ -42,12 +42,12 @@ struct homi_scatter {
 typedef int (*copy_fn)(struct homi_scatter *s, char *dst, const char *src, uint64_t n);
 typedef int (*zero_fn)(struct homi_scatter *s, char *dst, uint64_t n);
 
-static int by_rows(struct homi_scatter *s, const char *buf, const struct homi_pp_window *w,
+static int by_rows(struct homi_scatter *s, const char *buf, const struct homi_pp_group *g,
                    const struct homi_pp_run *runs, uint64_t got, int zero_eof, uint64_t *missing,
                    copy_fn copy, zero_fn zero)
 {
-    for (size_t i = 0; i < w->nruns; i++) {
-        const struct homi_pp_run *r = &runs[w->run0 + i];
+    for (size_t i = 0; i < g->nruns; i++) {
+        const struct homi_pp_run *r = &runs[g->run0 + i];
         for (uint32_t row = 0; row < r->count; row++) {
             uint64_t src = r->src + (uint64_t)row * r->spitch;
             char *dst = (char *)(uintptr_t)(r->dst + (uint64_t)row * r->dpitch);
@@ -166,23 +166,23 @@ void homi_scatter_drop(struct homi_scatter *s, int id)
     homi_staging_slot_put(s->e, id);
 }
 
-int homi_scatter_put(struct homi_scatter *s, int id, char *buf, const struct homi_pp_window *w,
+int homi_scatter_put(struct homi_scatter *s, int id, char *buf, const struct homi_pp_group *g,
                      const struct homi_pp_run *runs, uint64_t got, int zero_eof, uint64_t *missing)
 {
     if (s->device < 0) {
-        int rc = by_rows(s, buf, w, runs, got, zero_eof, missing, host_copy, host_zero);
+        int rc = by_rows(s, buf, g, runs, got, zero_eof, missing, host_copy, host_zero);
         homi_scatter_drop(s, id);
         return rc;
     }
 #ifdef HOMI_HAVE_CUDA
     int rc;
-    if (got >= w->len) {
+    if (got >= g->len) {
         /* the runs go after the window in the same pinned slot */
         void *rt = buf + s->win_bytes;
-        memcpy(rt, &runs[w->run0], w->nruns * sizeof *runs);
-        rc = homi_cuda_err(homi_scatter_runs_launch(buf, rt, w->nruns, s->st), "scatter kernel");
+        memcpy(rt, &runs[g->run0], g->nruns * sizeof *runs);
+        rc = homi_cuda_err(homi_scatter_runs_launch(buf, rt, g->nruns, s->st), "scatter kernel");
     } else {
-        rc = by_rows(s, buf, w, runs, got, zero_eof, missing, dev_copy, dev_zero);
+        rc = by_rows(s, buf, g, runs, got, zero_eof, missing, dev_copy, dev_zero);
     }
     unsigned pos = (s->head + s->n) % s->cap;
     if (!rc && !s->ev[pos])
@@ -202,7 +202,7 @@ int homi_scatter_put(struct homi_scatter *s, int id, char *buf, const struct hom
 #else
     (void)id;
     (void)buf;
-    (void)w;
+    (void)g;
     (void)runs;
     (void)got;
     (void)zero_eof;

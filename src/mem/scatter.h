@@ -22,11 +22,11 @@ int homi_scatter_open(struct homi_engine *e, int device, uint64_t win_bytes,
 /* A window buffer: its id (>= 0) and *buf; HOMI_EBUSY when none is free
  * and !block; or another negative homi_err. */
 int homi_scatter_get(struct homi_scatter *s, int block, char **buf);
-/* Scatter the runs of a window of which got bytes were read from buf, and
+/* Scatter the runs of a window group of which got bytes were read into buf, and
  * give the buffer back (host: at once; device: once the copies are done).
  * Rows past got are not copied: their bytes are added to *missing and
  * zeroed when zero_eof.  HOMI_OK or a negative homi_err. */
-int homi_scatter_put(struct homi_scatter *s, int id, char *buf, const struct homi_pp_window *w,
+int homi_scatter_put(struct homi_scatter *s, int id, char *buf, const struct homi_pp_group *g,
                      const struct homi_pp_run *runs, uint64_t got, int zero_eof, uint64_t *missing);
 /* Give a buffer back unused. */
 void homi_scatter_drop(struct homi_scatter *s, int id);
