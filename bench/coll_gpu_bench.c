@@ -348,7 +348,8 @@ int main(int argc, char **argv)
         double to = now();
         if (MPI_File_open(MPI_COMM_WORLD, file, MPI_MODE_RDONLY, info, &fh)) die("MPI_File_open");
         double topen = now() - to;
-        MPI_File_set_view(fh, 0, MPI_FLOAT, ft, "native", MPI_INFO_NULL);
+        if (MPI_File_set_view(fh, 0, MPI_FLOAT, ft, "native", MPI_INFO_NULL))
+            die("MPI_File_set_view");
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = now();
         MPI_Status stt;

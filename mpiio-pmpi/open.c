@@ -148,16 +148,19 @@ int MPI_File_set_view(MPI_File fh, MPI_Offset disp, MPI_Datatype etype, MPI_Data
 {
     lyr_file *f = lyr_lookup(fh);
     if (!f) return PMPI_File_set_view(fh, disp, etype, filetype, datarep, info);
-    int esize = 0, fsize = 0, err = MPI_SUCCESS;
+    /* sizes as MPI_Count: a filetype may hold more than 2 GiB (one rank's
+     * part of an 8 GiB array), which MPI_Type_size reports as MPI_UNDEFINED */
+    MPI_Count esize = 0, fsize = 0;
+    int err = MPI_SUCCESS;
     if (etype == MPI_DATATYPE_NULL || filetype == MPI_DATATYPE_NULL)
         err = lyr_err(MPI_ERR_TYPE, "MPI_File_set_view: MPI_DATATYPE_NULL");
     if (!err) {
-        PMPI_Type_size(etype, &esize);
-        PMPI_Type_size(filetype, &fsize);
-        if (esize <= 0 || fsize % esize)
+        PMPI_Type_size_x(etype, &esize);
+        PMPI_Type_size_x(filetype, &fsize);
+        if (esize <= 0 || fsize < 0 || fsize % esize)
             err = lyr_err(MPI_ERR_ARG,
-                          "MPI_File_set_view: filetype of %d bytes is not made of etypes of %d",
-                          fsize, esize);
+                          "MPI_File_set_view: filetype of %lld bytes is not made of etypes of %lld",
+                          (long long)fsize, (long long)esize);
     }
     if (!err && disp < 0 && disp != MPI_DISPLACEMENT_CURRENT)
         err =
