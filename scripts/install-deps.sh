@@ -21,6 +21,9 @@ PKGS=(
   # libhomi_mpiio (issue 20): Debian's mpi4py and NumPy as a real client of the PMPI layer,
   # and debootstrap for the Debian 13 lane (scripts/debian13-lane.sh: Open MPI 5, MPICH 4.2)
   python3-mpi4py debootstrap
+  # homid as the node service (issue 21): systemd-analyze, -sysusers and
+  # -socket-activate check packaging/; useradd makes the tests' two users
+  systemd passwd
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,6 +1,7 @@
-/* homid.c - the per-node HOMI control-plane daemon (thin main: options and
- * configuration; the server is src/daemon/).  homi-run starts one per node;
- * see docs/homid.md. */
+/* homid.c - the HOMI control-plane daemon (thin main: options, limits and
+ * configuration; the server is src/daemon/): the node service for every
+ * local user (--node, systemd units in packaging/), or a job's own daemon
+ * that homi-run starts; see docs/homid.md. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,9 +17,22 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: homid (--runtime-dir DIR | --socket PATH) [options]\n"
+    fprintf(f, "usage: homid (--runtime-dir DIR | --socket PATH | --node) [options]\n"
                "  --runtime-dir DIR  per-job directory (created 0700); socket DIR/homid.sock\n"
                "  --socket PATH      listen on PATH instead\n"
+               "  --node             the node service: every local user is served (directory\n"
+               "                     0755, socket 0666; default directory /run/homi); a socket\n"
+               "                     handed over by systemd (LISTEN_FDS) is used when present\n"
+               "  --user-clients N   clients per uid (default 64 with --node, else none)\n"
+               "  --user-shm MiB     shared-region memory per uid (default 4096 with --node)\n"
+               "  --job-shm MiB      per job (default none)\n"
+               "  --node-shm MiB     all clients (default a quarter of the memory, <= 32768)\n"
+               "  --inflight MiB     request bytes in flight, shared by weight (default 64 with\n"
+               "                     --node, else none)\n"
+               "  --client-timeout S a client leaving completions unread S s is dropped (120)\n"
+               "  --fast-max KiB     a request up to this size from a client with nothing else\n"
+               "                     in flight is read at once on that client's own thread,\n"
+               "                     not queued in the engine (default 64; 0: never)\n"
                "  --log FILE         append the log to FILE (default stderr)\n"
                "  --stats FILE       write statistics to FILE on exit\n"
                "  --pidfile FILE     write the pid once clients can connect\n"
@@ -77,11 +91,20 @@ int main(int argc, char **argv)
                                        {"hints", 1, 0, 'H'},
                                        {"max-clients", 1, 0, 'c'},
                                        {"max-files", 1, 0, 'f'},
+                                       {"node", 0, 0, 'N'},
+                                       {"fast-max", 1, 0, 'F'},
+                                       {"user-clients", 1, 0, 'u'},
+                                       {"user-shm", 1, 0, 'U'},
+                                       {"job-shm", 1, 0, 'J'},
+                                       {"node-shm", 1, 0, 'M'},
+                                       {"inflight", 1, 0, 'I'},
+                                       {"client-timeout", 1, 0, 'T'},
                                        {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
-    struct homid_opts o = {.max_clients = 256, .max_files = 1024};
+    struct homid_opts o = {.max_clients = 256, .max_files = 1024, .fast_max = 64u << 10};
     const char *path = NULL, *hints = NULL;
-    int c;
+    long long lim[6] = {-1, -1, -1, -1, -1, -1}; /* u U J M I T */
+    int c, bad = 0;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 'd': o.runtime_dir = optarg; break;
@@ -93,15 +116,59 @@ int main(int argc, char **argv)
         case 'H': hints = optarg; break;
         case 'c': o.max_clients = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'f': o.max_files = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'N': o.node = 1; break;
+        case 'F': {
+            char *e;
+            unsigned long v = strtoul(optarg, &e, 10);
+            if (*e || v > (HOMID_SLOT_MAX >> 10)) {
+                fprintf(stderr, "homid: --fast-max %s: expected 0 to %u (KiB)\n", optarg,
+                        HOMID_SLOT_MAX >> 10);
+                bad = 1;
+            }
+            o.fast_max = (unsigned)(v << 10);
+            break;
+        }
+        case 'u':
+        case 'U':
+        case 'J':
+        case 'M':
+        case 'I':
+        case 'T': {
+            char *e;
+            long long v = strtoll(optarg, &e, 10);
+            if (*e || v < 0 || v > (1ll << 40)) {
+                fprintf(stderr, "homid: %s: expected a number >= 0\n", optarg);
+                bad = 1;
+            }
+            lim[strchr("uUJMIT", c) - "uUJMIT"] = v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (optind != argc || (!o.runtime_dir && !o.socket) || !o.max_clients || !o.max_files ||
+    if (o.node && !o.runtime_dir && !o.socket) o.runtime_dir = "/run/homi";
+    if (bad || optind != argc || (!o.runtime_dir && !o.socket) || !o.max_clients || !o.max_files ||
         o.max_files > 65535) {
         usage(stderr);
         return 2;
     }
+    /* limits: a shared node's defaults, or none for a job's own daemon */
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    uint64_t mem = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : (8ull << 30);
+    uint64_t node_shm = mem / 4 < (32ull << 30) ? mem / 4 : (32ull << 30);
+    o.lim = (struct homid_limits){.user_clients = o.node ? 64 : 0,
+                                  .user_shm = o.node ? 4096ull << 20 : 0,
+                                  .job_shm = 0,
+                                  .node_shm = node_shm,
+                                  .inflight = o.node ? 64ull << 20 : 0,
+                                  .client_timeout = 120};
+    if (lim[0] >= 0) o.lim.user_clients = (unsigned)lim[0];
+    if (lim[1] >= 0) o.lim.user_shm = (uint64_t)lim[1] << 20;
+    if (lim[2] >= 0) o.lim.job_shm = (uint64_t)lim[2] << 20;
+    if (lim[3] >= 0) o.lim.node_shm = (uint64_t)lim[3] << 20;
+    if (lim[4] >= 0) o.lim.inflight = (uint64_t)lim[4] << 20;
+    if (lim[5] >= 0) o.lim.client_timeout = (unsigned)lim[5];
     /* homid is the control plane: it never connects to another one */
     unsetenv("HOMI_SOCKET");
     unsetenv("HOMI_RUNTIME_DIR");

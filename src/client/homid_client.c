@@ -4,7 +4,8 @@
  * requests in the shared request ring, one data slot each; a completion
  * thread copies finished slots to the caller's memory.  Losing homid (EOF,
  * error, timeout) moves every unfinished and later read to the in-process
- * kernel path, counted as daemon-lost. */
+ * kernel path, counted as daemon-lost; homi_daemon_retry seconds later a
+ * read connects again (a restarted homid) and files register anew. */
 #include "client/homid_client.h"
 
 #include <errno.h>
@@ -68,12 +69,20 @@ struct homi_client {
     atomic_int lost;
 
     pthread_mutex_t ctl; /* one control message at a time */
+    pthread_mutex_t reg; /* files registering again after a reconnect */
     uint32_t seq;
 
     pthread_t th;
     int th_ok;
     atomic_int stop;
     int timeout_ms;
+
+    /* reconnecting after a loss */
+    uint32_t gen;      /* connection generation (files record theirs) */
+    uint64_t lost_ns;  /* when the connection was lost */
+    uint64_t tried_ns; /* last attempt to connect again */
+    uint64_t retry_ns; /* homi_daemon_retry, 0: never */
+    unsigned reattached;
 };
 
 int homi_client_socket_path(char *buf, size_t len)
@@ -95,9 +104,11 @@ static void kick(int efd)
 static void mark_lost(struct homi_client *cl, const char *why)
 {
     int was = atomic_exchange(&cl->lost, 1);
-    if (!was)
+    if (!was) {
+        cl->lost_ns = homi_now_ns();
         homi_log(HOMI_LOG_WARN, "homid at %s lost (%s): reads continue in-process", cl->sockpath,
                  why);
+    }
     kick(cl->wake_efd);
 }
 
@@ -143,6 +154,8 @@ void homi_client_file_open(struct homi_client *cl, struct homi_fh *f)
 {
     struct homid_open o = {0, 0};
     struct homid_msg r;
+    f->dmn_gen = cl->gen;
+    f->dmn_id = 0;
     int rc = ctl_call(cl, HOMID_OPEN, &o, sizeof o, f->fd, &r);
     if (!rc && r.h.type == HOMID_OPEN_OK && r.u.open_ok.file_id) {
         f->dmn_id = r.u.open_ok.file_id;
@@ -156,7 +169,7 @@ void homi_client_file_open(struct homi_client *cl, struct homi_fh *f)
 
 void homi_client_file_close(struct homi_client *cl, struct homi_fh *f)
 {
-    if (!f->dmn_id) return;
+    if (!f->dmn_id || f->dmn_gen != cl->gen) return; /* an id of an earlier connection */
     struct homid_close c = {f->dmn_id, 0};
     struct homid_msg r;
     (void)ctl_call(cl, HOMID_CLOSE, &c, sizeof c, -1, &r);
@@ -191,14 +204,24 @@ static void serve_local(struct homi_client *cl, struct homi_chunk *c, int reason
     e->paths[HOMI_PATH_KERNEL].ops->submit(e->paths[HOMI_PATH_KERNEL].state, &c, 1);
 }
 
+static int reattach(struct homi_client *cl);
+static int connect_daemon(struct homi_client *cl, const struct homi_config *cfg, char *why,
+                          size_t whylen);
+static void *completion_thread(void *arg);
+
 int homi_client_serves(struct homi_client *cl, struct homi_fh *f)
 {
-    if (!cl || !f->dmn_id) return 0;
-    if (atomic_load(&cl->lost)) {
-        homi_fh_fallback(f, HOMI_FB_DAEMON_LOST);
+    if (!cl) return 0;
+    if (atomic_load(&cl->lost) && !reattach(cl)) {
+        if (f->dmn_id) homi_fh_fallback(f, HOMI_FB_DAEMON_LOST);
         return 0;
     }
-    return 1;
+    if (f->dmn_gen != cl->gen) { /* registered with an earlier connection, or while lost */
+        pthread_mutex_lock(&cl->reg);
+        if (f->dmn_gen != cl->gen) homi_client_file_open(cl, f);
+        pthread_mutex_unlock(&cl->reg);
+    }
+    return f->dmn_id != 0 && !atomic_load(&cl->lost);
 }
 
 /* Hand pending pieces to free slots (caller holds cl->lock); 1 if any. */
@@ -435,6 +458,98 @@ static void *completion_thread(void *arg)
     return NULL;
 }
 
+/* ---------------------------------------------------------------- reconnect */
+
+/* homid was lost: every homi_daemon_retry seconds one read tries to connect
+ * again (a restarted homid, or the same one after a stall).  Only when
+ * nothing of the old connection is left (its completion thread re-served
+ * every unfinished chunk in-process): that thread is stopped, the new
+ * connection is made aside (handshake within 1 s, so a read never waits
+ * long) and swapped in, and a new thread starts.  1 when connected again. */
+static int reattach(struct homi_client *cl)
+{
+    uint64_t now = homi_now_ns();
+    if (!cl->retry_ns || now - cl->lost_ns < cl->retry_ns || now - cl->tried_ns < cl->retry_ns)
+        return 0;
+    if (pthread_mutex_trylock(&cl->ctl)) return 0; /* another thread is at it */
+    int ok = 0;
+    if (!atomic_load(&cl->lost) || now - cl->tried_ns < cl->retry_ns) {
+        ok = !atomic_load(&cl->lost);
+        goto out;
+    }
+    cl->tried_ns = now;
+    pthread_mutex_lock(&cl->lock);
+    int idle = !cl->active && !cl->pend_head && !cl->out;
+    pthread_mutex_unlock(&cl->lock);
+    if (!idle) goto out;
+    struct homi_client *n = calloc(1, sizeof *n);
+    if (!n) goto out;
+    n->sock = n->sq_efd = n->cq_efd = n->wake_efd = -1;
+    n->timeout_ms = 1000;
+    memcpy(n->sockpath, cl->sockpath, sizeof n->sockpath);
+    char why[200] = "";
+    int rc = connect_daemon(n, &cl->eng->cfg, why, sizeof why);
+    if (rc) {
+        homi_log(HOMI_LOG_INFO, "homid at %s: not back yet (%s)", cl->sockpath,
+                 why[0] ? why : homi_strerror(rc));
+        if (n->shm && n->shm != MAP_FAILED) munmap(n->shm, n->shm_size);
+        if (n->sock >= 0) close(n->sock);
+        if (n->sq_efd >= 0) close(n->sq_efd);
+        if (n->cq_efd >= 0) close(n->cq_efd);
+        free(n->slot);
+        free(n->freel);
+        free(n);
+        goto out;
+    }
+    /* the old connection's thread has nothing left: stop it, swap */
+    atomic_store(&cl->stop, 1);
+    kick(cl->wake_efd);
+    if (cl->th_ok) pthread_join(cl->th, NULL);
+    cl->th_ok = 0;
+    pthread_mutex_lock(&cl->lock);
+    if (cl->shm) munmap(cl->shm, cl->shm_size);
+    close(cl->sock);
+    close(cl->sq_efd);
+    close(cl->cq_efd);
+    free(cl->slot);
+    free(cl->freel);
+    cl->sock = n->sock;
+    cl->sq_efd = n->sq_efd;
+    cl->cq_efd = n->cq_efd;
+    cl->shm = n->shm;
+    cl->shm_size = n->shm_size;
+    cl->hdr = n->hdr;
+    cl->sq = n->sq;
+    cl->cq = n->cq;
+    cl->data = n->data;
+    cl->slots = n->slots;
+    cl->slot_size = n->slot_size;
+    memcpy(cl->node, n->node, sizeof cl->node);
+    cl->slot = n->slot;
+    cl->freel = n->freel;
+    cl->nfree = n->nfree;
+    cl->sq_tail = n->sq_tail;
+    cl->cq_head = n->cq_head;
+    cl->seq = 0;
+    cl->gen++;
+    atomic_store(&cl->stop, 0);
+    atomic_store(&cl->lost, 0);
+    pthread_mutex_unlock(&cl->lock);
+    free(n);
+    if (pthread_create(&cl->th, NULL, completion_thread, cl) == 0) {
+        cl->th_ok = 1;
+        ok = 1;
+        cl->reattached++;
+        homi_log(HOMI_LOG_WARN, "homid at %s: connected again (node %s) after %.1f s in-process",
+                 cl->sockpath, cl->node, (double)(now - cl->lost_ns) / 1e9);
+    } else {
+        mark_lost(cl, "no completion thread");
+    }
+out:
+    pthread_mutex_unlock(&cl->ctl);
+    return ok;
+}
+
 /* ---------------------------------------------------------------- attach / detach */
 
 static void client_free(struct homi_client *cl)
@@ -446,6 +561,7 @@ static void client_free(struct homi_client *cl)
     if (cl->wake_efd >= 0) close(cl->wake_efd);
     pthread_mutex_destroy(&cl->lock);
     pthread_mutex_destroy(&cl->ctl);
+    pthread_mutex_destroy(&cl->reg);
     free(cl->slot);
     free(cl->freel);
     free(cl);
@@ -471,7 +587,16 @@ static int connect_daemon(struct homi_client *cl, const struct homi_config *cfg,
     uint64_t ss = cfg->chunk_size;
     if (ss < HOMID_SLOT_MIN) ss = HOMID_SLOT_MIN;
     if (ss > (4u << 20)) ss = 4u << 20;
-    struct homid_hello h = {HOMID_VERSION, HOMID_VERSION, (uint32_t)getpid(), slots, (uint32_t)ss};
+    struct homid_hello h = {HOMID_VERSION, HOMID_VERSION, (uint32_t)getpid(),
+                            slots,         (uint32_t)ss,  ""};
+    /* the job this process belongs to (homid's accounting and per-job limits) */
+    static const char *const job_vars[] = {"HOMI_JOB",       "SLURM_JOB_ID",
+                                           "PBS_JOBID",      "LSB_JOBID",
+                                           "PMIX_NAMESPACE", "OMPI_MCA_orte_ess_jobid"};
+    for (size_t i = 0; i < sizeof job_vars / sizeof *job_vars && !h.job[0]; i++) {
+        const char *v = getenv(job_vars[i]);
+        if (v && *v) snprintf(h.job, sizeof h.job, "%s", v);
+    }
     int rc = homid_send(cl->sock, HOMID_HELLO, 1, &h, sizeof h, NULL, 0);
     char buf[HOMID_RECV_CAP];
     int fds[HOMID_MAX_FDS];
@@ -554,6 +679,8 @@ void homi_client_attach(struct homi_engine *e)
     snprintf(cl->sockpath, sizeof cl->sockpath, "%s", path);
     pthread_mutex_init(&cl->lock, NULL);
     pthread_mutex_init(&cl->ctl, NULL);
+    pthread_mutex_init(&cl->reg, NULL);
+    cl->retry_ns = (uint64_t)e->cfg.daemon_retry * 1000000000ull;
     cl->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     char why[200] = "";
     int rc = cl->wake_efd < 0 ? HOMI_ESYS : connect_daemon(cl, &e->cfg, why, sizeof why);

@@ -64,6 +64,9 @@ static const struct key keys[] = {
      "use the node daemon homid when HOMI_SOCKET (or HOMI_RUNTIME_DIR) names one (default on)"},
     {"homi_daemon_timeout", K_UINT, OFF(daemon_timeout), 1, 86400,
      "seconds homid may leave requests without progress before reads go in-process (default 60)"},
+    {"homi_daemon_retry", K_UINT, OFF(daemon_retry), 0, 86400,
+     "seconds after losing homid before a read tries to connect again, e.g. to a restarted "
+     "homid (default 5, 0: never)"},
     {"homi_daemon_slots", K_UINT, OFF(daemon_slots), 2, 1024,
      "shared-memory data slots (requests in flight) per process on homid, power of two (default "
      "32)"},
@@ -101,6 +104,7 @@ homi_config *homi_config_new(void)
     c->passthru_min = 256 << 10;
     c->daemon = 1;
     c->daemon_timeout = 60;
+    c->daemon_retry = 5;
     c->daemon_slots = 32;
     c->pieces_direct = 1u << 20;
     c->pieces_gap = 64u << 10;

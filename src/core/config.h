@@ -26,6 +26,7 @@ struct homi_config {
     uint64_t passthru_min;     /* auto: smallest read sent to passthru */
     int daemon;                /* use homid when HOMI_SOCKET names one */
     unsigned daemon_timeout;   /* seconds without progress: homid lost */
+    unsigned daemon_retry;     /* seconds after a loss before reconnecting */
     unsigned daemon_slots;     /* shared-memory data slots per client  */
     uint64_t pieces_direct;    /* scattered reads: direct from this size */
     uint64_t pieces_gap;       /* scattered reads: largest window gap    */

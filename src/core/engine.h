@@ -93,7 +93,8 @@ struct homi_fh {
     int map_sync;  /* build maps with FIEMAP_FLAG_SYNC (raw reads need it) */
     int path_pref; /* per-file homi_path hint, HOMI_PATH_AUTO: engine's  */
 
-    uint32_t dmn_id; /* file id at homid, 0: not served by homid */
+    uint32_t dmn_id;  /* file id at homid, 0: not served by homid */
+    uint32_t dmn_gen; /* the connection (homi_client generation) dmn_id belongs to */
 
     struct homi_stats_acc stats;
     void *path_priv[HOMI_PATH_COUNT]; /* per-path per-file state (e.g. cuFile handle) */

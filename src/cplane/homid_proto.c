@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,7 +41,7 @@ static const struct {
     int var;
     unsigned fds;
 } kinds[HOMID_TYPE_MAX + 1] = {
-    [HOMID_HELLO] = {sizeof(struct homid_hello), 0, 0, 0},
+    [HOMID_HELLO] = {0, HOMID_HELLO_MIN, 1, 0},
     [HOMID_HELLO_OK] = {sizeof(struct homid_hello_ok), 0, 0, 3},
     [HOMID_OPEN] = {sizeof(struct homid_open), 0, 0, 1},
     [HOMID_OPEN_OK] = {sizeof(struct homid_open_ok), 0, 0, 0},
@@ -50,7 +51,10 @@ static const struct {
     [HOMID_REPORT] = {sizeof(struct homid_wire_stats), 0, 0, 0},
     [HOMID_OK] = {0, 0, 0, 0},
     [HOMID_ERROR] = {0, sizeof(int32_t), 1, 0},
+    [HOMID_ADMIN] = {0, 1, 1, 0},
+    [HOMID_ADMIN_OK] = {sizeof(struct homid_admin_ok), 0, 0, 1},
 };
+_Static_assert(offsetof(struct homid_hello, job) == HOMID_HELLO_MIN, "HELLO's fixed part");
 
 int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *out, char *why,
                 size_t whylen)
@@ -74,7 +78,9 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
         return fail(why, whylen, HOMI_EINVAL, "length field %u but %u payload bytes", h.len,
                     (unsigned)(len - sizeof h));
     if (kinds[h.type].var) {
-        if (h.len < kinds[h.type].min || h.len > sizeof out->u)
+        uint32_t most =
+            h.type == HOMID_HELLO ? (uint32_t)sizeof(struct homid_hello) : HOMID_PAYLOAD_MAX;
+        if (h.len < kinds[h.type].min || h.len > most)
             return fail(why, whylen, HOMI_EINVAL, "message type %u: bad payload size %u", h.type,
                         h.len);
     } else if (h.len != kinds[h.type].size) {
@@ -92,6 +98,14 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
         if (out->u.hello.min_version > out->u.hello.max_version)
             return fail(why, whylen, HOMI_EINVAL, "hello: version range %u..%u",
                         out->u.hello.min_version, out->u.hello.max_version);
+        out->u.hello.job[HOMID_JOB - 1] = 0;
+        for (char *j = out->u.hello.job; *j; j++)
+            if (*j < 0x21 || *j > 0x7e) *j = '_'; /* printable in logs and lists */
+        break;
+    case HOMID_ADMIN:
+        out->u.text[h.len] = 0;
+        if (strlen(out->u.text) != h.len)
+            return fail(why, whylen, HOMI_EINVAL, "admin: command holds a NUL byte");
         break;
     case HOMID_OPEN:
         if (out->u.open.flags || out->u.open.reserved)

@@ -20,6 +20,7 @@
 #define HOMID_MAX_FDS 3u        /* most descriptors one message carries     */
 #define HOMID_ERRTEXT 200u      /* longest error text                       */
 #define HOMID_NODE 64u          /* node name field                          */
+#define HOMID_JOB 48u           /* job name field of HELLO                  */
 
 /* Limits the daemon enforces on a client's shared region. */
 #define HOMID_SLOTS_MIN 2u
@@ -29,17 +30,19 @@
 #define HOMID_SHM_MAX (1ull << 30) /* data area per client */
 
 enum homid_type {
-    HOMID_HELLO = 1,    /* c->d homid_hello                                   */
-    HOMID_HELLO_OK = 2, /* d->c homid_hello_ok + memfd, sq eventfd, cq eventfd */
-    HOMID_OPEN = 3,     /* c->d homid_open + the open file                    */
-    HOMID_OPEN_OK = 4,  /* d->c homid_open_ok                                 */
-    HOMID_CLOSE = 5,    /* c->d homid_close             -> HOMID_OK           */
-    HOMID_STATS = 6,    /* c->d (empty)                 -> HOMID_STATS_OK     */
-    HOMID_STATS_OK = 7, /* d->c homid_wire_stats (this client's, then node's)  */
-    HOMID_REPORT = 8,   /* c->d homid_wire_stats: the client's own counters    */
-    HOMID_OK = 9,       /* d->c (empty)                                       */
-    HOMID_ERROR = 10,   /* d->c homid_error                                   */
-    HOMID_TYPE_MAX = 10
+    HOMID_HELLO = 1,     /* c->d homid_hello                                   */
+    HOMID_HELLO_OK = 2,  /* d->c homid_hello_ok + memfd, sq eventfd, cq eventfd */
+    HOMID_OPEN = 3,      /* c->d homid_open + the open file                    */
+    HOMID_OPEN_OK = 4,   /* d->c homid_open_ok                                 */
+    HOMID_CLOSE = 5,     /* c->d homid_close             -> HOMID_OK           */
+    HOMID_STATS = 6,     /* c->d (empty)                 -> HOMID_STATS_OK     */
+    HOMID_STATS_OK = 7,  /* d->c homid_wire_stats (this client's, then node's)  */
+    HOMID_REPORT = 8,    /* c->d homid_wire_stats: the client's own counters    */
+    HOMID_OK = 9,        /* d->c (empty)                                       */
+    HOMID_ERROR = 10,    /* d->c homid_error                                   */
+    HOMID_ADMIN = 11,    /* c->d an operator's command (text, see homictl)     */
+    HOMID_ADMIN_OK = 12, /* d->c homid_admin_ok + a sealed memfd with the text */
+    HOMID_TYPE_MAX = 12
 };
 
 struct homid_hdr {
@@ -55,7 +58,11 @@ struct homid_hello {
     uint32_t pid;
     uint32_t slots;     /* data slots wanted (the daemon may lower it) */
     uint32_t slot_size; /* bytes per slot wanted                       */
+    /* optional (clients before the node service send 16 bytes): the job
+     * the client belongs to, for accounting and per-job limits */
+    char job[HOMID_JOB];
 };
+#define HOMID_HELLO_MIN 16u
 
 struct homid_hello_ok {
     uint32_t version;
@@ -97,6 +104,12 @@ struct homid_stats_ok {
     struct homid_wire_stats client, node;
 };
 
+/* An operator's command is the payload of HOMID_ADMIN: text such as
+ * "list" or "weight 1234 4" (homictl's words; src/daemon/admin.c). */
+struct homid_admin_ok {
+    uint64_t len; /* bytes of text in the memfd */
+};
+
 struct homid_error {
     int32_t code; /* a homi_err */
     char text[HOMID_ERRTEXT];
@@ -115,6 +128,8 @@ struct homid_msg {
         struct homid_wire_stats stats;
         struct homid_stats_ok stats_ok;
         struct homid_error error;
+        struct homid_admin_ok admin_ok;
+        char text[HOMID_PAYLOAD_MAX + 1]; /* HOMID_ADMIN, NUL-terminated */
     } u;
 };
 

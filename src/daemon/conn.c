@@ -1,9 +1,12 @@
-/* conn.c - one homid client: handshake (shared region + eventfds handed
- * over with SCM_RIGHTS), control messages (open a passed descriptor, close,
- * stats, report), and the data path: requests taken from the client's
- * request ring, checked, executed on the daemon's engine straight into the
- * client's data slot, completed into its completion ring.  A client that
- * breaks the protocol gets an error and is dropped; others are unaffected. */
+/* conn.c - one homid client: handshake (shared region, granted within the
+ * limits, + eventfds handed over with SCM_RIGHTS), control messages (open a
+ * passed descriptor, close, stats, report, an operator's command), and the
+ * data path: requests taken from the client's request ring within its share
+ * of the in-flight budget, checked, executed on the daemon's engine straight
+ * into the client's data slot, completed into its completion ring.  A client
+ * that breaks the protocol, leaves its completions unread past the timeout
+ * or is dropped by an operator is closed and everything it held reclaimed;
+ * others are unaffected. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/engine.h"
 #include "core/log.h"
 #include "daemon/homid.h"
@@ -50,6 +54,16 @@ struct dconn {
     int throttled;
 
     uint64_t requests, refused;
+    char job[HOMID_JOB];
+    uint64_t granted;               /* shared-region bytes granted (share.c) */
+    struct homid_share sh;          /* its part of the in-flight budget */
+    uint32_t cq_seen;               /* completion-ring head when last looked at */
+    uint64_t cq_moved_ns;           /* when the client last consumed a completion */
+    atomic_int drop;                /* an operator asked to close it */
+    int admin;                      /* an operator's connection: no region */
+    int counted;                    /* in its user's and job's client counts */
+    uint32_t fast_max;              /* fast lane: largest request served inline */
+    uint64_t fast;                  /* requests served on the fast lane */
     struct homid_wire_stats closed; /* statistics of files already closed */
     struct homid_wire_stats reported;
     int reported_ok;
@@ -60,6 +74,7 @@ struct dreq {
     struct dconn *c;
     uint64_t tag;
     uint32_t slot;
+    uint32_t alen; /* bytes admitted against the in-flight budget */
 };
 
 struct dconn *homid_conn_next(struct dconn *c)
@@ -87,8 +102,10 @@ static int reply_err(struct dconn *c, uint32_t seq, int code, const char *fmt, .
 
 /* ---------------------------------------------------------------- completions */
 
-static void post(struct dconn *c, uint64_t tag, uint32_t slot, int64_t result, unsigned mask)
+static void post(struct dconn *c, uint64_t tag, uint32_t slot, int64_t result, unsigned mask,
+                 uint32_t alen)
 {
+    homid_share_done(c->s, &c->sh, alen);
     pthread_mutex_lock(&c->lock);
     struct homid_cqe q = {tag, result, mask, slot};
     c->cq[c->cq_tail & (c->slots - 1)] = q;
@@ -107,7 +124,7 @@ static void post(struct dconn *c, uint64_t tag, uint32_t slot, int64_t result, u
 static void req_done(void *arg, int64_t result, unsigned mask)
 {
     struct dreq *r = arg;
-    post(r->c, r->tag, r->slot, result, mask);
+    post(r->c, r->tag, r->slot, result, mask, r->alen);
     free(r);
 }
 
@@ -120,7 +137,7 @@ static struct dfile *file_of(struct dconn *c, uint32_t id)
 }
 
 /* Check and start one request (inflight already counts it). */
-static void execute(struct dconn *c, const struct homid_sqe *q)
+static void execute(struct dconn *c, const struct homid_sqe *q, uint32_t alen)
 {
     char why[160];
     c->requests++;
@@ -151,15 +168,38 @@ static void execute(struct dconn *c, const struct homid_sqe *q)
         atomic_fetch_add(&c->s->refused, 1);
         homi_log(rc == HOMI_ERANGE ? HOMI_LOG_INFO : HOMI_LOG_WARN,
                  "client pid %d: request refused: %s", (int)c->pid, why);
-        post(c, q->tag, q->slot < c->slots ? q->slot : 0, rc, 0);
+        post(c, q->tag, q->slot < c->slots ? q->slot : 0, rc, 0, alen);
         return;
+    }
+    /* the fast lane: a small buffered read of a client with nothing else in
+     * flight is served here, on the client's own thread, so that it never
+     * queues behind another client's large reads in the engine */
+    if (alen == c->sh.inflight && q->len <= c->fast_max && q->path != HOMI_PATH_PASSTHRU &&
+        !fh->eng->cfg.direct) {
+        uint64_t t0 = homi_now_ns();
+        char *dst = c->data + (size_t)q->slot * c->slot_size;
+        ssize_t n;
+        do {
+            n = pread(fh->fd, dst, q->len, (off_t)q->offset);
+        } while (n < 0 && errno == EINTR);
+        if (n >= 0) {
+            homi_fh_account(fh, HOMI_PATH_KERNEL, (uint64_t)n, homi_now_ns() - t0);
+            atomic_fetch_add(&fh->stats.reads, 1);
+            atomic_fetch_add(&fh->stats.read_bytes, (uint64_t)n);
+            atomic_fetch_add(&fh->eng->stats.reads, 1);
+            atomic_fetch_add(&fh->eng->stats.read_bytes, (uint64_t)n);
+            c->fast++;
+            post(c, q->tag, q->slot, n, n ? 1u << HOMI_PATH_KERNEL : 0, alen);
+            return;
+        }
+        /* an error: the engine reads it (and reports it) as any other */
     }
     struct dreq *r = malloc(sizeof *r);
     if (!r) {
-        post(c, q->tag, q->slot, HOMI_ENOMEM, 0);
+        post(c, q->tag, q->slot, HOMI_ENOMEM, 0, alen);
         return;
     }
-    *r = (struct dreq){c, q->tag, q->slot};
+    *r = (struct dreq){c, q->tag, q->slot, alen};
     struct homi_rd rd = {.buf = c->data + (size_t)q->slot * c->slot_size,
                          .len = q->len,
                          .off = (int64_t)q->offset,
@@ -170,7 +210,7 @@ static void execute(struct dconn *c, const struct homid_sqe *q)
     rc = homi_read_start(fh, &rd, NULL);
     if (rc) {
         free(r);
-        post(c, q->tag, q->slot, rc, 0);
+        post(c, q->tag, q->slot, rc, 0, alen);
     }
 }
 
@@ -182,6 +222,7 @@ static int drain(struct dconn *c)
 {
     for (;;) {
         struct homid_sqe q[BATCH];
+        uint32_t alen[BATCH];
         unsigned n = 0;
         pthread_mutex_lock(&c->lock);
         uint32_t tail = atomic_load_explicit(&c->hdr->sq_tail, memory_order_acquire);
@@ -197,14 +238,18 @@ static int drain(struct dconn *c)
                 c->throttled = 1;
                 break;
             }
-            q[n++] = c->sq[c->sq_head & (c->slots - 1)]; /* copied before it is checked */
+            q[n] = c->sq[c->sq_head & (c->slots - 1)]; /* copied before it is checked */
+            /* its share of the node's in-flight budget (woken when room frees) */
+            alen[n] = q[n].len && q[n].len <= c->slot_size ? q[n].len : 1;
+            if (!homid_share_admit(c->s, &c->sh, alen[n])) break;
+            n++;
             c->sq_head++;
             c->inflight++;
         }
         atomic_store_explicit(&c->hdr->sq_head, c->sq_head, memory_order_release);
         pthread_mutex_unlock(&c->lock);
         for (unsigned i = 0; i < n; i++)
-            execute(c, &q[i]);
+            execute(c, &q[i], alen[i]);
         if (n < BATCH) return 0;
     }
 }
@@ -254,10 +299,12 @@ static int do_open(struct dconn *c, const struct homid_msg *m, int fd)
         }
     }
     struct dfile *df = &c->files[idx];
+    pthread_mutex_lock(&c->s->lock); /* homictl's list reads the files */
     df->used = 1;
     df->gen = (df->gen + 1) & 0xffff;
     if (!df->gen) df->gen = 1;
     df->h = h;
+    pthread_mutex_unlock(&c->s->lock);
     struct homid_open_ok ok = {(df->gen << 16) | (idx + 1), 0, (uint64_t)st.st_size};
     homi_log(HOMI_LOG_INFO, "client pid %d: file %u = %s", (int)c->pid, ok.file_id,
              fh ? fh->path : proc);
@@ -287,7 +334,9 @@ static int do_close(struct dconn *c, const struct homid_msg *m)
         return reply_err(c, m->h.seq, HOMI_EBADF, "close: file id %u unknown", m->u.close.file_id);
     /* its requests must be done before the engine may close it */
     wait_idle(c);
+    pthread_mutex_lock(&c->s->lock); /* homictl's list reads the files */
     file_close(c, df);
+    pthread_mutex_unlock(&c->s->lock);
     return homid_send(c->sock, HOMID_OK, m->h.seq, NULL, 0, NULL, 0);
 }
 
@@ -296,6 +345,7 @@ void homid_conn_snapshot(struct dconn *c, struct homid_client_rec *out)
     memset(out, 0, sizeof *out);
     out->pid = c->pid;
     out->uid = c->uid;
+    memcpy(out->job, c->job, sizeof out->job);
     out->requests = c->requests;
     out->refused = c->refused;
     out->served = c->closed;
@@ -336,6 +386,38 @@ static int handshake(struct dconn *c, const struct homid_msg *m)
     ss = (ss + 4095) & ~4095u;
     while ((uint64_t)slots * ss > HOMID_SHM_MAX)
         slots >>= 1;
+    /* the region is granted within the user's, the job's and the node's
+     * limits: fewer slots when less is free, refused when not even the
+     * smallest region fits (the client then reads in-process, counted) */
+    snprintf(c->job, sizeof c->job, "%s", h->job);
+    char why[HOMID_ERRTEXT];
+    uint64_t g = 0;
+    pthread_mutex_lock(&c->s->lock);
+    struct homid_acct *ua = homid_acct_get(c->s, 0, c->uid, NULL);
+    int grc = HOMI_EBUSY;
+    if (!ua) {
+        snprintf(why, sizeof why, "out of memory");
+    } else if (c->s->lim.user_clients && ua->clients >= c->s->lim.user_clients) {
+        snprintf(why, sizeof why, "uid %d already has %u clients (the limit)", (int)c->uid,
+                 ua->clients);
+        ua->refused++;
+        c->s->refused_busy++;
+    } else {
+        grc = homid_grant(c->s, c->uid, c->job, (uint64_t)slots * ss,
+                          (uint64_t)HOMID_SLOTS_MIN * ss, ss, &g, why, sizeof why);
+    }
+    if (!grc) {
+        struct homid_acct *ja = homid_acct_get(c->s, 1, c->uid, c->job);
+        ua->clients++;
+        if (ja) ja->clients++;
+        c->counted = 1;
+        c->s->clients_total++; /* clients that got a region (not operators) */
+    }
+    pthread_mutex_unlock(&c->s->lock);
+    if (grc) return reply_err(c, m->h.seq, HOMI_EBUSY, "%s", why);
+    c->granted = g;
+    while ((uint64_t)slots * ss > g)
+        slots >>= 1;
     struct homid_shm_hdr lay;
     if (homid_shm_layout(slots, ss, &lay))
         return reply_err(c, m->h.seq, HOMI_EINVAL, "hello: bad region size");
@@ -373,9 +455,44 @@ static int handshake(struct dconn *c, const struct homid_msg *m)
     close(memfd);
     if (rc) return rc;
     c->ready = 1;
-    homi_log(HOMI_LOG_INFO, "client pid %d uid %d: connected, %u slots of %u KiB", (int)c->pid,
-             (int)c->uid, slots, ss >> 10);
+    c->sh.wake_efd = c->sq_efd;
+    c->cq_moved_ns = homi_now_ns();
+    homi_log(HOMI_LOG_INFO, "client pid %d uid %d%s%s: connected, %u slots of %u KiB", (int)c->pid,
+             (int)c->uid, c->job[0] ? " job " : "", c->job, slots, ss >> 10);
     return 0;
+}
+
+/* An operator's command: the reply text travels in a sealed memfd. */
+static int do_admin(struct dconn *c, const struct homid_msg *m)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out) return reply_err(c, m->h.seq, HOMI_ENOMEM, "admin: out of memory");
+    int rc = homid_admin(c->s, c->uid, m->u.text, out);
+    fclose(out);
+    if (rc) {
+        /* the text says why */
+        char msg[HOMID_ERRTEXT];
+        snprintf(msg, sizeof msg, "%s", text ? text : "");
+        free(text);
+        size_t l = strlen(msg);
+        while (l && msg[l - 1] == '\n')
+            msg[--l] = 0;
+        return reply_err(c, m->h.seq, rc, "%s", msg);
+    }
+    int fd = memfd_create("homid-admin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int ok = fd >= 0 && (len == 0 || write(fd, text, len) == (ssize_t)len) &&
+             !fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    free(text);
+    if (!ok) {
+        if (fd >= 0) close(fd);
+        return reply_err(c, m->h.seq, HOMI_ESYS, "admin: reply: %s", strerror(errno));
+    }
+    struct homid_admin_ok a = {len};
+    rc = homid_send(c->sock, HOMID_ADMIN_OK, m->h.seq, &a, sizeof a, &fd, 1);
+    close(fd);
+    return rc;
 }
 
 /* One control message; returns -1 to drop the client. */
@@ -395,14 +512,20 @@ static int on_message(struct dconn *c)
     char why[160];
     int rc = homid_parse(buf, (size_t)n, nfds, &m, why, sizeof why);
     int fd = nfds ? fds[0] : -1;
-    if (!rc && !c->ready && m.h.type != HOMID_HELLO) {
+    if (!rc && !c->ready && m.h.type == HOMID_ADMIN) {
+        c->admin = 1; /* an operator's connection: commands only */
+    } else if (!rc && c->admin && m.h.type != HOMID_ADMIN) {
+        rc = HOMI_EINVAL;
+        snprintf(why, sizeof why, "message type %u on an operator's connection", m.h.type);
+    } else if (!rc && !c->ready && m.h.type != HOMID_HELLO) {
         rc = HOMI_EINVAL;
         snprintf(why, sizeof why, "message type %u before the handshake", m.h.type);
     } else if (!rc && c->ready && m.h.type == HOMID_HELLO) {
         rc = HOMI_EINVAL;
         snprintf(why, sizeof why, "second handshake");
     } else if (!rc && m.h.type != HOMID_HELLO && m.h.type != HOMID_OPEN &&
-               m.h.type != HOMID_CLOSE && m.h.type != HOMID_STATS && m.h.type != HOMID_REPORT) {
+               m.h.type != HOMID_CLOSE && m.h.type != HOMID_STATS && m.h.type != HOMID_REPORT &&
+               m.h.type != HOMID_ADMIN) {
         rc = HOMI_EINVAL;
         snprintf(why, sizeof why, "message type %u is not a request", m.h.type);
     }
@@ -426,6 +549,7 @@ static int on_message(struct dconn *c)
         c->reported = m.u.stats;
         c->reported_ok = 1;
         return 0;
+    case HOMID_ADMIN: return do_admin(c, &m) == HOMI_EIO ? -1 : 0;
     }
     return 0;
 }
@@ -444,23 +568,94 @@ static void conn_free(struct dconn *c)
     free(c);
 }
 
+/* A client with completions waiting that has not consumed one for the
+ * client timeout is taken for dead (it holds a region and a share). */
+static int client_stalled(struct dconn *c)
+{
+    uint64_t now = homi_now_ns();
+    pthread_mutex_lock(&c->lock);
+    uint32_t head = atomic_load_explicit(&c->hdr->cq_head, memory_order_acquire);
+    int pending = head != c->cq_tail;
+    if (!pending || head != c->cq_seen) {
+        c->cq_seen = head;
+        c->cq_moved_ns = now;
+    }
+    uint64_t idle = now - c->cq_moved_ns;
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_lock(&c->s->lock);
+    unsigned t = c->s->lim.client_timeout;
+    pthread_mutex_unlock(&c->s->lock);
+    return pending && t && idle > (uint64_t)t * 1000000000ull;
+}
+
+void homid_conn_view(struct dconn *c, struct homid_conn_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->pid = c->pid;
+    v->uid = c->uid;
+    v->job = c->job;
+    v->slots = c->slots;
+    v->slot_size = c->slot_size;
+    for (unsigned i = 0; c->files && i < c->nfiles_max; i++)
+        v->files += c->files[i].used != 0;
+    v->weight = c->sh.weight;
+    v->inflight = c->sh.inflight;
+    v->requests = c->requests;
+    v->refused = c->refused;
+    struct homid_client_rec r;
+    homid_conn_snapshot(c, &r);
+    v->bytes = r.served.read_bytes;
+    if (c->ready) {
+        pthread_mutex_lock(&c->lock);
+        uint32_t head = atomic_load_explicit(&c->hdr->cq_head, memory_order_acquire);
+        if (head != c->cq_tail) v->idle_s = (double)(homi_now_ns() - c->cq_moved_ns) / 1e9;
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+int homid_conn_is_admin(const struct dconn *c)
+{
+    return c->admin;
+}
+
+void homid_conn_set_weight(struct dconn *c, unsigned w)
+{
+    homid_share_weight(c->s, &c->sh, w);
+}
+
+void homid_conn_drop(struct dconn *c)
+{
+    atomic_store(&c->drop, 1);
+    uint64_t one = 1;
+    if (c->sq_efd >= 0) (void)!write(c->sq_efd, &one, sizeof one);
+}
+
 static void *conn_thread(void *arg)
 {
     struct dconn *c = arg;
     struct homid_server *s = c->s;
     int stopping = 0;
+    const char *why_gone = NULL;
     /* the handshake must come within 10 s */
     struct pollfd p0 = {c->sock, POLLIN, 0};
     if (poll(&p0, 1, 10000) <= 0 || on_message(c) < 0) goto out;
     for (;;) {
         struct pollfd p[3] = {
             {c->sock, POLLIN, 0}, {c->sq_efd, POLLIN, 0}, {s->stop_efd, POLLIN, 0}};
-        if (poll(p, 3, -1) < 0) {
+        if (poll(p, 3, c->ready ? 1000 : -1) < 0) {
             if (errno == EINTR) continue;
             break;
         }
         if (p[2].revents) {
             stopping = 1;
+            break;
+        }
+        if (atomic_load(&c->drop)) {
+            why_gone = "dropped by an operator";
+            break;
+        }
+        if (c->ready && client_stalled(c)) {
+            why_gone = "timed out: completions left unread";
             break;
         }
         if (p[1].revents & POLLIN) {
@@ -476,12 +671,21 @@ static void *conn_thread(void *arg)
 out:
     /* requests already started finish into the region before it goes */
     wait_idle(c);
+    homid_share_forget(s, &c->sh);
     pthread_mutex_lock(&s->lock);
+    if (c->granted) homid_ungrant(s, c->uid, c->job, c->granted);
+    c->granted = 0;
+    if (c->counted) {
+        struct homid_acct *a = homid_acct_get(s, 0, c->uid, NULL);
+        if (a && a->clients) a->clients--;
+        a = homid_acct_get(s, 1, c->uid, c->job);
+        if (a && a->clients) a->clients--;
+    }
     struct homid_client_rec r;
     for (unsigned i = 0; c->files && i < c->nfiles_max; i++)
         if (c->files[i].used) file_close(c, &c->files[i]);
     homid_conn_snapshot(c, &r);
-    homid_server_record(s, &r);
+    if (c->counted) homid_server_record(s, &r); /* operators' connections are not clients */
     for (struct dconn **pp = &s->conns; *pp; pp = &(*pp)->next)
         if (*pp == c) {
             *pp = c->next;
@@ -490,9 +694,24 @@ out:
     s->nconns--;
     pthread_cond_broadcast(&s->gone);
     pthread_mutex_unlock(&s->lock);
-    homi_log(HOMI_LOG_INFO, "client pid %d: %s after %llu requests (%llu refused)", (int)c->pid,
-             stopping ? "closed for shutdown" : "disconnected", (unsigned long long)r.requests,
-             (unsigned long long)r.refused);
+    homi_log(why_gone   ? HOMI_LOG_WARN
+             : c->admin ? HOMI_LOG_DEBUG
+                        : HOMI_LOG_INFO,
+             "client pid %d: %s after %llu requests (%llu refused); its resources reclaimed",
+             (int)c->pid,
+             stopping   ? "closed for shutdown"
+             : why_gone ? why_gone
+                        : "disconnected",
+             (unsigned long long)r.requests, (unsigned long long)r.refused);
+    /* a draining daemon stops when its last client is gone */
+    if (atomic_load(&s->draining) && !c->admin) {
+        pthread_mutex_lock(&s->lock);
+        unsigned left = 0;
+        for (struct dconn *o = s->conns; o; o = o->next)
+            left += !o->admin;
+        pthread_mutex_unlock(&s->lock);
+        if (!left) homid_server_stop(s);
+    }
     conn_free(c);
     return NULL;
 }
@@ -507,6 +726,7 @@ int homid_conn_start(struct homid_server *s, int fd, pid_t pid, uid_t uid)
     c->pid = pid;
     c->uid = uid;
     c->nfiles_max = s->o.max_files;
+    c->fast_max = s->o.fast_max;
     c->files = calloc(c->nfiles_max, sizeof *c->files);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->idle, NULL);
@@ -518,11 +738,13 @@ int homid_conn_start(struct homid_server *s, int fd, pid_t pid, uid_t uid)
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     pthread_t th;
+    c->sh.wake_efd = -1;
     pthread_mutex_lock(&s->lock);
+    struct homid_acct *ua = homid_acct_get(s, 0, uid, NULL);
+    c->sh.weight = ua && ua->weight ? ua->weight : 1;
     c->next = s->conns;
     s->conns = c;
     s->nconns++;
-    s->clients_total++;
     int rc = pthread_create(&th, &a, conn_thread, c);
     if (rc) {
         s->conns = c->next;

@@ -1,6 +1,7 @@
 /* homid.h - the per-node control-plane daemon: options, the server (listen
- * socket, signals, shutdown, statistics file) and its per-client
- * connections (src/daemon/conn.c).  tools/homid.c is the thin main. */
+ * socket, signals, shutdown, statistics file), its per-client connections
+ * (src/daemon/conn.c), what each client may hold (share.c) and the
+ * operators' commands (admin.c).  tools/homid.c is the thin main. */
 #ifndef HOMI_DAEMON_HOMID_H
 #define HOMI_DAEMON_HOMID_H
 
@@ -12,21 +13,56 @@
 #include "cplane/homid_proto.h"
 #include "homi.h"
 
+/* Limits of the node service; homictl changes them at run time. */
+struct homid_limits {
+    unsigned user_clients;   /* connected clients per uid                     */
+    uint64_t user_shm;       /* shared-region bytes per uid                   */
+    uint64_t job_shm;        /* shared-region bytes per job (0: no limit)     */
+    uint64_t node_shm;       /* shared-region bytes of all clients            */
+    uint64_t inflight;       /* request bytes in flight, all clients together */
+    unsigned client_timeout; /* seconds a client may leave completions unread */
+};
+
 struct homid_opts {
-    const char *runtime_dir; /* made 0700 if missing; socket homid.sock in it */
+    int node;                /* the node service: every local user is served  */
+    const char *runtime_dir; /* made 0700 if missing (0755 with node); socket homid.sock in it */
     const char *socket;      /* explicit socket path (overrides runtime_dir)  */
     const char *log;         /* log file (stderr when NULL)                  */
     const char *stats;       /* statistics written here on exit              */
     const char *pidfile;     /* written once the socket accepts clients      */
     unsigned max_clients;
     unsigned max_files; /* per client */
+    unsigned fast_max;  /* requests up to this size from an otherwise idle
+                         * client are read on its thread (0: never) */
     homi_config *cfg;   /* the daemon engine's configuration (owned)       */
+    struct homid_limits lim;
+};
+
+/* Usage and settings of one uid or one job (share.c). */
+struct homid_acct {
+    int is_job;
+    uid_t uid;
+    char job[HOMID_JOB];
+    unsigned clients, weight; /* weight 0: the default (1) */
+    uint64_t shm;
+    uint64_t bytes, refused;
+    struct homid_acct *next;
+};
+
+/* A client's part of the in-flight budget (share.c; inside struct dconn). */
+struct homid_share {
+    uint64_t inflight; /* bytes of its requests in flight */
+    unsigned weight;
+    int waiting;  /* on the server's waiting list */
+    int wake_efd; /* written to wake the client's thread */
+    struct homid_share *wnext;
 };
 
 /* What is kept of a client after it disconnected (for the stats file). */
 struct homid_client_rec {
     pid_t pid;
     uid_t uid;
+    char job[HOMID_JOB];
     uint64_t requests, refused;
     struct homid_wire_stats served;   /* what homid did for it */
     struct homid_wire_stats reported; /* what it counted itself (REPORT) */
@@ -51,13 +87,61 @@ struct homid_server {
     unsigned nrecs;
     struct homid_wire_stats reported_sum; /* every client's REPORT */
     atomic_uint_fast64_t refused;         /* refused messages/requests/peers */
+
+    /* node service: limits, grants and the in-flight budget (share.c) */
+    int activated;            /* listening socket handed over by systemd */
+    atomic_int draining;      /* no new clients; exit when the last one leaves */
+    struct homid_limits lim;  /* under lock */
+    struct homid_acct *accts; /* under lock */
+    uint64_t shm_used;        /* under lock */
+    uint64_t refused_busy;    /* clients refused for lack of resources */
+    pthread_mutex_t share_lock;
+    uint64_t inflight, active_weight;
+    struct homid_share *waiters;
 };
 
 /* Run the daemon until SIGTERM/SIGINT; returns the exit status. */
 int homid_run(const struct homid_opts *o);
+/* Stop the daemon as SIGTERM does (admin "stop"). */
+void homid_server_stop(struct homid_server *s);
 
 /* conn.c: serve one accepted client on its own (detached) thread. */
 int homid_conn_start(struct homid_server *s, int fd, pid_t pid, uid_t uid);
+/* What admin.c lists and changes of a live client (under s->lock). */
+struct homid_conn_view {
+    pid_t pid;
+    uid_t uid;
+    const char *job;
+    uint32_t slots, slot_size;
+    unsigned files, weight;
+    uint64_t inflight, requests, refused, bytes;
+    double idle_s; /* seconds since it last consumed a completion (0: none pending) */
+};
+void homid_conn_view(struct dconn *c, struct homid_conn_view *v);
+void homid_conn_set_weight(struct dconn *c, unsigned w);
+int homid_conn_is_admin(const struct dconn *c); /* an operator's connection */
+void homid_conn_drop(struct dconn *c);          /* reclaim it now (its thread closes it) */
+
+/* share.c: shared-region grants.  Grant up to want bytes (a multiple of
+ * unit, at least min) for a client of uid/job within the limits; 0 with
+ * *granted set, or HOMI_EBUSY with the reason in why.  Called under s->lock. */
+int homid_grant(struct homid_server *s, uid_t uid, const char *job, uint64_t want, uint64_t min,
+                uint64_t unit, uint64_t *granted, char *why, size_t whylen);
+void homid_ungrant(struct homid_server *s, uid_t uid, const char *job, uint64_t bytes);
+struct homid_acct *homid_acct_get(struct homid_server *s, int is_job, uid_t uid, const char *job);
+/* The in-flight budget: may the client start a request of len bytes?  A
+ * client with nothing in flight always may (no starvation); others get
+ * budget x weight / (sum of the weights of clients with requests in
+ * flight).  When not, the client waits and its wake_efd is written when
+ * room frees up. */
+int homid_share_admit(struct homid_server *s, struct homid_share *sh, uint64_t len);
+void homid_share_done(struct homid_server *s, struct homid_share *sh, uint64_t len);
+void homid_share_weight(struct homid_server *s, struct homid_share *sh, unsigned w);
+void homid_share_forget(struct homid_server *s, struct homid_share *sh); /* before it is freed */
+
+/* admin.c: run one operator command from a peer of uid; the reply text
+ * goes to out (a memstream).  Returns 0 or a homi_err (text says why). */
+int homid_admin(struct homid_server *s, uid_t peer, const char *cmd, FILE *out);
 /* Record a finished client (called by conn.c under s->lock). */
 void homid_server_record(struct homid_server *s, const struct homid_client_rec *r);
 /* Live clients' statistics added to sum / rec list (under s->lock). */

@@ -1,8 +1,10 @@
-/* server.c - homid's server: the per-job runtime directory and socket
- * (directory 0700, socket 0600, both the job user's; peers checked with
- * SO_PEERCRED), the daemon engine, accepting clients, SIGTERM/SIGINT
- * (drain: requests in flight finish, clients are closed, statistics are
- * written), and the statistics file homi-run summarises. */
+/* server.c - homid's server: the runtime directory and socket (per job:
+ * directory 0700, socket 0600, peers of other uids refused with
+ * SO_PEERCRED; node service: directory 0755, socket 0666, every local user
+ * served and SO_PEERCRED kept for accounting; or a listening socket handed
+ * over by systemd), the daemon engine, accepting clients, SIGTERM/SIGINT
+ * and homictl's stop (requests in flight finish, clients are closed,
+ * statistics are written), and the statistics file homi-run summarises. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -45,10 +47,11 @@ void homid_node_stats(struct homid_server *s, struct homid_wire_stats *w)
 
 /* ---------------------------------------------------------------- runtime dir, socket */
 
-static int check_dir(const char *dir)
+static int check_dir(const char *dir, int node)
 {
     struct stat st;
-    if (mkdir(dir, 0700) && errno != EEXIST) {
+    mode_t want = node ? 0755 : 0700;
+    if (mkdir(dir, want) && errno != EEXIST) {
         homi_log(HOMI_LOG_ERROR, "runtime directory %s: %s", dir, strerror(errno));
         return -1;
     }
@@ -56,13 +59,39 @@ static int check_dir(const char *dir)
         homi_log(HOMI_LOG_ERROR, "runtime directory %s is not a directory", dir);
         return -1;
     }
-    if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+    if (node && st.st_uid == geteuid() && (st.st_mode & 07777) != 0755) chmod(dir, 0755);
+    if (lstat(dir, &st) || st.st_uid != geteuid() || (st.st_mode & (node ? 022 : 077))) {
         homi_log(HOMI_LOG_ERROR,
-                 "runtime directory %s must be owned by uid %d with mode 0700 (is uid %d, %04o)",
-                 dir, (int)geteuid(), (int)st.st_uid, (unsigned)(st.st_mode & 07777));
+                 "runtime directory %s must be owned by uid %d with mode %s (is uid %d, %04o)", dir,
+                 (int)geteuid(), node ? "0755" : "0700", (int)st.st_uid,
+                 (unsigned)(st.st_mode & 07777));
         return -1;
     }
     return 0;
+}
+
+/* systemd socket activation: the listening socket is descriptor 3 when
+ * LISTEN_PID names this process (sd_listen_fds(3), without libsystemd). */
+static int activated_socket(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+    if (!pid || !n || strtol(pid, NULL, 10) != (long)getpid() || strtol(n, NULL, 10) < 1) return -1;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    int fd = 3, type = 0, acc = 0;
+    socklen_t l = sizeof type, l2 = sizeof acc;
+    struct sockaddr_un sa;
+    socklen_t sl = sizeof sa;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) || type != SOCK_SEQPACKET ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l2) || !acc ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) || sa.sun_family != AF_UNIX) {
+        homi_log(HOMI_LOG_ERROR, "socket activation: descriptor 3 is not a listening "
+                                 "SOCK_SEQPACKET UNIX socket (ListenSequentialPacket=)");
+        return -2;
+    }
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
 }
 
 static int listen_on(struct homid_server *s)
@@ -92,7 +121,7 @@ static int listen_on(struct homid_server *s)
     mode_t old = umask(0177);
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);
-    if (rc || chmod(s->sock_path, 0600) || listen(fd, 128)) {
+    if (rc || chmod(s->sock_path, s->o.node ? 0666 : 0600) || listen(fd, 128)) {
         homi_log(HOMI_LOG_ERROR, "listen on %s: %s", s->sock_path, strerror(errno));
         close(fd);
         return -1;
@@ -110,10 +139,12 @@ static void accept_one(struct homid_server *s)
     char buf[96];
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len)) {
         why = "no peer credentials";
-    } else if (cr.uid != geteuid() && cr.uid != 0) {
+    } else if (!s->o.node && cr.uid != geteuid() && cr.uid != 0) {
         snprintf(buf, sizeof buf, "uid %d is not the job's user (uid %d)", (int)cr.uid,
                  (int)geteuid());
         why = buf;
+    } else if (atomic_load(&s->draining)) {
+        why = "homid is draining: no new clients";
     } else if (s->nconns >= s->o.max_clients) {
         snprintf(buf, sizeof buf, "more than %u clients", s->o.max_clients);
         why = buf;
@@ -169,8 +200,8 @@ static void write_stats(struct homid_server *s)
         const struct homid_client_rec *r = &s->recs[i];
         char pre[64];
         snprintf(pre, sizeof pre, "client %d ", (int)r->pid);
-        fprintf(f, "%suid %d requests %" PRIu64 " refused %" PRIu64 "\n", pre, (int)r->uid,
-                r->requests, r->refused);
+        fprintf(f, "%suid %d requests %" PRIu64 " refused %" PRIu64 " job %s\n", pre, (int)r->uid,
+                r->requests, r->refused, r->job[0] ? r->job : "-");
         put_wire(f, pre, &r->served, secs);
     }
     fclose(f);
@@ -189,10 +220,21 @@ int homid_run(const struct homid_opts *o)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->gone, NULL);
     if (gethostname(s->node, sizeof s->node - 1)) snprintf(s->node, sizeof s->node, "localhost");
-    if (o->socket) {
+    s->lim = o->lim;
+    pthread_mutex_init(&s->share_lock, NULL);
+    int act = activated_socket();
+    if (act == -2) return 1;
+    if (act >= 0) {
+        struct sockaddr_un sa;
+        socklen_t sl = sizeof sa;
+        memset(&sa, 0, sizeof sa);
+        getsockname(act, (struct sockaddr *)&sa, &sl);
+        snprintf(s->sock_path, sizeof s->sock_path, "%s", sa.sun_path);
+        s->activated = 1;
+    } else if (o->socket) {
         snprintf(s->sock_path, sizeof s->sock_path, "%s", o->socket);
     } else if (o->runtime_dir) {
-        if (check_dir(o->runtime_dir)) return 1;
+        if (check_dir(o->runtime_dir, o->node)) return 1;
         if (snprintf(s->sock_path, sizeof s->sock_path, "%s/homid.sock", o->runtime_dir) >=
             (int)sizeof s->sock_path) {
             homi_log(HOMI_LOG_ERROR, "runtime directory path too long for a socket");
@@ -217,7 +259,7 @@ int homid_run(const struct homid_opts *o)
         homi_log(HOMI_LOG_ERROR, "engine: %s", homi_strerror(rc));
         return 1;
     }
-    s->lfd = listen_on(s);
+    s->lfd = s->activated ? act : listen_on(s);
     if (s->lfd < 0 || s->sig_fd < 0 || s->stop_efd < 0) {
         homi_engine_destroy(s->eng);
         return 1;
@@ -230,9 +272,11 @@ int homid_run(const struct homid_opts *o)
             fclose(pf);
         }
     }
-    homi_log(HOMI_LOG_INFO, "homid %s pid %d serving %s on node %s (homi_path %s)", homi_version(),
-             (int)getpid(), s->sock_path, s->node,
-             homi_config_get(o->cfg, "homi_path", why, sizeof why) == 0 ? why : "?");
+    homi_log(HOMI_LOG_INFO, "homid %s pid %d serving %s on node %s (homi_path %s, %s%s)",
+             homi_version(), (int)getpid(), s->sock_path, s->node,
+             homi_config_get(o->cfg, "homi_path", why, sizeof why) == 0 ? why : "?",
+             o->node ? "node service: every local user" : "per job: its user only",
+             s->activated ? ", socket from systemd" : "");
     int sig = 0;
     while (!sig) {
         struct pollfd p[2] = {{s->lfd, POLLIN, 0}, {s->sig_fd, POLLIN, 0}};
@@ -248,7 +292,7 @@ int homid_run(const struct homid_opts *o)
     }
     homi_log(HOMI_LOG_INFO, "homid: signal %d: draining %u clients", sig, s->nconns);
     close(s->lfd);
-    unlink(s->sock_path);
+    if (!s->activated) unlink(s->sock_path); /* systemd's socket stays for the next start */
     uint64_t one = 1;
     (void)!write(s->stop_efd, &one, sizeof one);
     pthread_mutex_lock(&s->lock);
@@ -267,5 +311,16 @@ int homid_run(const struct homid_opts *o)
     close(s->sig_fd);
     close(s->stop_efd);
     free(s->recs);
+    while (s->accts) {
+        struct homid_acct *a = s->accts;
+        s->accts = a->next;
+        free(a);
+    }
+    pthread_mutex_destroy(&s->share_lock);
     return 0;
+}
+
+void homid_server_stop(struct homid_server *s)
+{
+    kill(getpid(), SIGTERM); /* the main loop's signalfd takes it */
 }

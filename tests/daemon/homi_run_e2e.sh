@@ -7,6 +7,12 @@
 #   4. where the components exist (arguments after --): an MPI-IO program
 #      through ad_homi (MPICH-with-HOMI prefix) and an HDF5 program through
 #      H5FD_homi, each under homi-run with 4 ranks
+#   5. a node service answers (homid --node, HOMI_NODE_SOCKET): homi-run
+#      starts no homid, the job's reads are served by the node service and
+#      counted under the job's name; it keeps running after the job
+# Cases 1-4 run with HOMI_NODE_SOCKET naming no socket (a private homid
+# even where the machine has a node service).  $HOMI_HOMID and
+# $HOMI_HOMICTL name the binaries.
 # usage: homi_run_e2e.sh HOMI_RUN MPIEXEC MPI_PROG [-- NAME=CMD ...]
 #   NAME=CMD  an extra job (CMD gets FILE appended), run as
 #             homi-run --summary -- CMD FILE; it must exit 0 and be served by homid
@@ -17,6 +23,7 @@ shift 3
 extra=("$@")
 command -v "$mpiexec" >/dev/null || { echo "SKIP: $mpiexec not found"; exit 77; }
 
+export HOMI_NODE_SOCKET=/nonexistent/homid.sock
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 work=$(mktemp -d "${TMPDIR:-/tmp}/homi-run-e2e.XXXXXX")
@@ -97,6 +104,33 @@ for x in "${extra[@]}"; do
   grep -Eq "^  (kernel|passthru) +[0-9]+ +[0-9.]+ +[0-9]+" "$out" || fail "$name: homid served nothing"
   daemon_gone "$out" "$name"
 done
+
+echo "== 5. the node service"
+if [ -x "${HOMI_HOMID:-}" ] && [ -x "${HOMI_HOMICTL:-}" ]; then
+  "$HOMI_HOMID" --node --runtime-dir "$work/node" --log "$work/node.log" </dev/null &
+  npid=$!
+  for _ in $(seq 100); do [ -S "$work/node/homid.sock" ] && break; sleep 0.05; done
+  out=$work/run5.txt
+  HOMI_NODE_SOCKET=$work/node/homid.sock "$hr" --summary -- "$mpiexec" "${flags[@]}" -n 4 "$prog" \
+    --expect-daemon "$data" >"$out" 2>&1
+  rc=$?
+  cat "$out"
+  [ $rc = 0 ] || fail "node service: job exited $rc"
+  grep -q "using the node service at $work/node/homid.sock" "$out" || fail "node service not used"
+  grep -q "all bytes equal to pread" "$out" || fail "node service: no verdict from the MPI program"
+  grep -q "serving" "$out" && fail "node service: homi-run started a homid of its own"
+  "$HOMI_HOMICTL" --socket "$work/node/homid.sock" list >"$work/list5.txt" 2>&1
+  cat "$work/list5.txt"
+  grep -q "homi-run-" "$work/list5.txt" || fail "node service: the job is not in homictl list"
+  grep -q "4 since start" "$work/list5.txt" || fail "node service: did not serve 4 clients"
+  kill -0 $npid 2>/dev/null || fail "node service: homid is gone after the job"
+  kill -TERM $npid
+  wait $npid
+  echo "node service log:"
+  tail -n 5 "$work/node.log"
+else
+  echo "(skipped: HOMI_HOMID and HOMI_HOMICTL not given)"
+fi
 
 if [ $fails -gt 0 ]; then
   echo "homi_run_e2e: $fails failure(s)"

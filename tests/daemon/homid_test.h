@@ -145,7 +145,7 @@ static inline int t_raw_closed(struct t_raw *r)
 
 static inline int t_raw_hello(struct t_raw *r, uint32_t slots, uint32_t slot_size)
 {
-    struct homid_hello h = {HOMID_VERSION, HOMID_VERSION, (uint32_t)getpid(), slots, slot_size};
+    struct homid_hello h = {HOMID_VERSION, HOMID_VERSION, (uint32_t)getpid(), slots, slot_size, ""};
     if (homid_send(r->sock, HOMID_HELLO, ++r->seq, &h, sizeof h, NULL, 0)) return -1;
     struct homid_msg m;
     int fds[HOMID_MAX_FDS];

@@ -12,12 +12,18 @@
  *           completes, equal to pread, counted as daemon-lost
  *   stall   SIGSTOP of homid during a read: after homi_daemon_timeout the
  *           read completes in-process
+ *   restart kill -9 of homid between reads and a new homid on the same
+ *           socket: in-process meanwhile, served again after
+ *           homi_daemon_retry (also a file opened while homid was down)
  *   nosrv   HOMI_SOCKET names no daemon: in-process, counted
  *   peer    (root) a client of another uid is refused (SO_PEERCRED)
- *   client [--passthru] FILE...   (no homid started: HOMI_SOCKET names one;
- *           used inside the QEMU NVMe VM) random reads of each FILE equal to
- *           pread, served by homid; --passthru: homid used passthrough
+ *   client [--as-uid N] [--passthru] [--denied FILE] FILE...   (no homid
+ *           started: HOMI_SOCKET names one; used inside the QEMU NVMe VM)
+ *           random reads of each FILE equal to pread, served by homid;
+ *           --passthru: homid used passthrough; --as-uid: as that user (and
+ *           group); --denied: that file must not open (another user's)
  */
+#include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
 
@@ -211,7 +217,7 @@ static void test_bad(const char *dir)
     struct t_raw r;
     printf("  unsupported protocol version\n");
     t_raw_connect(&r, d.sock);
-    struct homid_hello hv = {90, 99, 1, 8, 1 << 20};
+    struct homid_hello hv = {90, 99, 1, 8, 1 << 20, ""};
     homid_send(r.sock, HOMID_HELLO, 1, &hv, sizeof hv, NULL, 0);
     CHECK_RC(t_raw_expect_error(&r), HOMI_ENOTSUP);
     CHECK(t_raw_closed(&r), "not closed");
@@ -454,6 +460,78 @@ static void test_lose(const char *dir, uint64_t mb, int sig)
     free(ref);
 }
 
+/* ------------------------------------------------------------ restart */
+
+/* kill -9 of homid between reads, then homid started again on the same
+ * socket: reads continue in-process meanwhile, and after
+ * homi_daemon_retry (1 s here) go to the new homid again, also for a file
+ * opened while homid was down; every byte equal to pread */
+static void test_restart(const char *dir)
+{
+    struct t_homid d;
+    t_homid_start(&d, homid_bin, dir, NULL);
+    char f1[4200], f2[4200];
+    t_path(f1, sizeof f1, dir, "r1");
+    t_path(f2, sizeof f2, dir, "r2");
+    make_file(f1, (48u << 20) + 777, 1);
+    make_file(f2, (20u << 20) + 5, 0);
+    setenv("HOMI_SOCKET", d.sock, 1);
+    setenv("HOMI_DAEMON_RETRY", "1", 1);
+    homi_engine *e;
+    REQUIRE(homi_engine_create(NULL, &e) == 0, "engine");
+    homi_file *h1, *h2;
+    REQUIRE(homi_open(e, f1, HOMI_RDONLY, &h1) == 0, "open");
+    int fd1 = open(f1, O_RDONLY), fd2 = open(f2, O_RDONLY);
+    const size_t L = 3u << 20;
+    char *a = malloc(L), *b = malloc(L);
+    uint64_t s1 = (uint64_t)homi_file_size(h1);
+    homi_stats st;
+    for (int i = 0; i < 10; i++)
+        verify_range(h1, fd1, t_below(s1), (size_t)t_below(L), a, b);
+    homi_engine_stats(e, &st);
+    uint64_t before = st.daemon_bytes;
+    CHECK(before > 0, "homid served nothing before the kill");
+    kill(d.pid, SIGKILL);
+    waitpid(d.pid, NULL, 0);
+    for (int i = 0; i < 10; i++)
+        verify_range(h1, fd1, t_below(s1), (size_t)t_below(L), a, b);
+    REQUIRE(homi_open(e, f2, HOMI_RDONLY, &h2) == 0, "open while homid is down");
+    homi_engine_stats(e, &st);
+    uint64_t down = st.daemon_bytes, lost = st.fallbacks[HOMI_FB_DAEMON_LOST];
+    CHECK(down == before, "homid served %llu bytes while dead",
+          (unsigned long long)(down - before));
+    CHECK(lost > 0, "daemon-lost not counted");
+    struct t_homid d2;
+    t_homid_start(&d2, homid_bin, dir, NULL);
+    usleep(1200000);
+    uint64_t s2 = (uint64_t)homi_file_size(h2);
+    for (int i = 0; i < 20; i++) {
+        verify_range(h1, fd1, t_below(s1), (size_t)t_below(L), a, b);
+        verify_range(h2, fd2, t_below(s2), (size_t)t_below(L), a, b);
+    }
+    homi_engine_stats(e, &st);
+    homi_stats fs2;
+    homi_file_stats(h2, &fs2);
+    printf("  homid served %llu bytes before kill -9, %llu while down, %llu after the restart "
+           "(file opened while down: %llu); daemon-lost %llu\n",
+           (unsigned long long)before, (unsigned long long)(down - before),
+           (unsigned long long)(st.daemon_bytes - down), (unsigned long long)fs2.daemon_bytes,
+           (unsigned long long)st.fallbacks[HOMI_FB_DAEMON_LOST]);
+    CHECK(st.daemon_bytes > down, "the restarted homid served nothing");
+    CHECK(fs2.daemon_bytes > 0, "the file opened while homid was down was not served after");
+    CHECK(st.errors == 0, "%llu errors", (unsigned long long)st.errors);
+    homi_close(h1);
+    homi_close(h2);
+    homi_engine_destroy(e);
+    CHECK_RC(t_homid_stop(&d2), 0);
+    unsetenv("HOMI_SOCKET");
+    unsetenv("HOMI_DAEMON_RETRY");
+    close(fd1);
+    close(fd2);
+    free(a);
+    free(b);
+}
+
 /* ------------------------------------------------------------ nosrv, peer */
 
 static void test_nosrv(const char *dir)
@@ -518,6 +596,14 @@ static int test_peer(const char *dir)
 static void test_client(int argc, char **argv)
 {
     int want_pt = 0;
+    /* --as-uid N first: become that user (node-service tests as root) */
+    if (argc >= 2 && !strcmp(argv[0], "--as-uid")) {
+        uid_t u = (uid_t)strtoul(argv[1], NULL, 10);
+        REQUIRE(setgroups(0, NULL) == 0 && setgid((gid_t)u) == 0 && setuid(u) == 0,
+                "become uid %u: %s", (unsigned)u, strerror(errno));
+        argc -= 2;
+        argv += 2;
+    }
     homi_engine *e;
     REQUIRE(homi_engine_create(NULL, &e) == 0, "engine");
     const size_t MAXL = 8u << 20;
@@ -525,6 +611,14 @@ static void test_client(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--passthru")) {
             want_pt = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--denied") && i + 1 < argc) { /* another user's file */
+            homi_file *hf;
+            int rc = homi_open(e, argv[++i], HOMI_RDONLY, &hf);
+            CHECK(rc == HOMI_EACCES, "uid %d opened %s (%s)", (int)getuid(), argv[i],
+                  homi_strerror(rc));
+            printf("  uid %d: %s refused (%s)\n", (int)getuid(), argv[i], homi_strerror(rc));
             continue;
         }
         homi_file *hf;
@@ -563,7 +657,7 @@ int main(int argc, char **argv)
         return t_finish("client");
     }
     if (argc < 3) {
-        fprintf(stderr, "usage: %s HOMID multi|bad|kill [MiB]|stall|nosrv|peer\n", argv[0]);
+        fprintf(stderr, "usage: %s HOMID multi|bad|kill [MiB]|stall|restart|nosrv|peer\n", argv[0]);
         return 2;
     }
     homid_bin = argv[1];
@@ -581,6 +675,8 @@ int main(int argc, char **argv)
         test_lose(dir, argc > 3 ? strtoull(argv[3], NULL, 10) : 2048, SIGKILL);
     } else if (!strcmp(mode, "stall")) {
         test_lose(dir, 256, SIGSTOP);
+    } else if (!strcmp(mode, "restart")) {
+        test_restart(dir);
     } else if (!strcmp(mode, "nosrv")) {
         test_nosrv(dir);
     } else if (!strcmp(mode, "peer")) {

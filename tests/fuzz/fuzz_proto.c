@@ -28,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m.h.magic != HOMID_MAGIC || m.h.len > HOMID_PAYLOAD_MAX || m.nfds != nfds) abort();
         if (m.h.type == HOMID_ERROR && strlen(m.u.error.text) >= HOMID_ERRTEXT) abort();
         if (m.h.type == HOMID_HELLO && m.u.hello.min_version > m.u.hello.max_version) abort();
+        if (m.h.type == HOMID_HELLO && strlen(m.u.hello.job) >= HOMID_JOB) abort();
+        if (m.h.type == HOMID_ADMIN && strlen(m.u.text) != m.h.len) abort();
     } else if (rc >= 0 || strlen(why) >= sizeof why) {
         abort();
     }
@@ -93,7 +95,7 @@ static void seed(const char *dir, const char *name, uint8_t nfds, uint16_t type,
 /* One valid record of every message type: where the fuzzer starts. */
 static void write_seeds(const char *dir)
 {
-    struct homid_hello hello = {1, 1, 1234, 32, 1 << 20};
+    struct homid_hello hello = {1, 1, 1234, 32, 1 << 20, "job-42"};
     struct homid_hello_ok ok = {1, 32, 1 << 20, 32, 32, 1024, 33 << 20, "node"};
     struct homid_open op = {0, 0};
     struct homid_open_ok ook = {65537, 0, 12345};
@@ -102,6 +104,10 @@ static void write_seeds(const char *dir)
     memset(&so, 0, sizeof so);
     struct homid_error er = {HOMI_EBADF, "file id 3 was not passed by this client"};
     seed(dir, "hello", 0, HOMID_HELLO, &hello, sizeof hello);
+    seed(dir, "hello_v1", 0, HOMID_HELLO, &hello, HOMID_HELLO_MIN); /* before job names */
+    seed(dir, "admin", 0, HOMID_ADMIN, "weight 1234 4", 13);
+    struct homid_admin_ok aok = {100};
+    seed(dir, "admin_ok", 1, HOMID_ADMIN_OK, &aok, sizeof aok);
     seed(dir, "hello_ok", 3, HOMID_HELLO_OK, &ok, sizeof ok);
     seed(dir, "open", 1, HOMID_OPEN, &op, sizeof op);
     seed(dir, "open_ok", 0, HOMID_OPEN_OK, &ook, sizeof ook);
