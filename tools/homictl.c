@@ -69,6 +69,8 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/homid.sock", rd);
     else
         snprintf(path, sizeof path, "/run/homi/homid.sock");
+    char exp[108]; /* "%h": this node's name (homi-run's per-node directories) */
+    if (homi_expand_node(path, exp, sizeof exp) == 0) snprintf(path, sizeof path, "%s", exp);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

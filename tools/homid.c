@@ -30,6 +30,8 @@ static void usage(FILE *f)
                "  --inflight MiB     request bytes in flight, shared by weight (default 64 with\n"
                "                     --node, else none)\n"
                "  --client-timeout S a client leaving completions unread S s is dropped (120)\n"
+               "  --idle-exit S      exit S s after the last client left (or after start when\n"
+               "                     none came): a job's homid started on demand on a node\n"
                "  --fast-max KiB     a request up to this size from a client with nothing else\n"
                "                     in flight is read at once on that client's own thread,\n"
                "                     not queued in the engine (default 64; 0: never)\n"
@@ -82,25 +84,16 @@ static int load_hints(homi_config *cfg, const char *file)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"runtime-dir", 1, 0, 'd'},
-                                       {"socket", 1, 0, 's'},
-                                       {"log", 1, 0, 'l'},
-                                       {"stats", 1, 0, 'S'},
-                                       {"pidfile", 1, 0, 'p'},
-                                       {"path", 1, 0, 'P'},
-                                       {"hints", 1, 0, 'H'},
-                                       {"max-clients", 1, 0, 'c'},
-                                       {"max-files", 1, 0, 'f'},
-                                       {"node", 0, 0, 'N'},
-                                       {"fast-max", 1, 0, 'F'},
-                                       {"user-clients", 1, 0, 'u'},
-                                       {"user-shm", 1, 0, 'U'},
-                                       {"job-shm", 1, 0, 'J'},
-                                       {"node-shm", 1, 0, 'M'},
-                                       {"inflight", 1, 0, 'I'},
-                                       {"client-timeout", 1, 0, 'T'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {{"runtime-dir", 1, 0, 'd'},  {"socket", 1, 0, 's'},
+                                       {"log", 1, 0, 'l'},          {"stats", 1, 0, 'S'},
+                                       {"pidfile", 1, 0, 'p'},      {"path", 1, 0, 'P'},
+                                       {"hints", 1, 0, 'H'},        {"max-clients", 1, 0, 'c'},
+                                       {"max-files", 1, 0, 'f'},    {"node", 0, 0, 'N'},
+                                       {"fast-max", 1, 0, 'F'},     {"idle-exit", 1, 0, 'X'},
+                                       {"user-clients", 1, 0, 'u'}, {"user-shm", 1, 0, 'U'},
+                                       {"job-shm", 1, 0, 'J'},      {"node-shm", 1, 0, 'M'},
+                                       {"inflight", 1, 0, 'I'},     {"client-timeout", 1, 0, 'T'},
+                                       {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
     struct homid_opts o = {.max_clients = 256, .max_files = 1024, .fast_max = 64u << 10};
     const char *path = NULL, *hints = NULL;
     long long lim[6] = {-1, -1, -1, -1, -1, -1}; /* u U J M I T */
@@ -117,6 +110,16 @@ int main(int argc, char **argv)
         case 'c': o.max_clients = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'f': o.max_files = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'N': o.node = 1; break;
+        case 'X': {
+            char *e;
+            unsigned long v = strtoul(optarg, &e, 10);
+            if (*e || !*optarg || v > 86400) {
+                fprintf(stderr, "homid: --idle-exit %s: expected 0 to 86400 (s)\n", optarg);
+                bad = 1;
+            }
+            o.idle_exit = (unsigned)v;
+            break;
+        }
         case 'F': {
             char *e;
             unsigned long v = strtoul(optarg, &e, 10);

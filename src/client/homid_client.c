@@ -87,11 +87,15 @@ struct homi_client {
 
 int homi_client_socket_path(char *buf, size_t len)
 {
-    const char *s = getenv("HOMI_SOCKET");
-    if (s && *s) return snprintf(buf, len, "%s", s) < (int)len;
-    const char *d = getenv("HOMI_RUNTIME_DIR");
-    if (d && *d) return snprintf(buf, len, "%s/homid.sock", d) < (int)len;
-    return 0;
+    char t[4096];
+    const char *s = getenv("HOMI_SOCKET"), *d = getenv("HOMI_RUNTIME_DIR");
+    if (s && *s)
+        snprintf(t, sizeof t, "%s", s);
+    else if (d && *d)
+        snprintf(t, sizeof t, "%s/homid.sock", d);
+    else
+        return 0;
+    return homi_expand_node(t, buf, len) == 0; /* "%h": this node's name */
 }
 
 static void kick(int efd)
@@ -684,6 +688,19 @@ void homi_client_attach(struct homi_engine *e)
     cl->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     char why[200] = "";
     int rc = cl->wake_efd < 0 ? HOMI_ESYS : connect_daemon(cl, &e->cfg, why, sizeof why);
+    if (rc == HOMI_ESYS && cl->sock >= 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
+        /* no homid on this node yet: start one when the job asked for it */
+        char w2[200] = "";
+        int a = homi_client_autostart(path, w2, sizeof w2);
+        if (a == HOMI_OK) {
+            close(cl->sock);
+            cl->sock = -1;
+            why[0] = 0;
+            rc = connect_daemon(cl, &e->cfg, why, sizeof why);
+        } else if (a != HOMI_ENOENT) {
+            snprintf(why, sizeof why, "%s", w2);
+        }
+    }
     if (!rc && pthread_create(&cl->th, NULL, completion_thread, cl) == 0) {
         cl->th_ok = 1;
         e->client = cl;

@@ -19,6 +19,12 @@ struct homi_stats;
  * buf; 0 when neither is set. */
 int homi_client_socket_path(char *buf, size_t len);
 
+/* homid_autostart.c: when HOMI_HOMID_AUTOSTART names homid and none answers
+ * at sock, the node's first process starts one (detached, --idle-exit) and
+ * the others wait for it.  0, HOMI_ENOENT (not asked for) or an error with
+ * the reason in why. */
+int homi_client_autostart(const char *sock, char *why, size_t whylen);
+
 /* Connect the engine to homid when the environment names one and the
  * homi_daemon hint allows it.  On failure the engine stays in-process
  * (logged, counted as daemon-lost). */

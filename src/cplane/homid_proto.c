@@ -1,7 +1,7 @@
 /* homid_proto.c - homid's wire protocol: parsing and checking every message,
  * request and completion a peer sends (pure functions, fuzzed by
  * tests/fuzz/fuzz_proto.c), the shared-region layout, SEQPACKET send and
- * receive with SCM_RIGHTS, and statistics on the wire. */
+ * receive with SCM_RIGHTS, statistics on the wire, and node names. */
 #include "cplane/homid_proto.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -323,4 +324,40 @@ void homid_wire_add(struct homid_wire_stats *sum, const struct homid_wire_stats 
     const uint64_t *b = (const uint64_t *)w;
     for (size_t i = 0; i < sizeof *sum / sizeof(uint64_t); i++)
         a[i] += b[i];
+}
+
+/* ---------------------------------------------------------------- node names */
+
+void homi_node_name(char *buf, size_t len)
+{
+    const char *n = getenv("HOMI_NODE_NAME");
+    if (n && *n) {
+        snprintf(buf, len, "%s", n);
+        return;
+    }
+    if (gethostname(buf, len - 1)) snprintf(buf, len, "localhost");
+    buf[len - 1] = 0;
+}
+
+int homi_expand_node(const char *in, char *out, size_t len)
+{
+    char node[HOMID_NODE];
+    size_t o = 0;
+    int have = 0;
+    for (; *in; in++) {
+        if (in[0] == '%' && in[1] == 'h') {
+            if (!have) homi_node_name(node, sizeof node);
+            have = 1;
+            size_t l = strlen(node);
+            if (o + l >= len) return -1;
+            memcpy(out + o, node, l);
+            o += l;
+            in++;
+            continue;
+        }
+        if (o + 1 >= len) return -1;
+        out[o++] = *in;
+    }
+    out[o] = 0;
+    return 0;
 }

@@ -211,6 +211,15 @@ long homid_recv(int sock, void *buf, size_t cap, int *fds, unsigned *nfds, int t
 /* Size of the receive buffer homid_recv needs. */
 #define HOMID_RECV_CAP (sizeof(struct homid_hdr) + HOMID_PAYLOAD_MAX + 1)
 
+/* ---------------------------------------------------------------- node names and sockets
+ *
+ * The node's name, as homid reports it and as "%h" in HOMI_SOCKET and
+ * HOMI_RUNTIME_DIR expands: HOMI_NODE_NAME when set (several homids
+ * standing for nodes on one machine), else the host name. */
+void homi_node_name(char *buf, size_t len);
+/* in with every "%h" replaced by the node's name, into out; 0 or -1 (too long) */
+int homi_expand_node(const char *in, char *out, size_t len);
+
 /* Wire conversion of statistics (homi_stats is from homi.h). */
 struct homi_stats;
 void homid_stats_to_wire(const struct homi_stats *s, struct homid_wire_stats *w);

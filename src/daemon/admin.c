@@ -56,9 +56,9 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
             s->shm_used >> 20, l->node_shm >> 20,
             (l->node_shm > s->shm_used ? l->node_shm - s->shm_used : 0) >> 20, infl >> 10,
             l->inflight >> 10, live, s->clients_total, s->refused_busy);
-    fprintf(out, "clients:\n  %-8s %-6s %-16s %5s %8s %5s %6s %12s %9s %7s %14s %7s\n", "pid", "uid",
-            "job", "slots", "slot_KiB", "files", "weight", "inflight_KiB", "requests", "refused",
-            "bytes", "idle_s");
+    fprintf(out, "clients:\n  %-8s %-6s %-16s %5s %8s %5s %6s %12s %9s %7s %14s %7s\n", "pid",
+            "uid", "job", "slots", "slot_KiB", "files", "weight", "inflight_KiB", "requests",
+            "refused", "bytes", "idle_s");
     for (struct dconn *c = s->conns; c; c = homid_conn_next(c)) {
         if (homid_conn_is_admin(c)) continue;
         struct homid_conn_view v;
@@ -67,9 +67,8 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
         fprintf(out,
                 "  %-8d %-6d %-16s %5u %8u %5u %6u %12" PRIu64 " %9" PRIu64 " %7" PRIu64
                 " %14" PRIu64 " %7.1f\n",
-                (int)v.pid, (int)v.uid, v.job && v.job[0] ? v.job : "-", v.slots,
-                v.slot_size >> 10, v.files, v.weight, v.inflight >> 10, v.requests, v.refused,
-                v.bytes, v.idle_s);
+                (int)v.pid, (int)v.uid, v.job && v.job[0] ? v.job : "-", v.slots, v.slot_size >> 10,
+                v.files, v.weight, v.inflight >> 10, v.requests, v.refused, v.bytes, v.idle_s);
     }
     fprintf(out, "users:\n  %-6s %7s %8s %6s %8s\n", "uid", "clients", "shm_MiB", "weight",
             "refused");
@@ -77,7 +76,8 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
         if (!a->is_job && (op || a->uid == peer))
             fprintf(out, "  %-6d %7u %8" PRIu64 " %6u %8" PRIu64 "\n", (int)a->uid, a->clients,
                     a->shm >> 20, a->weight ? a->weight : 1, a->refused);
-    fprintf(out, "jobs:\n  %-16s %-6s %7s %8s %8s\n", "job", "uid", "clients", "shm_MiB", "refused");
+    fprintf(out, "jobs:\n  %-16s %-6s %7s %8s %8s\n", "job", "uid", "clients", "shm_MiB",
+            "refused");
     for (struct homid_acct *a = s->accts; a; a = a->next)
         if (a->is_job && (op || a->uid == peer))
             fprintf(out, "  %-16s %-6d %7u %8" PRIu64 " %8" PRIu64 "\n", a->job, (int)a->uid,
@@ -218,8 +218,9 @@ int homid_admin(struct homid_server *s, uid_t peer, const char *cmd, FILE *out)
         fprintf(out, "stopping: requests in flight finish, clients are closed\n");
         homid_server_stop(s);
     } else {
-        fprintf(out, "unknown command \"%s\" (ping, list, weight PID W, weight uid UID W, limit KEY "
-                     "VALUE, drop PID, drain, stop)\n",
+        fprintf(out,
+                "unknown command \"%s\" (ping, list, weight PID W, weight uid UID W, limit KEY "
+                "VALUE, drop PID, drain, stop)\n",
                 cmd);
         rc = HOMI_EINVAL;
     }

@@ -32,6 +32,7 @@ struct homid_opts {
     const char *pidfile;     /* written once the socket accepts clients      */
     unsigned max_clients;
     unsigned max_files; /* per client */
+    unsigned idle_exit; /* exit after this many seconds without a client (0: never) */
     unsigned fast_max;  /* requests up to this size from an otherwise idle
                          * client are read on its thread (0: never) */
     homi_config *cfg;   /* the daemon engine's configuration (owned)       */

@@ -219,7 +219,7 @@ int homid_run(const struct homid_opts *o)
     s->t0_ns = homi_now_ns();
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->gone, NULL);
-    if (gethostname(s->node, sizeof s->node - 1)) snprintf(s->node, sizeof s->node, "localhost");
+    homi_node_name(s->node, sizeof s->node);
     s->lim = o->lim;
     pthread_mutex_init(&s->share_lock, NULL);
     int act = activated_socket();
@@ -278,11 +278,24 @@ int homid_run(const struct homid_opts *o)
              o->node ? "node service: every local user" : "per job: its user only",
              s->activated ? ", socket from systemd" : "");
     int sig = 0;
+    uint64_t busy_ns = homi_now_ns(); /* last time a client was connected */
     while (!sig) {
         struct pollfd p[2] = {{s->lfd, POLLIN, 0}, {s->sig_fd, POLLIN, 0}};
-        if (poll(p, 2, -1) < 0) {
+        if (poll(p, 2, o->idle_exit ? 1000 : -1) < 0) {
             if (errno == EINTR) continue;
             break;
+        }
+        if (o->idle_exit) { /* a job's node homid started on demand: gone when idle */
+            pthread_mutex_lock(&s->lock);
+            unsigned n = s->nconns;
+            pthread_mutex_unlock(&s->lock);
+            uint64_t now = homi_now_ns();
+            if (n) busy_ns = now;
+            if (now - busy_ns > (uint64_t)o->idle_exit * 1000000000ull) {
+                homi_log(HOMI_LOG_INFO, "homid: no client for %u s: exiting", o->idle_exit);
+                sig = SIGTERM;
+                break;
+            }
         }
         if (p[1].revents & POLLIN) {
             struct signalfd_siginfo si;

@@ -10,6 +10,10 @@
 #   5. a node service answers (homid --node, HOMI_NODE_SOCKET): homi-run
 #      starts no homid, the job's reads are served by the node service and
 #      counted under the job's name; it keeps running after the job
+#   6. a job on several nodes, one machine standing for two (as_node.sh:
+#      ranks 0-1 on simnode0, 2-3 on simnode1): the first rank of each node
+#      starts that node's homid, each rank is served by its node's homid,
+#      homi-run's summary shows both nodes and it stops both
 # Cases 1-4 run with HOMI_NODE_SOCKET naming no socket (a private homid
 # even where the machine has a node service).  $HOMI_HOMID and
 # $HOMI_HOMICTL name the binaries.
@@ -131,6 +135,27 @@ if [ -x "${HOMI_HOMID:-}" ] && [ -x "${HOMI_HOMICTL:-}" ]; then
 else
   echo "(skipped: HOMI_HOMID and HOMI_HOMICTL not given)"
 fi
+
+echo "== 6. several nodes on one machine"
+out=$work/run6.txt
+HOMI_HOMID_IDLE_EXIT=60 "$hr" --summary --keep -- "$mpiexec" "${flags[@]}" -n 4 \
+  sh "$(dirname "$0")/as_node.sh" "$prog" --expect-daemon "$data" >"$out" 2>&1
+rc=$?
+cat "$out"
+[ $rc = 0 ] || fail "several nodes: job exited $rc"
+grep -q "all bytes equal to pread" "$out" || fail "several nodes: no verdict from the MPI program"
+for n in simnode0 simnode1; do
+  grep -q "^node $n: homid pid [0-9]*, 2 client(s)" "$out" || fail "several nodes: $n's homid did not serve 2 ranks"
+  p=$(sed -n "s/.*homid pid \([0-9]*\) of node $n stopped.*/\1/p" "$out")
+  [ -n "$p" ] || fail "several nodes: homi-run did not stop $n's homid"
+  # (detached: once it exits it may linger as a zombie of whoever adopted it)
+  if [ -n "$p" ] && [ -r /proc/$p/stat ] && ! awk '{ exit $3 == "Z" ? 0 : 1 }' /proc/$p/stat; then
+    fail "several nodes: $n's homid $p still runs"
+    kill "$p"
+  fi
+done
+kept=$(sed -n 's/.*runtime directory kept: //p' "$out")
+[ -n "$kept" ] && rm -rf "$kept"
 
 if [ $fails -gt 0 ]; then
   echo "homi_run_e2e: $fails failure(s)"

@@ -2,7 +2,7 @@
  * homi-run end-to-end test): every rank reads its block of the file and
  * random unaligned ranges anywhere in it, compares each byte with pread,
  * and the ranks agree on the verdict.  With --expect-daemon every rank
- * must have been served by homid (HOMI_SOCKET set by homi-run); --fail
+ * must have been served by homid (homi-run names it); --fail
  * makes rank 0 exit with status 3 (a failing job). */
 #include <fcntl.h>
 #include <mpi.h>

@@ -70,8 +70,7 @@ static void users_drop(void)
     char cmd[256];
     snprintf(cmd, sizeof cmd, "userdel %s 2>/dev/null; userdel %s 2>/dev/null", ua.pw_name,
              ub.pw_name);
-    if (system(cmd)) {
-    }
+    if (system(cmd)) {}
 }
 
 /* DIR/NAME/file: size bytes of random data with a 1 MiB hole, owned by u, 0600
@@ -99,8 +98,7 @@ static void user_file(const struct passwd *u, const char *name, uint64_t size, c
     /* into the page cache */
     fd = open(path, O_RDONLY);
     b = malloc(B);
-    while (read(fd, b, B) > 0) {
-    }
+    while (read(fd, b, B) > 0) {}
     free(b);
     close(fd);
 }
@@ -113,8 +111,8 @@ static void homid_start(const char *const *extra)
     snprintf(log_path, sizeof log_path, "%s/homid.log", dir);
     snprintf(pidf, sizeof pidf, "%s/homid.pid", dir);
     unlink(pidf);
-    const char *argv[32] = {homid_bin, "--node",   "--runtime-dir", run, "--log",
-                            log_path,      "--pidfile", pidf};
+    const char *argv[32] = {homid_bin, "--node", "--runtime-dir", run,
+                            "--log",   log_path, "--pidfile",     pidf};
     int n = 8;
     for (int i = 0; extra && extra[i] && n < 30; i++)
         argv[n++] = extra[i];
@@ -274,7 +272,8 @@ static void bad_fds(void *v)
     CHECK(t_raw_open(&r, dd) == HOMI_EISDIR, "directory accepted");
     CHECK(t_raw_open(&r, dev) == HOMI_ENOTREG, "device accepted");
     /* ids: the first id any connection gets, before this one opened anything */
-    CHECK(t_raw_read(&r, (1u << 16) | 1, 0, 0, 4096) == HOMI_EBADF, "an id never passed was served");
+    CHECK(t_raw_read(&r, (1u << 16) | 1, 0, 0, 4096) == HOMI_EBADF,
+          "an id never passed was served");
     int fd = open(own, O_RDONLY);
     long id = t_raw_open(&r, fd);
     CHECK(id > 0, "own file refused");
@@ -417,8 +416,8 @@ static void stall(void *v)
     long id = t_raw_open(&r, fd);
     CHECK(id > 0, "stall: open");
     for (uint32_t i = 0; i < 8; i++) /* completions never consumed */
-        r.sq[r.sq_tail++ & 7] = (struct homid_sqe){i, (uint64_t)i << 16, (uint32_t)id, i,
-                                                   65536, HOMI_PATH_AUTO};
+        r.sq[r.sq_tail++ & 7] =
+            (struct homid_sqe){i, (uint64_t)i << 16, (uint32_t)id, i, 65536, HOMI_PATH_AUTO};
     atomic_store(&r.hdr->sq_tail, r.sq_tail);
     uint64_t one = 1;
     (void)!write(r.sq_efd, &one, sizeof one);
@@ -522,8 +521,8 @@ static void flood(void *v)
     uint64_t size = (uint64_t)homi_file_size(hf), bytes = 0, t0 = now_ns();
     homi_io io[D];
     for (int k = 0; k < D; k++)
-        io[k] = (homi_io){hf, buf + (size_t)k * L, L, (int64_t)(t_below(size / L) * L), (uint64_t)k,
-                          {0, 0, 0}};
+        io[k] = (homi_io){
+            hf, buf + (size_t)k * L, L, (int64_t)(t_below(size / L) * L), (uint64_t)k, {0, 0, 0}};
     REQUIRE(homi_submit(e, io, D) == D, "submit");
     while (!flood_stop) {
         homi_completion c[D];
@@ -536,8 +535,7 @@ static void flood(void *v)
         }
     }
     homi_completion c[D];
-    while (homi_inflight(e) && homi_wait(e, c, 1, D, 5000) > 0) {
-    }
+    while (homi_inflight(e) && homi_wait(e, c, 1, D, 5000) > 0) {}
     double gbs = (double)bytes / ((double)(now_ns() - t0));
     printf("  flood (uid %d): %.2f GB/s of 1 MiB reads through homid\n", (int)getuid(), gbs);
     char res[4300];
@@ -619,8 +617,7 @@ static void test_fair(void)
     const char *dflt[] = {NULL}, *nofast[] = {"--fast-max", "0", NULL},
                *none[] = {"--fast-max", "0", "--inflight", "0", NULL};
     const char *const *cfg[3] = {dflt, nofast, none};
-    const char *name[3] = {"default (fast lane, 64 MiB in flight)",
-                           "no fast lane (--fast-max 0)",
+    const char *name[3] = {"default (fast lane, 64 MiB in flight)", "no fast lane (--fast-max 0)",
                            "neither (--fast-max 0 --inflight 0)"};
     double r[3][4];
     for (int c = 0; c < 3; c++) {
@@ -639,8 +636,8 @@ static void test_fair(void)
         printf("| %s | %.1f | %.1f | %.1f | %.1f | %.1fx |\n", name[c], r[c][0], r[c][1], r[c][2],
                r[c][3], r[c][3] / (r[c][1] > 0 ? r[c][1] : 1));
     double base = r[0][1] > 200 ? r[0][1] : 200;
-    CHECK(r[0][3] <= factor * base, "p99 under the flood %.1f us > %.0f x %.1f us", r[0][3],
-          factor, base);
+    CHECK(r[0][3] <= factor * base, "p99 under the flood %.1f us > %.0f x %.1f us", r[0][3], factor,
+          base);
 
     /* two floods, weights 1 (user a) and 4 (user b) at 8 MiB in flight: each
      * gets its weight's share of the budget */
@@ -649,7 +646,8 @@ static void test_fair(void)
     char out[16384], ua_s[16], ub_s[16];
     snprintf(ua_s, sizeof ua_s, "%d", (int)ua.pw_uid);
     snprintf(ub_s, sizeof ub_s, "%d", (int)ub.pw_uid);
-    CHECK(ctl(NULL, out, sizeof out, "weight", "uid", ua_s) != 0, "weight without a value accepted");
+    CHECK(ctl(NULL, out, sizeof out, "weight", "uid", ua_s) != 0,
+          "weight without a value accepted");
     /* homictl joins its words: "uid" "N W" is the command "weight uid N W" */
     char cmd_a[64], cmd_b[64];
     snprintf(cmd_a, sizeof cmd_a, "%s 1", ua_s);
