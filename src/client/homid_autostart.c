@@ -124,8 +124,9 @@ int homi_client_autostart(const char *sock, char *why, size_t whylen)
         while (!answers(sock) && homi_now_ns() - t1 < 10000000000ull)
             poll(NULL, 0, 20);
         if (!answers(sock)) {
-            snprintf(why, whylen, "autostart: %s did not answer at %s within 10 s (log %s/homid.log)",
-                     bin, sock, base);
+            snprintf(why, whylen,
+                     "autostart: %s did not answer at %s within 10 s (log %s/homid.log)", bin, sock,
+                     base);
             rc = HOMI_ETIMEDOUT;
         }
     }

@@ -3,8 +3,9 @@
  * file (registered on the O_DIRECT descriptor when there is one).  Mode:
  * "gds" when the nvidia-fs kernel module is loaded, else "compat" (cuFile
  * then reads through its own bounce buffers).  Policy (hint homi_cufile):
- * auto uses cuFile for device destinations only in true GDS mode, on uses
- * it whenever it works, off never; homi_path=cufile forces it.  Missing or
+ * auto uses cuFile for device destinations only in true GDS mode (and
+ * without nvidia-fs does not even load it), on uses it whenever it works,
+ * off never; homi_path=cufile forces it.  Missing or
  * failing libcufile makes the path unavailable with the reason, and reads
  * fall back to the staging pipeline, counted. */
 #include "paths/cufile.h"
@@ -77,6 +78,16 @@ static int cf_init(struct homi_engine *eng, void **state, char *why, size_t whyl
 #else
     if (!eng->cfg.cufile_enable && eng->cfg.path != HOMI_PATH_CUFILE) {
         snprintf(why, whylen, "disabled (homi_cufile=off)");
+        return HOMI_ENOTSUP;
+    }
+    /* auto uses cuFile only in true GDS mode: without nvidia-fs it would never
+     * be chosen, so neither the library, cuFileDriverOpen nor a handle per
+     * file is paid for (they cost every process's first open) */
+    if (eng->cfg.cufile_enable == 1 && eng->cfg.path != HOMI_PATH_CUFILE &&
+        access("/proc/driver/nvidia-fs/version", F_OK) != 0) {
+        snprintf(why, whylen,
+                 "auto: no GDS (nvidia-fs not loaded), not loaded (homi_cufile=on "
+                 "or homi_path=cufile loads it)");
         return HOMI_ENOTSUP;
     }
     struct cufile *c = calloc(1, sizeof *c);
