@@ -6,11 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "client/homid_client.h"
 #include "cplane/homid_proto.h"
 #include "homi.h"
 
@@ -59,22 +58,16 @@ int main(int argc, char **argv)
         }
         len += (size_t)n;
     }
+    /* the socket as libhomi finds it ("%h": this node's name), else the
+     * node service's */
     char path[108];
-    const char *rd = getenv("HOMI_RUNTIME_DIR");
-    if (sock)
-        snprintf(path, sizeof path, "%s", sock);
-    else if (getenv("HOMI_SOCKET") && *getenv("HOMI_SOCKET"))
-        snprintf(path, sizeof path, "%s", getenv("HOMI_SOCKET"));
-    else if (rd && *rd)
-        snprintf(path, sizeof path, "%s/homid.sock", rd);
-    else
+    if (sock) {
+        if (homi_expand_node(sock, path, sizeof path)) snprintf(path, sizeof path, "%s", sock);
+    } else if (!homi_client_socket_path(path, sizeof path)) {
         snprintf(path, sizeof path, "/run/homi/homid.sock");
-    char exp[108]; /* "%h": this node's name (homi-run's per-node directories) */
-    if (homi_expand_node(path, exp, sizeof exp) == 0) snprintf(path, sizeof path, "%s", exp);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+    }
+    int fd = homid_connect(path);
+    if (fd < 0) {
         fprintf(stderr, "homictl: no homid answers at %s: %m\n", path);
         return 3;
     }

@@ -14,27 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "client/homid_client.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "cplane/homid_proto.h"
 #include "homi.h"
 
 static int answers(const char *sock)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(sock) >= sizeof sa.sun_path) return 0;
-    memcpy(sa.sun_path, sock, strlen(sock) + 1);
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
-    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    close(fd);
-    return ok;
+    int fd = homid_connect(sock);
+    if (fd >= 0) close(fd);
+    return fd >= 0;
 }
 
 /* mkdir -p with mode 0700 for what it creates */

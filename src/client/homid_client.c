@@ -82,7 +82,6 @@ struct homi_client {
     uint64_t lost_ns;  /* when the connection was lost */
     uint64_t tried_ns; /* last attempt to connect again */
     uint64_t retry_ns; /* homi_daemon_retry, 0: never */
-    unsigned reattached;
 };
 
 int homi_client_socket_path(char *buf, size_t len)
@@ -464,6 +463,22 @@ static void *completion_thread(void *arg)
 
 /* ---------------------------------------------------------------- reconnect */
 
+/* What one connection holds (region, socket, eventfds, slot tables);
+ * the client's own thread, locks and wake-up eventfd stay. */
+static void conn_release(struct homi_client *cl)
+{
+    if (cl->shm && cl->shm != MAP_FAILED) munmap(cl->shm, cl->shm_size);
+    if (cl->sock >= 0) close(cl->sock);
+    if (cl->sq_efd >= 0) close(cl->sq_efd);
+    if (cl->cq_efd >= 0) close(cl->cq_efd);
+    free(cl->slot);
+    free(cl->freel);
+    cl->shm = NULL;
+    cl->sock = cl->sq_efd = cl->cq_efd = -1;
+    cl->slot = NULL;
+    cl->freel = NULL;
+}
+
 /* homid was lost: every homi_daemon_retry seconds one read tries to connect
  * again (a restarted homid, or the same one after a stall).  Only when
  * nothing of the old connection is left (its completion thread re-served
@@ -496,12 +511,7 @@ static int reattach(struct homi_client *cl)
     if (rc) {
         homi_log(HOMI_LOG_INFO, "homid at %s: not back yet (%s)", cl->sockpath,
                  why[0] ? why : homi_strerror(rc));
-        if (n->shm && n->shm != MAP_FAILED) munmap(n->shm, n->shm_size);
-        if (n->sock >= 0) close(n->sock);
-        if (n->sq_efd >= 0) close(n->sq_efd);
-        if (n->cq_efd >= 0) close(n->cq_efd);
-        free(n->slot);
-        free(n->freel);
+        conn_release(n);
         free(n);
         goto out;
     }
@@ -511,12 +521,7 @@ static int reattach(struct homi_client *cl)
     if (cl->th_ok) pthread_join(cl->th, NULL);
     cl->th_ok = 0;
     pthread_mutex_lock(&cl->lock);
-    if (cl->shm) munmap(cl->shm, cl->shm_size);
-    close(cl->sock);
-    close(cl->sq_efd);
-    close(cl->cq_efd);
-    free(cl->slot);
-    free(cl->freel);
+    conn_release(cl);
     cl->sock = n->sock;
     cl->sq_efd = n->sq_efd;
     cl->cq_efd = n->cq_efd;
@@ -543,7 +548,6 @@ static int reattach(struct homi_client *cl)
     if (pthread_create(&cl->th, NULL, completion_thread, cl) == 0) {
         cl->th_ok = 1;
         ok = 1;
-        cl->reattached++;
         homi_log(HOMI_LOG_WARN, "homid at %s: connected again (node %s) after %.1f s in-process",
                  cl->sockpath, cl->node, (double)(now - cl->lost_ns) / 1e9);
     } else {
@@ -558,31 +562,26 @@ out:
 
 static void client_free(struct homi_client *cl)
 {
-    if (cl->shm && cl->shm != MAP_FAILED) munmap(cl->shm, cl->shm_size);
-    if (cl->sock >= 0) close(cl->sock);
-    if (cl->sq_efd >= 0) close(cl->sq_efd);
-    if (cl->cq_efd >= 0) close(cl->cq_efd);
+    conn_release(cl);
     if (cl->wake_efd >= 0) close(cl->wake_efd);
     pthread_mutex_destroy(&cl->lock);
     pthread_mutex_destroy(&cl->ctl);
     pthread_mutex_destroy(&cl->reg);
-    free(cl->slot);
-    free(cl->freel);
     free(cl);
 }
 
 static int connect_daemon(struct homi_client *cl, const struct homi_config *cfg, char *why,
                           size_t whylen)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(cl->sockpath) >= sizeof sa.sun_path) {
-        snprintf(why, whylen, "socket path too long");
-        return HOMI_EINVAL;
-    }
-    memcpy(sa.sun_path, cl->sockpath, strlen(cl->sockpath) + 1);
-    cl->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (cl->sock < 0 || connect(cl->sock, (struct sockaddr *)&sa, sizeof sa)) {
-        snprintf(why, whylen, "connect: %s", strerror(errno));
+    cl->sock = homid_connect(cl->sockpath);
+    if (cl->sock < 0) {
+        int e = errno; /* homi_client_attach looks at it */
+        if (e == ENAMETOOLONG) {
+            snprintf(why, whylen, "socket path too long");
+            return HOMI_EINVAL;
+        }
+        snprintf(why, whylen, "connect: %s", strerror(e));
+        errno = e;
         return HOMI_ESYS;
     }
     uint32_t slots = 2;
@@ -688,13 +687,11 @@ void homi_client_attach(struct homi_engine *e)
     cl->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     char why[200] = "";
     int rc = cl->wake_efd < 0 ? HOMI_ESYS : connect_daemon(cl, &e->cfg, why, sizeof why);
-    if (rc == HOMI_ESYS && cl->sock >= 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
+    if (rc == HOMI_ESYS && (errno == ENOENT || errno == ECONNREFUSED)) {
         /* no homid on this node yet: start one when the job asked for it */
         char w2[200] = "";
         int a = homi_client_autostart(path, w2, sizeof w2);
         if (a == HOMI_OK) {
-            close(cl->sock);
-            cl->sock = -1;
             why[0] = 0;
             rc = connect_daemon(cl, &e->cfg, why, sizeof why);
         } else if (a != HOMI_ENOENT) {

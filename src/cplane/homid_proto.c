@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "homi.h"
@@ -199,6 +200,26 @@ long homid_ring_used(uint32_t head, uint32_t tail, uint32_t n)
 }
 
 /* ---------------------------------------------------------------- socket I/O */
+
+int homid_connect(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t l = strlen(path);
+    if (l >= sizeof sa.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(sa.sun_path, path, l + 1);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
 
 int homid_send(int sock, uint16_t type, uint32_t seq, const void *payload, uint32_t len,
                const int *fds, unsigned nfds)

@@ -198,6 +198,10 @@ long homid_ring_used(uint32_t head, uint32_t tail, uint32_t n);
 
 /* ---------------------------------------------------------------- socket I/O */
 
+/* A connected SOCK_SEQPACKET socket to homid at path, or -1 with errno
+ * (ENAMETOOLONG when path does not fit a UNIX socket address). */
+int homid_connect(const char *path);
+
 /* Send one message (payload may be NULL when len is 0) with up to
  * HOMID_MAX_FDS descriptors.  0 or a negative homi_err (HOMI_EIO: peer gone). */
 int homid_send(int sock, uint16_t type, uint32_t seq, const void *payload, uint32_t len,

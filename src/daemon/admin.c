@@ -95,10 +95,10 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
 static struct dconn *find_pid(struct homid_server *s, long pid)
 {
     for (struct dconn *c = s->conns; c; c = homid_conn_next(c)) {
-        struct homid_conn_view v;
-        if (homid_conn_is_admin(c)) continue;
-        homid_conn_view(c, &v);
-        if ((long)v.pid == pid) return c;
+        pid_t p;
+        uid_t u;
+        homid_conn_who(c, &p, &u);
+        if (!homid_conn_is_admin(c) && (long)p == pid) return c;
     }
     return NULL;
 }
@@ -172,9 +172,10 @@ int homid_admin(struct homid_server *s, uid_t peer, const char *cmd, FILE *out)
             a->weight = (unsigned)wt;
             unsigned k = 0;
             for (struct dconn *c = s->conns; c; c = homid_conn_next(c)) {
-                struct homid_conn_view v;
-                homid_conn_view(c, &v);
-                if (!homid_conn_is_admin(c) && v.uid == (uid_t)uid) {
+                pid_t p;
+                uid_t u;
+                homid_conn_who(c, &p, &u);
+                if (!homid_conn_is_admin(c) && u == (uid_t)uid) {
                     homid_conn_set_weight(c, (unsigned)wt);
                     k++;
                 }

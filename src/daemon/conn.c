@@ -63,7 +63,6 @@ struct dconn {
     int admin;                      /* an operator's connection: no region */
     int counted;                    /* in its user's and job's client counts */
     uint32_t fast_max;              /* fast lane: largest request served inline */
-    uint64_t fast;                  /* requests served on the fast lane */
     struct homid_wire_stats closed; /* statistics of files already closed */
     struct homid_wire_stats reported;
     int reported_ok;
@@ -188,7 +187,6 @@ static void execute(struct dconn *c, const struct homid_sqe *q, uint32_t alen)
             atomic_fetch_add(&fh->stats.read_bytes, (uint64_t)n);
             atomic_fetch_add(&fh->eng->stats.reads, 1);
             atomic_fetch_add(&fh->eng->stats.read_bytes, (uint64_t)n);
-            c->fast++;
             post(c, q->tag, q->slot, n, n ? 1u << HOMI_PATH_KERNEL : 0, alen);
             return;
         }
@@ -616,6 +614,12 @@ void homid_conn_view(struct dconn *c, struct homid_conn_view *v)
 int homid_conn_is_admin(const struct dconn *c)
 {
     return c->admin;
+}
+
+void homid_conn_who(const struct dconn *c, pid_t *pid, uid_t *uid)
+{
+    *pid = c->pid;
+    *uid = c->uid;
 }
 
 void homid_conn_set_weight(struct dconn *c, unsigned w)

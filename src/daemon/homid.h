@@ -120,8 +120,9 @@ struct homid_conn_view {
 };
 void homid_conn_view(struct dconn *c, struct homid_conn_view *v);
 void homid_conn_set_weight(struct dconn *c, unsigned w);
-int homid_conn_is_admin(const struct dconn *c); /* an operator's connection */
-void homid_conn_drop(struct dconn *c);          /* reclaim it now (its thread closes it) */
+int homid_conn_is_admin(const struct dconn *c);                     /* an operator's connection */
+void homid_conn_who(const struct dconn *c, pid_t *pid, uid_t *uid); /* its peer */
+void homid_conn_drop(struct dconn *c); /* reclaim it now (its thread closes it) */
 
 /* share.c: shared-region grants.  Grant up to want bytes (a multiple of
  * unit, at least min) for a client of uid/job within the limits; 0 with

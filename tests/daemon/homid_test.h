@@ -20,6 +20,24 @@ struct t_homid {
     char dir[4096], sock[4200], log[4200], stats[4200], pidfile[4200];
 };
 
+/* homi_pread of len bytes at off equals pread of fd (count and bytes; a and
+ * b hold len bytes each); 0, or -1 after reporting the failure. */
+static inline int t_verify_range(homi_file *hf, int fd, uint64_t off, size_t len, char *a, char *b)
+{
+    int64_t got = homi_pread(hf, a, len, (int64_t)off);
+    ssize_t want = t_pread_ref(fd, b, len, (off_t)off);
+    if (got != want) {
+        T_FAIL("read %zu @ %llu: homi %lld, pread %zd", len, (unsigned long long)off,
+               (long long)got, want);
+        return -1;
+    }
+    if (want > 0 && memcmp(a, b, (size_t)want)) {
+        T_FAIL("read %zu @ %llu: bytes differ", len, (unsigned long long)off);
+        return -1;
+    }
+    return 0;
+}
+
 /* Start BIN --runtime-dir DIR/run ...; waits until it accepts clients. */
 static inline void t_homid_start(struct t_homid *d, const char *bin, const char *dir,
                                  const char *extra)
@@ -95,10 +113,8 @@ static inline int t_raw_connect(struct t_raw *r, const char *path)
 {
     memset(r, 0, sizeof *r);
     r->sq_efd = r->cq_efd = -1;
-    r->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-    return connect(r->sock, (struct sockaddr *)&sa, sizeof sa);
+    r->sock = homid_connect(path);
+    return r->sock < 0 ? -1 : 0;
 }
 
 /* Next message from homid: its type (HOMID_ERROR code in *code), 0 on EOF,

@@ -49,22 +49,6 @@ static void make_file(const char *path, uint64_t size, int hole)
     close(fd);
 }
 
-static int verify_range(homi_file *hf, int fd, uint64_t off, size_t len, char *a, char *b)
-{
-    int64_t got = homi_pread(hf, a, len, (int64_t)off);
-    ssize_t want = t_pread_ref(fd, b, len, (off_t)off);
-    if (got != want) {
-        T_FAIL("read %zu @ %llu: homi %lld, pread %zd", len, (unsigned long long)off,
-               (long long)got, want);
-        return -1;
-    }
-    if (want > 0 && memcmp(a, b, (size_t)want)) {
-        T_FAIL("read %zu @ %llu: bytes differ", len, (unsigned long long)off);
-        return -1;
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------ multi */
 
 static int client_main(int id, const char *shared, const char *own, uint64_t seed)
@@ -90,10 +74,10 @@ static int client_main(int id, const char *shared, const char *own, uint64_t see
         uint64_t off = t_below((uint64_t)size[i] + 65536);
         size_t len = (size_t)t_below(MAXL + 1);
         if (it % 5 == 0) off &= ~4095ull;
-        verify_range(hf[i], fd[i], off, len, a, b);
+        t_verify_range(hf[i], fd[i], off, len, a, b);
     }
-    verify_range(hf[0], fd[0], 0, 0, a, b);                          /* empty */
-    verify_range(hf[0], fd[0], (uint64_t)size[0] - 100, 4096, a, b); /* across EOF */
+    t_verify_range(hf[0], fd[0], 0, 0, a, b);                          /* empty */
+    t_verify_range(hf[0], fd[0], (uint64_t)size[0] - 100, 4096, a, b); /* across EOF */
     /* asynchronous: 16 requests in flight over both files */
     enum { N = 16, L = 700000 };
     char *abuf = malloc((size_t)N * L), *rbuf = malloc(L);
@@ -350,8 +334,8 @@ static void test_bad(const char *dir)
     homi_file *hf;
     REQUIRE(homi_open(e, data, HOMI_RDONLY, &hf) == 0, "open");
     char *a = malloc(6u << 20), *b = malloc(6u << 20);
-    verify_range(hf, dfd, 0, 6u << 20, a, b);
-    verify_range(hf, dfd, 12345, 3u << 20, a, b);
+    t_verify_range(hf, dfd, 0, 6u << 20, a, b);
+    t_verify_range(hf, dfd, 12345, 3u << 20, a, b);
     homi_stats st;
     homi_engine_stats(e, &st);
     CHECK(st.daemon_bytes >= (5u << 20) + 777 && !st.fallbacks[HOMI_FB_DAEMON_LOST],
@@ -431,7 +415,7 @@ static void test_lose(const char *dir, uint64_t mb, int sig)
               "bytes differ in [%llu, +%zu)", (unsigned long long)off, n);
     }
     /* later reads: in-process, counted */
-    verify_range(hf, fd, 999, 3u << 20, buf, ref);
+    t_verify_range(hf, fd, 999, 3u << 20, buf, ref);
     homi_stats st;
     homi_engine_stats(e, &st);
     printf("  homid served %llu bytes; daemon-lost %llu; kernel path %llu bytes\n",
@@ -487,14 +471,14 @@ static void test_restart(const char *dir)
     uint64_t s1 = (uint64_t)homi_file_size(h1);
     homi_stats st;
     for (int i = 0; i < 10; i++)
-        verify_range(h1, fd1, t_below(s1), (size_t)t_below(L), a, b);
+        t_verify_range(h1, fd1, t_below(s1), (size_t)t_below(L), a, b);
     homi_engine_stats(e, &st);
     uint64_t before = st.daemon_bytes;
     CHECK(before > 0, "homid served nothing before the kill");
     kill(d.pid, SIGKILL);
     waitpid(d.pid, NULL, 0);
     for (int i = 0; i < 10; i++)
-        verify_range(h1, fd1, t_below(s1), (size_t)t_below(L), a, b);
+        t_verify_range(h1, fd1, t_below(s1), (size_t)t_below(L), a, b);
     REQUIRE(homi_open(e, f2, HOMI_RDONLY, &h2) == 0, "open while homid is down");
     homi_engine_stats(e, &st);
     uint64_t down = st.daemon_bytes, lost = st.fallbacks[HOMI_FB_DAEMON_LOST];
@@ -506,8 +490,8 @@ static void test_restart(const char *dir)
     usleep(1200000);
     uint64_t s2 = (uint64_t)homi_file_size(h2);
     for (int i = 0; i < 20; i++) {
-        verify_range(h1, fd1, t_below(s1), (size_t)t_below(L), a, b);
-        verify_range(h2, fd2, t_below(s2), (size_t)t_below(L), a, b);
+        t_verify_range(h1, fd1, t_below(s1), (size_t)t_below(L), a, b);
+        t_verify_range(h2, fd2, t_below(s2), (size_t)t_below(L), a, b);
     }
     homi_engine_stats(e, &st);
     homi_stats fs2;
@@ -547,7 +531,7 @@ static void test_nosrv(const char *dir)
     REQUIRE(homi_open(e, data, HOMI_RDONLY, &hf) == 0, "open");
     int fd = open(data, O_RDONLY);
     char *a = malloc(4u << 20), *b = malloc(4u << 20);
-    verify_range(hf, fd, 17, 4u << 20, a, b);
+    t_verify_range(hf, fd, 17, 4u << 20, a, b);
     homi_stats st;
     homi_engine_stats(e, &st);
     CHECK(st.fallbacks[HOMI_FB_DAEMON_LOST] == 1 && st.daemon_bytes == 0,
@@ -625,12 +609,12 @@ static void test_client(int argc, char **argv)
         REQUIRE(homi_open(e, argv[i], HOMI_RDONLY, &hf) == 0, "open %s", argv[i]);
         int fd = open(argv[i], O_RDONLY);
         uint64_t size = (uint64_t)homi_file_size(hf);
-        verify_range(hf, fd, 0, MAXL, a, b);
+        t_verify_range(hf, fd, 0, MAXL, a, b);
         for (int it = 0; it < 40 && !t_failures; it++) {
             uint64_t off = t_below(size + 8192);
             size_t len = (size_t)t_below(MAXL + 1);
             if (it & 1) off &= ~4095ull, len &= ~(size_t)4095;
-            verify_range(hf, fd, off, len, a, b);
+            t_verify_range(hf, fd, off, len, a, b);
         }
         homi_close(hf);
         close(fd);

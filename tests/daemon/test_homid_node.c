@@ -218,15 +218,11 @@ static void reader(void *v)
     uint64_t size = (uint64_t)homi_file_size(hf);
     const size_t MAXL = 3u << 20;
     char *x = malloc(MAXL), *y = malloc(MAXL);
-    for (int it = 0; it < a->iters && !t_failures; it++) {
-        uint64_t off = t_below(size + 4096);
-        size_t len = (size_t)t_below(MAXL);
-        int64_t got = homi_pread(hf, x, len, (int64_t)off);
-        ssize_t want = t_pread_ref(fd, y, len, (off_t)off);
-        CHECK(got == want && (want <= 0 || !memcmp(x, y, (size_t)want)),
-              "uid %d: read %zu @ %llu: homi %lld, pread %zd", (int)getuid(), len,
-              (unsigned long long)off, (long long)got, want);
-    }
+    static char ctx[64]; /* the failure context of this (child) process */
+    snprintf(ctx, sizeof ctx, "%s / uid %d", t_context, (int)getuid());
+    t_context = ctx;
+    for (int it = 0; it < a->iters && !t_failures; it++)
+        t_verify_range(hf, fd, t_below(size + 4096), (size_t)t_below(MAXL), x, y);
     homi_stats st;
     homi_engine_stats(e, &st);
     if (a->want_homid)
