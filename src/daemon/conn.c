@@ -239,7 +239,7 @@ static int drain(struct dconn *c)
             q[n] = c->sq[c->sq_head & (c->slots - 1)]; /* copied before it is checked */
             /* its share of the node's in-flight budget (woken when room frees) */
             alen[n] = q[n].len && q[n].len <= c->slot_size ? q[n].len : 1;
-            if (!homid_share_admit(c->s, &c->sh, alen[n])) break;
+            if (!homid_share_admit(c->s, &c->sh, alen[n], tail - c->sq_head)) break;
             n++;
             c->sq_head++;
             c->inflight++;
@@ -646,7 +646,8 @@ static void *conn_thread(void *arg)
     for (;;) {
         struct pollfd p[3] = {
             {c->sock, POLLIN, 0}, {c->sq_efd, POLLIN, 0}, {s->stop_efd, POLLIN, 0}};
-        if (poll(p, 3, c->ready ? 1000 : -1) < 0) {
+        int retry = homid_share_retry_ms(s, &c->sh); /* refused: ask again soon */
+        if (poll(p, 3, !c->ready ? -1 : retry >= 0 ? retry : 1000) < 0) {
             if (errno == EINTR) continue;
             break;
         }
@@ -662,9 +663,9 @@ static void *conn_thread(void *arg)
             why_gone = "timed out: completions left unread";
             break;
         }
-        if (p[1].revents & POLLIN) {
+        if (p[1].revents & POLLIN || retry >= 0) {
             uint64_t v;
-            (void)!read(c->sq_efd, &v, sizeof v);
+            if (p[1].revents & POLLIN) (void)!read(c->sq_efd, &v, sizeof v);
             if (drain(c) < 0) {
                 reply_err(c, 0, HOMI_EINVAL, "request or completion ring indices corrupted");
                 break;
@@ -746,6 +747,7 @@ int homid_conn_start(struct homid_server *s, int fd, pid_t pid, uid_t uid)
     pthread_mutex_lock(&s->lock);
     struct homid_acct *ua = homid_acct_get(s, 0, uid, NULL);
     c->sh.weight = ua && ua->weight ? ua->weight : 1;
+    homid_share_join(s, &c->sh);
     c->next = s->conns;
     s->conns = c;
     s->nconns++;
@@ -753,6 +755,7 @@ int homid_conn_start(struct homid_server *s, int fd, pid_t pid, uid_t uid)
     if (rc) {
         s->conns = c->next;
         s->nconns--;
+        homid_share_forget(s, &c->sh);
     }
     pthread_mutex_unlock(&s->lock);
     pthread_attr_destroy(&a);

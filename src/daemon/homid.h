@@ -54,9 +54,12 @@ struct homid_acct {
 struct homid_share {
     uint64_t inflight; /* bytes of its requests in flight */
     unsigned weight;
-    int waiting;  /* on the server's waiting list */
-    int wake_efd; /* written to wake the client's thread */
-    struct homid_share *wnext;
+    int waiting;     /* on the server's waiting list */
+    int backlog;     /* refused and not admitted since: it has requests waiting */
+    int wake_efd;    /* written to wake the client's thread */
+    uint32_t queued; /* requests left in its ring when it last asked */
+    uint64_t vtime;  /* service received / weight (share.c's virtual time) */
+    struct homid_share *wnext, *anext;
 };
 
 /* What is kept of a client after it disconnected (for the stats file). */
@@ -99,6 +102,7 @@ struct homid_server {
     pthread_mutex_t share_lock;
     uint64_t inflight, active_weight;
     struct homid_share *waiters;
+    struct homid_share *shares; /* every client's, for the virtual-time gate */
 };
 
 /* Run the daemon until SIGTERM/SIGINT; returns the exit status. */
@@ -131,12 +135,26 @@ int homid_grant(struct homid_server *s, uid_t uid, const char *job, uint64_t wan
                 uint64_t unit, uint64_t *granted, char *why, size_t whylen);
 void homid_ungrant(struct homid_server *s, uid_t uid, const char *job, uint64_t bytes);
 struct homid_acct *homid_acct_get(struct homid_server *s, int is_job, uid_t uid, const char *job);
-/* The in-flight budget: may the client start a request of len bytes?  A
- * client with nothing in flight always may (no starvation); others get
- * budget x weight / (sum of the weights of clients with requests in
- * flight).  When not, the client waits and its wake_efd is written when
- * room frees up. */
-int homid_share_admit(struct homid_server *s, struct homid_share *sh, uint64_t len);
+/* The in-flight budget: may the client start a request of len bytes?  Two
+ * rules, both off with an in-flight budget of 0:
+ * - virtual time: each client's service (bytes admitted / weight) may run
+ *   at most 4 MiB (of weight-1 service) ahead of the least-served busy client, so busy
+ *   clients get bytes in the ratio of their weights whatever the bottleneck
+ *   (device, engine or the CPU of homid's threads); only busy clients (in
+ *   flight or queued in their ring) hold others back, and a client that was
+ *   idle starts level with the busy ones, not with credit saved up;
+ * - budget: a client with nothing in flight may start one request; others
+ *   hold at most budget x weight / (sum of the weights of clients with
+ *   requests in flight).
+ * When not, the client waits: its wake_efd is written when a request
+ * completes; homid_share_retry_ms says how long to wait at most. */
+int homid_share_admit(struct homid_server *s, struct homid_share *sh, uint64_t len,
+                      uint32_t queued); /* requests in its ring, this one included */
+/* A client's share joins the server's list (before its first request). */
+void homid_share_join(struct homid_server *s, struct homid_share *sh);
+/* Milliseconds a refused client should wait before it asks again when no
+ * completion may wake it (the virtual-time gate), or -1: wait for a wake. */
+int homid_share_retry_ms(struct homid_server *s, struct homid_share *sh);
 void homid_share_done(struct homid_server *s, struct homid_share *sh, uint64_t len);
 void homid_share_weight(struct homid_server *s, struct homid_share *sh, unsigned w);
 void homid_share_forget(struct homid_server *s, struct homid_share *sh); /* before it is freed */

@@ -3,7 +3,8 @@
  * less, or is refused with the reason when nothing is left), the usage
  * accounts per uid and job that homictl lists, and the node's budget of
  * request bytes in flight, shared between clients by weight so that one
- * client's flood cannot queue the engine full in front of another's reads. */
+ * client's flood cannot queue the engine full in front of another's reads,
+ * and a virtual-time gate so that busy clients' bytes follow their weights. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,23 +93,73 @@ static void wake_all(struct homid_server *s)
     s->waiters = NULL;
 }
 
-int homid_share_admit(struct homid_server *s, struct homid_share *sh, uint64_t len)
+/* Virtual time: weight-1 bytes x VT_SCALE / weight.  A client is busy while
+ * it has requests in flight or waiting in its ring (taken or not); only busy
+ * clients hold others back, so one that asks for less than its share (a
+ * reader of small blocks one at a time) never slows the others down. */
+#define VT_SCALE 1024ull
+#define VT_LEAD (4ull << 20) * VT_SCALE /* 4 MiB of weight-1 service */
+#define RETRY_MS 2                      /* a refused client asks again at least this often */
+
+static int busy(const struct homid_share *o)
+{
+    return o->inflight || o->backlog || o->queued;
+}
+
+/* Least virtual time of the busy clients other than sh (UINT64_MAX: none). */
+static uint64_t vt_floor(struct homid_server *s, const struct homid_share *sh)
+{
+    uint64_t m = UINT64_MAX;
+    for (struct homid_share *o = s->shares; o; o = o->anext)
+        if (o != sh && busy(o) && o->vtime < m) m = o->vtime;
+    return m;
+}
+
+void homid_share_join(struct homid_server *s, struct homid_share *sh)
+{
+    pthread_mutex_lock(&s->share_lock);
+    sh->anext = s->shares;
+    s->shares = sh;
+    pthread_mutex_unlock(&s->share_lock);
+}
+
+int homid_share_retry_ms(struct homid_server *s, struct homid_share *sh)
+{
+    pthread_mutex_lock(&s->share_lock);
+    int w = sh->waiting;
+    pthread_mutex_unlock(&s->share_lock);
+    return w ? RETRY_MS : -1;
+}
+
+int homid_share_admit(struct homid_server *s, struct homid_share *sh, uint64_t len, uint32_t queued)
 {
     pthread_mutex_lock(&s->share_lock);
     int ok = 1;
-    if (sh->inflight && s->lim.inflight) { /* inflight 0: no budget */
-        uint64_t budget = s->lim.inflight;
-        uint64_t share = budget * sh->weight / (s->active_weight ? s->active_weight : 1);
-        ok = sh->inflight + len <= share && s->inflight + len <= budget;
+    if (s->lim.inflight) { /* inflight 0: no budget, no gate */
+        uint64_t floor = vt_floor(s, sh);
+        if (!busy(sh) && floor != UINT64_MAX && sh->vtime < floor)
+            sh->vtime = floor; /* back from idle: level with the busy ones */
+        ok = floor == UINT64_MAX || sh->vtime <= floor + VT_LEAD;
+        if (ok && sh->inflight) {
+            uint64_t budget = s->lim.inflight;
+            uint64_t share = budget * sh->weight / (s->active_weight ? s->active_weight : 1);
+            ok = sh->inflight + len <= share && s->inflight + len <= budget;
+        }
+        if (ok) sh->vtime += len * VT_SCALE / (sh->weight ? sh->weight : 1);
     }
+    sh->queued = ok ? queued - 1 : queued;
     if (ok) {
         if (!sh->inflight) s->active_weight += sh->weight;
         sh->inflight += len;
         s->inflight += len;
-    } else if (!sh->waiting) {
-        sh->waiting = 1;
-        sh->wnext = s->waiters;
-        s->waiters = sh;
+        sh->backlog = 0;
+    } else {
+        sh->backlog = 1;
+        if (!sh->waiting) {
+            sh->waiting = 1;
+            sh->wnext = s->waiters;
+            s->waiters = sh;
+        }
     }
     pthread_mutex_unlock(&s->share_lock);
     return ok;
@@ -143,11 +194,19 @@ void homid_share_forget(struct homid_server *s, struct homid_share *sh)
             *pp = sh->wnext;
             break;
         }
+    for (struct homid_share **pp = &s->shares; *pp; pp = &(*pp)->anext)
+        if (*pp == sh) {
+            *pp = sh->anext;
+            break;
+        }
     sh->waiting = 0;
+    sh->backlog = 0;
+    sh->queued = 0;
     if (sh->inflight) {
         s->active_weight -= sh->weight;
         s->inflight -= sh->inflight < s->inflight ? sh->inflight : s->inflight;
         sh->inflight = 0;
     }
+    if (s->waiters) wake_all(s); /* it may have been the one they waited for */
     pthread_mutex_unlock(&s->share_lock);
 }

@@ -635,8 +635,8 @@ static void test_fair(void)
     CHECK(r[0][3] <= factor * base, "p99 under the flood %.1f us > %.0f x %.1f us", r[0][3], factor,
           base);
 
-    /* two floods, weights 1 (user a) and 4 (user b) at 8 MiB in flight: each
-     * gets its weight's share of the budget */
+    /* two floods, weights 1 (user a) and 4 (user b) at 8 MiB in flight: the
+     * virtual-time gate gives each bytes in the ratio of its weight */
     const char *small[] = {"--inflight", "8", NULL};
     homid_start(small);
     char out[16384], ua_s[16], ub_s[16];
