@@ -89,4 +89,7 @@ void lyr_hints_report(const lyr_file *f, MPI_Info info)
             bytes += s.path[p].bytes;
     snprintf(val, sizeof val, "%llu", (unsigned long long)bytes);
     PMPI_Info_set(info, "homi_served_bytes", val);
+    bytes = f->wfile && homi_file_stats(f->wfile, &s) == HOMI_OK ? s.write_bytes : 0;
+    snprintf(val, sizeof val, "%llu", (unsigned long long)bytes);
+    PMPI_Info_set(info, "homi_written_bytes", val);
 }

@@ -46,11 +46,17 @@ typedef struct lyr_view {
  * own handle fh, which keys this record. */
 typedef struct lyr_file {
     MPI_File fh;
-    MPI_Comm comm;        /* duplicate of the open's communicator (engine)   */
-    char *path;           /* file name as the MPI library got it            */
-    homi_config *cfg;     /* engine hints                                    */
-    homi_engine *eng;     /* shared engine (homi_engine_acquire)             */
-    homi_file *file;      /* NULL: write-only open, nothing read by HOMI     */
+    MPI_Comm comm;         /* duplicate of the open's communicator (engine)   */
+    char *path;            /* file name as the MPI library got it            */
+    homi_config *cfg;      /* engine hints                                    */
+    homi_engine *eng;      /* shared engine (homi_engine_acquire)             */
+    homi_file *file;       /* NULL: write-only open, nothing read by HOMI     */
+    int amode;             /* the open's access mode                          */
+    homi_file *wfile;      /* opened for writing on the first write HOMI serves */
+    int wfile_err;         /* that open failed: the MPI library writes         */
+    pthread_mutex_t wlock; /* the write bounce buffer                        */
+    void *wbounce;         /* short pieces gathered here (write.c)            */
+    homi_mem_kind wbounce_kind;
     homi_coll *coll;      /* collective state                                */
     homi_coll_opts copts; /* collective hints                                */
     int cb_nodes_set;
@@ -117,6 +123,11 @@ int lyr_read(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count coun
 /* Can this read be served by HOMI (view, atomic mode, datatype)? */
 int lyr_can_read(lyr_file *f, MPI_Datatype datatype);
 
+/* Writes served by HOMI (write.c): as lyr_read.  Device buffers by default;
+ * HOMI_MPIIO_WRITES=all: any buffer, =none: never.  -1: not served. */
+int lyr_write(lyr_file *f, int indiv, MPI_Offset where, const void *buf, MPI_Count count,
+              MPI_Datatype datatype, int coll, MPI_Status *status);
+
 /* Device memory (stage.c): a host copy of the bytes count x datatype spans
  * when buf is CUDA device memory; NULL otherwise (*host = buf).  After a
  * read into *host, lyr_stage_back copies to the device and frees. */
@@ -136,6 +147,10 @@ int lyr_split_end(MPI_File fh, int op, int write, void *buf, MPI_Status *st);
 /* A write through the MPI library, a device buffer staged (write_api.c). */
 int lyr_write_blocking(lyr_file *f, MPI_File fh, int op, MPI_Offset off, const void *buf,
                        MPI_Count cnt, MPI_Datatype t, MPI_Status *st);
+
+/* A split collective write HOMI serves (write_api.c); -1: not served. */
+int lyr_split_write(lyr_file *f, int op, MPI_Offset off, const void *buf, MPI_Count cnt,
+                    MPI_Datatype t, MPI_Status *st);
 
 /* Status with exact byte counts. */
 void lyr_status_bytes(MPI_Status *st, int64_t bytes);

@@ -14,16 +14,20 @@ static void file_free(lyr_file *f)
 {
     if (!f) return;
     if (f->coll) homi_coll_free(f->coll);
-    if (f->file) {
-        homi_stats s;
-        if (homi_file_stats(f->file, &s) == HOMI_OK) lyr_stats_add(&s);
-        homi_close(f->file);
-    }
+    homi_file *h[2] = {f->file, f->wfile};
+    for (int i = 0; i < 2; i++)
+        if (h[i]) {
+            homi_stats s;
+            if (homi_file_stats(h[i], &s) == HOMI_OK) lyr_stats_add(&s);
+            homi_close(h[i]);
+        }
+    if (f->wbounce) homi_mem_free(f->wbounce_kind, f->wbounce);
     if (f->eng) homi_engine_release(f->eng);
     if (f->comm != MPI_COMM_NULL) PMPI_Comm_free(&f->comm);
     lyr_flat_put(f->view.ftype);
     homi_config_free(f->cfg);
     pthread_mutex_destroy(&f->lock);
+    pthread_mutex_destroy(&f->wlock);
     free(f->path);
     free(f);
 }
@@ -40,6 +44,7 @@ static lyr_file *file_new(const char *path, int *err)
     }
     f->comm = MPI_COMM_NULL;
     pthread_mutex_init(&f->lock, NULL);
+    pthread_mutex_init(&f->wlock, NULL);
     homi_coll_opts_default(&f->copts);
     f->view.disp = 0;
     f->view.etype_size = 1;
@@ -111,6 +116,7 @@ int MPI_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info info,
         return err;
     }
     f->fh = *fh;
+    f->amode = amode;
     PMPI_Comm_dup(comm, &f->comm);
     err = homi_side(f, amode);
     if (err && sel == LYR_SEL_ENV) {

@@ -77,6 +77,7 @@ int lyr_split_begin(MPI_File fh, int op, int write, MPI_Offset off, void *buf, M
     MPI_Status st;
     int err = -1;
     if (!write && op != LYR_ORDERED) err = lyr_read(f, op == LYR_ALL, off, buf, cnt, t, 1, &st);
+    if (write) err = lyr_split_write(f, op, off, buf, cnt, t, &st);
     if (err == -1) {
         int rc;
         void *host;

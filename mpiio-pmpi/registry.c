@@ -92,6 +92,9 @@ void lyr_stats_add(const homi_stats *s)
     totals.read_bytes += s->read_bytes;
     totals.errors += s->errors;
     totals.map_builds += s->map_builds;
+    totals.writes += s->writes;
+    totals.write_bytes += s->write_bytes;
+    totals.staged_write_bytes += s->staged_write_bytes;
     totals.staged_bytes += s->staged_bytes;
     totals.nvme_cmds += s->nvme_cmds;
     totals.daemon_bytes += s->daemon_bytes;
@@ -117,6 +120,11 @@ void lyr_stats_report(void)
     fprintf(stderr, "homi_mpiio: rank %d served %llu bytes (%llu reads, %llu staged to GPU)\n",
             rank, (unsigned long long)all, (unsigned long long)totals.reads,
             (unsigned long long)totals.staged_bytes);
+    if (totals.writes)
+        fprintf(stderr,
+                "homi_mpiio: rank %d wrote %llu bytes (%llu writes, %llu staged from GPU)\n", rank,
+                (unsigned long long)totals.write_bytes, (unsigned long long)totals.writes,
+                (unsigned long long)totals.staged_write_bytes);
     pthread_mutex_unlock(&reg_lock);
 }
 

@@ -1,6 +1,8 @@
-/* write_api.c - the MPI_File_write* entry points: always the MPI library's
- * work.  For files HOMI serves, a device buffer is first copied to host
- * memory (the MPI library need not be CUDA-aware); nonblocking and split
+/* write_api.c - the MPI_File_write* entry points.  For files HOMI serves,
+ * writes from device memory at the individual pointer or an explicit offset
+ * (blocking, nonblocking, split collective) go to lyr_write (write.c); the
+ * rest are the MPI library's work, a device buffer first copied to host
+ * memory (the MPI library need not be CUDA-aware).  Nonblocking and split
  * writes from device memory complete inside the call.  HOMI's extent map
  * of the file notices the change by itself (inotify watch and stat check in
  * libhomi), so no read returns stale blocks. */
@@ -22,10 +24,27 @@ int lyr_write_blocking(lyr_file *f, MPI_File fh, int op, MPI_Offset off, const v
     return err;
 }
 
+/* HOMI's write for the access kinds it serves; -1: the MPI library's */
+static int homi_wr(lyr_file *f, int op, MPI_Offset off, const void *buf, MPI_Count cnt,
+                   MPI_Datatype t, MPI_Status *st)
+{
+    if (!f || op == LYR_SHARED || op == LYR_ORDERED) return -1;
+    return lyr_write(f, op == LYR_INDIV || op == LYR_ALL, off, buf, cnt, t,
+                     op == LYR_ALL || op == LYR_AT_ALL, st);
+}
+
+int lyr_split_write(lyr_file *f, int op, MPI_Offset off, const void *buf, MPI_Count cnt,
+                    MPI_Datatype t, MPI_Status *st)
+{
+    return homi_wr(f, op, off, buf, cnt, t, st);
+}
+
 static int wr(MPI_File fh, int op, MPI_Offset off, const void *buf, MPI_Count cnt, MPI_Datatype t,
               MPI_Status *st)
 {
-    return lyr_write_blocking(lyr_lookup(fh), fh, op, off, buf, cnt, t, st);
+    lyr_file *f = lyr_lookup(fh);
+    int err = homi_wr(f, op, off, buf, cnt, t, st);
+    return err != -1 ? err : lyr_write_blocking(f, fh, op, off, buf, cnt, t, st);
 }
 
 static int iwr(MPI_File fh, int op, MPI_Offset off, const void *buf, MPI_Count cnt, MPI_Datatype t,
@@ -33,6 +52,15 @@ static int iwr(MPI_File fh, int op, MPI_Offset off, const void *buf, MPI_Count c
 {
     lyr_file *f = lyr_lookup(fh);
     if (!f) return lyr_pmpi_iwrite(fh, op, off, buf, cnt, t, rq);
+    MPI_Status hs;
+    int herr = homi_wr(f, op, off, buf, cnt, t, &hs);
+    if (herr != -1) {
+        if (herr != MPI_SUCCESS) {
+            *rq = MPI_REQUEST_NULL;
+            return herr;
+        }
+        return lyr_request_done(&hs, MPI_SUCCESS, rq);
+    }
     int rc;
     void *host;
     void *stage = lyr_stage_in(buf, cnt, t, 0, &host, &rc);

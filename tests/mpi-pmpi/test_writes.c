@@ -1,0 +1,364 @@
+/* test_writes.c - writes HOMI serves in libhomi_mpiio, byte for byte
+ * against the MPI library's own writes: two files start identical (random
+ * data with a hole); every case writes the same bytes with the same view
+ * into both, one through HOMI (hint homi=enable) and one through the MPI
+ * library (homi=disable); after each case the two files must be equal and
+ * the counts the same.  Views: contiguous unaligned, extending the file,
+ * interleaved vector with gaps that must keep the file's bytes, 2-D and
+ * 3-D subarrays (strided memory type), indexed, struct with holes, pieces
+ * over 1 MiB; operations: write_at, write (individual pointer, two calls),
+ * write_at_all, write_all (two calls), iwrite_at, iwrite_at_all, split
+ * write_all_begin/end.  Cases overwrite earlier cases' bytes.  At the end
+ * the file is read back through HOMI (stale extent maps would show) and
+ * every rank must have written through HOMI (homi_written_bytes).
+ *
+ * usage: test_writes [gpu]
+ *   (none): host buffers, HOMI_MPIIO_WRITES=all (HOMI writes every buffer)
+ *   gpu   : CUDA device buffers, the default HOMI_MPIIO_WRITES=device (77
+ *           without a GPU); the reference writes the same bytes from host
+ *           memory */
+#include <mpi.h>
+
+#include "homi_test.h"
+
+static int rank, nprocs, gpu;
+static char path_h[4200], path_r[4200];
+static MPI_File fh, fr;
+
+enum { W_AT, W_INDIV, W_AT_ALL, W_ALL, W_IAT, W_IAT_ALL, W_SPLIT, NOPS };
+static const char *op_name[] = {"write_at",  "write x2",      "write_at_all",   "write_all x2",
+                                "iwrite_at", "iwrite_at_all", "write_all_begin"};
+
+struct wcase {
+    const char *name;
+    MPI_Offset disp;
+    MPI_Datatype etype, ftype, mtype;
+    int count;
+    MPI_Offset at;
+};
+
+static int check_mpi(int err, const char *what)
+{
+    if (err == MPI_SUCCESS) return 0;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len;
+    MPI_Error_string(err, msg, &len);
+    CHECK(0, "%s: %s", what, msg);
+    return 1;
+}
+
+static size_t span_of(MPI_Datatype t, int count)
+{
+    MPI_Aint lb, ext, tlb, text;
+    MPI_Type_get_extent(t, &lb, &ext);
+    MPI_Type_get_true_extent(t, &tlb, &text);
+    return (size_t)(ext * (count - 1) + tlb + text);
+}
+
+/* one operation on one file; returns the bytes its status reports */
+static long long do_write(MPI_File f, const struct wcase *c, int op, const void *buf)
+{
+    MPI_Status st;
+    MPI_Request rq;
+    MPI_Count n = 0, n2 = 0;
+    int err = MPI_SUCCESS, half = c->count / 2;
+    MPI_Aint lb, ext;
+    MPI_Type_get_extent(c->mtype, &lb, &ext);
+    const char *second = (const char *)buf + (size_t)half * (size_t)ext;
+    switch (op) {
+    case W_AT: err = MPI_File_write_at(f, c->at, buf, c->count, c->mtype, &st); break;
+    case W_AT_ALL: err = MPI_File_write_at_all(f, c->at, buf, c->count, c->mtype, &st); break;
+    case W_IAT:
+        err = MPI_File_iwrite_at(f, c->at, buf, c->count, c->mtype, &rq);
+        if (!err) err = MPI_Wait(&rq, &st);
+        break;
+    case W_IAT_ALL:
+        err = MPI_File_iwrite_at_all(f, c->at, buf, c->count, c->mtype, &rq);
+        if (!err) err = MPI_Wait(&rq, &st);
+        break;
+    case W_SPLIT:
+        MPI_File_seek(f, c->at, MPI_SEEK_SET);
+        err = MPI_File_write_all_begin(f, buf, c->count, c->mtype);
+        if (!err) err = MPI_File_write_all_end(f, buf, &st);
+        break;
+    case W_INDIV:
+    case W_ALL:
+        MPI_File_seek(f, c->at, MPI_SEEK_SET);
+        err = op == W_INDIV ? MPI_File_write(f, buf, half, c->mtype, &st)
+                            : MPI_File_write_all(f, buf, half, c->mtype, &st);
+        if (!err) MPI_Get_elements_x(&st, MPI_BYTE, &n2);
+        if (!err)
+            err = op == W_INDIV ? MPI_File_write(f, second, c->count - half, c->mtype, &st)
+                                : MPI_File_write_all(f, second, c->count - half, c->mtype, &st);
+        break;
+    }
+    if (check_mpi(err, op_name[op])) return -1;
+    MPI_Get_elements_x(&st, MPI_BYTE, &n);
+    return (long long)(n + n2);
+}
+
+static char *read_all(const char *p, size_t *len)
+{
+    int fd = open(p, O_RDONLY);
+    REQUIRE(fd >= 0, "open %s", p);
+    struct stat s;
+    fstat(fd, &s);
+    *len = (size_t)s.st_size;
+    char *b = malloc(*len + 1);
+    REQUIRE(t_pread_ref(fd, b, *len, 0) == (ssize_t)*len, "read %s", p);
+    close(fd);
+    return b;
+}
+
+/* rank 0: the two files are equal */
+static void compare_files(const char *what)
+{
+    MPI_File_sync(fh);
+    MPI_File_sync(fr);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        size_t lh, lr;
+        char *h = read_all(path_h, &lh), *r = read_all(path_r, &lr);
+        CHECK(lh == lr, "%s: file size %zu through HOMI, %zu through the MPI library", what, lh,
+              lr);
+        size_t n = lh < lr ? lh : lr, bad = 0, first = n;
+        for (size_t i = 0; i < n; i++)
+            if (h[i] != r[i]) {
+                bad++;
+                if (first == n) first = i;
+            }
+        CHECK(bad == 0, "%s: %zu bytes differ, the first at %zu", what, bad, first);
+        free(h);
+        free(r);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
+static void run_case(struct wcase *c)
+{
+    size_t len = span_of(c->mtype, c->count);
+    char *src = malloc(len);
+    t_fill_random(src, len);
+    void *dev = NULL;
+    if (gpu) {
+        REQUIRE(homi_mem_alloc(HOMI_MEM_DEVICE, -1, len, &dev) == 0, "cudaMalloc");
+        const void *s = src;
+        REQUIRE(homi_mem_copyv(1, &dev, &s, &len, -1) == 0, "copy to the device");
+    }
+    for (int op = 0; op < NOPS; op++) {
+        char what[160];
+        snprintf(what, sizeof what, "%s, %s", c->name, op_name[op]);
+        t_context = what;
+        for (int k = 0; k < 2; k++) {
+            MPI_File f = k ? fr : fh;
+            check_mpi(MPI_File_set_view(f, c->disp, c->etype, c->ftype ? c->ftype : c->etype,
+                                        "native", MPI_INFO_NULL),
+                      "set_view");
+        }
+        /* new bytes for each operation: the file's earlier bytes are overwritten */
+        src[0] ^= (char)(op + 1);
+        if (dev) {
+            const void *s = src;
+            size_t one = 1;
+            homi_mem_copyv(1, &dev, &s, &one, -1);
+        }
+        long long nh = do_write(fh, c, op, dev ? dev : src);
+        long long nr = do_write(fr, c, op, src);
+        CHECK(nh == nr, "count %lld through HOMI, %lld through the MPI library", nh, nr);
+        compare_files(what);
+        t_bail_if_many();
+    }
+    if (dev) homi_mem_free(HOMI_MEM_DEVICE, dev);
+    free(src);
+}
+
+static void run_cases(MPI_Offset fsize)
+{
+    struct wcase c;
+    int P = nprocs;
+
+    c = (struct wcase){"contiguous", 0, MPI_BYTE, 0, MPI_BYTE, 300001, 0};
+    c.at = (MPI_Offset)rank * 300001 + 17;
+    run_case(&c);
+
+    c = (struct wcase){"extending the file", 0, MPI_BYTE, 0, MPI_BYTE, 4000, 0};
+    c.at = fsize - 1000 + (MPI_Offset)rank * 5000;
+    run_case(&c);
+
+    /* ints interleaved between ranks, with gaps no rank writes */
+    /* (ending inside the first tile: the next tile would start on another
+     * rank's last block, the vector's extent has no trailing gap) */
+    c = (struct wcase){"vector with gaps", (MPI_Offset)rank * 40, MPI_INT, 0, MPI_INT, 9997, 3};
+    MPI_Type_vector(1000, 10, 10 * P + 7, MPI_INT, &c.ftype);
+    MPI_Type_commit(&c.ftype);
+    run_case(&c);
+    MPI_Type_free(&c.ftype);
+
+    int dims2[2] = {0, 0};
+    MPI_Dims_create(P, 2, dims2);
+    {
+        int gs[2] = {512, 300}, ss[2], st[2];
+        int co[2] = {rank / dims2[1], rank % dims2[1]};
+        for (int d = 0; d < 2; d++) {
+            ss[d] = gs[d] / dims2[d];
+            st[d] = co[d] * ss[d];
+        }
+        c = (struct wcase){"subarray 2-D", 4096, MPI_INT, 0, MPI_INT, ss[0] * ss[1], 0};
+        MPI_Type_create_subarray(2, gs, ss, st, MPI_ORDER_C, MPI_INT, &c.ftype);
+        MPI_Type_commit(&c.ftype);
+        run_case(&c);
+        MPI_Type_free(&c.ftype);
+    }
+
+    int dims3[3] = {0, 0, 0};
+    MPI_Dims_create(P, 3, dims3);
+    {
+        int gs[3] = {40, 50, 60}, ss[3], st[3];
+        int co[3] = {rank / (dims3[1] * dims3[2]), (rank / dims3[2]) % dims3[1], rank % dims3[2]};
+        for (int d = 0; d < 3; d++) {
+            ss[d] = gs[d] / dims3[d];
+            st[d] = co[d] * ss[d];
+        }
+        c = (struct wcase){"subarray 3-D, strided memory", 100, MPI_INT, 0, 0, 1, 0};
+        MPI_Type_create_subarray(3, gs, ss, st, MPI_ORDER_C, MPI_INT, &c.ftype);
+        MPI_Type_commit(&c.ftype);
+        int n = ss[0] * ss[1] * ss[2];
+        MPI_Type_vector(n / ss[2], ss[2], ss[2] + 3, MPI_INT, &c.mtype);
+        MPI_Type_commit(&c.mtype);
+        c.count = 1;
+        run_case(&c);
+        MPI_Type_free(&c.mtype);
+        MPI_Type_free(&c.ftype);
+    }
+
+    {
+        int bl[64], dp[64], tot = 0, pos = 0;
+        for (int i = 0; i < 64; i++) {
+            bl[i] = 1 + (i * 37 + rank * 11) % 200;
+            dp[i] = pos;
+            pos += bl[i] + 1 + (i * 53) % 300;
+            tot += bl[i];
+        }
+        /* ranks' tiles apart (a tile spans at most 64 x 501 ints): the
+         * result of two ranks writing the same bytes is undefined */
+        c = (struct wcase){
+            "indexed", (MPI_Offset)rank * 4 * 64 * 501 * 4 + 5, MPI_INT, 0, MPI_INT, 0, 7};
+        MPI_Type_indexed(64, bl, dp, MPI_INT, &c.ftype);
+        MPI_Type_commit(&c.ftype);
+        c.count = 3 * tot;
+        run_case(&c);
+        MPI_Type_free(&c.ftype);
+    }
+
+    {
+        int bl[3] = {3, 2, 5};
+        MPI_Aint dp[3] = {0, 24, 64};
+        MPI_Datatype ty[3] = {MPI_INT, MPI_DOUBLE, MPI_INT}, s;
+        MPI_Type_create_struct(3, bl, dp, ty, &s);
+        c = (struct wcase){
+            "struct with holes", (MPI_Offset)rank * 96, MPI_BYTE, 0, MPI_BYTE, 0, 11};
+        MPI_Type_create_resized(s, 0, 96 * P, &c.ftype);
+        MPI_Type_free(&s);
+        MPI_Type_commit(&c.ftype);
+        c.count = 48 * 2000 - 11;
+        run_case(&c);
+        MPI_Type_free(&c.ftype);
+    }
+
+    /* pieces of 1.5 MiB (written straight from the buffer), interleaved */
+    c = (struct wcase){
+        "1.5 MiB pieces", (MPI_Offset)rank * (3 << 19), MPI_BYTE, 0, MPI_BYTE, 3 << 20, 0};
+    MPI_Type_vector(2, 3 << 19, (3 << 19) * P + 4096, MPI_BYTE, &c.ftype);
+    MPI_Type_commit(&c.ftype);
+    run_case(&c);
+    MPI_Type_free(&c.ftype);
+}
+
+static MPI_File open_one(const char *p, const char *homi)
+{
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "homi", homi);
+    MPI_File f;
+    int err = MPI_File_open(MPI_COMM_WORLD, p, MPI_MODE_RDWR, info, &f);
+    MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open %s (homi=%s)", p, homi);
+    return f;
+}
+
+static long long info_ll(MPI_File f, const char *key)
+{
+    MPI_Info info;
+    char v[64] = "";
+    int flag = 0;
+    MPI_File_get_info(f, &info);
+    MPI_Info_get(info, key, sizeof v - 1, v, &flag);
+    MPI_Info_free(&info);
+    return flag ? atoll(v) : -1;
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &nprocs);
+    gpu = argc > 1 && !strcmp(argv[1], "gpu");
+    if (gpu && !homi_cuda_available()) {
+        if (rank == 0) printf("SKIP: no usable CUDA GPU (gpu variant)\n");
+        MPI_Finalize();
+        return 77;
+    }
+    if (!gpu) setenv("HOMI_MPIIO_WRITES", "all", 1);
+    MPI_Offset fsize = (3 << 20) + 777;
+    if (rank == 0) {
+        t_seed_from_env(7);
+        const char *dir = t_make_tmpdir("pmpi-writes");
+        t_path(path_h, sizeof path_h, dir, "homi");
+        t_path(path_r, sizeof path_r, dir, "ref");
+        char *b = malloc((size_t)fsize);
+        t_fill_random(b, (size_t)fsize);
+        for (int k = 0; k < 2; k++) { /* data, a hole at [1 MiB, 2 MiB), data */
+            int fd = open(k ? path_r : path_h, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+            REQUIRE(fd >= 0, "create");
+            t_pwrite_all(fd, b, 1 << 20, 0);
+            t_pwrite_all(fd, b + (2 << 20), (size_t)fsize - (2 << 20), 2 << 20);
+            close(fd);
+        }
+        free(b);
+    }
+    MPI_Bcast(path_h, sizeof path_h, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(path_r, sizeof path_r, MPI_CHAR, 0, MPI_COMM_WORLD);
+    fh = open_one(path_h, "enable");
+    fr = open_one(path_r, "disable");
+    REQUIRE(info_ll(fh, "homi_served_bytes") >= 0, "the HOMI handle is not libhomi_mpiio's");
+    run_cases(fsize);
+
+    t_context = "served";
+    long long w = info_ll(fh, "homi_written_bytes");
+    CHECK(w > 0, "rank %d: HOMI wrote %lld bytes (homi_written_bytes)", rank, w);
+    if (rank == 0) printf("rank 0: HOMI (libhomi_mpiio) wrote %lld bytes\n", w);
+
+    /* read back through HOMI's own handle: what it reads is the file */
+    t_context = "read back through HOMI";
+    MPI_File_set_view(fh, 0, MPI_BYTE, MPI_BYTE, "native", MPI_INFO_NULL);
+    if (rank == 0) {
+        size_t lr;
+        char *r = read_all(path_r, &lr), *h = malloc(lr + 1);
+        MPI_Status st;
+        int err = MPI_File_read_at(fh, 0, h, (int)lr, MPI_BYTE, &st);
+        MPI_Count n = 0;
+        MPI_Get_elements_x(&st, MPI_BYTE, &n);
+        CHECK(!err && n == (MPI_Count)lr && !memcmp(h, r, lr),
+              "reading the written file through HOMI: %lld of %zu bytes, %s", (long long)n, lr,
+              memcmp(h, r, lr) ? "different" : "equal");
+        free(h);
+        free(r);
+    }
+    MPI_File_close(&fh);
+    MPI_File_close(&fr);
+    int bad = t_failures, allbad;
+    MPI_Allreduce(&bad, &allbad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Finalize();
+    if (rank == 0) return t_finish("test_writes") || allbad;
+    return allbad ? 1 : 0;
+}
