@@ -29,7 +29,13 @@
  * Cold (default): every rank drops the file from the page cache
  * (posix_fadvise DONTNEED) before each timed run.  --warm: the file is
  * read once (not timed) and left in the page cache.  --gpus N: rank r's
- * buffer is on GPU r % N (default: every rank on the current GPU). */
+ * buffer is on GPU r % N (default: every rank on the current GPU).
+ * --write (issue 22): a checkpoint instead: each rank's part, filled with
+ * the file's formula in its GPU buffer, is written with MPI_File_write_all
+ * into a new file (removed first): homi from the device buffer (through
+ * libhomi_mpiio or ad_homi), host after a cudaMemcpy to pinned memory;
+ * timed without and with MPI_File_sync; every element read back (pread)
+ * and checked after each run. */
 #include <fcntl.h>
 #include <mpi.h>
 #include <stdint.h>
@@ -210,6 +216,98 @@ static uint64_t parse_size(const char *s)
     return (uint64_t)(v * (double)m);
 }
 
+/* --write: the part's values in host (and device) memory */
+static void fill(const struct part *pt, void *host, void *dbuf, int dev)
+{
+    float *h = host;
+    uint64_t k = 0;
+    for (size_t r = 0; r < pt->n; r++)
+        for (uint64_t e = 0; e < pt->r[r].len; e++)
+            h[k++] = (float)val(pt->r[r].start + e);
+    size_t bytes = k * 4;
+    const void *s = host;
+    if (dbuf && homi_mem_copyv(1, &dbuf, &s, &bytes, dev)) die("copy to the GPU");
+}
+
+/* --write: the file holds the formula at every element of the part */
+static uint64_t check_file(const char *file, const struct part *pt)
+{
+    int fd = open(file, O_RDONLY);
+    if (fd < 0) die("open for checking");
+    uint64_t bad = 0;
+    size_t cap = 1 << 22;
+    float *b = malloc(cap * 4);
+    for (size_t r = 0; r < pt->n; r++)
+        for (uint64_t e = 0; e < pt->r[r].len; e += cap) {
+            size_t n = pt->r[r].len - e < cap ? pt->r[r].len - e : cap;
+            if (pread(fd, b, n * 4, (off_t)((pt->r[r].start + e) * 4)) != (ssize_t)(n * 4)) {
+                bad += n;
+                continue;
+            }
+            for (size_t i = 0; i < n; i++)
+                bad += b[i] != (float)val(pt->r[r].start + e + i);
+        }
+    free(b);
+    close(fd);
+    return bad;
+}
+
+static void checkpoint(const char *file, MPI_Info info, MPI_Datatype ft, MPI_Datatype mt,
+                       uint64_t unit, const struct part *pt, void *host, void *dbuf, int dev,
+                       int gpu, int homi, uint64_t per_call, uint64_t maxcalls, int iters,
+                       const char *mode, const char *label, const char *decomp, int P, int rank)
+{
+    uint64_t n = pt->elems;
+    size_t bytes = n * 4;
+    fill(pt, host, gpu ? dbuf : NULL, dev);
+    for (int it = 0; it < iters; it++) {
+        if (rank == 0) unlink(file);
+        MPI_Barrier(MPI_COMM_WORLD);
+        MPI_File fh;
+        if (MPI_File_open(MPI_COMM_WORLD, file, MPI_MODE_CREATE | MPI_MODE_WRONLY, info, &fh))
+            die("MPI_File_open");
+        if (MPI_File_set_view(fh, 0, MPI_FLOAT, ft, "native", MPI_INFO_NULL))
+            die("MPI_File_set_view");
+        if (gpu) memset(host, 0, bytes); /* the host copy is made in the timed part */
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = now();
+        if (!homi && gpu) {
+            const void *s = dbuf;
+            if (homi_mem_copyv(1, &host, &s, &bytes, dev)) die("cudaMemcpy");
+        }
+        const char *src = homi && gpu ? dbuf : host;
+        int err = MPI_SUCCESS;
+        MPI_Status st;
+        for (uint64_t k = 0, at = 0; k < maxcalls && !err; k++) {
+            uint64_t cnt = at < n ? (n - at < per_call ? n - at : per_call) : 0;
+            err = MPI_File_write_all(fh, src + at * 4, (int)(cnt / unit), mt, &st);
+            at += cnt;
+        }
+        if (err) die("MPI_File_write_all failed");
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t = now() - t0;
+        if (MPI_File_sync(fh)) die("MPI_File_sync");
+        MPI_Barrier(MPI_COMM_WORLD);
+        double ts = now() - t0;
+        MPI_File_close(&fh);
+        uint64_t bad = check_file(file, pt), allbad = 0;
+        MPI_Reduce(&bad, &allbad, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        double all_bytes = 0, mine = (double)bytes;
+        MPI_Reduce(&mine, &all_bytes, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+        if (rank == 0) {
+            double gib = all_bytes / (1 << 30);
+            printf("%-6s write %-44s ranks %d  %.2f GiB  %.3f s  %.2f GiB/s  with sync %.3f s  "
+                   "%.2f GiB/s  %s  %s, %llu call(s)\n",
+                   mode, label, P, gib, t, gib / t, ts, gib / ts,
+                   allbad ? "WRONG DATA" : "verified", decomp, (unsigned long long)maxcalls);
+            printf("csv,%s,write,%s,%d,%.0f,%.4f,%.3f,%.4f,%.3f,%s,%s\n", mode, label, P, all_bytes,
+                   t, gib / t, ts, gib / ts, allbad ? "wrong" : "verified", decomp);
+            fflush(stdout);
+        }
+        if (allbad) MPI_Abort(MPI_COMM_WORLD, 3);
+    }
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -218,7 +316,7 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &P);
     const char *file = NULL, *mode = "homi", *label = "", *hints = "", *decomp = "subarray3d";
     uint64_t call_bytes = 0;
-    int create = 0, iters = 1, nogpu = 0, warm = 0, ngpus = 0;
+    int create = 0, iters = 1, nogpu = 0, warm = 0, ngpus = 0, wr = 0;
     int gs[3] = {2048, 1024, 1024}; /* 8 GiB of float32 */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--file") && i + 1 < argc)
@@ -237,6 +335,8 @@ int main(int argc, char **argv)
             nogpu = 1;
         else if (!strcmp(argv[i], "--warm"))
             warm = 1;
+        else if (!strcmp(argv[i], "--write"))
+            wr = 1;
         else if (!strcmp(argv[i], "--decomp") && i + 1 < argc)
             decomp = argv[++i];
         else if (!strcmp(argv[i], "--call-bytes") && i + 1 < argc)
@@ -322,7 +422,12 @@ int main(int argc, char **argv)
                call_bytes ? "--call-bytes" : "the whole part",
                gpu ? "GPU destination" : "host destination (smoke run)", warm ? "warm" : "cold",
                ngpus > 0 ? "ranks spread over GPUs" : "one GPU");
-    if (warm) { /* read the file once into the page cache (every rank a slice) */
+    if (wr) {
+        checkpoint(file, info, ft, mt, unit, &pt, host, dbuf, dev, gpu, homi, per_call, maxcalls,
+                   iters, mode, label, decomp, P, rank);
+        iters = 0;
+    }
+    if (warm && !wr) { /* read the file once into the page cache (every rank a slice) */
         int fd = open(file, O_RDONLY);
         if (fd < 0) die("open for warm-up");
         uint64_t fsz = total * 4, per = (fsz + P - 1) / P, lo = per * rank;

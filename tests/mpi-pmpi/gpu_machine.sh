@@ -4,8 +4,8 @@
 # that Open MPI's mpicc (mpiio-pmpi/build.sh) and the test programs, then
 # runs them with the layer preloaded (run_pmpi.sh): host buffers, CUDA
 # device buffers with several ranks sharing GPU 0 (reads land in device
-# memory; writes from device memory are staged through host memory before
-# Open MPI sees them), selection by HOMI_MPIIO_PATHS, bad input.  Every test
+# memory; writes from device memory are HOMI's, test_writes compares them
+# with Open MPI's own writes), selection by HOMI_MPIIO_PATHS, bad input.  Every test
 # compares every byte with Open MPI's own reads (device data copied back)
 # and checks that HOMI served the reads (per-path statistics).
 #
@@ -30,6 +30,7 @@ cc=(mpicc -std=c11 -D_GNU_SOURCE -O2 -Wall -Werror -I"$ROOT/include" -I"$ROOT/te
 libs=(-L"$BUILD/src" -lhomi -lpthread -ldl -Wl,-rpath,"$BUILD/src")
 "${cc[@]}" "$ROOT/tests/mpi/test_mpiio.c" "${libs[@]}" -o "$out/test_mpiio" || exit 1
 "${cc[@]}" "$HERE/test_bad_input.c" "${libs[@]}" -o "$out/test_bad_input" || exit 1
+"${cc[@]}" "$HERE/test_writes.c" "${libs[@]}" -o "$out/test_writes" || exit 1
 export HOMI_LIBDIR=$BUILD/src HOMI_PMPI_EXPECT_SERVED=1 HOMI_MPI_TIMEOUT=600
 fails=0
 run() { # label np program args...
@@ -54,5 +55,9 @@ done
 run "test_mpiio env gpu pmpi (HOMI_MPIIO_PATHS), 4 ranks" 4 "$out/test_mpiio" env gpu pmpi
 run "test_mpiio prefix gpu pmpi, 3 ranks" 3 "$out/test_mpiio" prefix gpu pmpi
 run "test_bad_input, 3 ranks" 3 "$out/test_bad_input"
+for np in 1 4; do
+  run "test_writes gpu (device buffers written by HOMI), $np ranks on GPU 0" "$np" "$out/test_writes" gpu
+done
+run "test_writes (host buffers, HOMI_MPIIO_WRITES=all), 4 ranks" 4 "$out/test_writes"
 echo "# $fails failed"
 [ "$fails" = 0 ]
