@@ -77,6 +77,7 @@ int lyr_err_homi(int rc, const char *what)
     case HOMI_ENOTSUP: cls = MPI_ERR_UNSUPPORTED_OPERATION; break;
     case HOMI_EHINT: cls = MPI_ERR_INFO_KEY; break;
     case HOMI_EHINTVAL: cls = MPI_ERR_INFO_VALUE; break;
+    case HOMI_ENOSPC: cls = MPI_ERR_NO_SPACE; break;
     default: break;
     }
     return lyr_err(cls, "%s: %s", what, homi_strerror(rc));

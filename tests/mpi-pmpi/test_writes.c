@@ -12,11 +12,15 @@
  * the file is read back through HOMI (stale extent maps would show) and
  * every rank must have written through HOMI (homi_written_bytes).
  *
- * usage: test_writes [gpu]
+ * usage: test_writes [gpu] | full DIR
  *   (none): host buffers, HOMI_MPIIO_WRITES=all (HOMI writes every buffer)
  *   gpu   : CUDA device buffers, the default HOMI_MPIIO_WRITES=device (77
  *           without a GPU); the reference writes the same bytes from host
- *           memory */
+ *           memory
+ *   full  : DIR is a small file system (tests/fs/loop_fs.sh): every rank
+ *           writes 40 MiB through HOMI until it is full; a rank that fails
+ *           must get MPI_ERR_NO_SPACE, its count must be bytes that are in
+ *           the file, and a file written before must be intact */
 #include <mpi.h>
 
 #include "homi_test.h"
@@ -297,11 +301,86 @@ static long long info_ll(MPI_File f, const char *key)
     return flag ? atoll(v) : -1;
 }
 
+/* full DIR: writes that fill the file system */
+static int full(const char *dir)
+{
+    setenv("HOMI_MPIIO_WRITES", "all", 1);
+    t_context = "full file system";
+    char keep[4200], big[4200];
+    snprintf(keep, sizeof keep, "%s/keep", dir);
+    snprintf(big, sizeof big, "%s/big", dir);
+    enum { KEEP = 1 << 20, PART = 40 << 20 };
+    char *kb = malloc(KEEP), *src = malloc(PART), *back = malloc(PART);
+    t_fill_random(kb, KEEP);
+    MPI_Bcast(kb, KEEP, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+        int fd = open(keep, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        REQUIRE(fd >= 0, "create %s", keep);
+        t_pwrite_all(fd, kb, KEEP, 0);
+        fsync(fd);
+        close(fd);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    t_fill_random(src, PART);
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "homi", "enable");
+    MPI_File f;
+    int err = MPI_File_open(MPI_COMM_WORLD, big, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &f);
+    MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open %s", big);
+    MPI_Status st;
+    MPI_Offset off = (MPI_Offset)rank * PART;
+    err = MPI_File_write_at_all(f, off, src, PART, MPI_BYTE, &st);
+    MPI_Count n = 0;
+    MPI_Get_elements_x(&st, MPI_BYTE, &n);
+    int cls = MPI_SUCCESS;
+    if (err) MPI_Error_class(err, &cls);
+    char msg[MPI_MAX_ERROR_STRING] = "";
+    int len = 0;
+    if (err) MPI_Error_string(err, msg, &len);
+    printf("rank %d: %s, %lld of %d bytes written%s%s\n", rank, err ? "error" : "no error",
+           (long long)n, PART, err ? ": " : "", msg);
+    CHECK(!err || cls == MPI_ERR_NO_SPACE, "error class %d, not MPI_ERR_NO_SPACE: %s", cls, msg);
+    CHECK(err || n == PART, "no error but %lld bytes", (long long)n);
+    CHECK(n >= 0 && n <= PART, "count %lld", (long long)n);
+    long long w = info_ll(f, "homi_written_bytes");
+    CHECK(w == n, "homi_written_bytes %lld, status %lld", w, (long long)n);
+    MPI_File_close(&f);
+    int fails = err != MPI_SUCCESS, anyfail = 0;
+    MPI_Allreduce(&fails, &anyfail, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (rank == 0) CHECK(anyfail > 0, "%d x 40 MiB fit in the small file system", nprocs);
+    /* what the count says was written is in the file */
+    int fd = open(big, O_RDONLY);
+    REQUIRE(fd >= 0, "open %s", big);
+    CHECK(t_pread_ref(fd, back, (size_t)n, off) == (ssize_t)n && !memcmp(back, src, (size_t)n),
+          "the %lld bytes counted are not all in the file", (long long)n);
+    close(fd);
+    MPI_Barrier(MPI_COMM_WORLD); /* every rank has checked before big goes */
+    if (rank == 0) {
+        fd = open(keep, O_RDONLY);
+        REQUIRE(fd >= 0, "open %s", keep);
+        CHECK(t_pread_ref(fd, back, KEEP, 0) == KEEP && !memcmp(back, kb, KEEP),
+              "a file written before was damaged");
+        close(fd);
+        unlink(big);
+    }
+    free(kb);
+    free(src);
+    free(back);
+    int bad = t_failures, allbad;
+    MPI_Allreduce(&bad, &allbad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Finalize();
+    if (rank == 0) return t_finish("test_writes full") || allbad;
+    return allbad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nprocs);
+    if (argc > 2 && !strcmp(argv[1], "full")) return full(argv[2]);
     gpu = argc > 1 && !strcmp(argv[1], "gpu");
     if (gpu && !homi_cuda_available()) {
         if (rank == 0) printf("SKIP: no usable CUDA GPU (gpu variant)\n");
