@@ -46,19 +46,18 @@ typedef struct lyr_view {
  * own handle fh, which keys this record. */
 typedef struct lyr_file {
     MPI_File fh;
-    MPI_Comm comm;         /* duplicate of the open's communicator (engine)   */
-    char *path;            /* file name as the MPI library got it            */
-    homi_config *cfg;      /* engine hints                                    */
-    homi_engine *eng;      /* shared engine (homi_engine_acquire)             */
-    homi_file *file;       /* NULL: write-only open, nothing read by HOMI     */
-    int amode;             /* the open's access mode                          */
-    homi_file *wfile;      /* opened for writing on the first write HOMI serves */
-    int wfile_err;         /* that open failed: the MPI library writes         */
-    pthread_mutex_t wlock; /* the write bounce buffer                        */
-    void *wbounce;         /* short pieces gathered here (write.c)            */
-    homi_mem_kind wbounce_kind;
-    homi_coll *coll;      /* collective state                                */
-    homi_coll_opts copts; /* collective hints                                */
+    MPI_Comm comm;             /* duplicate of the open's communicator (engine)   */
+    char *path;                /* file name as the MPI library got it            */
+    homi_config *cfg;          /* engine hints                                    */
+    homi_engine *eng;          /* shared engine (homi_engine_acquire)             */
+    homi_file *file;           /* NULL: write-only open, nothing read by HOMI     */
+    int amode;                 /* the open's access mode                          */
+    homi_file *wfile;          /* opened for writing on the first write HOMI serves */
+    int wfile_err;             /* that open failed: the MPI library writes         */
+    pthread_mutex_t wlock;     /* the write bounce buffer                        */
+    homi_coll_wbounce wbounce; /* short pieces gathered here (write.c)     */
+    homi_coll *coll;           /* collective state                                */
+    homi_coll_opts copts;      /* collective hints                                */
     int cb_nodes_set;
     int atomic;           /* MPI_File_set_atomicity(.., 1): MPI library reads */
     pthread_mutex_t lock; /* view and split-collective state                */

@@ -21,7 +21,7 @@ static void file_free(lyr_file *f)
             if (homi_file_stats(h[i], &s) == HOMI_OK) lyr_stats_add(&s);
             homi_close(h[i]);
         }
-    if (f->wbounce) homi_mem_free(f->wbounce_kind, f->wbounce);
+    homi_coll_wbounce_free(&f->wbounce);
     if (f->eng) homi_engine_release(f->eng);
     if (f->comm != MPI_COMM_NULL) PMPI_Comm_free(&f->comm);
     lyr_flat_put(f->view.ftype);

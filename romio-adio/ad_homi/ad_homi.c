@@ -111,6 +111,7 @@ int ADIOI_HOMI_Err_homi(const char *where, int line, int rc, const char *what)
     case HOMI_ENOTSUP: cls = MPI_ERR_UNSUPPORTED_OPERATION; break;
     case HOMI_EHINT: cls = MPI_ERR_INFO_KEY; break;
     case HOMI_EHINTVAL: cls = MPI_ERR_INFO_VALUE; break;
+    case HOMI_ENOSPC: cls = MPI_ERR_NO_SPACE; break;
     default: break;
     }
     return ADIOI_HOMI_Err(where, line, cls, "(homi: %s: %s)", what, homi_strerror(rc));

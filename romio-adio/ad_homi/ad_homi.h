@@ -11,16 +11,18 @@
 
 /* Per-file state (fd->fs_ptr). */
 typedef struct ADIOI_HOMI_fs {
-    homi_config *cfg;     /* engine hints (homi_* keys known to libhomi)  */
-    homi_engine *eng;     /* shared engine (homi_engine_acquire)          */
-    homi_file *file;      /* libhomi handle of fd->filename               */
-    homi_coll *coll;      /* collective-read state (collective open only) */
-    homi_coll_opts copts; /* collective hints                            */
-    int cb_nodes_set;     /* cb_nodes given by the user                   */
-    int cb_nodes_user;    /* its value (ROMIO caps its own copy at one
-                             aggregator per host: cb_config_list)         */
-    int hint_err;         /* MPI error of a bad hint at open (ADIO_Open
-                           * drops SetInfo's error: Open returns it)      */
+    homi_config *cfg;          /* engine hints (homi_* keys known to libhomi)  */
+    homi_engine *eng;          /* shared engine (homi_engine_acquire)          */
+    homi_file *file;           /* libhomi handle of fd->filename               */
+    int writable;              /* file was opened HOMI_RDWR                    */
+    homi_coll_wbounce wbounce; /* short pieces of writes gathered here    */
+    homi_coll *coll;           /* collective-read state (collective open only) */
+    homi_coll_opts copts;      /* collective hints                            */
+    int cb_nodes_set;          /* cb_nodes given by the user                   */
+    int cb_nodes_user;         /* its value (ROMIO caps its own copy at one
+                                  aggregator per host: cb_config_list)         */
+    int hint_err;              /* MPI error of a bad hint at open (ADIO_Open
+                                * drops SetInfo's error: Open returns it)      */
 } ADIOI_HOMI_fs;
 
 void ADIOI_HOMI_Open(ADIO_File fd, int *error_code);

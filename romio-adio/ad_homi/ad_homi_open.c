@@ -211,6 +211,7 @@ void ADIOI_HOMI_Open(ADIO_File fd, int *error_code)
     if (!rc) {
         unsigned flags = (fd->access_mode & (ADIO_RDWR | ADIO_WRONLY)) ? HOMI_RDWR : HOMI_RDONLY;
         rc = homi_open(fs->eng, fd->filename, flags, &fs->file);
+        fs->writable = !rc && flags == HOMI_RDWR;
         if (rc == HOMI_EACCES && flags == HOMI_RDWR && (fd->access_mode & ADIO_WRONLY))
             rc = homi_open(fs->eng, fd->filename, HOMI_RDONLY, &fs->file);
     }
@@ -276,6 +277,7 @@ void ADIOI_HOMI_Close(ADIO_File fd, int *error_code)
             int rc = homi_close(fs->file);
             if (rc) *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc, "close");
         }
+        homi_coll_wbounce_free(&fs->wbounce);
         homi_engine_release(fs->eng); /* stays warm for the next open */
         fs->coll = NULL;
         fs->file = NULL;

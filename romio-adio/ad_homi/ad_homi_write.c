@@ -1,8 +1,13 @@
 /* ad_homi_write.c - writes of the HOMI ROMIO driver.  Contiguous writes go
  * through libhomi's kernel path (homi_pwrite, which invalidates the file's
- * extent map); strided and collective writes use ROMIO's generic code,
- * which comes back here for every contiguous piece.  A device buffer is
- * first copied to host memory so generic code never touches it. */
+ * extent map, and takes device memory through its staging pipeline).
+ * Strided and collective writes from device memory (HOMI_MPIIO_WRITES:
+ * device, the default; all: every buffer) are flattened against the view
+ * and written by homi_coll_write_segs (src/coll, shared with the PMPI
+ * layer): each rank its own pieces, the bytes between them untouched.  The
+ * rest (host buffers, atomic mode) use ROMIO's generic code, which comes
+ * back here for every contiguous piece, with a device buffer first copied
+ * to host memory so generic code never touches it. */
 #include "ad_homi.h"
 #include "adioi.h"
 
@@ -49,11 +54,8 @@ void ADIOI_HOMI_WriteContig(ADIO_File fd, const void *buf, int count, MPI_Dataty
     MPI_Type_size_x(datatype, &tsize);
     ADIO_Offset len = (ADIO_Offset)tsize * count;
     ADIO_Offset off = file_ptr_type == ADIO_INDIVIDUAL ? fd->fp_ind : offset;
-    int rc;
-    const void *src;
-    void *h = host_copy(buf, count, datatype, &src, &rc);
-    int64_t put = rc ? rc : len ? homi_pwrite(fs->file, src, (size_t)len, off) : 0;
-    free(h);
+    /* device memory too: libhomi stages it (device -> pinned -> io_uring) */
+    int64_t put = len ? homi_pwrite(fs->file, buf, (size_t)len, off) : 0;
     if (put < 0) {
         *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, (int)put, "write");
         return;
@@ -69,11 +71,62 @@ void ADIOI_HOMI_WriteContig(ADIO_File fd, const void *buf, int count, MPI_Dataty
     *error_code = MPI_SUCCESS;
 }
 
+/* Can and should HOMI write this access itself (see the top)? */
+static int homi_can(ADIO_File fd)
+{
+    ADIOI_HOMI_fs *fs = fd->fs_ptr;
+    return fs->writable && !fd->atomicity && homi_coll_writes_mode() != HOMI_COLL_WRITES_NONE;
+}
+
+static int homi_wants(const void *buf, int count, MPI_Datatype datatype)
+{
+    if (!buf || count <= 0) return 0;
+    MPI_Aint tlb, text, lb, ext;
+    MPI_Type_get_true_extent(datatype, &tlb, &text);
+    MPI_Type_get_extent(datatype, &lb, &ext);
+    return homi_coll_write_wanted((const char *)buf + tlb, (size_t)(ext * (count - 1) + text));
+}
+
+/* The access flattened and written by homi_coll_write_segs. */
+static void write_flat(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
+                       int file_ptr_type, ADIO_Offset offset, ADIO_Status *status, int *error_code,
+                       const char *myname)
+{
+    ADIOI_HOMI_fs *fs = fd->fs_ptr;
+    homi_coll_seg *segs;
+    size_t n;
+    ADIO_Offset end;
+    char *base = (char *)(uintptr_t)buf;
+    int64_t put = 0;
+    int rc = ADIOI_HOMI_Flatten(fd, count, datatype, file_ptr_type, offset, &segs, &n, &end, &base)
+                 ? HOMI_EINVAL
+                 : HOMI_OK;
+    if (!rc) rc = homi_coll_write_segs(fs->file, base, segs, n, &fs->wbounce, &put);
+    free(segs);
+    fd->fp_sys_posn = -1;
+#ifndef HOMI_ROMIO_321
+    fd->dirty_write = 1;
+#endif
+#ifdef HAVE_STATUS_SET_BYTES
+    if (status) MPIR_Status_set_bytes(status, datatype, put); /* what reached the file */
+#endif
+    if (rc) {
+        *error_code = ADIOI_HOMI_Err_homi(myname, __LINE__, rc, "write");
+        return;
+    }
+    if (file_ptr_type == ADIO_INDIVIDUAL) fd->fp_ind = end;
+    *error_code = MPI_SUCCESS;
+}
+
 void ADIOI_HOMI_WriteStrided(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
                              int file_ptr_type, ADIO_Offset offset, ADIO_Status *status,
                              int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_WRITESTRIDED";
+    if (homi_can(fd) && homi_wants(buf, count, datatype)) {
+        write_flat(fd, buf, count, datatype, file_ptr_type, offset, status, error_code, myname);
+        return;
+    }
     int rc;
     const void *src;
     void *h = host_copy(buf, count, datatype, &src, &rc);
@@ -85,11 +138,20 @@ void ADIOI_HOMI_WriteStrided(ADIO_File fd, const void *buf, int count, MPI_Datat
     free(h);
 }
 
+/* Collective: HOMI writes when every rank can and one rank wants it (one
+ * MPI_Allreduce); then every rank writes its own pieces. */
 void ADIOI_HOMI_WriteStridedColl(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
                                  int file_ptr_type, ADIO_Offset offset, ADIO_Status *status,
                                  int *error_code)
 {
     static char myname[] = "ADIOI_HOMI_WRITESTRIDEDCOLL";
+    int can = homi_can(fd), want = can && homi_wants(buf, count, datatype);
+    int v[2] = {can, -want}, all[2] = {0, 0};
+    MPI_Allreduce(v, all, 2, MPI_INT, MPI_MIN, fd->comm);
+    if (all[0] && all[1]) {
+        write_flat(fd, buf, count, datatype, file_ptr_type, offset, status, error_code, myname);
+        return;
+    }
     int rc, bad;
     const void *src;
     void *h = host_copy(buf, count, datatype, &src, &rc);

@@ -111,6 +111,30 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
 int homi_coll_read_indep(homi_file *file, const homi_coll_opts *opts, void *buf,
                          const homi_coll_seg *segs, size_t nsegs, int64_t *bytes);
 
+/* Writes of one rank's segments from buf (device or host memory; no
+ * communication), for ad_homi and libhomi_mpiio (coll_write.c): long pieces
+ * straight from buf, short ones gathered into the bounce buffer *wb (made
+ * on first use, pinned for device memory; the caller keeps it between
+ * calls and frees it with homi_coll_wbounce_free) and written one
+ * file-contiguous run at a time.  The bytes between segments are not
+ * touched.  Stops at the first error; *bytes (may be NULL) gets the bytes
+ * that reached the file, in segment order. */
+typedef struct homi_coll_wbounce {
+    void *p;
+    int kind; /* homi_mem_kind of p */
+} homi_coll_wbounce;
+int homi_coll_write_segs(homi_file *file, const void *buf, const homi_coll_seg *segs, size_t nsegs,
+                         homi_coll_wbounce *wb, int64_t *bytes);
+void homi_coll_wbounce_free(homi_coll_wbounce *wb);
+/* Which writes the front-ends give to homi_coll_write_segs: the
+ * environment's HOMI_MPIIO_WRITES = device (default: buffers in CUDA device
+ * memory), all (every buffer) or none (the MPI library's / ROMIO's generic
+ * code writes, a device buffer staged through host memory). */
+enum { HOMI_COLL_WRITES_NONE = 0, HOMI_COLL_WRITES_DEVICE = 1, HOMI_COLL_WRITES_ALL = 2 };
+int homi_coll_writes_mode(void);
+/* Should HOMI write the span bytes at buf (its memory and the mode)? */
+int homi_coll_write_wanted(const void *buf, size_t span);
+
 /* What the last homi_coll_read on c did (for tests and homi-info). */
 typedef struct homi_coll_info {
     int naggr;           /* aggregators used (0: independent reads)      */

@@ -30,7 +30,7 @@ cc=(mpicc -std=c11 -D_GNU_SOURCE -O2 -Wall -Werror -I"$ROOT/include" -I"$ROOT/te
 libs=(-L"$BUILD/src" -lhomi -lpthread -ldl -Wl,-rpath,"$BUILD/src")
 "${cc[@]}" "$ROOT/tests/mpi/test_mpiio.c" "${libs[@]}" -o "$out/test_mpiio" || exit 1
 "${cc[@]}" "$HERE/test_bad_input.c" "${libs[@]}" -o "$out/test_bad_input" || exit 1
-"${cc[@]}" "$HERE/test_writes.c" "${libs[@]}" -o "$out/test_writes" || exit 1
+"${cc[@]}" "$ROOT/tests/mpi/test_writes.c" "${libs[@]}" -o "$out/test_writes" || exit 1
 export HOMI_LIBDIR=$BUILD/src HOMI_PMPI_EXPECT_SERVED=1 HOMI_MPI_TIMEOUT=600
 fails=0
 run() { # label np program args...
