@@ -14,6 +14,9 @@
 #      ranks 0-1 on simnode0, 2-3 on simnode1): the first rank of each node
 #      starts that node's homid, each rank is served by its node's homid,
 #      homi-run's summary shows both nodes and it stops both
+#   7. homid (the node service) killed with -9 under a running MPI job and
+#      started again: every rank finishes its reads in-process meanwhile
+#      (counted), reattaches to the new homid, and no byte is wrong
 # Cases 1-4 run with HOMI_NODE_SOCKET naming no socket (a private homid
 # even where the machine has a node service).  $HOMI_HOMID and
 # $HOMI_HOMICTL name the binaries.
@@ -156,6 +159,44 @@ for n in simnode0 simnode1; do
 done
 kept=$(sed -n 's/.*runtime directory kept: //p' "$out")
 [ -n "$kept" ] && rm -rf "$kept"
+
+echo "== 7. homid killed (-9) and restarted under a running MPI job"
+if [ -x "${HOMI_HOMID:-}" ] && [ -x "${HOMI_HOMICTL:-}" ]; then
+  node=$work/node7
+  start_node() {
+    "$HOMI_HOMID" --node --runtime-dir "$node" --log "$work/node7.log" </dev/null &
+    npid=$!
+    for _ in $(seq 100); do [ -S "$node/homid.sock" ] && break; sleep 0.05; done
+  }
+  start_node
+  out=$work/run7.txt
+  HOMI_DAEMON_RETRY=1 HOMI_NODE_SOCKET=$node/homid.sock "$hr" --summary -- "$mpiexec" \
+    "${flags[@]}" -n 4 "$prog" --seconds 6 --expect-restart "$data" >"$out" 2>&1 &
+  jpid=$!
+  # kill it once the 4 ranks are its clients
+  for _ in $(seq 200); do
+    "$HOMI_HOMICTL" --socket "$node/homid.sock" list 2>/dev/null | grep -q "clients 4 now" && break
+    sleep 0.05
+  done
+  sleep 0.5
+  kill -9 $npid
+  wait $npid 2>/dev/null
+  echo "homid $npid killed (-9) under the job"
+  sleep 1
+  start_node
+  echo "homid started again: pid $npid"
+  wait $jpid
+  rc=$?
+  cat "$out"
+  [ $rc = 0 ] || fail "restart: job exited $rc"
+  grep -q "all bytes equal to pread" "$out" || fail "restart: no verdict from the MPI program"
+  n=$(grep -c "reads finished in-process while homid was lost" "$out")
+  [ "$n" = 4 ] || fail "restart: $n of 4 ranks report the loss and the reattach"
+  kill -TERM $npid
+  wait $npid
+else
+  echo "(skipped: HOMI_HOMID and HOMI_HOMICTL not given)"
+fi
 
 if [ $fails -gt 0 ]; then
   echo "homi_run_e2e: $fails failure(s)"

@@ -3,13 +3,18 @@
  * random unaligned ranges anywhere in it, compares each byte with pread,
  * and the ranks agree on the verdict.  With --expect-daemon every rank
  * must have been served by homid (homi-run names it); --fail
- * makes rank 0 exit with status 3 (a failing job). */
+ * makes rank 0 exit with status 3 (a failing job).  --seconds S keeps
+ * reading random ranges for S seconds; --expect-restart (homid killed and
+ * started again meanwhile): every rank must have counted the loss
+ * (daemon-lost fallbacks, reads finished in-process) and been served by
+ * homid again in its last second. */
 #include <fcntl.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "homi.h"
@@ -21,6 +26,13 @@ static uint64_t next_rand(void)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static long check(homi_file *f, int fd, uint64_t off, size_t len, char *a, char *b)
@@ -46,18 +58,25 @@ int main(int argc, char **argv)
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    int expect_daemon = 0, fail = 0;
+    int expect_daemon = 0, fail = 0, expect_restart = 0;
+    double seconds = 0;
     const char *file = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--expect-daemon"))
             expect_daemon = 1;
         else if (!strcmp(argv[i], "--fail"))
             fail = 1;
+        else if (!strcmp(argv[i], "--expect-restart"))
+            expect_restart = 1;
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+            seconds = atof(argv[++i]);
         else
             file = argv[i];
     }
     if (!file) {
-        if (!rank) fprintf(stderr, "usage: mpi_homi_read [--expect-daemon] [--fail] FILE\n");
+        if (!rank)
+            fprintf(stderr, "usage: mpi_homi_read [--expect-daemon] [--fail] [--seconds S] "
+                            "[--expect-restart] FILE\n");
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
     if (fail && rank == 0) {
@@ -88,7 +107,32 @@ int main(int argc, char **argv)
     for (int i = 0; i < 50; i++)
         bad += check(f, fd, next_rand() % (fsize + 4096), (size_t)(next_rand() % P), a, b);
     homi_stats st;
+    /* --seconds: random reads until the time is up; what homid served in
+     * the last second is kept apart */
+    double t0 = now_s();
+    uint64_t before_last = 0;
+    int sampled = 0;
+    while (now_s() - t0 < seconds) {
+        if (!sampled && now_s() - t0 >= seconds - 1) {
+            homi_engine_stats(e, &st);
+            before_last = st.daemon_bytes;
+            sampled = 1;
+        }
+        bad += check(f, fd, next_rand() % (fsize + 4096), (size_t)(next_rand() % P), a, b);
+    }
     homi_engine_stats(e, &st);
+    if (expect_restart) {
+        unsigned long long lost = st.fallbacks[HOMI_FB_DAEMON_LOST],
+                           last = st.daemon_bytes - before_last;
+        printf("rank %d: %llu reads finished in-process while homid was lost, %llu bytes served "
+               "by homid in the last second\n",
+               rank, lost, last);
+        if (!lost || !last || !sampled) {
+            fprintf(stderr, "rank %d: expected a loss (%llu) and homid again at the end (%llu)\n",
+                    rank, lost, last);
+            bad++;
+        }
+    }
     if (expect_daemon && (st.daemon_bytes == 0 || st.fallbacks[HOMI_FB_DAEMON_LOST])) {
         fprintf(stderr, "rank %d: homid served %llu bytes, daemon-lost %llu\n", rank,
                 (unsigned long long)st.daemon_bytes,
