@@ -8,7 +8,10 @@
  * 3-D subarrays (strided memory type), indexed, struct with holes, pieces
  * over 1 MiB; operations: write_at, write (individual pointer, two calls),
  * write_at_all, write_all (two calls), iwrite_at, iwrite_at_all, split
- * write_all_begin/end.  Cases overwrite earlier cases' bytes.  At the end
+ * write_all_begin/end.  Cases overwrite earlier cases' bytes.  Then the
+ * calls that stay the MPI library's, on both files: atomic mode (writes
+ * through the MPI library, device buffers staged), MPI_File_set_size
+ * (shrink, grow), MPI_File_preallocate, MPI_File_sync.  At the end
  * the file is read back through HOMI (stale extent maps would show) and
  * every rank must have written through HOMI (homi_written_bytes).
  *
@@ -291,6 +294,40 @@ static void run_cases(MPI_Offset fsize)
     MPI_Type_free(&c.ftype);
 }
 
+/* what stays the MPI library's keeps working next to HOMI's writes */
+static void library_calls(void)
+{
+    struct wcase c = {"atomic mode", 0, MPI_INT, 0, MPI_INT, 1999, 1}; /* inside one tile */
+    MPI_Type_vector(500, 4, 4 * nprocs + 3, MPI_INT, &c.ftype);
+    MPI_Type_commit(&c.ftype);
+    c.disp = (MPI_Offset)rank * 16 + 64;
+    MPI_File_set_atomicity(fh, 1);
+    MPI_File_set_atomicity(fr, 1);
+    run_case(&c); /* every operation, through the MPI library on both */
+    MPI_File_set_atomicity(fh, 0);
+    MPI_File_set_atomicity(fr, 0);
+    MPI_Type_free(&c.ftype);
+    for (int k = 0; k < 2; k++)
+        MPI_File_set_view(k ? fr : fh, 0, MPI_BYTE, MPI_BYTE, "native", MPI_INFO_NULL);
+    t_context = "set_size / preallocate";
+    MPI_Offset sz[3] = {(2 << 20) + 4097, (5 << 20) + 3, 0};
+    for (int i = 0; i < 2; i++) {
+        check_mpi(MPI_File_set_size(fh, sz[i]), "set_size (HOMI's handle)");
+        check_mpi(MPI_File_set_size(fr, sz[i]), "set_size (reference)");
+        MPI_Offset got = -1;
+        MPI_File_get_size(fh, &got);
+        CHECK(got == sz[i], "size %lld after set_size(%lld)", (long long)got, (long long)sz[i]);
+        compare_files("set_size");
+    }
+    check_mpi(MPI_File_preallocate(fh, 6 << 20), "preallocate (HOMI's handle)");
+    check_mpi(MPI_File_preallocate(fr, 6 << 20), "preallocate (reference)");
+    compare_files("preallocate");
+    /* a write after the size changes lands where it should */
+    struct wcase w = {"after set_size", 0, MPI_BYTE, 0, MPI_BYTE, 70000, 0};
+    w.at = (6 << 20) - 35000 + (MPI_Offset)rank * 70000;
+    run_case(&w);
+}
+
 static MPI_File open_one(const char *p, const char *homi)
 {
     MPI_Info info;
@@ -443,6 +480,7 @@ int main(int argc, char **argv)
             "the HOMI handle is not %s's", adhomi ? "ad_homi" : "libhomi_mpiio");
     REQUIRE(!is_homi(fr), "the reference handle is HOMI's");
     run_cases(fsize);
+    library_calls();
 
     t_context = "served";
     if (!adhomi) {
