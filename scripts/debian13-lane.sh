@@ -13,7 +13,9 @@
 # the packages below are installed in it with its own apt; it is cached as
 # $HOMI_CACHE_DIR/debian13-<hash> (hash of this script), older ones are
 # removed.  Each run bind-mounts the source tree read-only at /src, builds
-# into the chroot's /work (emptied first) and runs ctest -R '^pmpi_' there.
+# into the chroot's /work (emptied first) and runs ctest -R '^pmpi_' there
+# (not the _writes_full_ tests: the chroot has no loop devices or mkfs; the
+# main lane runs them).
 # Exit status: ctest's; 77 when not root or debootstrap is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,4 +86,4 @@ chroot "$CH" /bin/bash -c '
   grep "PMPI layer" /work/cmake.log
   cmake --build /work/b -j"$(nproc)" > /work/build.log 2>&1 || { grep -E "error|warning" /work/build.log | head -40; exit 1; }
   echo "debian13-lane: built (warnings are errors)"
-  cd /work/b && ctest -R "^pmpi_" --output-on-failure'
+  cd /work/b && ctest -R "^pmpi_" -E "_writes_full_" --output-on-failure'
