@@ -15,7 +15,7 @@
  * the file is read back through HOMI (stale extent maps would show) and
  * every rank must have written through HOMI (homi_written_bytes).
  *
- * usage: test_writes [adhomi] [gpu] | [adhomi] full DIR
+ * usage: test_writes [adhomi] [gpu] | [adhomi] full|kill-write DIR | [adhomi] kill-check DIR N
  *   adhomi: the MPI library has ad_homi (MPICH: tests/mpi/run_mpi.sh; Open
  *           MPI's io/romio321 plugin: tests/mpi-ompi/run_ompi.sh):
  *           the reference is ROMIO's ufs driver (ufs: prefix), and HOMI's
@@ -25,11 +25,17 @@
  *   gpu   : CUDA device buffers, the default HOMI_MPIIO_WRITES=device (77
  *           without a GPU); the reference writes the same bytes from host
  *           memory
+ *   kill-write DIR / kill-check DIR N (tests/mpi/writes_kill.sh): a
+ *           checkpoint in DIR/ckpt is written and synced by every rank,
+ *           then a second one is being written when rank 1 is killed with
+ *           SIGKILL (the job dies); the next job (kill-check, one rank)
+ *           must read the synced checkpoint intact through HOMI
  *   full  : DIR is a small file system (tests/fs/loop_fs.sh): every rank
  *           writes 40 MiB through HOMI until it is full; a rank that fails
  *           must get MPI_ERR_NO_SPACE, its count must be bytes that are in
  *           the file, and a file written before must be intact */
 #include <mpi.h>
+#include <signal.h>
 
 #include "homi_test.h"
 
@@ -365,6 +371,84 @@ static long long info_ll(MPI_File f, const char *key)
     return flag ? atoll(v) : -1;
 }
 
+/* kill-write / kill-check: the bytes of the synced checkpoint */
+enum { CKPT_PART = 8 << 20, CKPT_NEXT = 128 << 20 };
+static unsigned char ckpt_byte(uint64_t o)
+{
+    return (unsigned char)((o * 2654435761u) >> 13);
+}
+
+static int kill_write(const char *dir)
+{
+    setenv("HOMI_MPIIO_WRITES", "all", 1);
+    t_context = "checkpoint killed";
+    char p[4200];
+    snprintf(p, sizeof p, "%s/ckpt", dir);
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "homi", "enable");
+    MPI_File f;
+    int err = MPI_File_open(MPI_COMM_WORLD, p, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &f);
+    MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open %s", p);
+    unsigned char *b = malloc(CKPT_NEXT);
+    MPI_Offset off = (MPI_Offset)rank * CKPT_PART;
+    for (size_t i = 0; i < CKPT_PART; i++)
+        b[i] = ckpt_byte((uint64_t)off + i);
+    MPI_Status st;
+    REQUIRE(MPI_File_write_at_all(f, off, b, CKPT_PART, MPI_BYTE, &st) == MPI_SUCCESS, "step 1");
+    REQUIRE(MPI_File_sync(f) == MPI_SUCCESS, "sync");
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) printf("checkpoint 1 written and synced\n");
+    fflush(stdout);
+    /* checkpoint 2 after it; rank 1 is killed while it writes */
+    memset(b, 0xa5, CKPT_NEXT);
+    if (rank == 1 && fork() == 0) {
+        usleep(20000);
+        kill(getppid(), SIGKILL);
+        _exit(0);
+    }
+    off = (MPI_Offset)nprocs * CKPT_PART + (MPI_Offset)rank * CKPT_NEXT;
+    for (int k = 0; k < 8; k++) /* long enough to be killed in the middle */
+        MPI_File_write_at_all(f, off, b, CKPT_NEXT, MPI_BYTE, &st);
+    MPI_File_close(&f);
+    MPI_Finalize();
+    printf("rank %d: checkpoint 2 finished: rank 1 was not killed in time\n", rank);
+    return 1;
+}
+
+static int kill_check(const char *dir, int ranks)
+{
+    t_context = "next job";
+    char p[4200];
+    snprintf(p, sizeof p, "%s/ckpt", dir);
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "homi", "enable");
+    MPI_File f;
+    int err = MPI_File_open(MPI_COMM_SELF, p, MPI_MODE_RDONLY, info, &f);
+    MPI_Info_free(&info);
+    REQUIRE(err == MPI_SUCCESS, "open %s after the killed job", p);
+    MPI_Offset size = 0;
+    MPI_File_get_size(f, &size);
+    size_t n = (size_t)ranks * CKPT_PART;
+    unsigned char *b = malloc(n);
+    MPI_Status st;
+    err = MPI_File_read_at(f, 0, b, (int)n, MPI_BYTE, &st);
+    MPI_Count got = 0;
+    MPI_Get_elements_x(&st, MPI_BYTE, &got);
+    size_t bad = 0;
+    for (size_t i = 0; i < (size_t)got; i++)
+        bad += b[i] != ckpt_byte(i);
+    printf("next job: file of %lld bytes, %lld of the %zu synced bytes read, %zu wrong\n",
+           (long long)size, (long long)got, n, bad);
+    CHECK(!err && got == (MPI_Count)n && bad == 0, "the synced checkpoint is not intact");
+    MPI_File_close(&f);
+    free(b);
+    MPI_Finalize();
+    return t_finish("test_writes kill-check");
+}
+
 /* full DIR: writes that fill the file system */
 static int full(const char *dir)
 {
@@ -448,6 +532,9 @@ int main(int argc, char **argv)
     adhomi = argc > a && !strcmp(argv[a], "adhomi");
     a += adhomi;
     if (argc > a + 1 && !strcmp(argv[a], "full")) return full(argv[a + 1]);
+    if (argc > a + 1 && !strcmp(argv[a], "kill-write")) return kill_write(argv[a + 1]);
+    if (argc > a + 2 && !strcmp(argv[a], "kill-check"))
+        return kill_check(argv[a + 1], atoi(argv[a + 2]));
     gpu = argc > a && !strcmp(argv[a], "gpu");
     if (gpu && !homi_cuda_available()) {
         if (rank == 0) printf("SKIP: no usable CUDA GPU (gpu variant)\n");
