@@ -112,6 +112,14 @@ int lyr_view_segments(const lyr_view *v, MPI_Offset offset, void *buf, MPI_Count
                       MPI_Datatype datatype, homi_coll_seg **segs, size_t *nsegs, char **base,
                       MPI_Offset *end_etype);
 
+/* One access's segments: the view snapshot, the individual file pointer
+ * (indiv) or the explicit offset where, the argument checks (count, offset,
+ * buffer) and lyr_view_segments.  MPI error code (verb: "read" or
+ * "written" in the message), segments freed by the caller. */
+int lyr_request_segments(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count count,
+                         MPI_Datatype datatype, const char *verb, homi_coll_seg **segs,
+                         size_t *nsegs, char **base, MPI_Offset *end);
+
 /* Reads served by HOMI (read.c).  indiv: at the individual file pointer,
  * else at the explicit offset where (etypes).  coll: collective.  Returns
  * an MPI error code (already passed to the error handler), or -1 when HOMI

@@ -21,16 +21,6 @@ int lyr_can_read(lyr_file *f, MPI_Datatype datatype)
     return m != NULL;
 }
 
-/* snapshot of the view (with a reference on its filetype) */
-static lyr_view view_of(lyr_file *f)
-{
-    pthread_mutex_lock(&f->lock);
-    lyr_view v = f->view;
-    if (v.ftype) atomic_fetch_add(&v.ftype->ref, 1);
-    pthread_mutex_unlock(&f->lock);
-    return v;
-}
-
 int lyr_read(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count count,
              MPI_Datatype datatype, int coll, MPI_Status *status)
 {
@@ -42,22 +32,12 @@ int lyr_read(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count coun
     }
     if (!serve) return -1; /* the caller hands the call to the MPI library */
 
-    int err = MPI_SUCCESS;
-    homi_coll_seg *segs = NULL;
-    size_t n = 0;
-    char *base = buf;
-    MPI_Offset end = 0;
-    lyr_view v = view_of(f);
-    if (indiv && PMPI_File_get_position(f->fh, &where) != MPI_SUCCESS)
-        err = lyr_err(MPI_ERR_INTERN, "MPI_File_get_position failed");
-    if (!err && count < 0) err = lyr_err(MPI_ERR_COUNT, "negative count %lld", (long long)count);
-    if (!err && where < 0)
-        err = lyr_err(MPI_ERR_ARG, "negative file offset %lld", (long long)where);
-    if (!err && !buf && count)
-        err = lyr_err(MPI_ERR_BUFFER, "NULL buffer with count %lld", (long long)count);
-    if (!err && lyr_view_segments(&v, where, buf, count, datatype, &segs, &n, &base, &end) != 0)
-        err = lyr_err(MPI_ERR_TYPE, "the datatype or file view cannot be read");
-    lyr_flat_put(v.ftype);
+    homi_coll_seg *segs;
+    size_t n;
+    char *base;
+    MPI_Offset end;
+    int err =
+        lyr_request_segments(f, indiv, where, buf, count, datatype, "read", &segs, &n, &base, &end);
 
     int64_t got = 0;
     int rc = HOMI_OK;

@@ -1,7 +1,8 @@
 /* view.c - walks a file view (displacement, etype, flattened filetype
  * tiled by its extent) from an offset in etypes and pairs it with the
  * memory blocks of count x datatype: the (file offset, length, memory
- * offset) segments that the collective engine (src/coll) reads. */
+ * offset) segments that the collective engine (src/coll) reads; and one
+ * access's segments with its argument checks (reads and writes). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,4 +97,30 @@ int lyr_view_segments(const lyr_view *v, MPI_Offset offset, void *buf, MPI_Count
     *nsegs = g.n;
     *base = (char *)buf + mmin;
     return 0;
+}
+
+int lyr_request_segments(lyr_file *f, int indiv, MPI_Offset where, void *buf, MPI_Count count,
+                         MPI_Datatype datatype, const char *verb, homi_coll_seg **segs,
+                         size_t *nsegs, char **base, MPI_Offset *end)
+{
+    int err = MPI_SUCCESS;
+    *segs = NULL;
+    *nsegs = 0;
+    *base = buf;
+    *end = 0;
+    pthread_mutex_lock(&f->lock); /* the view, with a reference on its filetype */
+    lyr_view v = f->view;
+    if (v.ftype) atomic_fetch_add(&v.ftype->ref, 1);
+    pthread_mutex_unlock(&f->lock);
+    if (indiv && PMPI_File_get_position(f->fh, &where) != MPI_SUCCESS)
+        err = lyr_err(MPI_ERR_INTERN, "MPI_File_get_position failed");
+    if (!err && count < 0) err = lyr_err(MPI_ERR_COUNT, "negative count %lld", (long long)count);
+    if (!err && where < 0)
+        err = lyr_err(MPI_ERR_ARG, "negative file offset %lld", (long long)where);
+    if (!err && !buf && count)
+        err = lyr_err(MPI_ERR_BUFFER, "NULL buffer with count %lld", (long long)count);
+    if (!err && lyr_view_segments(&v, where, buf, count, datatype, segs, nsegs, base, end) != 0)
+        err = lyr_err(MPI_ERR_TYPE, "the datatype or file view cannot be %s", verb);
+    lyr_flat_put(v.ftype);
+    return err;
 }

@@ -76,25 +76,12 @@ int lyr_write(lyr_file *f, int indiv, MPI_Offset where, const void *buf, MPI_Cou
     if (coll) PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, f->comm);
     if (!all_ok) return -1;
 
-    int err = MPI_SUCCESS;
-    homi_coll_seg *segs = NULL;
-    size_t n = 0;
-    char *base = (char *)(uintptr_t)buf;
-    MPI_Offset end = 0;
-    pthread_mutex_lock(&f->lock);
-    lyr_view v = f->view;
-    atomic_fetch_add(&v.ftype->ref, 1);
-    pthread_mutex_unlock(&f->lock);
-    if (indiv && PMPI_File_get_position(f->fh, &where) != MPI_SUCCESS)
-        err = lyr_err(MPI_ERR_INTERN, "MPI_File_get_position failed");
-    if (!err && count < 0) err = lyr_err(MPI_ERR_COUNT, "negative count %lld", (long long)count);
-    if (!err && where < 0)
-        err = lyr_err(MPI_ERR_ARG, "negative file offset %lld", (long long)where);
-    if (!err && !buf && count)
-        err = lyr_err(MPI_ERR_BUFFER, "NULL buffer with count %lld", (long long)count);
-    if (!err && lyr_view_segments(&v, where, base, count, datatype, &segs, &n, &base, &end) != 0)
-        err = lyr_err(MPI_ERR_TYPE, "the datatype or file view cannot be written");
-    lyr_flat_put(v.ftype);
+    homi_coll_seg *segs;
+    size_t n;
+    char *base;
+    MPI_Offset end;
+    int err = lyr_request_segments(f, indiv, where, (void *)(uintptr_t)buf, count, datatype,
+                                   "written", &segs, &n, &base, &end);
 
     int64_t done = 0;
     if (!err && n) {

@@ -32,6 +32,7 @@
 #include <link.h>
 #endif
 
+#include "grid_subarray.h"
 #include "homi_test.h"
 
 static int rank, nprocs, gpu, pmpi;
@@ -293,37 +294,20 @@ static void run_views(MPI_File fu, MPI_File fh)
     MPI_Type_free(&v.ftype);
 
     /* 2-D subarray: a 2-D grid of ranks over a 512 x 300 int array */
-    int dims2[2] = {0, 0};
-    MPI_Dims_create(P, 2, dims2);
     {
-        int gs[2] = {512, 300}, ss[2], st[2];
-        int c[2] = {rank / dims2[1], rank % dims2[1]};
-        for (int d = 0; d < 2; d++) {
-            ss[d] = gs[d] / dims2[d];
-            st[d] = c[d] * ss[d];
-        }
-        v = (struct view){"subarray 2-D", 4096, MPI_INT, 0, MPI_INT, ss[0] * ss[1], 0, 0, 0};
-        MPI_Type_create_subarray(2, gs, ss, st, MPI_ORDER_C, MPI_INT, &v.ftype);
-        MPI_Type_commit(&v.ftype);
+        int gs[2] = {512, 300};
+        v = (struct view){"subarray 2-D", 4096, MPI_INT, 0, MPI_INT, 0, 0, 0, 0};
+        v.count = t_grid_subarray(2, gs, rank, P, MPI_INT, &v.ftype, NULL);
         v.buflen = (size_t)v.count * 4;
         compare(&v, fu, fh);
         MPI_Type_free(&v.ftype);
     }
 
     /* 3-D subarray with a strided memory type */
-    int dims3[3] = {0, 0, 0};
-    MPI_Dims_create(P, 3, dims3);
     {
-        int gs[3] = {40, 50, 60}, ss[3], st[3];
-        int c[3] = {rank / (dims3[1] * dims3[2]), (rank / dims3[2]) % dims3[1], rank % dims3[2]};
-        for (int d = 0; d < 3; d++) {
-            ss[d] = gs[d] / dims3[d];
-            st[d] = c[d] * ss[d];
-        }
+        int gs[3] = {40, 50, 60}, ss[3];
         v = (struct view){"subarray 3-D", 100, MPI_INT, 0, 0, 1, 0, 0, 0};
-        MPI_Type_create_subarray(3, gs, ss, st, MPI_ORDER_C, MPI_INT, &v.ftype);
-        MPI_Type_commit(&v.ftype);
-        int n = ss[0] * ss[1] * ss[2];
+        int n = t_grid_subarray(3, gs, rank, P, MPI_INT, &v.ftype, ss);
         MPI_Type_vector(n / ss[2], ss[2], ss[2] + 3, MPI_INT, &v.mtype); /* gaps in memory */
         MPI_Type_commit(&v.mtype);
         v.buflen = span_of(v.mtype, 1);

@@ -37,6 +37,7 @@
 #include <mpi.h>
 #include <signal.h>
 
+#include "grid_subarray.h"
 #include "homi_test.h"
 
 static int rank, nprocs, gpu, adhomi;
@@ -220,38 +221,19 @@ static void run_cases(MPI_Offset fsize)
     run_case(&c);
     MPI_Type_free(&c.ftype);
 
-    int dims2[2] = {0, 0};
-    MPI_Dims_create(P, 2, dims2);
     {
-        int gs[2] = {512, 300}, ss[2], st[2];
-        int co[2] = {rank / dims2[1], rank % dims2[1]};
-        for (int d = 0; d < 2; d++) {
-            ss[d] = gs[d] / dims2[d];
-            st[d] = co[d] * ss[d];
-        }
-        c = (struct wcase){"subarray 2-D", 4096, MPI_INT, 0, MPI_INT, ss[0] * ss[1], 0};
-        MPI_Type_create_subarray(2, gs, ss, st, MPI_ORDER_C, MPI_INT, &c.ftype);
-        MPI_Type_commit(&c.ftype);
+        int gs[2] = {512, 300};
+        c = (struct wcase){"subarray 2-D", 4096, MPI_INT, 0, MPI_INT, 0, 0};
+        c.count = t_grid_subarray(2, gs, rank, P, MPI_INT, &c.ftype, NULL);
         run_case(&c);
         MPI_Type_free(&c.ftype);
     }
-
-    int dims3[3] = {0, 0, 0};
-    MPI_Dims_create(P, 3, dims3);
     {
-        int gs[3] = {40, 50, 60}, ss[3], st[3];
-        int co[3] = {rank / (dims3[1] * dims3[2]), (rank / dims3[2]) % dims3[1], rank % dims3[2]};
-        for (int d = 0; d < 3; d++) {
-            ss[d] = gs[d] / dims3[d];
-            st[d] = co[d] * ss[d];
-        }
+        int gs[3] = {40, 50, 60}, ss[3];
         c = (struct wcase){"subarray 3-D, strided memory", 100, MPI_INT, 0, 0, 1, 0};
-        MPI_Type_create_subarray(3, gs, ss, st, MPI_ORDER_C, MPI_INT, &c.ftype);
-        MPI_Type_commit(&c.ftype);
-        int n = ss[0] * ss[1] * ss[2];
-        MPI_Type_vector(n / ss[2], ss[2], ss[2] + 3, MPI_INT, &c.mtype);
+        int n = t_grid_subarray(3, gs, rank, P, MPI_INT, &c.ftype, ss);
+        MPI_Type_vector(n / ss[2], ss[2], ss[2] + 3, MPI_INT, &c.mtype); /* gaps in memory */
         MPI_Type_commit(&c.mtype);
-        c.count = 1;
         run_case(&c);
         MPI_Type_free(&c.mtype);
         MPI_Type_free(&c.ftype);
@@ -371,6 +353,17 @@ static long long info_ll(MPI_File f, const char *key)
     return flag ? atoll(v) : -1;
 }
 
+/* f opened with the hint homi=enable */
+static int open_hint(MPI_Comm comm, const char *p, int amode, MPI_File *f)
+{
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "homi", "enable");
+    int err = MPI_File_open(comm, p, amode, info, f);
+    MPI_Info_free(&info);
+    return err;
+}
+
 /* kill-write / kill-check: the bytes of the synced checkpoint */
 enum { CKPT_PART = 8 << 20, CKPT_NEXT = 128 << 20 };
 static unsigned char ckpt_byte(uint64_t o)
@@ -384,12 +377,8 @@ static int kill_write(const char *dir)
     t_context = "checkpoint killed";
     char p[4200];
     snprintf(p, sizeof p, "%s/ckpt", dir);
-    MPI_Info info;
-    MPI_Info_create(&info);
-    MPI_Info_set(info, "homi", "enable");
     MPI_File f;
-    int err = MPI_File_open(MPI_COMM_WORLD, p, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &f);
-    MPI_Info_free(&info);
+    int err = open_hint(MPI_COMM_WORLD, p, MPI_MODE_CREATE | MPI_MODE_RDWR, &f);
     REQUIRE(err == MPI_SUCCESS, "open %s", p);
     unsigned char *b = malloc(CKPT_NEXT);
     MPI_Offset off = (MPI_Offset)rank * CKPT_PART;
@@ -422,12 +411,8 @@ static int kill_check(const char *dir, int ranks)
     t_context = "next job";
     char p[4200];
     snprintf(p, sizeof p, "%s/ckpt", dir);
-    MPI_Info info;
-    MPI_Info_create(&info);
-    MPI_Info_set(info, "homi", "enable");
     MPI_File f;
-    int err = MPI_File_open(MPI_COMM_SELF, p, MPI_MODE_RDONLY, info, &f);
-    MPI_Info_free(&info);
+    int err = open_hint(MPI_COMM_SELF, p, MPI_MODE_RDONLY, &f);
     REQUIRE(err == MPI_SUCCESS, "open %s after the killed job", p);
     MPI_Offset size = 0;
     MPI_File_get_size(f, &size);
@@ -470,12 +455,8 @@ static int full(const char *dir)
     }
     MPI_Barrier(MPI_COMM_WORLD);
     t_fill_random(src, PART);
-    MPI_Info info;
-    MPI_Info_create(&info);
-    MPI_Info_set(info, "homi", "enable");
     MPI_File f;
-    int err = MPI_File_open(MPI_COMM_WORLD, big, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &f);
-    MPI_Info_free(&info);
+    int err = open_hint(MPI_COMM_WORLD, big, MPI_MODE_CREATE | MPI_MODE_RDWR, &f);
     REQUIRE(err == MPI_SUCCESS, "open %s", big);
     MPI_Status st;
     MPI_Offset off = (MPI_Offset)rank * PART;
