@@ -69,6 +69,18 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
                 " %14" PRIu64 " %7.1f\n",
                 (int)v.pid, (int)v.uid, v.job && v.job[0] ? v.job : "-", v.slots, v.slot_size >> 10,
                 v.files, v.weight, v.inflight >> 10, v.requests, v.refused, v.bytes, v.idle_s);
+        /* the paths its bytes took (its open and closed files) */
+        struct homid_client_rec r;
+        homid_conn_snapshot(c, &r);
+        int any = 0;
+        fprintf(out, "           paths:");
+        for (int p = 0; p < HOMI_PATH_COUNT && p < HOMID_W_PATHS; p++)
+            if (r.served.reqs[p]) {
+                fprintf(out, "%s %s %" PRIu64 " bytes", any ? "," : "", homi_path_name(p),
+                        r.served.bytes[p]);
+                any = 1;
+            }
+        fprintf(out, "%s\n", any ? "" : " none yet");
     }
     fprintf(out, "users:\n  %-6s %7s %8s %6s %8s\n", "uid", "clients", "shm_MiB", "weight",
             "refused");

@@ -681,6 +681,7 @@ static void test_fair(void)
     double win = (double)(now_ns() - w0);
     bytes_by_uid(out, ua.pw_uid, ub.pw_uid, b1);
     printf("%s", out);
+    CHECK(strstr(out, "paths: kernel ") != NULL, "homictl list shows no client's paths:\n%s", out);
     kill(f1, SIGTERM);
     kill(f2, SIGTERM);
     CHECK(child_rc(f1) == 0 && child_rc(f2) == 0, "floods");
