@@ -135,6 +135,9 @@ int lyr_can_read(lyr_file *f, MPI_Datatype datatype);
 int lyr_write(lyr_file *f, int indiv, MPI_Offset where, const void *buf, MPI_Count count,
               MPI_Datatype datatype, int coll, MPI_Status *status);
 
+/* Bytes of memory count x t spans from its true lower bound *tlb (stage.c). */
+size_t lyr_span_of(MPI_Count count, MPI_Datatype t, MPI_Aint *tlb);
+
 /* Device memory (stage.c): a host copy of the bytes count x datatype spans
  * when buf is CUDA device memory; NULL otherwise (*host = buf).  After a
  * read into *host, lyr_stage_back copies to the device and frees. */

@@ -6,7 +6,7 @@
 
 #include "layer.h"
 
-static size_t span_of(MPI_Count count, MPI_Datatype t, MPI_Aint *tlb)
+size_t lyr_span_of(MPI_Count count, MPI_Datatype t, MPI_Aint *tlb)
 {
     MPI_Aint lb, ext, text;
     PMPI_Type_get_true_extent(t, tlb, &text);
@@ -19,7 +19,7 @@ void *lyr_stage_in(const void *buf, MPI_Count count, MPI_Datatype datatype, int 
                    int *rc)
 {
     MPI_Aint tlb;
-    size_t span = span_of(count, datatype, &tlb);
+    size_t span = lyr_span_of(count, datatype, &tlb);
     *rc = HOMI_OK;
     *host = (void *)buf;
     if (!span || !buf) return NULL;
@@ -49,7 +49,7 @@ void *lyr_stage_in(const void *buf, MPI_Count count, MPI_Datatype datatype, int 
 int lyr_stage_back(void *stage, void *buf, MPI_Count count, MPI_Datatype datatype)
 {
     MPI_Aint tlb;
-    size_t span = span_of(count, datatype, &tlb);
+    size_t span = lyr_span_of(count, datatype, &tlb);
     void *d = (char *)buf + tlb;
     const void *s = stage;
     int rc = homi_mem_copyv(1, &d, &s, &span, -1);

@@ -32,10 +32,9 @@ static int can_write(lyr_file *f, MPI_Datatype datatype)
 static int wants(const void *buf, MPI_Count count, MPI_Datatype t)
 {
     if (!buf || count <= 0) return 0;
-    MPI_Aint lb, ext, tlb, text;
-    PMPI_Type_get_extent(t, &lb, &ext);
-    PMPI_Type_get_true_extent(t, &tlb, &text);
-    return homi_coll_write_wanted((const char *)buf + tlb, (size_t)(ext * (count - 1) + text));
+    MPI_Aint tlb;
+    size_t span = lyr_span_of(count, t, &tlb);
+    return homi_coll_write_wanted((const char *)buf + tlb, span);
 }
 
 /* The handle HOMI writes through (opened on first use). */

@@ -198,6 +198,33 @@ static inline ssize_t t_pread_ref(int fd, void *buf, size_t len, off_t off)
     return (ssize_t)got;
 }
 
+/* homi_pread of len bytes at off equals pread(2) of fd, count and bytes; a
+ * and b (len bytes each) are poisoned differently first, so bytes a read
+ * left untouched cannot match.  0, or -1 after reporting the first
+ * difference. */
+static inline int t_verify_range(homi_file *hf, int fd, uint64_t off, size_t len, void *a, void *b)
+{
+    unsigned char *x = a, *y = b;
+    memset(x, 0xa5, len);
+    memset(y, 0x5a, len);
+    int64_t got = homi_pread(hf, x, len, (int64_t)off);
+    ssize_t want = t_pread_ref(fd, y, len, (off_t)off);
+    if (got != want) {
+        T_FAIL("read %zu at %llu: homi %lld, pread %zd", len, (unsigned long long)off,
+               (long long)got, want);
+        return -1;
+    }
+    if (got > 0 && memcmp(x, y, (size_t)got)) {
+        size_t i = 0;
+        while (x[i] == y[i])
+            i++;
+        T_FAIL("read %zu at %llu: first difference at +%zu (homi %02x pread %02x)", len,
+               (unsigned long long)off, i, x[i], y[i]);
+        return -1;
+    }
+    return 0;
+}
+
 /* Index of the first differing byte or -1. */
 static inline long long t_first_diff(const void *a, const void *b, size_t len)
 {

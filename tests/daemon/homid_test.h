@@ -20,24 +20,6 @@ struct t_homid {
     char dir[4096], sock[4200], log[4200], stats[4200], pidfile[4200];
 };
 
-/* homi_pread of len bytes at off equals pread of fd (count and bytes; a and
- * b hold len bytes each); 0, or -1 after reporting the failure. */
-static inline int t_verify_range(homi_file *hf, int fd, uint64_t off, size_t len, char *a, char *b)
-{
-    int64_t got = homi_pread(hf, a, len, (int64_t)off);
-    ssize_t want = t_pread_ref(fd, b, len, (off_t)off);
-    if (got != want) {
-        T_FAIL("read %zu @ %llu: homi %lld, pread %zd", len, (unsigned long long)off,
-               (long long)got, want);
-        return -1;
-    }
-    if (want > 0 && memcmp(a, b, (size_t)want)) {
-        T_FAIL("read %zu @ %llu: bytes differ", len, (unsigned long long)off);
-        return -1;
-    }
-    return 0;
-}
-
 /* Start BIN --runtime-dir DIR/run ...; waits until it accepts clients. */
 static inline void t_homid_start(struct t_homid *d, const char *bin, const char *dir,
                                  const char *extra)

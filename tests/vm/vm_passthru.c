@@ -61,29 +61,6 @@ static homi_file *hopen(homi_engine *e, const char *dir, const char *name, const
     return f;
 }
 
-/* Compare one homi read with pread; returns 0 when equal. */
-static int compare(homi_file *f, int fd, uint64_t off, size_t len, uint8_t *a, uint8_t *b)
-{
-    memset(a, 0xa5, len);
-    memset(b, 0x5a, len);
-    int64_t got = homi_pread(f, a, len, (int64_t)off);
-    ssize_t want = t_pread_ref(fd, b, len, (off_t)off);
-    if (got != want) {
-        T_FAIL("read %zu at %llu: homi %lld, pread %zd", len, (unsigned long long)off,
-               (long long)got, want);
-        return -1;
-    }
-    if (got > 0 && memcmp(a, b, (size_t)got)) {
-        size_t i = 0;
-        while (a[i] == b[i])
-            i++;
-        T_FAIL("read %zu at %llu: first difference at +%zu (homi %02x pread %02x)", len,
-               (unsigned long long)off, i, a[i], b[i]);
-        return -1;
-    }
-    return 0;
-}
-
 /* n random reads of f, biased to unaligned ranges crossing extents and EOF. */
 static void random_reads(homi_file *f, int fd, int n, const char *what)
 {
@@ -119,7 +96,7 @@ static void random_reads(homi_file *f, int fd, int n, const char *what)
             len = 4096 * (1 + t_below(256)) - t_below(2);
             break;
         }
-        bad += compare(f, fd, off, len, a, b) != 0;
+        bad += t_verify_range(f, fd, off, len, a, b) != 0;
     }
     free(a);
     free(b);
