@@ -4,9 +4,10 @@
  * homi_staging_size, cudaHostAlloc portable), shared by all threads.  A
  * read of N bytes into GPU memory is cut at slot-size multiples; each
  * piece is read by the host read pipeline (all kernel-path rings in
- * parallel, O_DIRECT straight into the slot when enabled) and, in file
- * order, copied with cudaMemcpyAsync on one of two streams per device; a
- * slot goes back to the pool when its copy's event has completed.  Reads
+ * parallel, O_DIRECT straight into the slot when enabled) and copied with
+ * cudaMemcpyAsync on one of two streams per device, queued by the thread
+ * that completed the piece's read; a slot goes back to the pool when its
+ * copy's event has completed.  Reads
  * of later pieces overlap the copies of earlier ones.  A single service
  * thread runs the stream-ordered reads, another the stream-ordered writes
  * (staging_write.c), four the asynchronous requests. */
@@ -158,13 +159,32 @@ struct piece {
     int64_t res;
     unsigned mask; /* paths that served the piece */
     sem_t ready;
+    /* the copy to the GPU, issued by the thread that completes the read */
+    char *to;
+    const char *from;
+    int device;
+    cudaStream_t s;
+    cudaEvent_t ev;
+    int copied; /* 1: copy and event queued on s; else the pipeline copies */
 };
 
+/* Runs on the thread that completed the piece's read (a kernel-path worker,
+ * or homid's client thread): queues the piece's copy to the GPU at once, so
+ * copies follow the reads without waiting for the pipeline's thread to be
+ * scheduled. */
 static void piece_done(void *arg, int64_t result, unsigned mask)
 {
     struct piece *p = arg;
     p->mask = mask;
     p->res = result;
+    p->copied = 0;
+    if (result > 0 && cudaSetDevice(p->device) == cudaSuccess &&
+        cudaMemcpyAsync(p->to, p->from, (size_t)result, cudaMemcpyHostToDevice, p->s) ==
+            cudaSuccess &&
+        cudaEventRecord(p->ev, p->s) == cudaSuccess)
+        p->copied = 1;
+    else if (result > 0)
+        cudaGetLastError(); /* the pipeline's own copy reports the error */
     sem_post(&p->ready);
 }
 
@@ -194,6 +214,9 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
     uint64_t head = 0, tail = 0, total = 0;
     int64_t err = 0;
     int stop = 0; /* short read or error: issue nothing more */
+    /* phases, logged at debug level */
+    const uint64_t t0 = homi_now_ns();
+    uint64_t t_issued = 0, t_first = 0, t_last = 0;
 
     while (head < tail || (!stop && tail < npieces)) {
         /* give back slots whose copies finished */
@@ -219,6 +242,11 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
             p->off = (uint64_t)off + tail * S;
             p->len = len - tail * S < S ? len - tail * S : S;
             p->res = 0;
+            p->to = dst + (p->off - (uint64_t)off);
+            p->from = st->mem + (size_t)slot * S;
+            p->device = device;
+            p->s = d->s[(tail + 1) % NSTREAMS];
+            p->ev = d->ev[slot];
             sem_init(&p->ready, 0, 0);
             struct homi_rd rd = {.buf = st->mem + (size_t)slot * S,
                                  .len = p->len,
@@ -232,27 +260,36 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
             if (r) piece_done(p, r, 0);
             tail++;
         }
+        if (!t_issued) t_issued = homi_now_ns();
         if (head == tail) continue;
-        /* complete the oldest piece: copy it to the GPU */
+        /* complete the oldest piece: its copy to the GPU is queued (by the
+         * thread that read it, or here) */
         struct piece *p = &win[head % W];
         while (sem_wait(&p->ready) != 0) {}
         sem_destroy(&p->ready);
         head++;
+        t_last = homi_now_ns();
+        if (!t_first) t_first = t_last;
         *mask |= p->mask;
         if (p->res < 0 || stop) {
             if (p->res < 0 && !err) err = p->res;
             stop = 1;
-            homi_stg_release(st, (unsigned)p->slot);
+            if (p->copied) { /* a later piece after a short one: let its copy end */
+                copying[(cq_head + cq_n) % W] = (unsigned)p->slot;
+                cq_n++;
+            } else {
+                homi_stg_release(st, (unsigned)p->slot);
+            }
             continue;
         }
         uint64_t n = (uint64_t)p->res;
         if (n) {
-            cudaStream_t s = d->s[head % NSTREAMS];
-            int r = homi_cuda_err(cudaMemcpyAsync(dst + (p->off - (uint64_t)off),
-                                                  st->mem + (size_t)p->slot * S, n,
-                                                  cudaMemcpyHostToDevice, s),
+            int r = HOMI_OK;
+            if (!p->copied) {
+                r = homi_cuda_err(cudaMemcpyAsync(p->to, p->from, n, cudaMemcpyHostToDevice, p->s),
                                   "cudaMemcpyAsync(staging -> device)");
-            if (!r) r = homi_cuda_err(cudaEventRecord(d->ev[p->slot], s), "cudaEventRecord");
+                if (!r) r = homi_cuda_err(cudaEventRecord(p->ev, p->s), "cudaEventRecord");
+            }
             if (r) {
                 if (!err) err = r;
                 stop = 1;
@@ -278,6 +315,11 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
     }
     free(win);
     free(copying);
+    HOMI_DEBUG("staging read of %zu bytes at %lld: reads issued after %.0f us, first piece read "
+               "after %.0f us, last after %.0f us, on the GPU after %.0f us",
+               len, (long long)off, t_issued ? (double)(t_issued - t0) / 1e3 : 0.0,
+               t_first ? (double)(t_first - t0) / 1e3 : 0.0,
+               t_last ? (double)(t_last - t0) / 1e3 : 0.0, (double)(homi_now_ns() - t0) / 1e3);
     return err ? err : (int64_t)total;
 }
 

@@ -19,6 +19,7 @@ void homi_inbox_prepare(struct homi_inbox *b)
     b->head = b->tail = NULL;
     b->efd = -1;
     b->armed = 0;
+    b->wake_due = 0;
 }
 
 int homi_inbox_open(struct homi_inbox *b)
@@ -47,6 +48,7 @@ struct homi_chunk *homi_inbox_take(struct homi_inbox *b, struct homi_chunk **tai
     struct homi_chunk *h = b->head;
     if (tail) *tail = b->tail;
     b->head = b->tail = NULL;
+    b->wake_due = 0; /* chunks pushed from now on need a new wake-up */
     pthread_mutex_unlock(&b->lock);
     return h;
 }
@@ -82,8 +84,10 @@ void homi_inbox_spread(struct homi_chunk **chunks, size_t n, unsigned nw, unsign
         else
             b->head = head;
         b->tail = tail;
+        int wake = !b->wake_due;
+        b->wake_due = 1;
         pthread_mutex_unlock(&b->lock);
-        homi_inbox_wake(b);
+        if (wake) homi_inbox_wake(b);
     }
 }
 

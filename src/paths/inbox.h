@@ -14,8 +14,9 @@
 struct homi_chunk;
 
 struct homi_inbox {
-    pthread_mutex_t lock; /* protects head/tail */
+    pthread_mutex_t lock; /* protects head, tail and wake_due */
     struct homi_chunk *head, *tail;
+    int wake_due;     /* efd written since the worker last took the inbox */
     int efd;          /* written by a push: wakes the worker */
     uint64_t efd_val; /* where the ring reads it            */
     int armed;        /* a read of efd is queued on the ring */
@@ -34,7 +35,10 @@ struct homi_chunk *homi_inbox_take(struct homi_inbox *b, struct homi_chunk **tai
 int homi_inbox_empty(struct homi_inbox *b);
 
 /* Spread chunks[0..n) over nw workers, chunk i to worker (start + i) % nw,
- * each worker's share in order and with one wake-up; sets every chunk's
+ * each worker's share in order and with at most one wake-up (none when one
+ * is already due: the worker takes its whole inbox when it wakes, so a
+ * burst of submissions costs one eventfd write per worker, not one per
+ * submission); sets every chunk's
  * t0 (now) and next.  box(state, k) is worker k's inbox. */
 void homi_inbox_spread(struct homi_chunk **chunks, size_t n, unsigned nw, unsigned start,
                        struct homi_inbox *(*box)(void *state, unsigned k), void *state);
