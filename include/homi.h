@@ -53,13 +53,17 @@ const char *homi_strerror(int err);
 /* The I/O paths of DESIGN.md.  HOMI_PATH_HOLE is not an I/O path: it counts
  * bytes of file holes that were served as zeros without any I/O. */
 typedef enum homi_path_id {
-    HOMI_PATH_KERNEL = 0,   /* io_uring through the file system            */
-    HOMI_PATH_PASSTHRU = 1, /* NVMe commands from extents (uring_cmd)      */
-    HOMI_PATH_DEVICE = 2,   /* GPU-initiated, host-mediated                */
-    HOMI_PATH_CUFILE = 3,   /* NVIDIA cuFile / GPUDirect Storage           */
-    HOMI_PATH_HOLE = 4,     /* zero-fill of holes, no I/O                  */
-    HOMI_PATH_COUNT = 5
+    HOMI_PATH_KERNEL = 0,    /* io_uring through the file system            */
+    HOMI_PATH_PASSTHRU = 1,  /* NVMe commands from extents (uring_cmd)      */
+    HOMI_PATH_DEVICE = 2,    /* GPU-initiated, host-mediated                */
+    HOMI_PATH_CUFILE = 3,    /* NVIDIA cuFile / GPUDirect Storage           */
+    HOMI_PATH_HOLE = 4,      /* zero-fill of holes, no I/O                  */
+    HOMI_PATH_DELEGATED = 5, /* queue pairs of a controller the control plane
+                                owns through vfio-pci (homi_delegate hint)  */
+    HOMI_PATH_COUNT = 6
 } homi_path_id;
+/* 1 when p names an I/O path a request may ask for (not HOMI_PATH_HOLE). */
+#define HOMI_PATH_IS_IO(p) ((p) >= 0 && (p) < HOMI_PATH_COUNT && (p) != HOMI_PATH_HOLE)
 
 const char *homi_path_name(int path);
 

@@ -39,7 +39,11 @@ static void usage(FILE *f)
                "  --stats FILE       write statistics to FILE on exit\n"
                "  --pidfile FILE     write the pid once clients can connect\n"
                "  --path P           homi_path for requests that leave it to homid\n"
-               "                     (auto|kernel|passthru)\n"
+               "                     (auto|kernel|passthru|delegated)\n"
+               "  --delegate BDF     own the NVMe controller at PCI address BDF (bound to\n"
+               "                     vfio-pci) and serve the delegated path through its queue\n"
+               "                     pairs (homi_delegate; run as root or as the user that\n"
+               "                     owns its /dev/vfio group)\n"
                "  --hints FILE       'key value' lines; homi_* keys configure the engine,\n"
                "                     other keys (MPI-IO hints) are ignored\n"
                "  --max-clients N    (default 256)    --max-files N  per client (default 1024)\n"
@@ -84,18 +88,16 @@ static int load_hints(homi_config *cfg, const char *file)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"runtime-dir", 1, 0, 'd'},  {"socket", 1, 0, 's'},
-                                       {"log", 1, 0, 'l'},          {"stats", 1, 0, 'S'},
-                                       {"pidfile", 1, 0, 'p'},      {"path", 1, 0, 'P'},
-                                       {"hints", 1, 0, 'H'},        {"max-clients", 1, 0, 'c'},
-                                       {"max-files", 1, 0, 'f'},    {"node", 0, 0, 'N'},
-                                       {"fast-max", 1, 0, 'F'},     {"idle-exit", 1, 0, 'X'},
-                                       {"user-clients", 1, 0, 'u'}, {"user-shm", 1, 0, 'U'},
-                                       {"job-shm", 1, 0, 'J'},      {"node-shm", 1, 0, 'M'},
-                                       {"inflight", 1, 0, 'I'},     {"client-timeout", 1, 0, 'T'},
-                                       {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"runtime-dir", 1, 0, 'd'},  {"socket", 1, 0, 's'},      {"log", 1, 0, 'l'},
+        {"stats", 1, 0, 'S'},        {"pidfile", 1, 0, 'p'},     {"path", 1, 0, 'P'},
+        {"hints", 1, 0, 'H'},        {"max-clients", 1, 0, 'c'}, {"max-files", 1, 0, 'f'},
+        {"node", 0, 0, 'N'},         {"fast-max", 1, 0, 'F'},    {"idle-exit", 1, 0, 'X'},
+        {"user-clients", 1, 0, 'u'}, {"user-shm", 1, 0, 'U'},    {"job-shm", 1, 0, 'J'},
+        {"node-shm", 1, 0, 'M'},     {"inflight", 1, 0, 'I'},    {"client-timeout", 1, 0, 'T'},
+        {"delegate", 1, 0, 'D'},     {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
     struct homid_opts o = {.max_clients = 256, .max_files = 1024, .fast_max = 64u << 10};
-    const char *path = NULL, *hints = NULL;
+    const char *path = NULL, *hints = NULL, *delegate = NULL;
     long long lim[6] = {-1, -1, -1, -1, -1, -1}; /* u U J M I T */
     int c, bad = 0;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -106,6 +108,7 @@ int main(int argc, char **argv)
         case 'S': o.stats = optarg; break;
         case 'p': o.pidfile = optarg; break;
         case 'P': path = optarg; break;
+        case 'D': delegate = optarg; break;
         case 'H': hints = optarg; break;
         case 'c': o.max_clients = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'f': o.max_files = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -196,8 +199,13 @@ int main(int argc, char **argv)
     homi_config_set(cfg, "homi_daemon", "off");
     if (homi_config_load_env(cfg)) return 2;
     if (hints && load_hints(cfg, hints)) return 2;
+    if (delegate && homi_config_set(cfg, "homi_delegate", delegate)) {
+        fprintf(stderr, "homid: --delegate %s: expected a PCI address such as 0000:00:05.0\n",
+                delegate);
+        return 2;
+    }
     if (path && homi_config_set(cfg, "homi_path", path)) {
-        fprintf(stderr, "homid: --path %s: expected auto, kernel or passthru\n", path);
+        fprintf(stderr, "homid: --path %s: expected auto, kernel, passthru or delegated\n", path);
         return 2;
     }
     if (o.log) {

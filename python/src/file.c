@@ -321,8 +321,8 @@ static PyObject *file_path_status(HomiFile *f, PyObject *arg)
     const char *name = PyUnicode_AsUTF8(arg);
     if (!name) return NULL;
     int p = -1;
-    for (int i = 0; i < HOMI_PATH_HOLE; i++)
-        if (!strcmp(name, homi_path_name(i))) p = i;
+    for (int i = 0; i < HOMI_PATH_COUNT; i++)
+        if (HOMI_PATH_IS_IO(i) && !strcmp(name, homi_path_name(i))) p = i;
     if (p < 0) return PyErr_Format(PyExc_ValueError, "unknown path '%s'", name);
     char why[256] = "";
     int rc = homi_file_path_status(f->hf, p, why, sizeof why);

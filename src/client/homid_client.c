@@ -312,10 +312,11 @@ static void job_finish(struct homi_client *cl, struct cjob *j)
     }
     uint64_t res = j->short_at < c->len ? j->short_at : c->len;
     unsigned m = j->mask;
-    c->path = (m & (1u << HOMI_PATH_PASSTHRU)) ? HOMI_PATH_PASSTHRU
-              : (m & (1u << HOMI_PATH_KERNEL)) ? HOMI_PATH_KERNEL
-              : (m & (1u << HOMI_PATH_HOLE))   ? HOMI_PATH_HOLE
-                                               : HOMI_PATH_KERNEL;
+    c->path = (m & (1u << HOMI_PATH_DELEGATED))  ? HOMI_PATH_DELEGATED
+              : (m & (1u << HOMI_PATH_PASSTHRU)) ? HOMI_PATH_PASSTHRU
+              : (m & (1u << HOMI_PATH_KERNEL))   ? HOMI_PATH_KERNEL
+              : (m & (1u << HOMI_PATH_HOLE))     ? HOMI_PATH_HOLE
+                                                 : HOMI_PATH_KERNEL;
     c->other_mask = m;
     c->acct_other = 0;
     struct homi_fh *f = c->op->file;

@@ -22,8 +22,7 @@ static int check_args(struct homi_fh *f, const void *buf, size_t len, int64_t of
     if (len > (size_t)INT64_MAX || (uint64_t)off > (uint64_t)INT64_MAX - len) return HOMI_ERANGE;
     if (opts) {
         if (opts->flags & ~HOMI_READ_FORCE_PATH) return HOMI_EINVAL;
-        if (opts->path != HOMI_PATH_AUTO && (opts->path < 0 || opts->path >= HOMI_PATH_HOLE))
-            return HOMI_EINVAL;
+        if (opts->path != HOMI_PATH_AUTO && !HOMI_PATH_IS_IO(opts->path)) return HOMI_EINVAL;
         if (opts->mem < HOMI_MEM_AUTO || opts->mem > HOMI_MEM_DEVICE) return HOMI_EINVAL;
     }
     return HOMI_OK;

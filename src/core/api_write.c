@@ -28,8 +28,7 @@ static int prepare(struct homi_fh *f, const void *buf, size_t len, int64_t off,
     homi_mem_kind mem = HOMI_MEM_AUTO;
     if (opts) {
         if (opts->flags & ~(HOMI_READ_FORCE_PATH | HOMI_IO_WRITE)) return HOMI_EINVAL;
-        if (opts->path != HOMI_PATH_AUTO && (opts->path < 0 || opts->path >= HOMI_PATH_HOLE))
-            return HOMI_EINVAL;
+        if (opts->path != HOMI_PATH_AUTO && !HOMI_PATH_IS_IO(opts->path)) return HOMI_EINVAL;
         if (opts->mem < HOMI_MEM_AUTO || opts->mem > HOMI_MEM_DEVICE) return HOMI_EINVAL;
         mem = opts->mem;
         if ((opts->flags & HOMI_READ_FORCE_PATH) && opts->path != HOMI_PATH_KERNEL &&

@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "homi.h"
 
-enum kind { K_PATH, K_UINT, K_SIZE, K_BOOL, K_LOGLEVEL, K_TRI };
+enum kind { K_PATH, K_UINT, K_SIZE, K_BOOL, K_LOGLEVEL, K_TRI, K_PCI };
 
 struct key {
     const char *name;
@@ -26,7 +26,7 @@ struct key {
 #define OFF(f) offsetof(struct homi_config, f)
 static const struct key keys[] = {
     {"homi_path", K_PATH, OFF(path), 0, 0,
-     "I/O path: auto|kernel|passthru|device|cufile (default auto)"},
+     "I/O path: auto|kernel|passthru|device|cufile|delegated (default auto)"},
     {"homi_threads", K_UINT, OFF(threads), 0, 256,
      "kernel-path worker threads, one io_uring ring each; 0 = one per CPU, max 16 (default 0)"},
     {"homi_queue_depth", K_UINT, OFF(queue_depth), 1, 4096,
@@ -53,6 +53,9 @@ static const struct key keys[] = {
      "cuFile for GPU destinations: auto (only in true GDS mode) | on | off (default auto)"},
     {"homi_inline_sync", K_BOOL, OFF(inline_sync), 0, 0,
      "serve synchronous reads of one chunk on the calling thread's own ring (default on)"},
+    {"homi_delegate", K_PCI, OFF(delegate), 0, 0,
+     "PCI address (0000:00:05.0) of an NVMe controller bound to vfio-pci whose queue pairs the "
+     "delegated path reads through; none: no delegated path (default none)"},
     {"homi_passthru_threads", K_UINT, OFF(passthru_threads), 1, 64,
      "NVMe passthrough worker threads, one SQE128/CQE32 io_uring ring each (default 2)"},
     {"homi_passthru_qd", K_UINT, OFF(passthru_qd), 1, 4096,
@@ -78,7 +81,8 @@ static const struct key keys[] = {
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-static const char *const path_names[] = {"kernel", "passthru", "device", "cufile"};
+static const char *const path_names[HOMI_PATH_COUNT] = {"kernel", "passthru", "device",
+                                                        "cufile", NULL,       "delegated"};
 
 homi_config *homi_config_new(void)
 {
@@ -194,6 +198,22 @@ int homi_parse_bool(const char *s, int *out)
     return -1;
 }
 
+/* A PCI address DDDD:BB:DD.F (hex digits) into out (HOMI_PCI_LEN bytes);
+ * "none" or "" clears it. */
+int homi_parse_pci(const char *v, char *out)
+{
+    if (!*v || strcasecmp(v, "none") == 0) {
+        out[0] = 0;
+        return 0;
+    }
+    static const char pat[] = "xxxx:xx:xx.x";
+    if (strlen(v) != sizeof pat - 1) return -1;
+    for (size_t i = 0; pat[i]; i++)
+        if (pat[i] == 'x' ? !isxdigit((unsigned char)v[i]) : v[i] != pat[i]) return -1;
+    snprintf(out, HOMI_PCI_LEN, "%s", v);
+    return 0;
+}
+
 int homi_parse_path(const char *v, int *out)
 {
     if (!v) return -1;
@@ -201,8 +221,8 @@ int homi_parse_path(const char *v, int *out)
         *out = HOMI_PATH_AUTO;
         return 0;
     }
-    for (int i = 0; i < 4; i++)
-        if (strcasecmp(v, path_names[i]) == 0) {
+    for (int i = 0; i < HOMI_PATH_COUNT; i++)
+        if (path_names[i] && strcasecmp(v, path_names[i]) == 0) {
             *out = i;
             return 0;
         }
@@ -250,6 +270,7 @@ static int parse_into(const struct key *k, const char *v, void *field)
         if (b < 0) return -1;
         *(int *)field = b;
         return 0;
+    case K_PCI: return homi_parse_pci(v, (char *)field);
     }
     return -1;
 }
@@ -288,6 +309,9 @@ int homi_config_get(const homi_config *cfg, const char *key, char *buf, size_t b
         n = snprintf(buf, buflen, "%s", t[*(const int *)field]);
         break;
     }
+    case K_PCI:
+        n = snprintf(buf, buflen, "%s", *(const char *)field ? (const char *)field : "none");
+        break;
     }
     if (n < 0 || (size_t)n >= buflen) return HOMI_ERANGE;
     return HOMI_OK;

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#define HOMI_PCI_LEN 16 /* "DDDD:BB:DD.F" and its NUL */
+
 struct homi_config {
     int path;                /* HOMI_PATH_AUTO or a homi_path_id      */
     unsigned threads;        /* 0: one per online CPU (max 16)         */
@@ -18,19 +20,20 @@ struct homi_config {
     int log_level;
     int fixed_files; /* register files with the rings          */
     int inline_sync;
-    uint64_t staging_size;     /* pinned staging slot, bytes          */
-    unsigned staging_buffers;  /* pinned staging slots per engine     */
-    int cufile_enable;         /* 0 off, 1 auto, 2 on                 */
-    unsigned passthru_threads; /* passthrough worker rings            */
-    unsigned passthru_qd;      /* NVMe commands in flight per ring    */
-    uint64_t passthru_min;     /* auto: smallest read sent to passthru */
-    int daemon;                /* use homid when HOMI_SOCKET names one */
-    unsigned daemon_timeout;   /* seconds without progress: homid lost */
-    unsigned daemon_retry;     /* seconds after a loss before reconnecting */
-    unsigned daemon_slots;     /* shared-memory data slots per client  */
-    uint64_t pieces_direct;    /* scattered reads: direct from this size */
-    uint64_t pieces_gap;       /* scattered reads: largest window gap    */
-                               /* single-chunk sync reads on the caller */
+    char delegate[HOMI_PCI_LEN]; /* delegated controller's PCI address, "" none */
+    uint64_t staging_size;       /* pinned staging slot, bytes          */
+    unsigned staging_buffers;    /* pinned staging slots per engine     */
+    int cufile_enable;           /* 0 off, 1 auto, 2 on                 */
+    unsigned passthru_threads;   /* passthrough worker rings            */
+    unsigned passthru_qd;        /* NVMe commands in flight per ring    */
+    uint64_t passthru_min;       /* auto: smallest read sent to passthru */
+    int daemon;                  /* use homid when HOMI_SOCKET names one */
+    unsigned daemon_timeout;     /* seconds without progress: homid lost */
+    unsigned daemon_retry;       /* seconds after a loss before reconnecting */
+    unsigned daemon_slots;       /* shared-memory data slots per client  */
+    uint64_t pieces_direct;      /* scattered reads: direct from this size */
+    uint64_t pieces_gap;         /* scattered reads: largest window gap    */
+                                 /* single-chunk sync reads on the caller */
 };
 
 /* The built-in defaults plus the HOMI_* environment into *out: HOMI_OK, or
@@ -41,8 +44,11 @@ int homi_config_same(const struct homi_config *a, const struct homi_config *b);
 
 /* Parse a size with optional K/M/G/T suffix (binary).  0 or -1. */
 int homi_parse_size(const char *s, uint64_t *out);
-/* Parse auto|kernel|passthru|device|cufile.  0 or -1. */
+/* Parse auto|kernel|passthru|device|cufile|delegated.  0 or -1. */
 int homi_parse_path(const char *s, int *out);
+/* Parse a PCI address DDDD:BB:DD.F (or none/"") into out[HOMI_PCI_LEN].
+ * 0 or -1. */
+int homi_parse_pci(const char *s, char *out);
 /* Parse on/off/true/false/1/0/yes/no.  0 or -1. */
 int homi_parse_bool(const char *s, int *out);
 

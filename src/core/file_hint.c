@@ -23,7 +23,7 @@ int homi_file_path_status(homi_file *handle, int path, char *why, size_t whylen)
 {
     struct homi_fh *f = homi_file_lookup(handle);
     if (!f) return HOMI_EBADF;
-    if (path < 0 || path >= HOMI_PATH_COUNT || path == HOMI_PATH_HOLE) return HOMI_EINVAL;
+    if (!HOMI_PATH_IS_IO(path)) return HOMI_EINVAL;
     char dummy[8];
     if (!why || !whylen) {
         why = dummy;

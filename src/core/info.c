@@ -157,10 +157,11 @@ static int info_file(FILE *o, struct homi_engine *eng, const char *path, int syn
 static void info_engine(FILE *o, struct homi_engine *eng, int hints)
 {
     fprintf(o, "HOMI %s\npaths:\n", homi_version());
-    for (int p = 0; p < HOMI_PATH_HOLE; p++)
-        fprintf(o, "  %-9s %s%s\n", homi_path_name(p),
-                eng->paths[p].ok ? "available" : "unavailable: ",
-                eng->paths[p].ok ? "" : eng->paths[p].why);
+    for (int p = 0; p < HOMI_PATH_COUNT; p++)
+        if (HOMI_PATH_IS_IO(p))
+            fprintf(o, "  %-9s %s%s\n", homi_path_name(p),
+                    eng->paths[p].ok ? "available" : "unavailable: ",
+                    eng->paths[p].ok ? "" : eng->paths[p].why);
     fprintf(o, "NVMe namespaces:\n");
     int n = homi_nvme_scan(print_ns, o);
     if (n == 0) fprintf(o, "  none found\n");

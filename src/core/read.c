@@ -114,9 +114,11 @@ static int choose_path(struct homi_fh *f, int want, uint64_t len)
         return HOMI_PATH_KERNEL;
     }
     if (want == HOMI_PATH_KERNEL) return HOMI_PATH_KERNEL;
-    if (want == HOMI_PATH_PASSTHRU && e->paths[want].ok && !f->path_priv[want]) {
+    if ((want == HOMI_PATH_PASSTHRU || want == HOMI_PATH_DELEGATED) && e->paths[want].ok &&
+        !f->path_priv[want]) {
         homi_fh_fallback(f, HOMI_FB_NO_NVME);
-        HOMI_DEBUG("%s: passthrough requested, file not on a usable NVMe namespace", f->path);
+        HOMI_DEBUG("%s: %s requested, file not on a namespace it can read", f->path,
+                   homi_path_name(want));
         return HOMI_PATH_KERNEL;
     }
     /* cuFile writes GPU memory only: host destinations use kernel */
@@ -133,7 +135,8 @@ static int wanted_path(struct homi_fh *f, int want)
 {
     if (want == HOMI_PATH_AUTO) want = f->path_pref;
     if (want == HOMI_PATH_AUTO) want = f->eng->cfg.path;
-    if (want != HOMI_PATH_AUTO && want != HOMI_PATH_KERNEL && want != HOMI_PATH_PASSTHRU) {
+    if (want != HOMI_PATH_AUTO && want != HOMI_PATH_KERNEL && want != HOMI_PATH_PASSTHRU &&
+        want != HOMI_PATH_DELEGATED) {
         homi_fh_fallback(f, HOMI_FB_PATH_UNAVAILABLE);
         want = HOMI_PATH_KERNEL;
     }

@@ -56,7 +56,7 @@ void homi_stats_snapshot(const struct homi_stats_acc *a, homi_stats *out)
 
 const char *homi_path_name(int path)
 {
-    static const char *const n[] = {"kernel", "passthru", "device", "cufile", "hole"};
+    static const char *const n[] = {"kernel", "passthru", "device", "cufile", "hole", "delegated"};
     return path >= 0 && path < HOMI_PATH_COUNT ? n[path] : "?";
 }
 

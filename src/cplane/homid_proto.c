@@ -178,7 +178,8 @@ int homid_sqe_check(const struct homid_sqe *e, uint32_t slots, uint32_t slot_siz
         return fail(why, whylen, HOMI_EINVAL, "length %u (a slot holds %u)", e->len, slot_size);
     if (e->offset > (uint64_t)INT64_MAX - e->len)
         return fail(why, whylen, HOMI_ERANGE, "offset + length overflow (length %u)", e->len);
-    if (e->path != HOMI_PATH_AUTO && e->path != HOMI_PATH_KERNEL && e->path != HOMI_PATH_PASSTHRU)
+    if (e->path != HOMI_PATH_AUTO && e->path != HOMI_PATH_KERNEL && e->path != HOMI_PATH_PASSTHRU &&
+        e->path != HOMI_PATH_DELEGATED)
         return fail(why, whylen, HOMI_EINVAL, "path %d cannot be served by homid", e->path);
     if (e->file_id == 0) return fail(why, whylen, HOMI_EBADF, "file id 0");
     return 0;

@@ -172,7 +172,7 @@ struct homid_sqe {
     uint32_t file_id;
     uint32_t slot;
     uint32_t len;
-    int32_t path; /* HOMI_PATH_AUTO, HOMI_PATH_KERNEL or HOMI_PATH_PASSTHRU */
+    int32_t path; /* HOMI_PATH_AUTO, _KERNEL, _PASSTHRU or _DELEGATED */
 };
 
 struct homid_cqe {

@@ -174,7 +174,7 @@ static void execute(struct dconn *c, const struct homid_sqe *q, uint32_t alen)
      * flight is served here, on the client's own thread, so that it never
      * queues behind another client's large reads in the engine */
     if (alen == c->sh.inflight && q->len <= c->fast_max && q->path != HOMI_PATH_PASSTHRU &&
-        !fh->eng->cfg.direct) {
+        q->path != HOMI_PATH_DELEGATED && !fh->eng->cfg.direct) {
         uint64_t t0 = homi_now_ns();
         char *dst = c->data + (size_t)q->slot * c->slot_size;
         ssize_t n;

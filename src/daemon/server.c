@@ -4,7 +4,8 @@
  * served and SO_PEERCRED kept for accounting; or a listening socket handed
  * over by systemd), the daemon engine, accepting clients, SIGTERM/SIGINT
  * and homictl's stop (requests in flight finish, clients are closed,
- * statistics are written), and the statistics file homi-run summarises. */
+ * statistics are written), and the statistics file homi-run summarises
+ * (with the delegated controller's counters when homid owns one). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,8 +22,11 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/engine.h"
 #include "core/log.h"
 #include "daemon/homid.h"
+#include "homi_nvme.h"
+#include "paths/delegated.h"
 
 #define REC_MAX 4096u
 
@@ -196,6 +200,14 @@ static void write_stats(struct homid_server *s)
             (int)getpid(), secs, s->clients_total, (uint64_t)node.refused);
     put_wire(f, "node ", &node, secs);
     put_wire(f, "reported ", &s->reported_sum, secs);
+    struct homi_nvme_stats d;
+    if (homi_delegated_stats(s->eng, &d) == HOMI_OK)
+        fprintf(f,
+                "delegated reads %" PRIu64 " refused %" PRIu64 " cmds %" PRIu64
+                " cmd_errors %" PRIu64 " bytes_nvme %" PRIu64 " bytes_kernel %" PRIu64
+                " bytes_zero %" PRIu64 "\n",
+                d.reads, d.refused, d.cmds_completed, d.cmd_errors, d.bytes_nvme, d.bytes_kernel,
+                d.bytes_zero);
     for (unsigned i = 0; i < s->nrecs; i++) {
         const struct homid_client_rec *r = &s->recs[i];
         char pre[64];
@@ -257,6 +269,14 @@ int homid_run(const struct homid_opts *o)
     int rc = homi_engine_create(o->cfg, &s->eng);
     if (rc) {
         homi_log(HOMI_LOG_ERROR, "engine: %s", homi_strerror(rc));
+        return 1;
+    }
+    /* a controller named for delegation that cannot be owned is an error,
+     * not a quiet fallback */
+    if (s->eng->cfg.delegate[0] && !s->eng->paths[HOMI_PATH_DELEGATED].ok) {
+        homi_log(HOMI_LOG_ERROR, "delegated controller %s: %s", s->eng->cfg.delegate,
+                 s->eng->paths[HOMI_PATH_DELEGATED].why);
+        homi_engine_destroy(s->eng);
         return 1;
     }
     s->lfd = s->activated ? act : listen_on(s);

@@ -13,6 +13,7 @@ static const struct homi_path_ops *const builtin[HOMI_PATH_COUNT] = {
     [HOMI_PATH_KERNEL] = &homi_path_kernel_ops,
     [HOMI_PATH_PASSTHRU] = &homi_path_passthru_ops,
     [HOMI_PATH_CUFILE] = &homi_path_cufile_ops,
+    [HOMI_PATH_DELEGATED] = &homi_path_delegated_ops,
 };
 
 static const char *const not_built[HOMI_PATH_COUNT] = {

@@ -45,6 +45,7 @@ struct homi_config;
 unsigned homi_kernel_threads(const struct homi_config *cfg);
 extern const struct homi_path_ops homi_path_cufile_ops;
 extern const struct homi_path_ops homi_path_passthru_ops;
+extern const struct homi_path_ops homi_path_delegated_ops;
 
 /* Fill eng->paths for every path built into this library. */
 void homi_paths_init(struct homi_engine *eng);

@@ -17,10 +17,12 @@
  *           homi_daemon_retry (also a file opened while homid was down)
  *   nosrv   HOMI_SOCKET names no daemon: in-process, counted
  *   peer    (root) a client of another uid is refused (SO_PEERCRED)
- *   client [--as-uid N] [--passthru] [--denied FILE] FILE...   (no homid
+ *   client [--as-uid N] [--passthru|--delegated] [--denied FILE] FILE...   (no homid
  *           started: HOMI_SOCKET names one; used inside the QEMU NVMe VM)
  *           random reads of each FILE equal to pread, served by homid;
- *           --passthru: homid used passthrough; --as-uid: as that user (and
+ *           --passthru: homid used passthrough; --delegated: the client asks
+ *           for the delegated path, homid's queue pairs served bytes;
+ *           --as-uid: as that user (and
  *           group); --denied: that file must not open (another user's)
  */
 #include <grp.h>
@@ -579,7 +581,7 @@ static int test_peer(const char *dir)
 
 static void test_client(int argc, char **argv)
 {
-    int want_pt = 0;
+    int want_pt = 0, want_dl = 0;
     /* --as-uid N first: become that user (node-service tests as root) */
     if (argc >= 2 && !strcmp(argv[0], "--as-uid")) {
         uid_t u = (uid_t)strtoul(argv[1], NULL, 10);
@@ -597,6 +599,10 @@ static void test_client(int argc, char **argv)
             want_pt = 1;
             continue;
         }
+        if (!strcmp(argv[i], "--delegated")) {
+            want_dl = 1;
+            continue;
+        }
         if (!strcmp(argv[i], "--denied") && i + 1 < argc) { /* another user's file */
             homi_file *hf;
             int rc = homi_open(e, argv[++i], HOMI_RDONLY, &hf);
@@ -607,6 +613,8 @@ static void test_client(int argc, char **argv)
         }
         homi_file *hf;
         REQUIRE(homi_open(e, argv[i], HOMI_RDONLY, &hf) == 0, "open %s", argv[i]);
+        /* asked for by the client, not left to homid's default */
+        if (want_dl) CHECK_RC(homi_file_set_hint(hf, "homi_path", "delegated"), 0);
         int fd = open(argv[i], O_RDONLY);
         uint64_t size = (uint64_t)homi_file_size(hf);
         t_verify_range(hf, fd, 0, MAXL, a, b);
@@ -627,6 +635,9 @@ static void test_client(int argc, char **argv)
           (unsigned long long)st.fallbacks[HOMI_FB_DAEMON_LOST]);
     if (want_pt)
         CHECK(st.path[HOMI_PATH_PASSTHRU].bytes > 0, "no bytes came from the passthrough path");
+    if (want_dl)
+        CHECK(st.path[HOMI_PATH_DELEGATED].bytes > 0,
+              "no bytes came from the delegated path (homid's queue pairs)");
     homi_engine_destroy(e);
     free(a);
     free(b);

@@ -29,8 +29,9 @@ static const struct keyspec specs[] = {
       {"kernel", "kernel"},
       {"passthru", "passthru"},
       {"device", "device"},
-      {"cufile", "cufile"}},
-     {"nowhere", "", "kernel2", " ", "-1"}},
+      {"cufile", "cufile"},
+      {"delegated", "delegated"}},
+     {"nowhere", "", "kernel2", " ", "-1", "hole"}},
     {"homi_threads",
      1,
      {{"3", "3"}, {"0", "0"}, {"16", "16"}},
@@ -60,6 +61,10 @@ static const struct keyspec specs[] = {
      {{"error", "error"}, {"warn", "warn"}, {"info", "info"}, {"debug", "debug"}},
      {"loud", "", "7x"}},
     {"homi_fixed_files", 0, {{"off", "off"}, {"on", "on"}}, {"sometimes", ""}},
+    {"homi_delegate",
+     0,
+     {{"0000:00:05.0", "0000:00:05.0"}, {"0000:3b:00.1", "0000:3b:00.1"}, {"none", "none"}},
+     {"00:05.0", "0000:00:05", "0000:00:05.0x", "000g:00:05.0", "0000-00-05.0"}},
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 

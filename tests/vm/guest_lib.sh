@@ -1,5 +1,6 @@
 # guest_lib.sh - helpers for scripts that run inside the test VM (busybox sh):
-# file systems on the emulated NVMe namespaces and per-test verdicts.
+# file systems on the emulated NVMe namespaces, a controller handed to
+# vfio-pci, and per-test verdicts.
 HOMI_VM_FAILS=0
 HOMI_VM_PASSES=0
 
@@ -31,6 +32,17 @@ vm_partition() {
   i=0
   while [ ! -e "${1}p1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
   [ -e "${1}p1" ]
+}
+
+# vm_bind_vfio BDF: take the PCI function BDF from its driver and bind it
+# to vfio-pci (for delegation).
+vm_bind_vfio() {
+  [ -e /sys/bus/pci/devices/$1/driver ] && echo "$1" >/sys/bus/pci/devices/$1/driver/unbind
+  echo vfio-pci >/sys/bus/pci/devices/$1/driver_override
+  echo "$1" >/sys/bus/pci/drivers_probe
+  drv=$(basename "$(readlink /sys/bus/pci/devices/$1/driver)")
+  echo "$1: driver $drv, IOMMU group $(basename "$(readlink /sys/bus/pci/devices/$1/iommu_group)")"
+  [ "$drv" = vfio-pci ]
 }
 
 # vm_mkfs FSTYPE DEV MOUNTPOINT

@@ -16,15 +16,7 @@ vm_check "partition_ext4" vm_partition "$n1"
 vm_check "mkfs_ext4" vm_mkfs ext4 "${n1}p1" /mnt/ext4
 vm_check "mkfs_xfs" vm_mkfs xfs "$n2" /mnt/xfs
 echo "iommu groups: $(ls /sys/kernel/iommu_groups | tr '\n' ' ')"
-bind_vfio() {
-  [ -e /sys/bus/pci/devices/$deleg/driver ] && echo $deleg >/sys/bus/pci/devices/$deleg/driver/unbind
-  echo vfio-pci >/sys/bus/pci/devices/$deleg/driver_override
-  echo $deleg >/sys/bus/pci/drivers_probe
-  drv=$(basename "$(readlink /sys/bus/pci/devices/$deleg/driver)")
-  echo "$deleg: driver $drv, IOMMU group $(basename "$(readlink /sys/bus/pci/devices/$deleg/iommu_group)")"
-  [ "$drv" = vfio-pci ]
-}
-vm_check "bind_vfio" bind_vfio
+vm_check "bind_vfio" vm_bind_vfio $deleg
 # the kernel keeps its path to both namespaces through the first controller
 kernel_ctrl() {
   for c in /sys/class/nvme/nvme*; do echo "$(basename $c): $(basename "$(readlink $c/device)")"; done
