@@ -11,13 +11,7 @@
 # controller can be owned again.
 . /homi/guest_lib.sh
 deleg=0000:00:05.0
-n1=$(ls /dev/nvme[0-9]n1 2>/dev/null | head -1)
-n2=$(ls /dev/nvme[0-9]n2 2>/dev/null | head -1)
-echo "namespace heads: ${n1:-none} ${n2:-none}"
-vm_check "heads" test -n "$n1" -a -n "$n2"
-vm_check "partition_ext4" vm_partition "$n1"
-vm_check "mkfs_ext4" vm_mkfs ext4 "${n1}p1" /mnt/ext4
-vm_check "mkfs_xfs" vm_mkfs xfs "$n2" /mnt/xfs
+vm_subsys_fs
 for fs in ext4 xfs; do
   for u in 1001 1002; do
     d=/mnt/$fs/u$u

@@ -45,6 +45,20 @@ vm_bind_vfio() {
   [ "$drv" = vfio-pci ]
 }
 
+# vm_subsys_fs: in the HOMI_VM_LAYOUT=subsys guest, find the multipath heads
+# of the shared namespaces (n1, n2: named after the controller that probed
+# first, X = 0 or 1), then ext4 on a partition of n1 at /mnt/ext4 and xfs on
+# n2 at /mnt/xfs; one verdict per step.
+vm_subsys_fs() {
+  n1=$(ls /dev/nvme[0-9]n1 2>/dev/null | head -1)
+  n2=$(ls /dev/nvme[0-9]n2 2>/dev/null | head -1)
+  echo "namespace heads: ${n1:-none} ${n2:-none}"
+  vm_check "heads" test -n "$n1" -a -n "$n2"
+  vm_check "partition_ext4" vm_partition "$n1"
+  vm_check "mkfs_ext4" vm_mkfs ext4 "${n1}p1" /mnt/ext4
+  vm_check "mkfs_xfs" vm_mkfs xfs "$n2" /mnt/xfs
+}
+
 # vm_mkfs FSTYPE DEV MOUNTPOINT
 vm_mkfs() {
   case $1 in

@@ -7,14 +7,7 @@
 . /homi/guest_lib.sh
 secs=${1:-15}
 deleg=0000:00:05.0
-# the heads are named after the controller that probed first (X = 0 or 1)
-n1=$(ls /dev/nvme[0-9]n1 2>/dev/null | head -1)
-n2=$(ls /dev/nvme[0-9]n2 2>/dev/null | head -1)
-echo "namespace heads: ${n1:-none} ${n2:-none}"
-vm_check "heads" test -n "$n1" -a -n "$n2"
-vm_check "partition_ext4" vm_partition "$n1"
-vm_check "mkfs_ext4" vm_mkfs ext4 "${n1}p1" /mnt/ext4
-vm_check "mkfs_xfs" vm_mkfs xfs "$n2" /mnt/xfs
+vm_subsys_fs
 echo "iommu groups: $(ls /sys/kernel/iommu_groups | tr '\n' ' ')"
 vm_check "bind_vfio" vm_bind_vfio $deleg
 # the kernel keeps its path to both namespaces through the first controller
