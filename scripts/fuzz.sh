@@ -19,9 +19,9 @@ mkdir -p "$out/corpus"
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -Wall -Wextra -Werror
        -fsanitize=address,undefined -fno-sanitize-recover=undefined)
 "$CC" "${flags[@]}" -fsanitize=fuzzer -DHOMI_LIBFUZZER \
-  tests/fuzz/fuzz_proto.c src/cplane/homid_proto.c -o "$out/fuzz_proto"
+  tests/fuzz/fuzz_proto.c src/cplane/homid_proto.c src/cplane/homid_devq.c -o "$out/fuzz_proto"
 # the same file without libFuzzer writes the seeds
-"$CC" "${flags[@]}" tests/fuzz/fuzz_proto.c src/cplane/homid_proto.c -o "$out/fuzz_proto_seeds"
+"$CC" "${flags[@]}" tests/fuzz/fuzz_proto.c src/cplane/homid_proto.c src/cplane/homid_devq.c -o "$out/fuzz_proto_seeds"
 "$out/fuzz_proto_seeds" --seeds "$out/corpus" >/dev/null
 echo "== libFuzzer: homid protocol, ${secs} s"
 cd "$out"

@@ -30,6 +30,9 @@ static void usage(FILE *f)
                "  --inflight MiB     request bytes in flight, shared by weight (default 64 with\n"
                "                     --node, else none)\n"
                "  --client-timeout S a client leaving completions unread S s is dropped (120)\n"
+               "  --gpu-queues N     GPU device queues homid serves for all clients (default 32;\n"
+               "                     0: none)   --user-gpu-queues N  per uid (default 8; 0: no\n"
+               "                     limit)\n"
                "  --idle-exit S      exit S s after the last client left (or after start when\n"
                "                     none came): a job's homid started on demand on a node\n"
                "  --fast-max KiB     a request up to this size from a client with nothing else\n"
@@ -88,17 +91,32 @@ static int load_hints(homi_config *cfg, const char *file)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"runtime-dir", 1, 0, 'd'},  {"socket", 1, 0, 's'},      {"log", 1, 0, 'l'},
-        {"stats", 1, 0, 'S'},        {"pidfile", 1, 0, 'p'},     {"path", 1, 0, 'P'},
-        {"hints", 1, 0, 'H'},        {"max-clients", 1, 0, 'c'}, {"max-files", 1, 0, 'f'},
-        {"node", 0, 0, 'N'},         {"fast-max", 1, 0, 'F'},    {"idle-exit", 1, 0, 'X'},
-        {"user-clients", 1, 0, 'u'}, {"user-shm", 1, 0, 'U'},    {"job-shm", 1, 0, 'J'},
-        {"node-shm", 1, 0, 'M'},     {"inflight", 1, 0, 'I'},    {"client-timeout", 1, 0, 'T'},
-        {"delegate", 1, 0, 'D'},     {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"runtime-dir", 1, 0, 'd'},
+                                       {"socket", 1, 0, 's'},
+                                       {"log", 1, 0, 'l'},
+                                       {"stats", 1, 0, 'S'},
+                                       {"pidfile", 1, 0, 'p'},
+                                       {"path", 1, 0, 'P'},
+                                       {"hints", 1, 0, 'H'},
+                                       {"max-clients", 1, 0, 'c'},
+                                       {"max-files", 1, 0, 'f'},
+                                       {"node", 0, 0, 'N'},
+                                       {"fast-max", 1, 0, 'F'},
+                                       {"idle-exit", 1, 0, 'X'},
+                                       {"user-clients", 1, 0, 'u'},
+                                       {"user-shm", 1, 0, 'U'},
+                                       {"job-shm", 1, 0, 'J'},
+                                       {"node-shm", 1, 0, 'M'},
+                                       {"inflight", 1, 0, 'I'},
+                                       {"client-timeout", 1, 0, 'T'},
+                                       {"delegate", 1, 0, 'D'},
+                                       {"gpu-queues", 1, 0, 'G'},
+                                       {"user-gpu-queues", 1, 0, 'g'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     struct homid_opts o = {.max_clients = 256, .max_files = 1024, .fast_max = 64u << 10};
     const char *path = NULL, *hints = NULL, *delegate = NULL;
-    long long lim[6] = {-1, -1, -1, -1, -1, -1}; /* u U J M I T */
+    long long lim[8] = {-1, -1, -1, -1, -1, -1, -1, -1}; /* u U J M I T G g */
     int c, bad = 0;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
@@ -139,14 +157,16 @@ int main(int argc, char **argv)
         case 'J':
         case 'M':
         case 'I':
-        case 'T': {
+        case 'T':
+        case 'G':
+        case 'g': {
             char *e;
             long long v = strtoll(optarg, &e, 10);
             if (*e || v < 0 || v > (1ll << 40)) {
                 fprintf(stderr, "homid: %s: expected a number >= 0\n", optarg);
                 bad = 1;
             }
-            lim[strchr("uUJMIT", c) - "uUJMIT"] = v;
+            lim[strchr("uUJMITGg", c) - "uUJMITGg"] = v;
             break;
         }
         case 'h': usage(stdout); return 0;
@@ -168,13 +188,17 @@ int main(int argc, char **argv)
                                   .job_shm = 0,
                                   .node_shm = node_shm,
                                   .inflight = o.node ? 64ull << 20 : 0,
-                                  .client_timeout = 120};
+                                  .client_timeout = 120,
+                                  .gpu_queues = 32,
+                                  .user_gpu_queues = 8};
     if (lim[0] >= 0) o.lim.user_clients = (unsigned)lim[0];
     if (lim[1] >= 0) o.lim.user_shm = (uint64_t)lim[1] << 20;
     if (lim[2] >= 0) o.lim.job_shm = (uint64_t)lim[2] << 20;
     if (lim[3] >= 0) o.lim.node_shm = (uint64_t)lim[3] << 20;
     if (lim[4] >= 0) o.lim.inflight = (uint64_t)lim[4] << 20;
     if (lim[5] >= 0) o.lim.client_timeout = (unsigned)lim[5];
+    if (lim[6] >= 0) o.lim.gpu_queues = (unsigned)lim[6];
+    if (lim[7] >= 0) o.lim.user_gpu_queues = (unsigned)lim[7];
     /* homid is the control plane: it never connects to another one */
     unsetenv("HOMI_SOCKET");
     unsetenv("HOMI_RUNTIME_DIR");

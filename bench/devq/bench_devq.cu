@@ -8,6 +8,7 @@
 //
 //   homi-bench-devq [--file PATH] [--size GiB] [--reads N] [--host-threads H]
 //                   [--gpu-threads G] [--mode cached|cold|both] [--csv FILE]
+//                   [--slots N]   (the GPU queue's slots, default 16384)
 #include <cuda_runtime.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -145,11 +146,11 @@ int main(int argc, char **argv)
 {
     const char *path = "/var/tmp/homi-devq-bench.dat", *csv = NULL, *mode = "both";
     uint64_t gib = 4, nreads = 1u << 20;
-    unsigned H = 4, G = 65536;
-    static struct option o[] = {{"file", 1, 0, 'f'},        {"size", 1, 0, 's'},
-                                {"reads", 1, 0, 'n'},       {"host-threads", 1, 0, 'h'},
-                                {"gpu-threads", 1, 0, 'g'}, {"mode", 1, 0, 'm'},
-                                {"csv", 1, 0, 'c'},         {0, 0, 0, 0}};
+    unsigned H = 4, G = 65536, slots = 16384;
+    static struct option o[] = {
+        {"file", 1, 0, 'f'},         {"size", 1, 0, 's'},        {"reads", 1, 0, 'n'},
+        {"host-threads", 1, 0, 'h'}, {"gpu-threads", 1, 0, 'g'}, {"mode", 1, 0, 'm'},
+        {"csv", 1, 0, 'c'},          {"slots", 1, 0, 'q'},       {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
         switch (ch) {
@@ -160,10 +161,12 @@ int main(int argc, char **argv)
         case 'g': G = (unsigned)strtoul(optarg, NULL, 0); break;
         case 'm': mode = optarg; break;
         case 'c': csv = optarg; break;
+        case 'q': slots = (unsigned)strtoul(optarg, NULL, 0); break;
         default: fprintf(stderr, "see the comment at the top of bench_devq.cu\n"); return 2;
         }
     }
-    if (!H || !G || !nreads || !gib ||
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (!H || !G || !nreads || !gib || !slots || (slots & (slots - 1)) ||
         (strcmp(mode, "cached") && strcmp(mode, "cold") && strcmp(mode, "both"))) {
         fprintf(stderr, "bad arguments\n");
         return 2;
@@ -237,11 +240,14 @@ int main(int argc, char **argv)
                 name = "GPU-initiated (homi_dev_read)";
                 homi_devq_config qc = {};
                 qc.threads = H;
-                qc.slots = 16384;
+                qc.slots = slots;
                 qc.inline_max = 16384;
                 homi_devq *q;
                 homi_dev_file cap;
                 if (homi_devq_create(e, 0, &qc, &q) || homi_devq_export(q, f, &cap)) return 1;
+                /* served by homid when this process is its client (homi_devq_daemon) */
+                if (homi_devq_pause(q, 0) == HOMI_ENOTSUP)
+                    name = "GPU-initiated, queue served by homid";
                 CK(cudaMemset(derr, 0, sizeof *derr));
                 t0 = now_s();
                 k_gather<<<G / 256, 256>>>(homi_devq_device(q), cap, dout, nreads, nrec, seed, derr,

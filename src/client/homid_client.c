@@ -118,13 +118,13 @@ static void mark_lost(struct homi_client *cl, const char *why)
 /* ---------------------------------------------------------------- control messages */
 
 /* Send a request and wait for its reply (HOMID_ERROR becomes its code). */
-static int ctl_call(struct homi_client *cl, uint16_t type, const void *p, uint32_t len, int fd,
-                    struct homid_msg *reply)
+static int ctl_call_fds(struct homi_client *cl, uint16_t type, const void *p, uint32_t len,
+                        const int *sfds, unsigned nsfds, struct homid_msg *reply)
 {
     if (atomic_load(&cl->lost)) return HOMI_EIO;
     pthread_mutex_lock(&cl->ctl);
     uint32_t seq = ++cl->seq;
-    int rc = homid_send(cl->sock, type, seq, p, len, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+    int rc = homid_send(cl->sock, type, seq, p, len, sfds, nsfds);
     if (rc) {
         pthread_mutex_unlock(&cl->ctl);
         mark_lost(cl, "send failed");
@@ -151,6 +151,49 @@ static int ctl_call(struct homi_client *cl, uint16_t type, const void *p, uint32
         return reply->u.error.code;
     }
     return HOMI_OK;
+}
+
+static int ctl_call(struct homi_client *cl, uint16_t type, const void *p, uint32_t len, int fd,
+                    struct homid_msg *reply)
+{
+    return ctl_call_fds(cl, type, p, len, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, reply);
+}
+
+int homi_client_devq_create(struct homi_client *cl, const struct homid_devq_create *p, int memfd,
+                            int efd, uint32_t *queue, unsigned *threads)
+{
+    if (!cl) return HOMI_ENOTSUP;
+    int fds[2] = {memfd, efd};
+    struct homid_msg r;
+    int rc = ctl_call_fds(cl, HOMID_DEVQ_CREATE, p, sizeof *p, fds, 2, &r);
+    if (rc) return rc;
+    if (r.h.type != HOMID_DEVQ_OK) return HOMI_EIO;
+    *queue = r.u.dq_ok.queue;
+    if (threads) *threads = r.u.dq_ok.threads;
+    return HOMI_OK;
+}
+
+int homi_client_devq_op(struct homi_client *cl, uint32_t op, uint32_t queue, uint32_t file_id,
+                        uint64_t cap, uint64_t *cap_out)
+{
+    if (!cl) return HOMI_ENOTSUP;
+    struct homid_devq_op o = {op, queue, file_id, 0, cap};
+    struct homid_msg r;
+    int rc = ctl_call(cl, HOMID_DEVQ, &o, sizeof o, -1, &r);
+    if (rc) return rc;
+    if (r.h.type != HOMID_DEVQ_OK) return HOMI_EIO;
+    if (cap_out) *cap_out = r.u.dq_ok.cap;
+    return HOMI_OK;
+}
+
+int homi_client_lost(struct homi_client *cl)
+{
+    return !cl || atomic_load(&cl->lost);
+}
+
+uint32_t homi_client_file_id(struct homi_client *cl, const struct homi_fh *f)
+{
+    return cl && f->dmn_id && f->dmn_gen == cl->gen && !atomic_load(&cl->lost) ? f->dmn_id : 0;
 }
 
 void homi_client_file_open(struct homi_client *cl, struct homi_fh *f)

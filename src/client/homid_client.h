@@ -8,6 +8,7 @@
 #define HOMI_CLIENT_HOMID_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct homi_engine;
 struct homi_fh;
@@ -43,6 +44,19 @@ int homi_client_serves(struct homi_client *cl, struct homi_fh *f);
 
 /* The daemon route: queue chunks (c->want is the path asked of homid). */
 void homi_client_submit(struct homi_client *cl, struct homi_chunk **chunks, size_t n);
+
+/* GPU device queues served by homid (src/gpu/devq_homid.c): create one
+ * over a region (memfd) the caller laid out, with an eventfd homid writes
+ * when it posted work; then export/revoke/destroy (homid_dq_op). */
+struct homid_devq_create;
+int homi_client_devq_create(struct homi_client *cl, const struct homid_devq_create *p, int memfd,
+                            int efd, uint32_t *queue, unsigned *threads);
+int homi_client_devq_op(struct homi_client *cl, uint32_t op, uint32_t queue, uint32_t file_id,
+                        uint64_t cap, uint64_t *cap_out);
+/* 1 once homid is lost (or cl is NULL). */
+int homi_client_lost(struct homi_client *cl);
+/* homid's id of f on the current connection, or 0 when homid does not serve it. */
+uint32_t homi_client_file_id(struct homi_client *cl, const struct homi_fh *f);
 
 /* This client's and the node's statistics as homid counts them. */
 int homi_client_daemon_stats(struct homi_client *cl, struct homi_stats *mine,

@@ -51,6 +51,10 @@ static const struct key keys[] = {
      "pinned staging buffers per engine (default 16)"},
     {"homi_cufile", K_TRI, OFF(cufile_enable), 0, 0,
      "cuFile for GPU destinations: auto (only in true GDS mode) | on | off (default auto)"},
+    {"homi_devq_daemon", K_TRI, OFF(devq_daemon), 0, 0,
+     "GPU device queues (homi_devq_create) of a process that homid serves: auto (homid serves "
+     "the queue when it serves the engine) | on (refuse an in-process queue) | off (in-process; "
+     "default auto)"},
     {"homi_inline_sync", K_BOOL, OFF(inline_sync), 0, 0,
      "serve synchronous reads of one chunk on the calling thread's own ring (default on)"},
     {"homi_delegate", K_PCI, OFF(delegate), 0, 0,
@@ -103,6 +107,7 @@ homi_config *homi_config_new(void)
     c->staging_size = 8u << 20;
     c->staging_buffers = 16;
     c->cufile_enable = 1;
+    c->devq_daemon = 1;
     c->passthru_threads = 2;
     c->passthru_qd = 128;
     c->passthru_min = 256 << 10;

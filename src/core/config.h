@@ -24,6 +24,7 @@ struct homi_config {
     uint64_t staging_size;       /* pinned staging slot, bytes          */
     unsigned staging_buffers;    /* pinned staging slots per engine     */
     int cufile_enable;           /* 0 off, 1 auto, 2 on                 */
+    int devq_daemon;             /* device queues via homid: 0 off, 1 auto, 2 on */
     unsigned passthru_threads;   /* passthrough worker rings            */
     unsigned passthru_qd;        /* NVMe commands in flight per ring    */
     uint64_t passthru_min;       /* auto: smallest read sent to passthru */

@@ -55,6 +55,9 @@ static const struct {
     [HOMID_ERROR] = {0, sizeof(int32_t), 1, 0},
     [HOMID_ADMIN] = {0, 1, 1, 0},
     [HOMID_ADMIN_OK] = {sizeof(struct homid_admin_ok), 0, 0, 1},
+    [HOMID_DEVQ_CREATE] = {sizeof(struct homid_devq_create), 0, 0, 2},
+    [HOMID_DEVQ] = {sizeof(struct homid_devq_op), 0, 0, 0},
+    [HOMID_DEVQ_OK] = {sizeof(struct homid_devq_ok), 0, 0, 0},
 };
 _Static_assert(offsetof(struct homid_hello, job) == HOMID_HELLO_MIN, "HELLO's fixed part");
 
@@ -112,6 +115,17 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
     case HOMID_OPEN:
         if (out->u.open.flags || out->u.open.reserved)
             return fail(why, whylen, HOMI_EINVAL, "open: unknown flags 0x%x", out->u.open.flags);
+        break;
+    case HOMID_DEVQ_CREATE: {
+        int rc = homid_dq_create_check(&out->u.dq_create, why, whylen);
+        if (rc) return rc;
+        break;
+    }
+    case HOMID_DEVQ:
+        if (out->u.dq_op.op < HOMID_DQ_EXPORT || out->u.dq_op.op > HOMID_DQ_DESTROY ||
+            out->u.dq_op.reserved)
+            return fail(why, whylen, HOMI_EINVAL, "device queue: unknown operation %u",
+                        out->u.dq_op.op);
         break;
     case HOMID_HELLO_OK: out->u.hello_ok.node[HOMID_NODE - 1] = 0; break;
     case HOMID_ERROR: {

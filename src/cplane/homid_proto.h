@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cplane/homid_devq.h"
+
 #define HOMID_MAGIC 0x494d4f48u /* "HOMI" */
 #define HOMID_VERSION 1u        /* the protocol version this build speaks */
 #define HOMID_PAYLOAD_MAX 1024u /* largest payload of any message          */
@@ -30,19 +32,22 @@
 #define HOMID_SHM_MAX (1ull << 30) /* data area per client */
 
 enum homid_type {
-    HOMID_HELLO = 1,     /* c->d homid_hello                                   */
-    HOMID_HELLO_OK = 2,  /* d->c homid_hello_ok + memfd, sq eventfd, cq eventfd */
-    HOMID_OPEN = 3,      /* c->d homid_open + the open file                    */
-    HOMID_OPEN_OK = 4,   /* d->c homid_open_ok                                 */
-    HOMID_CLOSE = 5,     /* c->d homid_close             -> HOMID_OK           */
-    HOMID_STATS = 6,     /* c->d (empty)                 -> HOMID_STATS_OK     */
-    HOMID_STATS_OK = 7,  /* d->c homid_wire_stats (this client's, then node's)  */
-    HOMID_REPORT = 8,    /* c->d homid_wire_stats: the client's own counters    */
-    HOMID_OK = 9,        /* d->c (empty)                                       */
-    HOMID_ERROR = 10,    /* d->c homid_error                                   */
-    HOMID_ADMIN = 11,    /* c->d an operator's command (text, see homictl)     */
-    HOMID_ADMIN_OK = 12, /* d->c homid_admin_ok + a sealed memfd with the text */
-    HOMID_TYPE_MAX = 12
+    HOMID_HELLO = 1,        /* c->d homid_hello                                   */
+    HOMID_HELLO_OK = 2,     /* d->c homid_hello_ok + memfd, sq eventfd, cq eventfd */
+    HOMID_OPEN = 3,         /* c->d homid_open + the open file                    */
+    HOMID_OPEN_OK = 4,      /* d->c homid_open_ok                                 */
+    HOMID_CLOSE = 5,        /* c->d homid_close             -> HOMID_OK           */
+    HOMID_STATS = 6,        /* c->d (empty)                 -> HOMID_STATS_OK     */
+    HOMID_STATS_OK = 7,     /* d->c homid_wire_stats (this client's, then node's)  */
+    HOMID_REPORT = 8,       /* c->d homid_wire_stats: the client's own counters    */
+    HOMID_OK = 9,           /* d->c (empty)                                       */
+    HOMID_ERROR = 10,       /* d->c homid_error                                   */
+    HOMID_ADMIN = 11,       /* c->d an operator's command (text, see homictl)     */
+    HOMID_ADMIN_OK = 12,    /* d->c homid_admin_ok + a sealed memfd with the text */
+    HOMID_DEVQ_CREATE = 13, /* c->d homid_devq_create + region memfd + eventfd (homid_devq.h) */
+    HOMID_DEVQ = 14,        /* c->d homid_devq_op: export, revoke, destroy  */
+    HOMID_DEVQ_OK = 15,     /* d->c homid_devq_ok                           */
+    HOMID_TYPE_MAX = 15
 };
 
 struct homid_hdr {
@@ -129,6 +134,9 @@ struct homid_msg {
         struct homid_stats_ok stats_ok;
         struct homid_error error;
         struct homid_admin_ok admin_ok;
+        struct homid_devq_create dq_create;
+        struct homid_devq_op dq_op;
+        struct homid_devq_ok dq_ok;
         char text[HOMID_PAYLOAD_MAX + 1]; /* HOMID_ADMIN, NUL-terminated */
     } u;
 };

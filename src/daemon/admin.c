@@ -40,9 +40,10 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
             atomic_load(&s->draining) ? ", DRAINING" : "");
     fprintf(out,
             "limits (0: none): user-clients %u  user-shm %" PRIu64 " MiB  job-shm %" PRIu64
-            " MiB  node-shm %" PRIu64 " MiB  inflight %" PRIu64 " MiB  client-timeout %u s\n",
+            " MiB  node-shm %" PRIu64 " MiB  inflight %" PRIu64
+            " MiB  client-timeout %u s  gpu-queues %u  user-gpu-queues %u\n",
             l->user_clients, l->user_shm >> 20, l->job_shm >> 20, l->node_shm >> 20,
-            l->inflight >> 20, l->client_timeout);
+            l->inflight >> 20, l->client_timeout, l->gpu_queues, l->user_gpu_queues);
     pthread_mutex_lock(&s->share_lock);
     uint64_t infl = s->inflight;
     pthread_mutex_unlock(&s->share_lock);
@@ -56,6 +57,8 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
             s->shm_used >> 20, l->node_shm >> 20,
             (l->node_shm > s->shm_used ? l->node_shm - s->shm_used : 0) >> 20, infl >> 10,
             l->inflight >> 10, live, s->clients_total, s->refused_busy);
+    fprintf(out, "gpu queues: %u of %u in use, %" PRIu64 " created since start\n", s->gpu_queues,
+            l->gpu_queues, s->gpu_queues_total);
     fprintf(out, "clients:\n  %-8s %-6s %-16s %5s %8s %5s %6s %12s %9s %7s %14s %7s\n", "pid",
             "uid", "job", "slots", "slot_KiB", "files", "weight", "inflight_KiB", "requests",
             "refused", "bytes", "idle_s");
@@ -81,13 +84,23 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
                 any = 1;
             }
         fprintf(out, "%s\n", any ? "" : " none yet");
+        struct homid_dq_view dv[HOMID_DQ_PER_CLIENT];
+        unsigned nq = homid_conn_queues(c, dv, HOMID_DQ_PER_CLIENT);
+        for (unsigned k = 0; k < nq; k++)
+            fprintf(out,
+                    "           gpu queue %u: %u slots, %u KiB inline, %u x %u KiB chunks, %u "
+                    "threads; requests %" PRIu64 " (inline %" PRIu64 ", bulk %" PRIu64
+                    "), bytes %" PRIu64 ", errors %" PRIu64 ", refused %" PRIu64 "\n",
+                    dv[k].id, dv[k].slots, dv[k].inline_max >> 10, dv[k].chunks,
+                    dv[k].chunk_size >> 10, dv[k].threads, dv[k].requests, dv[k].inline_reqs,
+                    dv[k].bulk_reqs, dv[k].bytes, dv[k].errors, dv[k].refused);
     }
-    fprintf(out, "users:\n  %-6s %7s %8s %6s %8s\n", "uid", "clients", "shm_MiB", "weight",
-            "refused");
+    fprintf(out, "users:\n  %-6s %7s %8s %6s %8s %10s\n", "uid", "clients", "shm_MiB", "weight",
+            "refused", "gpu_queues");
     for (struct homid_acct *a = s->accts; a; a = a->next)
         if (!a->is_job && (op || a->uid == peer))
-            fprintf(out, "  %-6d %7u %8" PRIu64 " %6u %8" PRIu64 "\n", (int)a->uid, a->clients,
-                    a->shm >> 20, a->weight ? a->weight : 1, a->refused);
+            fprintf(out, "  %-6d %7u %8" PRIu64 " %6u %8" PRIu64 " %10u\n", (int)a->uid, a->clients,
+                    a->shm >> 20, a->weight ? a->weight : 1, a->refused, a->gpu_queues);
     fprintf(out, "jobs:\n  %-16s %-6s %7s %8s %8s\n", "job", "uid", "clients", "shm_MiB",
             "refused");
     for (struct homid_acct *a = s->accts; a; a = a->next)
@@ -137,10 +150,14 @@ static int set_limit(struct homid_server *s, const char *key, const char *val, F
         pthread_mutex_unlock(&s->share_lock);
     } else if (!strcmp(key, "client-timeout")) {
         l->client_timeout = (unsigned)v;
+    } else if (!strcmp(key, "gpu-queues")) {
+        l->gpu_queues = (unsigned)v;
+    } else if (!strcmp(key, "user-gpu-queues")) {
+        l->user_gpu_queues = (unsigned)v;
     } else {
         fprintf(out,
                 "limit %s: unknown (user-clients, user-shm, job-shm, node-shm, inflight, "
-                "client-timeout)\n",
+                "client-timeout, gpu-queues, user-gpu-queues)\n",
                 key);
         return HOMI_EINVAL;
     }

@@ -28,6 +28,7 @@ struct dfile {
     homi_file *h;
     uint32_t gen;
     int used;
+    int closing; /* being closed: device queues may no longer hold it */
 };
 
 struct dconn {
@@ -66,6 +67,11 @@ struct dconn {
     struct homid_wire_stats closed; /* statistics of files already closed */
     struct homid_wire_stats reported;
     int reported_ok;
+    /* GPU device queues (devq_serve.c); holds: files their threads use */
+    struct homid_dq *dq[HOMID_DQ_PER_CLIENT];
+    unsigned dq_ids;
+    pthread_rwlock_t frw; /* files[] against device-queue threads */
+    atomic_uint holds;
     struct dconn *next;
 };
 
@@ -132,7 +138,34 @@ static struct dfile *file_of(struct dconn *c, uint32_t id)
     uint32_t idx = (id & 0xffff) - 1, gen = id >> 16;
     if ((id & 0xffff) == 0 || idx >= c->nfiles_max) return NULL;
     struct dfile *f = &c->files[idx];
-    return f->used && f->gen == gen ? f : NULL;
+    return f->used && !f->closing && f->gen == gen ? f : NULL;
+}
+
+struct homi_fh *homid_conn_hold(struct dconn *c, uint32_t file_id)
+{
+    pthread_rwlock_rdlock(&c->frw);
+    struct dfile *df = file_of(c, file_id);
+    struct homi_fh *fh = df ? homi_file_lookup(df->h) : NULL;
+    if (fh) atomic_fetch_add(&c->holds, 1);
+    pthread_rwlock_unlock(&c->frw);
+    return fh;
+}
+
+void homid_conn_unhold(struct dconn *c)
+{
+    if (atomic_fetch_sub(&c->holds, 1) == 1) {
+        pthread_mutex_lock(&c->lock);
+        pthread_cond_broadcast(&c->idle);
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+void homid_conn_count_refused(struct dconn *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->refused++;
+    pthread_mutex_unlock(&c->lock);
+    atomic_fetch_add(&c->s->refused, 1);
 }
 
 /* Check and start one request (inflight already counts it). */
@@ -298,10 +331,13 @@ static int do_open(struct dconn *c, const struct homid_msg *m, int fd)
     }
     struct dfile *df = &c->files[idx];
     pthread_mutex_lock(&c->s->lock); /* homictl's list reads the files */
+    pthread_rwlock_wrlock(&c->frw);  /* and device-queue threads */
     df->used = 1;
+    df->closing = 0;
     df->gen = (df->gen + 1) & 0xffff;
     if (!df->gen) df->gen = 1;
     df->h = h;
+    pthread_rwlock_unlock(&c->frw);
     pthread_mutex_unlock(&c->s->lock);
     struct homid_open_ok ok = {(df->gen << 16) | (idx + 1), 0, (uint64_t)st.st_size};
     homi_log(HOMI_LOG_INFO, "client pid %d: file %u = %s", (int)c->pid, ok.file_id,
@@ -312,15 +348,18 @@ static int do_open(struct dconn *c, const struct homid_msg *m, int fd)
 static void file_close(struct dconn *c, struct dfile *df)
 {
     file_stats_add(df->h, &c->closed);
+    pthread_rwlock_wrlock(&c->frw);
     homi_close(df->h);
     df->used = 0;
+    df->closing = 0;
     df->h = NULL;
+    pthread_rwlock_unlock(&c->frw);
 }
 
 static void wait_idle(struct dconn *c)
 {
     pthread_mutex_lock(&c->lock);
-    while (c->inflight)
+    while (c->inflight || atomic_load(&c->holds))
         pthread_cond_wait(&c->idle, &c->lock);
     pthread_mutex_unlock(&c->lock);
 }
@@ -330,7 +369,13 @@ static int do_close(struct dconn *c, const struct homid_msg *m)
     struct dfile *df = file_of(c, m->u.close.file_id);
     if (!df)
         return reply_err(c, m->h.seq, HOMI_EBADF, "close: file id %u unknown", m->u.close.file_id);
-    /* its requests must be done before the engine may close it */
+    /* no device queue may take it any more; its requests (the ring's and
+     * the queues') must be done before the engine may close it */
+    pthread_rwlock_wrlock(&c->frw);
+    df->closing = 1;
+    pthread_rwlock_unlock(&c->frw);
+    for (unsigned k = 0; k < HOMID_DQ_PER_CLIENT; k++)
+        if (c->dq[k]) homid_dq_forget_file(c->dq[k], m->u.close.file_id);
     wait_idle(c);
     pthread_mutex_lock(&c->s->lock); /* homictl's list reads the files */
     file_close(c, df);
@@ -493,6 +538,120 @@ static int do_admin(struct dconn *c, const struct homid_msg *m)
     return rc;
 }
 
+/* ---------------------------------------------------------------- GPU device queues */
+
+static int do_devq_create(struct dconn *c, const struct homid_msg *m, int memfd, int efd)
+{
+    char why[HOMID_ERRTEXT];
+    unsigned k = 0;
+    while (k < HOMID_DQ_PER_CLIENT && c->dq[k])
+        k++;
+    if (k == HOMID_DQ_PER_CLIENT) {
+        close(efd);
+        return reply_err(c, m->h.seq, HOMI_EBUSY, "device queue: this client has %u already",
+                         HOMID_DQ_PER_CLIENT);
+    }
+    /* the node's inventory: within the node's and the user's limits */
+    pthread_mutex_lock(&c->s->lock);
+    struct homid_acct *ua = homid_acct_get(c->s, 0, c->uid, NULL);
+    const struct homid_limits *l = &c->s->lim;
+    int rc = 0;
+    if (!ua) {
+        rc = HOMI_ENOMEM;
+        snprintf(why, sizeof why, "out of memory");
+    } else if (c->s->gpu_queues >= l->gpu_queues) {
+        rc = HOMI_EBUSY;
+        snprintf(why, sizeof why, "device queue: all %u of the node are in use", l->gpu_queues);
+    } else if (l->user_gpu_queues && ua->gpu_queues >= l->user_gpu_queues) {
+        rc = HOMI_EBUSY;
+        snprintf(why, sizeof why, "device queue: uid %d holds %u (the limit)", (int)c->uid,
+                 ua->gpu_queues);
+    }
+    if (!rc) {
+        c->s->gpu_queues++;
+        ua->gpu_queues++;
+    } else if (rc == HOMI_EBUSY) {
+        c->s->refused_busy++;
+        if (ua) ua->refused++;
+    }
+    pthread_mutex_unlock(&c->s->lock);
+    if (rc) {
+        close(efd);
+        return reply_err(c, m->h.seq, rc, "%s", why);
+    }
+    unsigned id = ++c->dq_ids;
+    struct homid_dq *q = homid_dq_create(c, id, &m->u.dq_create, memfd, efd, why, sizeof why);
+    if (!q) {
+        pthread_mutex_lock(&c->s->lock);
+        c->s->gpu_queues--;
+        ua->gpu_queues--;
+        pthread_mutex_unlock(&c->s->lock);
+        return reply_err(c, m->h.seq, HOMI_EINVAL, "device queue: %s", why);
+    }
+    pthread_mutex_lock(&c->s->lock); /* homictl's list reads the queues */
+    c->dq[k] = q;
+    c->s->gpu_queues_total++;
+    pthread_mutex_unlock(&c->s->lock);
+    homi_log(HOMI_LOG_INFO,
+             "client pid %d: GPU queue %u: %u slots, %u B inline, %u x %u KiB chunks, %u threads",
+             (int)c->pid, id, m->u.dq_create.slots, m->u.dq_create.inline_max,
+             m->u.dq_create.chunks, m->u.dq_create.chunk_size >> 10, homid_dq_threads(q));
+    struct homid_devq_ok ok = {id, homid_dq_threads(q), 0};
+    return homid_send(c->sock, HOMID_DEVQ_OK, m->h.seq, &ok, sizeof ok, NULL, 0);
+}
+
+static void dq_release(struct dconn *c, unsigned k)
+{
+    struct homid_dq *q = c->dq[k];
+    pthread_mutex_lock(&c->s->lock);
+    c->dq[k] = NULL;
+    pthread_mutex_unlock(&c->s->lock);
+    homid_dq_destroy(q); /* its threads stopped, its reads done */
+    pthread_mutex_lock(&c->s->lock);
+    struct homid_acct *ua = homid_acct_get(c->s, 0, c->uid, NULL);
+    if (c->s->gpu_queues) c->s->gpu_queues--;
+    if (ua && ua->gpu_queues) ua->gpu_queues--;
+    pthread_mutex_unlock(&c->s->lock);
+}
+
+static int do_devq(struct dconn *c, const struct homid_msg *m)
+{
+    const struct homid_devq_op *o = &m->u.dq_op;
+    unsigned k = 0;
+    while (k < HOMID_DQ_PER_CLIENT && (!c->dq[k] || homid_dq_id(c->dq[k]) != o->queue))
+        k++;
+    if (k == HOMID_DQ_PER_CLIENT)
+        return reply_err(c, m->h.seq, HOMI_EBADF, "device queue %u: not this client's", o->queue);
+    struct homid_devq_ok ok = {o->queue, homid_dq_threads(c->dq[k]), 0};
+    int rc = 0;
+    switch (o->op) {
+    case HOMID_DQ_EXPORT:
+        if (!file_of(c, o->file_id))
+            return reply_err(c, m->h.seq, HOMI_EBADF,
+                             "device queue: file id %u was not passed by this client", o->file_id);
+        rc = homid_dq_export(c->dq[k], o->file_id, &ok.cap);
+        if (rc)
+            return reply_err(c, m->h.seq, rc, "device queue: more than %u capabilities",
+                             HOMID_DQ_CAPS);
+        break;
+    case HOMID_DQ_REVOKE:
+        if (homid_dq_revoke(c->dq[k], o->cap))
+            return reply_err(c, m->h.seq, HOMI_EBADF, "device queue: no capability 0x%llx",
+                             (unsigned long long)o->cap);
+        break;
+    case HOMID_DQ_DESTROY: dq_release(c, k); break;
+    }
+    return homid_send(c->sock, HOMID_DEVQ_OK, m->h.seq, &ok, sizeof ok, NULL, 0);
+}
+
+unsigned homid_conn_queues(struct dconn *c, struct homid_dq_view *v, unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < HOMID_DQ_PER_CLIENT && n < max; k++)
+        if (c->dq[k]) homid_dq_view(c->dq[k], &v[n++]);
+    return n;
+}
+
 /* One control message; returns -1 to drop the client. */
 static int on_message(struct dconn *c)
 {
@@ -523,7 +682,7 @@ static int on_message(struct dconn *c)
         snprintf(why, sizeof why, "second handshake");
     } else if (!rc && m.h.type != HOMID_HELLO && m.h.type != HOMID_OPEN &&
                m.h.type != HOMID_CLOSE && m.h.type != HOMID_STATS && m.h.type != HOMID_REPORT &&
-               m.h.type != HOMID_ADMIN) {
+               m.h.type != HOMID_ADMIN && m.h.type != HOMID_DEVQ_CREATE && m.h.type != HOMID_DEVQ) {
         rc = HOMI_EINVAL;
         snprintf(why, sizeof why, "message type %u is not a request", m.h.type);
     }
@@ -548,6 +707,11 @@ static int on_message(struct dconn *c)
         c->reported_ok = 1;
         return 0;
     case HOMID_ADMIN: return do_admin(c, &m) == HOMI_EIO ? -1 : 0;
+    case HOMID_DEVQ_CREATE:
+        rc = do_devq_create(c, &m, fds[0], fds[1]); /* takes the eventfd */
+        close(fds[0]);
+        return rc == HOMI_EIO ? -1 : 0;
+    case HOMID_DEVQ: return do_devq(c, &m) == HOMI_EIO ? -1 : 0;
     }
     return 0;
 }
@@ -562,6 +726,7 @@ static void conn_free(struct dconn *c)
     if (c->cq_efd >= 0) close(c->cq_efd);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->idle);
+    pthread_rwlock_destroy(&c->frw);
     free(c->files);
     free(c);
 }
@@ -603,6 +768,8 @@ void homid_conn_view(struct dconn *c, struct homid_conn_view *v)
     struct homid_client_rec r;
     homid_conn_snapshot(c, &r);
     v->bytes = r.served.read_bytes;
+    for (unsigned k = 0; k < HOMID_DQ_PER_CLIENT; k++)
+        v->gpu_queues += c->dq[k] != NULL;
     if (c->ready) {
         pthread_mutex_lock(&c->lock);
         uint32_t head = atomic_load_explicit(&c->hdr->cq_head, memory_order_acquire);
@@ -674,7 +841,10 @@ static void *conn_thread(void *arg)
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR) && on_message(c) < 0) break;
     }
 out:
-    /* requests already started finish into the region before it goes */
+    /* its device queues stop first (their reads hold its files), then the
+     * requests already started finish into the region before it goes */
+    for (unsigned k = 0; k < HOMID_DQ_PER_CLIENT; k++)
+        if (c->dq[k]) dq_release(c, k);
     wait_idle(c);
     homid_share_forget(s, &c->sh);
     pthread_mutex_lock(&s->lock);
@@ -735,6 +905,7 @@ int homid_conn_start(struct homid_server *s, int fd, pid_t pid, uid_t uid)
     c->files = calloc(c->nfiles_max, sizeof *c->files);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->idle, NULL);
+    pthread_rwlock_init(&c->frw, NULL);
     if (!c->files) {
         conn_free(c);
         return HOMI_ENOMEM;

@@ -15,12 +15,14 @@
 
 /* Limits of the node service; homictl changes them at run time. */
 struct homid_limits {
-    unsigned user_clients;   /* connected clients per uid                     */
-    uint64_t user_shm;       /* shared-region bytes per uid                   */
-    uint64_t job_shm;        /* shared-region bytes per job (0: no limit)     */
-    uint64_t node_shm;       /* shared-region bytes of all clients            */
-    uint64_t inflight;       /* request bytes in flight, all clients together */
-    unsigned client_timeout; /* seconds a client may leave completions unread */
+    unsigned user_clients;    /* connected clients per uid                     */
+    uint64_t user_shm;        /* shared-region bytes per uid                   */
+    uint64_t job_shm;         /* shared-region bytes per job (0: no limit)     */
+    uint64_t node_shm;        /* shared-region bytes of all clients            */
+    uint64_t inflight;        /* request bytes in flight, all clients together */
+    unsigned client_timeout;  /* seconds a client may leave completions unread */
+    unsigned gpu_queues;      /* GPU device queues of all clients (0: none allowed) */
+    unsigned user_gpu_queues; /* GPU device queues per uid (0: no limit)       */
 };
 
 struct homid_opts {
@@ -45,6 +47,7 @@ struct homid_acct {
     uid_t uid;
     char job[HOMID_JOB];
     unsigned clients, weight; /* weight 0: the default (1) */
+    unsigned gpu_queues;      /* device queues held (users only) */
     uint64_t shm;
     uint64_t bytes, refused;
     struct homid_acct *next;
@@ -93,12 +96,14 @@ struct homid_server {
     atomic_uint_fast64_t refused;         /* refused messages/requests/peers */
 
     /* node service: limits, grants and the in-flight budget (share.c) */
-    int activated;            /* listening socket handed over by systemd */
-    atomic_int draining;      /* no new clients; exit when the last one leaves */
-    struct homid_limits lim;  /* under lock */
-    struct homid_acct *accts; /* under lock */
-    uint64_t shm_used;        /* under lock */
-    uint64_t refused_busy;    /* clients refused for lack of resources */
+    int activated;             /* listening socket handed over by systemd */
+    atomic_int draining;       /* no new clients; exit when the last one leaves */
+    struct homid_limits lim;   /* under lock */
+    struct homid_acct *accts;  /* under lock */
+    uint64_t shm_used;         /* under lock */
+    unsigned gpu_queues;       /* device queues held by all clients (under lock) */
+    uint64_t gpu_queues_total; /* created since start (under lock) */
+    uint64_t refused_busy;     /* clients refused for lack of resources */
     pthread_mutex_t share_lock;
     uint64_t inflight, active_weight;
     struct homid_share *waiters;
@@ -121,12 +126,39 @@ struct homid_conn_view {
     unsigned files, weight;
     uint64_t inflight, requests, refused, bytes;
     double idle_s; /* seconds since it last consumed a completion (0: none pending) */
+    unsigned gpu_queues;
 };
 void homid_conn_view(struct dconn *c, struct homid_conn_view *v);
 void homid_conn_set_weight(struct dconn *c, unsigned w);
 int homid_conn_is_admin(const struct dconn *c);                     /* an operator's connection */
 void homid_conn_who(const struct dconn *c, pid_t *pid, uid_t *uid); /* its peer */
 void homid_conn_drop(struct dconn *c); /* reclaim it now (its thread closes it) */
+/* The open file file_id of client c, held until homid_conn_unhold (a close
+ * waits for it), or NULL when c has no such file open.  Any thread. */
+struct homi_fh *homid_conn_hold(struct dconn *c, uint32_t file_id);
+void homid_conn_unhold(struct dconn *c);
+void homid_conn_count_refused(struct dconn *c);
+/* The device queues of c, for admin.c's list (under s->lock). */
+struct homid_dq_view {
+    unsigned id, slots, inline_max, chunks, chunk_size, threads;
+    uint64_t requests, bytes, errors, refused, inline_reqs, bulk_reqs;
+};
+unsigned homid_conn_queues(struct dconn *c, struct homid_dq_view *v, unsigned max);
+
+/* devq_serve.c: a client's GPU device queue (cplane/homid_devq.h).  create
+ * takes efd (closed on failure, with the reason in why); destroy stops its
+ * threads and waits for its reads before it unmaps the region. */
+#define HOMID_DQ_PER_CLIENT 4
+struct homid_dq;
+struct homid_dq *homid_dq_create(struct dconn *c, unsigned id, const struct homid_devq_create *p,
+                                 int memfd, int efd, char *why, size_t whylen);
+unsigned homid_dq_threads(const struct homid_dq *q);
+unsigned homid_dq_id(const struct homid_dq *q);
+int homid_dq_export(struct homid_dq *q, uint32_t file_id, uint64_t *cap);
+int homid_dq_revoke(struct homid_dq *q, uint64_t cap);
+void homid_dq_forget_file(struct homid_dq *q, uint32_t file_id);
+void homid_dq_view(const struct homid_dq *q, struct homid_dq_view *v);
+void homid_dq_destroy(struct homid_dq *q);
 
 /* share.c: shared-region grants.  Grant up to want bytes (a multiple of
  * unit, at least min) for a client of uid/job within the limits; 0 with

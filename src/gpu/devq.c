@@ -70,6 +70,7 @@ void homi_devq_destroy(homi_devq *q)
 
 #include "core/engine.h"
 #include "core/log.h"
+#include "gpu/devq_homid.h"
 #include "mem/memkind.h"
 #include "mem/staging.h"
 
@@ -97,6 +98,7 @@ struct capent {
 
 struct homi_devq {
     homi_engine *eng;
+    struct homi_devq_remote *rem; /* served by homid (devq_homid.c), or NULL */
     int device;
     homi_devq_config cfg;
     homi_devq_dev view; /* what the device copy holds */
@@ -428,6 +430,22 @@ int homi_devq_create(homi_engine *eng, int device, const homi_devq_config *cfg, 
     q->eng = eng;
     q->device = device;
     q->cfg = c;
+    /* a process that homid serves gets its queue from homid (homi_devq_daemon) */
+    const int want = ((struct homi_engine *)eng)->cfg.devq_daemon;
+    int rrc = want ? homi_devq_remote_create(eng, device, &c, &q->rem) : HOMI_ENOTSUP;
+    if (!rrc) {
+        *out = q;
+        return HOMI_OK;
+    }
+    if (want == 2) { /* on: homid's or none */
+        homi_log(HOMI_LOG_ERROR, "devq: homi_devq_daemon=on but homid cannot serve it: %s",
+                 homi_strerror(rrc));
+        free(q);
+        return rrc == HOMI_ENOTSUP ? HOMI_ENOTSUP : rrc;
+    }
+    if (rrc != HOMI_ENOTSUP)
+        homi_log(HOMI_LOG_WARN, "devq: homid could not serve the queue (%s): in-process",
+                 homi_strerror(rrc));
     pthread_mutex_init(&q->cap_lock, NULL);
     pthread_mutex_init(&q->flock, NULL);
     pthread_cond_init(&q->fcond, NULL);
@@ -528,12 +546,13 @@ int homi_devq_create(homi_engine *eng, int device, const homi_devq_config *cfg, 
 
 homi_devq_dev *homi_devq_device(homi_devq *q)
 {
-    return q ? q->d_view : NULL;
+    return q ? q->rem ? homi_devq_remote_device(q->rem) : q->d_view : NULL;
 }
 
 int homi_devq_export(homi_devq *q, homi_file *f, homi_dev_file *cap)
 {
     if (!q || !cap) return HOMI_EINVAL;
+    if (q->rem) return homi_devq_remote_export(q->rem, f, cap);
     struct homi_fh *fh = homi_file_lookup(f);
     if (!fh) return HOMI_EBADF;
     if (fh->eng != (struct homi_engine *)q->eng) return HOMI_EINVAL;
@@ -566,6 +585,7 @@ int homi_devq_export(homi_devq *q, homi_file *f, homi_dev_file *cap)
 int homi_devq_revoke(homi_devq *q, homi_dev_file cap)
 {
     if (!q) return HOMI_EINVAL;
+    if (q->rem) return homi_devq_remote_revoke(q->rem, cap);
     uint32_t idx = (uint32_t)(cap >> 32), gen = (uint32_t)cap;
     int rc = HOMI_EBADF;
     pthread_mutex_lock(&q->cap_lock);
@@ -580,6 +600,7 @@ int homi_devq_revoke(homi_devq *q, homi_dev_file cap)
 int homi_devq_pause(homi_devq *q, int pause)
 {
     if (!q) return HOMI_EINVAL;
+    if (q->rem) return HOMI_ENOTSUP; /* homid's threads are homid's */
     atomic_store(&q->paused, pause ? 1 : 0);
     return HOMI_OK;
 }
@@ -587,6 +608,7 @@ int homi_devq_pause(homi_devq *q, int pause)
 int homi_devq_stats_get(homi_devq *q, homi_devq_stats *o)
 {
     if (!q || !o) return HOMI_EINVAL;
+    if (q->rem) return homi_devq_remote_stats(q->rem, o);
     o->requests = atomic_load(&q->requests);
     o->bytes = atomic_load(&q->bytes);
     o->errors = atomic_load(&q->errors);
@@ -601,6 +623,11 @@ int homi_devq_stats_get(homi_devq *q, homi_devq_stats *o)
 void homi_devq_destroy(homi_devq *q)
 {
     if (!q) return;
+    if (q->rem) {
+        homi_devq_remote_destroy(q->rem);
+        free(q);
+        return;
+    }
     if (q->d_state && q->fstream) { /* GPU waits end with HOMI_EBUSY */
         static const uint32_t stopped = HOMI_DEVQ_STOPPED;
         cudaMemcpyAsync(q->d_state, &stopped, sizeof stopped, cudaMemcpyHostToDevice, q->fstream);
