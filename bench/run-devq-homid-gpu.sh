@@ -59,6 +59,6 @@ echo; echo "| round | in-process IOPS | homid IOPS | homid / in-process | errors
 echo "| ---: | ---: | ---: | ---: | ---: |"
 awk -F, 'NR>1 { v[$1","$2]=$3; e[$1]+=$4; n=$1 } END {
   for (i = 1; i <= n; i++) { a = v[i",in-process"]; h = v[i",homid"];
-    printf "| %d | %.0f | %.0f | %.2fx | %d |\n", i, a, h, a > 0 ? h / a : 0, e[i] } }' "$csv"
+    printf "| %d | %.0f | %.0f | %.2fx | %d |\n", i, a, h, (a > 0 ? h / a : 0), e[i] } }' "$csv"
 echo "(target >= 0.8x; CSV $csv)"
 exit $rc

@@ -614,6 +614,23 @@ static void dq_release(struct dconn *c, unsigned k)
     pthread_mutex_unlock(&c->s->lock);
 }
 
+/* A device queue whose pump stopped taking homid's wake-ups for the client
+ * timeout is reclaimed (the client keeps its connection). */
+static void dq_check_stalled(struct dconn *c)
+{
+    pthread_mutex_lock(&c->s->lock);
+    unsigned t = c->s->lim.client_timeout;
+    pthread_mutex_unlock(&c->s->lock);
+    for (unsigned k = 0; k < HOMID_DQ_PER_CLIENT; k++)
+        if (c->dq[k] && homid_dq_stalled(c->dq[k], t)) {
+            homi_log(HOMI_LOG_WARN,
+                     "client pid %d: GPU queue %u: no wake-up taken for %u s: queue reclaimed",
+                     (int)c->pid, homid_dq_id(c->dq[k]), t);
+            c->refused++;
+            dq_release(c, k);
+        }
+}
+
 static int do_devq(struct dconn *c, const struct homid_msg *m)
 {
     const struct homid_devq_op *o = &m->u.dq_op;
@@ -830,6 +847,7 @@ static void *conn_thread(void *arg)
             why_gone = "timed out: completions left unread";
             break;
         }
+        dq_check_stalled(c);
         if (p[1].revents & POLLIN || retry >= 0) {
             uint64_t v;
             if (p[1].revents & POLLIN) (void)!read(c->sq_efd, &v, sizeof v);

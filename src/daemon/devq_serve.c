@@ -74,11 +74,13 @@ struct homid_dq {
     unsigned chunk_rr;
 
     _Atomic uint64_t requests, bytes, errors, refused, inline_reqs, bulk_reqs;
+    _Atomic uint64_t kick_ns; /* when homid last owed the client a wake-up */
 };
 
 static void kick(struct homid_dq *q)
 {
     if (atomic_exchange(&((struct homid_dq_hdr *)q->base)->kick, 1) == 0) {
+        atomic_store(&q->kick_ns, homi_now_ns());
         uint64_t one = 1;
         (void)!write(q->efd, &one, sizeof one);
     }
@@ -544,6 +546,15 @@ void homid_dq_view(const struct homid_dq *q, struct homid_dq_view *v)
     v->refused = atomic_load(&q->refused);
     v->inline_reqs = atomic_load(&q->inline_reqs);
     v->bulk_reqs = atomic_load(&q->bulk_reqs);
+}
+
+int homid_dq_stalled(struct homid_dq *q, unsigned timeout_s)
+{
+    /* the client's pump clears the kick flag each time it wakes: a flag left
+     * set for the client timeout means nobody consumes what homid posts */
+    uint64_t k = atomic_load(&q->kick_ns);
+    return timeout_s && k && atomic_load(&((struct homid_dq_hdr *)q->base)->kick) &&
+           homi_now_ns() - k > (uint64_t)timeout_s * 1000000000ull;
 }
 
 void homid_dq_destroy(struct homid_dq *q)

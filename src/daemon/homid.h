@@ -158,6 +158,8 @@ int homid_dq_export(struct homid_dq *q, uint32_t file_id, uint64_t *cap);
 int homid_dq_revoke(struct homid_dq *q, uint64_t cap);
 void homid_dq_forget_file(struct homid_dq *q, uint32_t file_id);
 void homid_dq_view(const struct homid_dq *q, struct homid_dq_view *v);
+/* 1 when the client has not taken homid's wake-up for timeout_s seconds. */
+int homid_dq_stalled(struct homid_dq *q, unsigned timeout_s);
 void homid_dq_destroy(struct homid_dq *q);
 
 /* share.c: shared-region grants.  Grant up to want bytes (a multiple of

@@ -443,9 +443,11 @@ int homi_devq_create(homi_engine *eng, int device, const homi_devq_config *cfg, 
         free(q);
         return rrc == HOMI_ENOTSUP ? HOMI_ENOTSUP : rrc;
     }
-    if (rrc != HOMI_ENOTSUP)
+    if (rrc != HOMI_ENOTSUP) { /* refused (a limit) or failed: counted, never silent */
         homi_log(HOMI_LOG_WARN, "devq: homid could not serve the queue (%s): in-process",
                  homi_strerror(rrc));
+        homi_stats_fallback(&((struct homi_engine *)eng)->stats, HOMI_FB_DAEMON_LOST);
+    }
     pthread_mutex_init(&q->cap_lock, NULL);
     pthread_mutex_init(&q->flock, NULL);
     pthread_cond_init(&q->fcond, NULL);
