@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu/devq_ring.h"
 #include "homi.h"
 
 static int fail(char *why, size_t whylen, const char *fmt, ...)
@@ -90,17 +91,6 @@ uint64_t homid_dq_chunk_check(uint32_t len, uint64_t t, uint64_t roff, int64_t t
     return homi_devq_check(HOMID_DQ_MAGIC, (int64_t)roff, len, (uint64_t)total, t);
 }
 
-void homid_dq_post(homi_devq_cpl *cpl, uint32_t slots, uint64_t t, int64_t result)
-{
-    homi_devq_cpl *c = &cpl[t & (slots - 1)];
-    const uint32_t seq = (uint32_t)(2 * t + 1);
-    const int32_t r32 = (int32_t)result;
-    c->result = r32;
-    c->check = (uint32_t)r32 ^ seq ^ HOMI_DEVQ_CPL_KEY;
-    c->seq2 = seq;
-    __atomic_store_n(&c->seq, seq, __ATOMIC_RELEASE);
-}
-
 /* ---------------------------------------------------------------- pump */
 
 int homid_dq_pump_init(struct homid_dq_pump *p, const struct homid_dq_hdr *lay, char *base)
@@ -179,14 +169,14 @@ unsigned homid_dq_pump_run(struct homid_dq_pump *p)
         p->chunks_copied++;
         if (tr->done < 0) continue; /* already failed and posted */
         if (rc) {
-            homid_dq_post(cpl, l->slots, t, rc);
+            homi_devq_post_cpl(cpl, l->slots, t, rc);
             tr->done = -1;
             posted++;
             continue;
         }
         tr->done += len;
         if (tr->done == total) {
-            homid_dq_post(cpl, l->slots, t, total);
+            homi_devq_post_cpl(cpl, l->slots, t, total);
             tr->done = -1;
             p->bulk_posted++;
             posted++;

@@ -97,10 +97,6 @@ int homid_dq_create_check(const struct homid_devq_create *c, char *why, size_t w
 /* The check word of a chunk descriptor. */
 uint64_t homid_dq_chunk_check(uint32_t len, uint64_t t, uint64_t roff, int64_t total);
 
-/* Post the completion of ticket t (result: bytes or a homi_err) into the
- * completion array cpl of a queue of slots slots. */
-void homid_dq_post(homi_devq_cpl *cpl, uint32_t slots, uint64_t t, int64_t result);
-
 /* ---------------------------------------------------------------- the client's pump
  * Copies full chunks to their requests' destinations, frees them, and posts
  * the completions of bulk requests whose bytes have all arrived.  The copy

@@ -9,7 +9,6 @@
  * request homid cannot serve is completed with an error, never dropped. */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +23,8 @@
 #include "core/engine.h"
 #include "core/log.h"
 #include "daemon/homid.h"
+#include "gpu/devq_ring.h"
 
-#define BATCH 256
 #define BULK_THREADS 2
 
 struct bjob { /* a large request being read into chunks */
@@ -63,7 +62,7 @@ struct homid_dq {
 
     pthread_t th[HOMID_DQ_THREADS_MAX], bth[BULK_THREADS];
     unsigned nth, nbth;
-    _Atomic uint64_t head;
+    struct homi_devq_ring ring; /* the request ring's service (src/gpu/devq_ring.c) */
     atomic_int stop;
     atomic_uint inflight; /* inline reads in flight */
 
@@ -90,7 +89,7 @@ static void kick(struct homid_dq *q)
  * before any chunk of a bulk request went out). */
 static void post(struct homid_dq *q, uint64_t t, int64_t result)
 {
-    homid_dq_post(q->cpl, q->lay.slots, t, result);
+    homi_devq_post_cpl(q->cpl, q->lay.slots, t, result);
     struct homid_dq_hdr *h = (struct homid_dq_hdr *)q->base;
     atomic_fetch_add(&q->requests, 1);
     atomic_fetch_add(&h->requests, 1);
@@ -137,25 +136,16 @@ static uint32_t cap_file(struct homid_dq *q, uint64_t cap)
 }
 
 /* Check and start one request (ticket t). */
-static void serve(struct homid_dq *q, uint64_t t)
+static void serve(void *arg, uint64_t t)
 {
-    volatile homi_devq_req *r = &q->req[t & (q->lay.slots - 1)];
-    uint64_t cap, asked, dst;
-    int64_t off;
-    for (unsigned spins = 0;; spins++) { /* act only on a completely visible request */
-        cap = r->file;
-        off = r->offset;
-        asked = r->len;
-        dst = r->dst;
-        uint64_t tk = r->ticket, ck = r->check;
-        if (tk == t && ck == homi_devq_check(cap, off, asked, dst, t)) break;
-        if (spins == 0) atomic_fetch_add(&((struct homid_dq_hdr *)q->base)->torn, 1);
-        if (spins > 1000000) {
-            refuse(q, t, HOMI_EIO, "request never became consistent");
-            return;
-        }
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    struct homid_dq *q = arg;
+    homi_devq_req r;
+    if (homi_devq_ring_take(&q->ring, t, &r)) {
+        refuse(q, t, HOMI_EIO, "request never became consistent");
+        return;
     }
+    const uint64_t cap = r.file, asked = r.len;
+    const int64_t off = r.offset;
     char why[160];
     uint32_t fid = cap_file(q, cap);
     if (!fid) {
@@ -164,14 +154,12 @@ static void serve(struct homid_dq *q, uint64_t t)
         refuse(q, t, HOMI_EBADF, why);
         return;
     }
-    if (off < 0 || !dst) {
-        refuse(q, t, HOMI_EINVAL, "negative offset or no destination");
-        return;
-    }
-    if (asked > q->max_request || (uint64_t)off + asked < (uint64_t)off) {
-        snprintf(why, sizeof why, "%llu bytes: larger than the queue's largest request",
-                 (unsigned long long)asked);
-        refuse(q, t, HOMI_ERANGE, why);
+    int rc = homi_devq_req_args(&r, q->max_request);
+    if (rc) {
+        snprintf(why, sizeof why, "%s",
+                 rc == HOMI_EINVAL ? "negative offset or no destination"
+                                   : "larger than the queue's largest request");
+        refuse(q, t, rc, why);
         return;
     }
     if (!asked) {
@@ -184,34 +172,27 @@ static void serve(struct homid_dq *q, uint64_t t)
         refuse(q, t, HOMI_EBADF, why);
         return;
     }
-    struct stat st;
-    int64_t size = fstat(fh->fd, &st) ? HOMI_EIO : (int64_t)st.st_size;
-    if (size < 0 || off >= size) {
+    struct stat st = {0};
+    uint64_t len = 0;
+    rc = homi_devq_req_clip(&r, fstat(fh->fd, &st) ? HOMI_EIO : (int64_t)st.st_size, &len);
+    if (rc) {
         homid_conn_unhold(q->c);
-        snprintf(why, sizeof why, "offset %lld at or past the end of file %u (%lld bytes)",
-                 (long long)off, fid, (long long)size);
-        refuse(q, t, size < 0 ? (int)size : HOMI_ERANGE, why);
+        snprintf(why, sizeof why, "offset %lld: at or past the end of file %u (%lld bytes)",
+                 (long long)off, fid, (long long)st.st_size);
+        refuse(q, t, rc, why);
         return;
     }
-    uint64_t len = asked;
-    if ((uint64_t)(size - off) < len) len = (uint64_t)(size - off);
     struct homid_dq_hdr *h = (struct homid_dq_hdr *)q->base;
     if (asked <= q->lay.inline_max) { /* by the asked length: the GPU decides the same way */
         struct ictx *x = &q->ictx[t & (q->lay.slots - 1)];
         x->q = q;
         x->t = t;
-        struct homi_rd rd = {0};
-        rd.buf = q->data + (size_t)(t & (q->lay.slots - 1)) * q->lay.inline_max;
-        rd.len = len;
-        rd.off = off;
-        rd.mode = HOMI_RD_CB;
-        rd.path = HOMI_PATH_AUTO;
-        rd.cb = inline_done;
-        rd.cb_arg = x;
         atomic_fetch_add(&q->inflight, 1);
         atomic_fetch_add(&q->inline_reqs, 1);
         atomic_fetch_add(&h->inline_reqs, 1);
-        int rc = homi_read_start(fh, &rd, NULL);
+        rc = homi_devq_read_inline(fh,
+                                   q->data + (size_t)(t & (q->lay.slots - 1)) * q->lay.inline_max,
+                                   len, off, inline_done, x);
         if (rc) {
             atomic_fetch_sub(&q->inflight, 1);
             homid_conn_unhold(q->c);
@@ -239,43 +220,6 @@ static void serve(struct homid_dq *q, uint64_t t)
     q->btail = b;
     pthread_cond_broadcast(&q->bcond);
     pthread_mutex_unlock(&q->block);
-}
-
-static int ready(struct homid_dq *q, uint64_t t)
-{
-    return __atomic_load_n(&q->req[t & (q->lay.slots - 1)].seq, __ATOMIC_ACQUIRE) ==
-           (uint32_t)(2 * t + 1);
-}
-
-static void *service(void *arg)
-{
-    struct homid_dq *q = arg;
-    struct homid_dq_hdr *h = (struct homid_dq_hdr *)q->base;
-    unsigned idle = 0;
-    while (!atomic_load(&q->stop)) {
-        uint64_t hd = atomic_load(&q->head);
-        unsigned k = 0;
-        while (k < BATCH && ready(q, hd + k))
-            k++;
-        if (!k) {
-            /* poll hot for a while, then back off to 20 us naps */
-            if (++idle < 2000) {
-                sched_yield();
-            } else {
-                struct timespec ts = {0, 20000};
-                nanosleep(&ts, NULL);
-            }
-            continue;
-        }
-        if (!atomic_compare_exchange_weak(&q->head, &hd, hd + k)) continue;
-        idle = 0;
-        atomic_fetch_add(&h->batches, 1);
-        uint64_t mb = atomic_load(&h->max_batch);
-        if (k > mb) atomic_store(&h->max_batch, k);
-        for (unsigned i = 0; i < k; i++)
-            serve(q, hd + i);
-    }
-    return NULL;
 }
 
 /* ---------------------------------------------------------------- bulk */
@@ -470,8 +414,16 @@ struct homid_dq *homid_dq_create(struct dconn *c, unsigned id, const struct homi
         if (pthread_create(&q->bth[i], NULL, bulk_main, q)) break;
         q->nbth++;
     }
+    q->ring = (struct homi_devq_ring){.req = q->req,
+                                      .slots = q->lay.slots,
+                                      .stop = &q->stop,
+                                      .serve = serve,
+                                      .arg = q,
+                                      .batches = &h->batches,
+                                      .max_batch = &h->max_batch,
+                                      .torn = &h->torn};
     for (unsigned i = 0; i < nth && q->nbth == BULK_THREADS; i++) {
-        if (pthread_create(&q->th[i], NULL, service, q)) break;
+        if (pthread_create(&q->th[i], NULL, homi_devq_ring_service, &q->ring)) break;
         q->nth++;
     }
     if (q->nth != nth) {

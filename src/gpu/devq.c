@@ -62,7 +62,6 @@ void homi_devq_destroy(homi_devq *q)
 
 #include <cuda_runtime_api.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,11 +69,12 @@ void homi_devq_destroy(homi_devq *q)
 
 #include "core/engine.h"
 #include "core/log.h"
+#include "gpu/devq_gpu.h"
 #include "gpu/devq_homid.h"
+#include "gpu/devq_ring.h"
 #include "mem/memkind.h"
 #include "mem/staging.h"
 
-#define BATCH 256
 #define MAX_THREADS 32
 
 struct slotctx { /* per slot, owned by the slot's current ticket */
@@ -101,22 +101,18 @@ struct homi_devq {
     struct homi_devq_remote *rem; /* served by homid (devq_homid.c), or NULL */
     int device;
     homi_devq_config cfg;
-    homi_devq_dev view; /* what the device copy holds */
-    homi_devq_dev *d_view;
-    unsigned long long *d_orphan;
-    char *mapped; /* req | data */
+    struct homi_devq_gpu g; /* device view, completions, state (devq_gpu.c) */
+    char *mapped;           /* req | data */
     size_t mapped_len;
     homi_devq_req *req;
     unsigned char *data;
-    homi_devq_cpl *cpl;   /* pinned shadow of d_cpl */
-    homi_devq_cpl *d_cpl; /* device memory */
-    uint32_t *d_state;    /* device memory */
+    homi_devq_cpl *cpl;         /* pinned shadow of the device's completions */
+    struct homi_devq_ring ring; /* the request ring's service (devq_ring.c) */
     struct slotctx *ctx;
 
     /* flusher: copies cpl -> d_cpl whenever completions were posted */
     pthread_t flusher;
     int flusher_started;
-    cudaStream_t fstream;
     pthread_mutex_t flock;
     pthread_cond_t fcond;
     atomic_int dirty;
@@ -147,13 +143,7 @@ struct homi_devq {
 
 static void post(struct homi_devq *q, uint64_t t, int64_t result)
 {
-    homi_devq_cpl *c = &q->cpl[t & (q->cfg.slots - 1)];
-    const uint32_t seq = (uint32_t)(2 * t + 1);
-    const int32_t r32 = (int32_t)result;
-    c->result = r32;
-    c->check = (uint32_t)r32 ^ seq ^ HOMI_DEVQ_CPL_KEY;
-    c->seq2 = seq;
-    __atomic_store_n(&c->seq, seq, __ATOMIC_RELEASE);
+    homi_devq_post_cpl(q->cpl, q->cfg.slots, t, result);
     if (atomic_exchange(&q->dirty, 1) == 0) {
         pthread_mutex_lock(&q->flock);
         pthread_cond_signal(&q->fcond);
@@ -187,59 +177,31 @@ static homi_file *cap_file(struct homi_devq *q, homi_dev_file cap)
 }
 
 /* Check and execute one request (ticket t). */
-static void serve(struct homi_devq *q, uint64_t t)
+static void serve(void *arg, uint64_t t)
 {
-    volatile homi_devq_req *r = &q->req[t & (q->cfg.slots - 1)];
-    homi_dev_file cap;
-    int64_t off;
-    uint64_t asked, dstv;
-    /* the fields must match their check word (written with them, before
-     * seq): never act on a request that is not completely visible */
-    for (unsigned spins = 0;; spins++) {
-        cap = r->file;
-        off = r->offset;
-        asked = r->len;
-        dstv = r->dst;
-        uint64_t tk = r->ticket, ck = r->check;
-        if (tk == t && ck == homi_devq_check(cap, off, asked, dstv, t)) break;
-        if (spins == 0) atomic_fetch_add(&q->torn, 1);
-        if (spins > 1000000) { /* not going to settle: refuse it */
-            homi_log(HOMI_LOG_ERROR, "devq: request %llu never became consistent",
-                     (unsigned long long)t);
-            post(q, t, HOMI_EIO);
-            return;
-        }
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    }
-    uint64_t len = asked;
-    void *dst = (void *)(uintptr_t)dstv;
-    homi_file *hf = cap_file(q, cap);
-    if (!hf) {
-        post(q, t, HOMI_EBADF);
+    struct homi_devq *q = arg;
+    homi_devq_req r;
+    if (homi_devq_ring_take(&q->ring, t, &r)) {
+        homi_log(HOMI_LOG_ERROR, "devq: request %llu never became consistent",
+                 (unsigned long long)t);
+        post(q, t, HOMI_EIO);
         return;
     }
-    if (off < 0 || !dst) {
-        post(q, t, HOMI_EINVAL);
-        return;
-    }
-    if (len > q->cfg.max_request || (uint64_t)off + len < (uint64_t)off) {
-        post(q, t, HOMI_ERANGE);
-        return;
-    }
-    if (!len) {
+    const int64_t off = r.offset;
+    const uint64_t asked = r.len;
+    void *dst = (void *)(uintptr_t)r.dst;
+    uint64_t len = 0;
+    homi_file *hf = cap_file(q, r.file);
+    int rc = hf ? homi_devq_req_args(&r, q->cfg.max_request) : HOMI_EBADF;
+    if (!rc && !asked) {
         post(q, t, 0);
         return;
     }
-    int64_t size = homi_file_size(hf);
-    if (size < 0) {
-        post(q, t, size);
+    if (!rc) rc = homi_devq_req_clip(&r, homi_file_size(hf), &len);
+    if (rc) {
+        post(q, t, rc);
         return;
     }
-    if (off >= size) {
-        post(q, t, HOMI_ERANGE); /* at or past end of file */
-        return;
-    }
-    if ((uint64_t)(size - off) < len) len = (uint64_t)(size - off);
     struct homi_fh *f = homi_file_lookup(hf);
     if (!f) {
         post(q, t, HOMI_EBADF);
@@ -249,17 +211,11 @@ static void serve(struct homi_devq *q, uint64_t t)
         struct slotctx *x = &q->ctx[t & (q->cfg.slots - 1)];
         x->q = q;
         x->t = t;
-        struct homi_rd rd = {0};
-        rd.buf = q->data + (size_t)(t & (q->cfg.slots - 1)) * q->cfg.inline_max;
-        rd.len = len;
-        rd.off = off;
-        rd.mode = HOMI_RD_CB;
-        rd.path = HOMI_PATH_AUTO;
-        rd.cb = inline_done;
-        rd.cb_arg = x;
         atomic_fetch_add(&q->inflight, 1);
         atomic_fetch_add(&q->inline_reqs, 1);
-        int rc = homi_read_start(f, &rd, NULL);
+        rc =
+            homi_devq_read_inline(f, q->data + (size_t)(t & (q->cfg.slots - 1)) * q->cfg.inline_max,
+                                  len, off, inline_done, x);
         if (rc) {
             atomic_fetch_sub(&q->inflight, 1);
             post(q, t, rc);
@@ -321,7 +277,6 @@ static void *flusher(void *arg)
 {
     struct homi_devq *q = arg;
     cudaSetDevice(q->device);
-    const size_t bytes = (size_t)q->cfg.slots * sizeof(homi_devq_cpl);
     for (;;) {
         pthread_mutex_lock(&q->flock);
         while (!atomic_load(&q->dirty) && !atomic_load(&q->stop))
@@ -331,54 +286,8 @@ static void *flusher(void *arg)
             if (atomic_load(&q->stop)) break;
             continue;
         }
-        cudaError_t e =
-            cudaMemcpyAsync(q->d_cpl, q->cpl, bytes, cudaMemcpyHostToDevice, q->fstream);
-        if (e == cudaSuccess) e = cudaStreamSynchronize(q->fstream);
-        if (e != cudaSuccess)
-            homi_log(HOMI_LOG_ERROR, "devq: completion copy: %s", cudaGetErrorString(e));
+        homi_devq_gpu_flush(&q->g, q->cpl, q->cfg.slots);
         atomic_fetch_add(&q->flushes, 1);
-    }
-    return NULL;
-}
-
-static int ready(struct homi_devq *q, uint64_t t)
-{
-    return __atomic_load_n(&q->req[t & (q->cfg.slots - 1)].seq, __ATOMIC_ACQUIRE) ==
-           (uint32_t)(2 * t + 1);
-}
-
-static void *service(void *arg)
-{
-    struct homi_devq *q = arg;
-    cudaSetDevice(q->device);
-    unsigned idle = 0;
-    while (!atomic_load(&q->stop)) {
-        if (atomic_load(&q->paused)) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        uint64_t h = atomic_load(&q->head);
-        unsigned k = 0;
-        while (k < BATCH && ready(q, h + k))
-            k++;
-        if (!k) {
-            /* poll hot for a while, then back off to 20 us naps */
-            if (++idle < 2000) {
-                sched_yield();
-            } else {
-                struct timespec ts = {0, 20000};
-                nanosleep(&ts, NULL);
-            }
-            continue;
-        }
-        if (!atomic_compare_exchange_weak(&q->head, &h, h + k)) continue;
-        idle = 0;
-        atomic_fetch_add(&q->batches, 1);
-        uint64_t mb = atomic_load(&q->max_batch);
-        while (k > mb && !atomic_compare_exchange_weak(&q->max_batch, &mb, k)) {}
-        for (unsigned i = 0; i < k; i++)
-            serve(q, h + i);
     }
     return NULL;
 }
@@ -387,12 +296,8 @@ static void *service(void *arg)
 
 static void devq_free(struct homi_devq *q)
 {
-    if (q->d_view) cudaFree(q->d_view);
-    if (q->d_orphan) cudaFree(q->d_orphan);
-    if (q->d_cpl) cudaFree(q->d_cpl);
-    if (q->d_state) cudaFree(q->d_state);
+    homi_devq_gpu_free(&q->g);
     if (q->cpl) cudaFreeHost(q->cpl);
-    if (q->fstream) cudaStreamDestroy(q->fstream);
     if (q->mapped) cudaFreeHost(q->mapped);
     pthread_mutex_destroy(&q->flock);
     pthread_cond_destroy(&q->fcond);
@@ -477,45 +382,26 @@ int homi_devq_create(homi_engine *eng, int device, const homi_devq_config *cfg, 
     memset(q->mapped, 0, reqb);
     memset(q->cpl, 0, cplb);
     q->req = (homi_devq_req *)q->mapped;
+    q->ring = (struct homi_devq_ring){.req = q->req,
+                                      .slots = c.slots,
+                                      .stop = &q->stop,
+                                      .paused = &q->paused,
+                                      .serve = serve,
+                                      .arg = q,
+                                      .batches = &q->batches,
+                                      .max_batch = &q->max_batch,
+                                      .torn = &q->torn};
     q->data = (unsigned char *)(q->mapped + reqb);
     for (unsigned i = 0; i < c.slots; i++)
         q->req[i].seq = 2 * i;
     void *dreq, *ddata;
-    uint32_t running = HOMI_DEVQ_RUNNING;
     rc = cuda_rc(cudaHostGetDevicePointer(&dreq, q->req, 0), "cudaHostGetDevicePointer");
     if (!rc) rc = cuda_rc(cudaHostGetDevicePointer(&ddata, q->data, 0), "cudaHostGetDevicePointer");
-    if (!rc) rc = cuda_rc(cudaMalloc((void **)&q->d_view, sizeof *q->d_view), "cudaMalloc");
-    if (!rc) rc = cuda_rc(cudaMalloc((void **)&q->d_cpl, cplb), "cudaMalloc");
-    if (!rc) rc = cuda_rc(cudaMalloc((void **)&q->d_state, sizeof running), "cudaMalloc");
-    if (!rc)
-        rc = cuda_rc(cudaMalloc((void **)&q->d_orphan, c.slots * sizeof(unsigned long long)),
-                     "cudaMalloc");
-    if (!rc)
-        rc =
-            cuda_rc(cudaMemset(q->d_orphan, 0, c.slots * sizeof(unsigned long long)), "cudaMemset");
-    if (!rc) rc = cuda_rc(cudaMemset(q->d_cpl, 0, cplb), "cudaMemset");
-    if (!rc)
-        rc = cuda_rc(cudaMemcpy(q->d_state, &running, sizeof running, cudaMemcpyHostToDevice),
-                     "cudaMemcpy");
-    if (!rc)
-        rc = cuda_rc(cudaStreamCreateWithFlags(&q->fstream, cudaStreamNonBlocking),
-                     "cudaStreamCreate");
+    if (!rc) rc = homi_devq_gpu_init(&q->g, &c, dreq, ddata, "devq: device memory");
     if (rc) {
         devq_free(q);
         return rc;
     }
-    q->view.tail = 0;
-    q->view.used = 0;
-    q->view.slots = c.slots;
-    q->view.inline_max = c.inline_max;
-    q->view.timeout_ns = (uint64_t)c.timeout_ms * 1000000ull;
-    q->view.req = dreq;
-    q->view.cpl = q->d_cpl;
-    q->view.data = ddata;
-    q->view.state = q->d_state;
-    q->view.orphan = q->d_orphan;
-    rc = cuda_rc(cudaMemcpy(q->d_view, &q->view, sizeof q->view, cudaMemcpyHostToDevice),
-                 "cudaMemcpy(queue)");
     if (!rc) {
         if (pthread_create(&q->flusher, NULL, flusher, q))
             rc = HOMI_ESYS;
@@ -530,7 +416,7 @@ int homi_devq_create(homi_engine *eng, int device, const homi_devq_config *cfg, 
         q->nbth++;
     }
     for (unsigned i = 0; !rc && i < c.threads; i++) {
-        if (pthread_create(&q->th[i], NULL, service, q)) {
+        if (pthread_create(&q->th[i], NULL, homi_devq_ring_service, &q->ring)) {
             rc = HOMI_ESYS;
             break;
         }
@@ -548,7 +434,7 @@ int homi_devq_create(homi_engine *eng, int device, const homi_devq_config *cfg, 
 
 homi_devq_dev *homi_devq_device(homi_devq *q)
 {
-    return q ? q->rem ? homi_devq_remote_device(q->rem) : q->d_view : NULL;
+    return q ? q->rem ? homi_devq_remote_device(q->rem) : q->g.d_view : NULL;
 }
 
 int homi_devq_export(homi_devq *q, homi_file *f, homi_dev_file *cap)
@@ -630,11 +516,7 @@ void homi_devq_destroy(homi_devq *q)
         free(q);
         return;
     }
-    if (q->d_state && q->fstream) { /* GPU waits end with HOMI_EBUSY */
-        static const uint32_t stopped = HOMI_DEVQ_STOPPED;
-        cudaMemcpyAsync(q->d_state, &stopped, sizeof stopped, cudaMemcpyHostToDevice, q->fstream);
-        cudaStreamSynchronize(q->fstream);
-    }
+    homi_devq_gpu_stop(&q->g); /* GPU waits end with HOMI_EBUSY */
     atomic_store(&q->stop, 1);
     for (unsigned i = 0; i < q->nth; i++)
         pthread_join(q->th[i], NULL);

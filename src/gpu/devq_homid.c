@@ -25,6 +25,7 @@
 #include "core/engine.h"
 #include "core/log.h"
 #include "cplane/homid_devq.h"
+#include "gpu/devq_gpu.h"
 #include "mem/memkind.h"
 
 #define cuda_rc(e, what) homi_cuda_err((e), "devq (homid): " what)
@@ -37,11 +38,7 @@ struct homi_devq_remote {
     struct homid_dq_hdr lay;
     char *base;
     int memfd, efd, registered;
-    homi_devq_dev view, *d_view;
-    homi_devq_cpl *d_cpl;
-    uint32_t *d_state;
-    unsigned long long *d_orphan;
-    cudaStream_t stream;
+    struct homi_devq_gpu g; /* device view, completions, state (devq_gpu.c) */
     struct homid_dq_pump pump;
     pthread_t th;
     int th_ok;
@@ -61,27 +58,20 @@ static int copy_chunk(void *arg, void *dst, const void *src, size_t len)
         cudaGetLastError();
         return HOMI_EINVAL;
     }
-    return cuda_rc(cudaMemcpyAsync(dst, src, len, cudaMemcpyHostToDevice, r->stream), "chunk copy");
+    return cuda_rc(cudaMemcpyAsync(dst, src, len, cudaMemcpyHostToDevice, r->g.stream),
+                   "chunk copy");
 }
 
 static int sync_copies(void *arg)
 {
     struct homi_devq_remote *r = arg;
-    return cuda_rc(cudaStreamSynchronize(r->stream), "chunk copies");
-}
-
-static void stop_gpu(struct homi_devq_remote *r)
-{
-    static const uint32_t stopped = HOMI_DEVQ_STOPPED;
-    cudaMemcpyAsync(r->d_state, &stopped, sizeof stopped, cudaMemcpyHostToDevice, r->stream);
-    cudaStreamSynchronize(r->stream);
+    return cuda_rc(cudaStreamSynchronize(r->g.stream), "chunk copies");
 }
 
 static void *pump_main(void *arg)
 {
     struct homi_devq_remote *r = arg;
     struct homid_dq_hdr *h = (struct homid_dq_hdr *)r->base;
-    const size_t cplb = (size_t)r->lay.slots * sizeof(homi_devq_cpl);
     const homi_devq_cpl *cpl = (const homi_devq_cpl *)(r->base + r->lay.cpl_off);
     cudaSetDevice(r->device);
     while (!atomic_load(&r->stop)) {
@@ -94,17 +84,14 @@ static void *pump_main(void *arg)
         if (homi_client_lost(r->cl)) { /* nobody serves the ring any more */
             if (!atomic_exchange(&r->lost, 1)) {
                 homi_log(HOMI_LOG_WARN, "devq (homid): homid lost: GPU queue stopped");
-                stop_gpu(r);
+                homi_devq_gpu_stop(&r->g);
             }
             continue;
         }
         if (n <= 0 && !atomic_load(&h->kick)) continue;
         atomic_store(&h->kick, 0); /* before looking: a later post wakes us again */
         homid_dq_pump_run(&r->pump);
-        cudaError_t e = cudaMemcpyAsync(r->d_cpl, cpl, cplb, cudaMemcpyHostToDevice, r->stream);
-        if (e == cudaSuccess) e = cudaStreamSynchronize(r->stream);
-        if (e != cudaSuccess)
-            homi_log(HOMI_LOG_ERROR, "devq (homid): completion copy: %s", cudaGetErrorString(e));
+        homi_devq_gpu_flush(&r->g, cpl, r->lay.slots);
         atomic_fetch_add(&r->flushes, 1);
     }
     return NULL;
@@ -121,11 +108,7 @@ static void remote_free(struct homi_devq_remote *r)
     if (r->queue && !homi_client_lost(r->cl))
         homi_client_devq_op(r->cl, HOMID_DQ_DESTROY, r->queue, 0, 0, NULL);
     homid_dq_pump_free(&r->pump);
-    if (r->d_view) cudaFree(r->d_view);
-    if (r->d_cpl) cudaFree(r->d_cpl);
-    if (r->d_state) cudaFree(r->d_state);
-    if (r->d_orphan) cudaFree(r->d_orphan);
-    if (r->stream) cudaStreamDestroy(r->stream);
+    homi_devq_gpu_free(&r->g);
     if (r->registered) cudaHostUnregister(r->base);
     if (r->base) munmap(r->base, r->lay.size);
     if (r->memfd >= 0) close(r->memfd);
@@ -181,28 +164,11 @@ int homi_devq_remote_create(homi_engine *eng, int device, const homi_devq_config
                      "cudaHostRegister(region)");
     r->registered = !rc;
     void *dreq = NULL, *ddata = NULL;
-    const size_t cplb = (size_t)c->slots * sizeof(homi_devq_cpl);
-    uint32_t running = HOMI_DEVQ_RUNNING;
     if (!rc) rc = cuda_rc(cudaHostGetDevicePointer(&dreq, req, 0), "cudaHostGetDevicePointer");
     if (!rc)
         rc = cuda_rc(cudaHostGetDevicePointer(&ddata, r->base + r->lay.data_off, 0),
                      "cudaHostGetDevicePointer");
-    if (!rc) rc = cuda_rc(cudaMalloc((void **)&r->d_view, sizeof *r->d_view), "cudaMalloc");
-    if (!rc) rc = cuda_rc(cudaMalloc((void **)&r->d_cpl, cplb), "cudaMalloc");
-    if (!rc) rc = cuda_rc(cudaMalloc((void **)&r->d_state, sizeof running), "cudaMalloc");
-    if (!rc)
-        rc = cuda_rc(cudaMalloc((void **)&r->d_orphan, c->slots * sizeof(unsigned long long)),
-                     "cudaMalloc");
-    if (!rc)
-        rc = cuda_rc(cudaMemset(r->d_orphan, 0, c->slots * sizeof(unsigned long long)),
-                     "cudaMemset");
-    if (!rc) rc = cuda_rc(cudaMemset(r->d_cpl, 0, cplb), "cudaMemset");
-    if (!rc)
-        rc = cuda_rc(cudaMemcpy(r->d_state, &running, sizeof running, cudaMemcpyHostToDevice),
-                     "cudaMemcpy");
-    if (!rc)
-        rc = cuda_rc(cudaStreamCreateWithFlags(&r->stream, cudaStreamNonBlocking),
-                     "cudaStreamCreate");
+    if (!rc) rc = homi_devq_gpu_init(&r->g, c, dreq, ddata, "devq (homid): device memory");
     if (!rc) rc = homid_dq_pump_init(&r->pump, &r->lay, r->base);
     if (rc) {
         remote_free(r);
@@ -211,21 +177,11 @@ int homi_devq_remote_create(homi_engine *eng, int device, const homi_devq_config
     r->pump.copy = copy_chunk;
     r->pump.sync = sync_copies;
     r->pump.arg = r;
-    r->view.slots = c->slots;
-    r->view.inline_max = c->inline_max;
-    r->view.timeout_ns = (uint64_t)c->timeout_ms * 1000000ull;
-    r->view.req = dreq;
-    r->view.cpl = r->d_cpl;
-    r->view.data = ddata;
-    r->view.state = r->d_state;
-    r->view.orphan = r->d_orphan;
-    rc = cuda_rc(cudaMemcpy(r->d_view, &r->view, sizeof r->view, cudaMemcpyHostToDevice),
-                 "cudaMemcpy(queue)");
     struct homid_devq_create p = {c->slots,          c->inline_max, r->lay.chunks,
                                   r->lay.chunk_size, c->threads,    0,
                                   c->max_request,    r->lay.size};
     unsigned threads = 0;
-    if (!rc) rc = homi_client_devq_create(r->cl, &p, r->memfd, r->efd, &r->queue, &threads);
+    rc = homi_client_devq_create(r->cl, &p, r->memfd, r->efd, &r->queue, &threads);
     if (!rc) {
         if (pthread_create(&r->th, NULL, pump_main, r))
             rc = HOMI_ESYS;
@@ -245,7 +201,7 @@ int homi_devq_remote_create(homi_engine *eng, int device, const homi_devq_config
 
 homi_devq_dev *homi_devq_remote_device(struct homi_devq_remote *r)
 {
-    return r->d_view;
+    return r->g.d_view;
 }
 
 int homi_devq_remote_export(struct homi_devq_remote *r, homi_file *f, homi_dev_file *cap)
@@ -287,7 +243,7 @@ int homi_devq_remote_stats(struct homi_devq_remote *r, homi_devq_stats *o)
 void homi_devq_remote_destroy(struct homi_devq_remote *r)
 {
     if (!r) return;
-    stop_gpu(r); /* GPU waits end with HOMI_EBUSY */
+    homi_devq_gpu_stop(&r->g); /* GPU waits end with HOMI_EBUSY */
     remote_free(r);
 }
 #else
