@@ -618,6 +618,10 @@ static void dq_release(struct dconn *c, unsigned k)
  * timeout is reclaimed (the client keeps its connection). */
 static void dq_check_stalled(struct dconn *c)
 {
+    unsigned any = 0;
+    for (unsigned k = 0; k < HOMID_DQ_PER_CLIENT; k++)
+        any += c->dq[k] != NULL;
+    if (!any) return; /* (only this thread changes c->dq) */
     pthread_mutex_lock(&c->s->lock);
     unsigned t = c->s->lim.client_timeout;
     pthread_mutex_unlock(&c->s->lock);
