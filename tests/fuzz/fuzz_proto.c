@@ -30,6 +30,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m.h.type == HOMID_HELLO && m.u.hello.min_version > m.u.hello.max_version) abort();
         if (m.h.type == HOMID_HELLO && strlen(m.u.hello.job) >= HOMID_JOB) abort();
         if (m.h.type == HOMID_ADMIN && strlen(m.u.text) != m.h.len) abort();
+        if (m.h.type == HOMID_DEVQ_CREATE) { /* a GPU queue's region homid may map */
+            struct homid_dq_hdr l;
+            const struct homid_devq_create *c = &m.u.dq_create;
+            if (homid_dq_layout(c->slots, c->inline_max, c->chunks, c->chunk_size, &l, NULL, 0) ||
+                l.size != c->size || l.size > HOMID_DQ_REGION_MAX ||
+                l.cdata_off + (uint64_t)c->chunks * c->chunk_size > l.size || !c->threads ||
+                c->threads > HOMID_DQ_THREADS_MAX || c->max_request < c->inline_max)
+                abort();
+        }
+        if (m.h.type == HOMID_DEVQ &&
+            (m.u.dq_op.op < HOMID_DQ_EXPORT || m.u.dq_op.op > HOMID_DQ_DESTROY))
+            abort();
     } else if (rc >= 0 || strlen(why) >= sizeof why) {
         abort();
     }
@@ -117,6 +129,14 @@ static void write_seeds(const char *dir)
     seed(dir, "report", 0, HOMID_REPORT, &so.client, sizeof so.client);
     seed(dir, "ok", 0, HOMID_OK, NULL, 0);
     seed(dir, "error", 0, HOMID_ERROR, &er, (uint32_t)(sizeof er.code + strlen(er.text)));
+    struct homid_dq_hdr dl;
+    homid_dq_layout(1024, 16 << 10, 8, 8 << 20, &dl, NULL, 0);
+    struct homid_devq_create dc = {1024, 16 << 10, 8, 8 << 20, 2, 0, 64 << 20, dl.size};
+    struct homid_devq_op dop = {HOMID_DQ_EXPORT, 1, 65537, 0, 0};
+    struct homid_devq_ok dok = {1, 2, 0x100000001ull};
+    seed(dir, "devq_create", 2, HOMID_DEVQ_CREATE, &dc, sizeof dc);
+    seed(dir, "devq_export", 0, HOMID_DEVQ, &dop, sizeof dop);
+    seed(dir, "devq_ok", 0, HOMID_DEVQ_OK, &dok, sizeof dok);
     struct homid_shm_hdr sh;
     homid_shm_layout(32, 1 << 20, &sh);
     char path[4096];
