@@ -108,7 +108,11 @@ struct homid_dq_pump {
         uint64_t t;
         int64_t done; /* bytes copied, or -1 once its result was posted as an error */
     } * track;        /* per slot */
-    unsigned *full;   /* scratch: chunk indices of one round */
+    struct homid_dq_piece {
+        unsigned chunk;
+        int rc;                  /* the copy's (or the descriptor's) error, else 0 */
+        struct homid_dq_chunk d; /* the descriptor, copied once */
+    } * round;                   /* scratch: the full chunks of one round */
     /* enqueue a copy (0, or a homi_err: the request fails with it) */
     int (*copy)(void *arg, void *dst, const void *src, size_t len);
     /* wait for the copies enqueued this round (0 or a homi_err) */

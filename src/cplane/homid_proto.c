@@ -23,9 +23,7 @@ _Static_assert(sizeof(struct homid_cqe) == 24, "completion entry is 24 bytes");
 _Static_assert(sizeof(struct homid_shm_hdr) == 320, "region header layout");
 _Static_assert(sizeof(struct homid_stats_ok) <= HOMID_PAYLOAD_MAX, "stats fit a message");
 
-static int fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *why, size_t whylen, int rc, const char *fmt, ...)
+int homid_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
 {
     if (why && whylen) {
         va_list ap;
@@ -66,43 +64,44 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
 {
     memset(out, 0, sizeof *out);
     if (!buf || len < sizeof(struct homid_hdr))
-        return fail(why, whylen, HOMI_EINVAL, "truncated message (%u bytes, header is %u)",
-                    (unsigned)len, (unsigned)sizeof(struct homid_hdr));
+        return homid_fail(why, whylen, HOMI_EINVAL, "truncated message (%u bytes, header is %u)",
+                          (unsigned)len, (unsigned)sizeof(struct homid_hdr));
     struct homid_hdr h;
     memcpy(&h, buf, sizeof h);
-    if (h.magic != HOMID_MAGIC) return fail(why, whylen, HOMI_EINVAL, "bad magic 0x%08x", h.magic);
+    if (h.magic != HOMID_MAGIC)
+        return homid_fail(why, whylen, HOMI_EINVAL, "bad magic 0x%08x", h.magic);
     if (h.type == 0 || h.type > HOMID_TYPE_MAX)
-        return fail(why, whylen, HOMI_EINVAL, "unknown message type %u", h.type);
+        return homid_fail(why, whylen, HOMI_EINVAL, "unknown message type %u", h.type);
     if (h.type != HOMID_HELLO && h.version != HOMID_VERSION)
-        return fail(why, whylen, HOMI_ENOTSUP, "protocol version %u (this side speaks %u)",
-                    h.version, HOMID_VERSION);
+        return homid_fail(why, whylen, HOMI_ENOTSUP, "protocol version %u (this side speaks %u)",
+                          h.version, HOMID_VERSION);
     if (h.len > HOMID_PAYLOAD_MAX)
-        return fail(why, whylen, HOMI_ERANGE, "payload of %u bytes (at most %u)", h.len,
-                    HOMID_PAYLOAD_MAX);
+        return homid_fail(why, whylen, HOMI_ERANGE, "payload of %u bytes (at most %u)", h.len,
+                          HOMID_PAYLOAD_MAX);
     if ((size_t)h.len != len - sizeof h)
-        return fail(why, whylen, HOMI_EINVAL, "length field %u but %u payload bytes", h.len,
-                    (unsigned)(len - sizeof h));
+        return homid_fail(why, whylen, HOMI_EINVAL, "length field %u but %u payload bytes", h.len,
+                          (unsigned)(len - sizeof h));
     if (kinds[h.type].var) {
         uint32_t most =
             h.type == HOMID_HELLO ? (uint32_t)sizeof(struct homid_hello) : HOMID_PAYLOAD_MAX;
         if (h.len < kinds[h.type].min || h.len > most)
-            return fail(why, whylen, HOMI_EINVAL, "message type %u: bad payload size %u", h.type,
-                        h.len);
+            return homid_fail(why, whylen, HOMI_EINVAL, "message type %u: bad payload size %u",
+                              h.type, h.len);
     } else if (h.len != kinds[h.type].size) {
-        return fail(why, whylen, HOMI_EINVAL, "message type %u: payload of %u bytes", h.type,
-                    h.len);
+        return homid_fail(why, whylen, HOMI_EINVAL, "message type %u: payload of %u bytes", h.type,
+                          h.len);
     }
     if (nfds != kinds[h.type].fds)
-        return fail(why, whylen, HOMI_EINVAL, "message type %u came with %u descriptors", h.type,
-                    nfds);
+        return homid_fail(why, whylen, HOMI_EINVAL, "message type %u came with %u descriptors",
+                          h.type, nfds);
     out->h = h;
     out->nfds = nfds;
     memcpy(&out->u, (const char *)buf + sizeof h, h.len);
     switch (h.type) {
     case HOMID_HELLO:
         if (out->u.hello.min_version > out->u.hello.max_version)
-            return fail(why, whylen, HOMI_EINVAL, "hello: version range %u..%u",
-                        out->u.hello.min_version, out->u.hello.max_version);
+            return homid_fail(why, whylen, HOMI_EINVAL, "hello: version range %u..%u",
+                              out->u.hello.min_version, out->u.hello.max_version);
         out->u.hello.job[HOMID_JOB - 1] = 0;
         for (char *j = out->u.hello.job; *j; j++)
             if (*j < 0x21 || *j > 0x7e) *j = '_'; /* printable in logs and lists */
@@ -110,11 +109,12 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
     case HOMID_ADMIN:
         out->u.text[h.len] = 0;
         if (strlen(out->u.text) != h.len)
-            return fail(why, whylen, HOMI_EINVAL, "admin: command holds a NUL byte");
+            return homid_fail(why, whylen, HOMI_EINVAL, "admin: command holds a NUL byte");
         break;
     case HOMID_OPEN:
         if (out->u.open.flags || out->u.open.reserved)
-            return fail(why, whylen, HOMI_EINVAL, "open: unknown flags 0x%x", out->u.open.flags);
+            return homid_fail(why, whylen, HOMI_EINVAL, "open: unknown flags 0x%x",
+                              out->u.open.flags);
         break;
     case HOMID_DEVQ_CREATE: {
         int rc = homid_dq_create_check(&out->u.dq_create, why, whylen);
@@ -124,8 +124,8 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
     case HOMID_DEVQ:
         if (out->u.dq_op.op < HOMID_DQ_EXPORT || out->u.dq_op.op > HOMID_DQ_DESTROY ||
             out->u.dq_op.reserved)
-            return fail(why, whylen, HOMI_EINVAL, "device queue: unknown operation %u",
-                        out->u.dq_op.op);
+            return homid_fail(why, whylen, HOMI_EINVAL, "device queue: unknown operation %u",
+                              out->u.dq_op.op);
         break;
     case HOMID_HELLO_OK: out->u.hello_ok.node[HOMID_NODE - 1] = 0; break;
     case HOMID_ERROR: {
@@ -187,15 +187,17 @@ int homid_sqe_check(const struct homid_sqe *e, uint32_t slots, uint32_t slot_siz
                     size_t whylen)
 {
     if (e->slot >= slots)
-        return fail(why, whylen, HOMI_EINVAL, "slot %u out of range (%u slots)", e->slot, slots);
+        return homid_fail(why, whylen, HOMI_EINVAL, "slot %u out of range (%u slots)", e->slot,
+                          slots);
     if (e->len == 0 || e->len > slot_size)
-        return fail(why, whylen, HOMI_EINVAL, "length %u (a slot holds %u)", e->len, slot_size);
+        return homid_fail(why, whylen, HOMI_EINVAL, "length %u (a slot holds %u)", e->len,
+                          slot_size);
     if (e->offset > (uint64_t)INT64_MAX - e->len)
-        return fail(why, whylen, HOMI_ERANGE, "offset + length overflow (length %u)", e->len);
+        return homid_fail(why, whylen, HOMI_ERANGE, "offset + length overflow (length %u)", e->len);
     if (e->path != HOMI_PATH_AUTO && e->path != HOMI_PATH_KERNEL && e->path != HOMI_PATH_PASSTHRU &&
         e->path != HOMI_PATH_DELEGATED)
-        return fail(why, whylen, HOMI_EINVAL, "path %d cannot be served by homid", e->path);
-    if (e->file_id == 0) return fail(why, whylen, HOMI_EBADF, "file id 0");
+        return homid_fail(why, whylen, HOMI_EINVAL, "path %d cannot be served by homid", e->path);
+    if (e->file_id == 0) return homid_fail(why, whylen, HOMI_EBADF, "file id 0");
     return 0;
 }
 

@@ -141,6 +141,11 @@ struct homid_msg {
     } u;
 };
 
+/* Write the reason (printf-style) into why (when given) and return rc: how
+ * the checks here and in homid_devq.c say why they refuse. */
+int homid_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Parse one received record of len bytes that came with nfds descriptors.
  * 0, or a negative homi_err with the reason in why. */
 int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *out, char *why,

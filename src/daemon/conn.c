@@ -54,7 +54,8 @@ struct dconn {
     uint32_t sq_head, cq_tail;
     int throttled;
 
-    uint64_t requests, refused;
+    uint64_t requests;
+    _Atomic uint64_t refused; /* also counted by its device queues' threads */
     char job[HOMID_JOB];
     uint64_t granted;               /* shared-region bytes granted (share.c) */
     struct homid_share sh;          /* its part of the in-flight budget */
@@ -98,8 +99,7 @@ static int reply_err(struct dconn *c, uint32_t seq, int code, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(e.text, sizeof e.text, fmt, ap);
     va_end(ap);
-    c->refused++;
-    atomic_fetch_add(&c->s->refused, 1);
+    homid_conn_count_refused(c);
     homi_log(HOMI_LOG_WARN, "client pid %d: refused: %s", (int)c->pid, e.text);
     return homid_send(c->sock, HOMID_ERROR, seq, &e, (uint32_t)(sizeof e.code + strlen(e.text)),
                       NULL, 0);
@@ -162,9 +162,7 @@ void homid_conn_unhold(struct dconn *c)
 
 void homid_conn_count_refused(struct dconn *c)
 {
-    pthread_mutex_lock(&c->lock);
-    c->refused++;
-    pthread_mutex_unlock(&c->lock);
+    atomic_fetch_add(&c->refused, 1);
     atomic_fetch_add(&c->s->refused, 1);
 }
 
@@ -196,8 +194,7 @@ static void execute(struct dconn *c, const struct homid_sqe *q, uint32_t alen)
         }
     }
     if (rc) {
-        c->refused++;
-        atomic_fetch_add(&c->s->refused, 1);
+        homid_conn_count_refused(c);
         homi_log(rc == HOMI_ERANGE ? HOMI_LOG_INFO : HOMI_LOG_WARN,
                  "client pid %d: request refused: %s", (int)c->pid, why);
         post(c, q->tag, q->slot < c->slots ? q->slot : 0, rc, 0, alen);
@@ -540,6 +537,46 @@ static int do_admin(struct dconn *c, const struct homid_msg *m)
 
 /* ---------------------------------------------------------------- GPU device queues */
 
+/* A queue from the node's inventory, within the node's and the user's
+ * limits: 0, or HOMI_EBUSY / HOMI_ENOMEM with the reason in why. */
+static int dq_grant(struct dconn *c, char *why, size_t whylen)
+{
+    pthread_mutex_lock(&c->s->lock);
+    struct homid_acct *ua = homid_acct_get(c->s, 0, c->uid, NULL);
+    const struct homid_limits *l = &c->s->lim;
+    int rc = 0;
+    if (!ua) {
+        rc = HOMI_ENOMEM;
+        snprintf(why, whylen, "out of memory");
+    } else if (c->s->gpu_queues >= l->gpu_queues) {
+        rc = HOMI_EBUSY;
+        snprintf(why, whylen, "device queue: all %u of the node are in use", l->gpu_queues);
+    } else if (l->user_gpu_queues && ua->gpu_queues >= l->user_gpu_queues) {
+        rc = HOMI_EBUSY;
+        snprintf(why, whylen, "device queue: uid %d holds %u (the limit)", (int)c->uid,
+                 ua->gpu_queues);
+    }
+    if (!rc) {
+        c->s->gpu_queues++;
+        ua->gpu_queues++;
+    } else if (rc == HOMI_EBUSY) {
+        c->s->refused_busy++;
+        ua->refused++;
+    }
+    pthread_mutex_unlock(&c->s->lock);
+    return rc;
+}
+
+/* Give a queue back to the inventory. */
+static void dq_ungrant(struct dconn *c)
+{
+    pthread_mutex_lock(&c->s->lock);
+    struct homid_acct *ua = homid_acct_get(c->s, 0, c->uid, NULL);
+    if (c->s->gpu_queues) c->s->gpu_queues--;
+    if (ua && ua->gpu_queues) ua->gpu_queues--;
+    pthread_mutex_unlock(&c->s->lock);
+}
+
 static int do_devq_create(struct dconn *c, const struct homid_msg *m, int memfd, int efd)
 {
     char why[HOMID_ERRTEXT];
@@ -551,30 +588,7 @@ static int do_devq_create(struct dconn *c, const struct homid_msg *m, int memfd,
         return reply_err(c, m->h.seq, HOMI_EBUSY, "device queue: this client has %u already",
                          HOMID_DQ_PER_CLIENT);
     }
-    /* the node's inventory: within the node's and the user's limits */
-    pthread_mutex_lock(&c->s->lock);
-    struct homid_acct *ua = homid_acct_get(c->s, 0, c->uid, NULL);
-    const struct homid_limits *l = &c->s->lim;
-    int rc = 0;
-    if (!ua) {
-        rc = HOMI_ENOMEM;
-        snprintf(why, sizeof why, "out of memory");
-    } else if (c->s->gpu_queues >= l->gpu_queues) {
-        rc = HOMI_EBUSY;
-        snprintf(why, sizeof why, "device queue: all %u of the node are in use", l->gpu_queues);
-    } else if (l->user_gpu_queues && ua->gpu_queues >= l->user_gpu_queues) {
-        rc = HOMI_EBUSY;
-        snprintf(why, sizeof why, "device queue: uid %d holds %u (the limit)", (int)c->uid,
-                 ua->gpu_queues);
-    }
-    if (!rc) {
-        c->s->gpu_queues++;
-        ua->gpu_queues++;
-    } else if (rc == HOMI_EBUSY) {
-        c->s->refused_busy++;
-        if (ua) ua->refused++;
-    }
-    pthread_mutex_unlock(&c->s->lock);
+    int rc = dq_grant(c, why, sizeof why);
     if (rc) {
         close(efd);
         return reply_err(c, m->h.seq, rc, "%s", why);
@@ -582,10 +596,7 @@ static int do_devq_create(struct dconn *c, const struct homid_msg *m, int memfd,
     unsigned id = ++c->dq_ids;
     struct homid_dq *q = homid_dq_create(c, id, &m->u.dq_create, memfd, efd, why, sizeof why);
     if (!q) {
-        pthread_mutex_lock(&c->s->lock);
-        c->s->gpu_queues--;
-        ua->gpu_queues--;
-        pthread_mutex_unlock(&c->s->lock);
+        dq_ungrant(c);
         return reply_err(c, m->h.seq, HOMI_EINVAL, "device queue: %s", why);
     }
     pthread_mutex_lock(&c->s->lock); /* homictl's list reads the queues */
@@ -607,11 +618,7 @@ static void dq_release(struct dconn *c, unsigned k)
     c->dq[k] = NULL;
     pthread_mutex_unlock(&c->s->lock);
     homid_dq_destroy(q); /* its threads stopped, its reads done */
-    pthread_mutex_lock(&c->s->lock);
-    struct homid_acct *ua = homid_acct_get(c->s, 0, c->uid, NULL);
-    if (c->s->gpu_queues) c->s->gpu_queues--;
-    if (ua && ua->gpu_queues) ua->gpu_queues--;
-    pthread_mutex_unlock(&c->s->lock);
+    dq_ungrant(c);
 }
 
 /* A device queue whose pump stopped taking homid's wake-ups for the client
@@ -630,7 +637,7 @@ static void dq_check_stalled(struct dconn *c)
             homi_log(HOMI_LOG_WARN,
                      "client pid %d: GPU queue %u: no wake-up taken for %u s: queue reclaimed",
                      (int)c->pid, homid_dq_id(c->dq[k]), t);
-            c->refused++;
+            homid_conn_count_refused(c);
             dq_release(c, k);
         }
 }
@@ -789,8 +796,6 @@ void homid_conn_view(struct dconn *c, struct homid_conn_view *v)
     struct homid_client_rec r;
     homid_conn_snapshot(c, &r);
     v->bytes = r.served.read_bytes;
-    for (unsigned k = 0; k < HOMID_DQ_PER_CLIENT; k++)
-        v->gpu_queues += c->dq[k] != NULL;
     if (c->ready) {
         pthread_mutex_lock(&c->lock);
         uint32_t head = atomic_load_explicit(&c->hdr->cq_head, memory_order_acquire);

@@ -85,11 +85,10 @@ static void kick(struct homid_dq *q)
     }
 }
 
-/* Completion of ticket t by homid (inline requests and errors found
- * before any chunk of a bulk request went out). */
-static void post(struct homid_dq *q, uint64_t t, int64_t result)
+/* Count a finished request: homid's own counters (homictl) and the copy in
+ * the region's header (homi_devq_stats_get; the client may overwrite it). */
+static void account(struct homid_dq *q, int64_t result)
 {
-    homi_devq_post_cpl(q->cpl, q->lay.slots, t, result);
     struct homid_dq_hdr *h = (struct homid_dq_hdr *)q->base;
     atomic_fetch_add(&q->requests, 1);
     atomic_fetch_add(&h->requests, 1);
@@ -100,6 +99,14 @@ static void post(struct homid_dq *q, uint64_t t, int64_t result)
         atomic_fetch_add(&q->bytes, (uint64_t)result);
         atomic_fetch_add(&h->bytes, (uint64_t)result);
     }
+}
+
+/* Completion of ticket t by homid (inline requests and errors found
+ * before any chunk of a bulk request went out). */
+static void post(struct homid_dq *q, uint64_t t, int64_t result)
+{
+    homi_devq_post_cpl(q->cpl, q->lay.slots, t, result);
+    account(q, result);
     kick(q);
 }
 
@@ -317,21 +324,12 @@ static void *bulk_main(void *arg)
                 chunk_out(q, (unsigned)i, b, 0, 0, fail); /* the pump posts the failure */
             chunk_unclaim(q, (unsigned)i);
         }
-        struct homid_dq_hdr *h = (struct homid_dq_hdr *)q->base;
-        if (!fail) atomic_fetch_add(&q->bytes, len);
         pthread_mutex_lock(&q->block);
         int last = --b->out == 0 && (b->next >= (uint64_t)b->total || b->failed);
         int gone = last && q->bhead != b;
         pthread_mutex_unlock(&q->block);
         if (gone) { /* every piece is out (the pump posts the completion) */
-            atomic_fetch_add(&q->requests, 1);
-            atomic_fetch_add(&h->requests, 1);
-            if (b->failed) {
-                atomic_fetch_add(&q->errors, 1);
-                atomic_fetch_add(&h->errors, 1);
-            } else {
-                atomic_fetch_add(&h->bytes, (uint64_t)b->total);
-            }
+            account(q, b->failed ? HOMI_EIO : b->total);
             homid_conn_unhold(q->c);
             free(b);
         }

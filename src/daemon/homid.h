@@ -126,7 +126,6 @@ struct homid_conn_view {
     unsigned files, weight;
     uint64_t inflight, requests, refused, bytes;
     double idle_s; /* seconds since it last consumed a completion (0: none pending) */
-    unsigned gpu_queues;
 };
 void homid_conn_view(struct dconn *c, struct homid_conn_view *v);
 void homid_conn_set_weight(struct dconn *c, unsigned w);

@@ -273,6 +273,15 @@ static void *bulk_main(void *arg)
     return NULL;
 }
 
+/* Service threads: the ring's loop on this queue's GPU (large requests
+ * check their destination with the CUDA runtime). */
+static void *service_main(void *arg)
+{
+    struct homi_devq *q = arg;
+    cudaSetDevice(q->device);
+    return homi_devq_ring_service(&q->ring);
+}
+
 static void *flusher(void *arg)
 {
     struct homi_devq *q = arg;
@@ -416,7 +425,7 @@ int homi_devq_create(homi_engine *eng, int device, const homi_devq_config *cfg, 
         q->nbth++;
     }
     for (unsigned i = 0; !rc && i < c.threads; i++) {
-        if (pthread_create(&q->th[i], NULL, homi_devq_ring_service, &q->ring)) {
+        if (pthread_create(&q->th[i], NULL, service_main, q)) {
             rc = HOMI_ESYS;
             break;
         }
