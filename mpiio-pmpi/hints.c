@@ -1,7 +1,7 @@
 /* hints.c - the layer's hints: every homi_* key is a libhomi engine key
  * (checked by homi_config_set) or a collective-engine key (parsed by
  * src/coll/coll_hints.c, as for the ROMIO driver),
- * plus ROMIO's cb_buffer_size, cb_nodes and romio_cb_read for the
+ * plus ROMIO's cb_buffer_size, cb_nodes, romio_cb_read and romio_cb_write for the
  * collective engine; an unknown homi_* key is MPI_ERR_INFO_KEY, a bad
  * value MPI_ERR_INFO_VALUE naming the hint.  MPI_File_get_info reports the
  * effective values, as ad_homi does. */
@@ -29,6 +29,9 @@ static int apply(lyr_file *f, const char *k, const char *v)
         f->cb_nodes_set = 1;
     } else if (!strcmp(k, "romio_cb_read")) {
         if (homi_coll_parse_tristate(v, &o->cb_read))
+            return BAD(k, v, "enable, disable or automatic");
+    } else if (!strcmp(k, "romio_cb_write")) {
+        if (homi_coll_parse_tristate(v, &o->cb_write))
             return BAD(k, v, "enable, disable or automatic");
     } else if (!strncmp(k, "homi_", 5)) {
         char why[96];
@@ -79,6 +82,7 @@ void lyr_hints_report(const lyr_file *f, MPI_Info info)
         PMPI_Info_set(info, "cb_nodes", val);
     }
     PMPI_Info_set(info, "romio_cb_read", homi_coll_tristate_name(o->cb_read));
+    PMPI_Info_set(info, "romio_cb_write", homi_coll_tristate_name(o->cb_write));
     for (unsigned i = 0; (k = homi_coll_hint_key(i)); i++)
         if (homi_coll_hint_get(o, k, val, sizeof val) == 0) PMPI_Info_set(info, k, val);
     /* what HOMI has served on this handle (proof in tests, homi-info) */

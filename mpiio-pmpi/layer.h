@@ -57,6 +57,7 @@ typedef struct lyr_file {
     pthread_mutex_t wlock;     /* the write bounce buffer                        */
     homi_coll_wbounce wbounce; /* short pieces gathered here (write.c)     */
     homi_coll *coll;           /* collective state                                */
+    homi_coll *wcoll;          /* collective state of wfile (first collective write) */
     homi_coll_opts copts;      /* collective hints                                */
     int cb_nodes_set;
     int atomic;           /* MPI_File_set_atomicity(.., 1): MPI library reads */

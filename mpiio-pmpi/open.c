@@ -13,6 +13,7 @@
 static void file_free(lyr_file *f)
 {
     if (!f) return;
+    if (f->wcoll) homi_coll_free(f->wcoll);
     if (f->coll) homi_coll_free(f->coll);
     homi_file *h[2] = {f->file, f->wfile};
     for (int i = 0; i < 2; i++)
@@ -176,6 +177,7 @@ int MPI_File_set_view(MPI_File fh, MPI_Offset disp, MPI_Datatype etype, MPI_Data
     err = PMPI_File_set_view(fh, disp, etype, filetype, datarep, info);
     if (err) return err;
     if (f->coll) homi_coll_set_opts(f->coll, &f->copts);
+    if (f->wcoll) homi_coll_set_opts(f->wcoll, &f->copts);
     lyr_flat *ft = disp == MPI_DISPLACEMENT_CURRENT ? NULL : lyr_flat_get(filetype);
     pthread_mutex_lock(&f->lock);
     lyr_flat_put(f->view.ftype);
@@ -192,7 +194,8 @@ int MPI_File_set_info(MPI_File fh, MPI_Info info)
     lyr_file *f = lyr_lookup(fh);
     if (!f) return PMPI_File_set_info(fh, info);
     int err = lyr_hints_apply(f, info);
-    if (!err && f->coll && homi_coll_set_opts(f->coll, &f->copts))
+    if (!err && ((f->coll && homi_coll_set_opts(f->coll, &f->copts)) ||
+                 (f->wcoll && homi_coll_set_opts(f->wcoll, &f->copts))))
         err = lyr_err(MPI_ERR_INFO_VALUE, "collective hints out of range");
     if (err) return lyr_fail(fh, err);
     return PMPI_File_set_info(fh, info);

@@ -5,7 +5,9 @@
  * shared with ad_homi).  Only the bytes of the view are written: gaps
  * between pieces keep what the file holds.
  * Collective calls decide together (one MPI_Allreduce) whether HOMI
- * serves them; then every rank writes its own pieces (no aggregation).
+ * serves them; then homi_coll_write (src/coll) writes them: two-phase
+ * through the aggregators when the ranks' ranges interleave
+ * (romio_cb_write), else every rank its own pieces.
  * Atomic mode, shared and ordered pointers, and views or datatypes the
  * layer cannot flatten stay the MPI library's (write_api.c). */
 #include <stdio.h>
@@ -74,6 +76,20 @@ int lyr_write(lyr_file *f, int indiv, MPI_Offset where, const void *buf, MPI_Cou
     int ok = wfile_open(f) == HOMI_OK, all_ok = ok;
     if (coll) PMPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, f->comm);
     if (!all_ok) return -1;
+    if (coll && !f->wcoll) { /* collective (homi_coll_create agrees on the outcome) */
+        int rc = homi_coll_create(f->comm, f->wfile, &f->copts, &f->wcoll);
+        if (rc) {
+            f->wcoll = NULL;
+            int rank = 0;
+            PMPI_Comm_rank(f->comm, &rank);
+            if (rank == 0)
+                fprintf(stderr,
+                        "homi_mpiio: %s: collective write setup failed (%s): the MPI "
+                        "library writes this call\n",
+                        f->path, homi_strerror(rc));
+            return -1;
+        }
+    }
 
     homi_coll_seg *segs;
     size_t n;
@@ -83,7 +99,12 @@ int lyr_write(lyr_file *f, int indiv, MPI_Offset where, const void *buf, MPI_Cou
                                    "written", &segs, &n, &base, &end);
 
     int64_t done = 0;
-    if (!err && n) {
+    if (coll) {                        /* everyone takes part; a rank in error writes nothing */
+        pthread_mutex_lock(&f->wlock); /* the bounce buffer */
+        int rc = homi_coll_write(f->wcoll, base, segs, err ? 0 : n, &f->wbounce, &done);
+        pthread_mutex_unlock(&f->wlock);
+        if (!err && rc) err = lyr_err_homi(rc, "collective write");
+    } else if (!err && n) {
         pthread_mutex_lock(&f->wlock); /* the bounce buffer */
         int rc = homi_coll_write_segs(f->wfile, base, segs, n, &f->wbounce, &done);
         pthread_mutex_unlock(&f->wlock);

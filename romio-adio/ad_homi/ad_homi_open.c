@@ -98,6 +98,9 @@ static void coll_from_hints(ADIO_File fd, ADIOI_HOMI_fs *fs)
     fs->copts.cb_read = fd->hints->cb_read == ADIOI_HINT_ENABLE    ? HOMI_COLL_ENABLE
                         : fd->hints->cb_read == ADIOI_HINT_DISABLE ? HOMI_COLL_DISABLE
                                                                    : HOMI_COLL_AUTO;
+    fs->copts.cb_write = fd->hints->cb_write == ADIOI_HINT_ENABLE    ? HOMI_COLL_ENABLE
+                         : fd->hints->cb_write == ADIOI_HINT_DISABLE ? HOMI_COLL_DISABLE
+                                                                     : HOMI_COLL_AUTO;
     fs->copts.cb_nodes = fs->cb_nodes_set ? fs->cb_nodes_user : 0;
 }
 

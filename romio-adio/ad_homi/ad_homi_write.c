@@ -3,8 +3,11 @@
  * extent map, and takes device memory through its staging pipeline).
  * Strided and collective writes from device memory (HOMI_MPIIO_WRITES:
  * device, the default; all: every buffer) are flattened against the view
- * and written by homi_coll_write_segs (src/coll, shared with the PMPI
- * layer): each rank its own pieces, the bytes between them untouched.  The
+ * and written by src/coll (shared with the PMPI layer): strided ones by
+ * homi_coll_write_segs (each rank its own pieces), collective ones by
+ * homi_coll_write (two-phase through the aggregators' windows when the
+ * ranks' ranges interleave, romio_cb_write); the bytes between pieces are
+ * never written.  The
  * rest (host buffers, atomic mode) use ROMIO's generic code, which comes
  * back here for every contiguous piece, with a device buffer first copied
  * to host memory so generic code never touches it. */
@@ -87,21 +90,26 @@ static int homi_wants(const void *buf, int count, MPI_Datatype datatype)
     return homi_coll_write_wanted((const char *)buf + tlb, (size_t)(ext * (count - 1) + text));
 }
 
-/* The access flattened and written by homi_coll_write_segs. */
+/* The access flattened and written by homi_coll_write_segs, or (coll:
+ * every rank of the file calls this) by homi_coll_write. */
 static void write_flat(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
                        int file_ptr_type, ADIO_Offset offset, ADIO_Status *status, int *error_code,
-                       const char *myname)
+                       const char *myname, int coll)
 {
     ADIOI_HOMI_fs *fs = fd->fs_ptr;
-    homi_coll_seg *segs;
-    size_t n;
-    ADIO_Offset end;
+    homi_coll_seg *segs = NULL;
+    size_t n = 0;
+    ADIO_Offset end = 0;
     char *base = (char *)(uintptr_t)buf;
     int64_t put = 0;
     int rc = ADIOI_HOMI_Flatten(fd, count, datatype, file_ptr_type, offset, &segs, &n, &end, &base)
                  ? HOMI_EINVAL
                  : HOMI_OK;
-    if (!rc) rc = homi_coll_write_segs(fs->file, base, segs, n, &fs->wbounce, &put);
+    if (coll) { /* everyone takes part; a rank in error writes nothing */
+        int r2 = homi_coll_write(fs->coll, base, segs, rc ? 0 : n, &fs->wbounce, &put);
+        if (!rc) rc = r2;
+    } else if (!rc)
+        rc = homi_coll_write_segs(fs->file, base, segs, n, &fs->wbounce, &put);
     free(segs);
     fd->fp_sys_posn = -1;
 #ifndef HOMI_ROMIO_321
@@ -124,7 +132,7 @@ void ADIOI_HOMI_WriteStrided(ADIO_File fd, const void *buf, int count, MPI_Datat
 {
     static char myname[] = "ADIOI_HOMI_WRITESTRIDED";
     if (homi_can(fd) && homi_wants(buf, count, datatype)) {
-        write_flat(fd, buf, count, datatype, file_ptr_type, offset, status, error_code, myname);
+        write_flat(fd, buf, count, datatype, file_ptr_type, offset, status, error_code, myname, 0);
         return;
     }
     int rc;
@@ -139,7 +147,7 @@ void ADIOI_HOMI_WriteStrided(ADIO_File fd, const void *buf, int count, MPI_Datat
 }
 
 /* Collective: HOMI writes when every rank can and one rank wants it (one
- * MPI_Allreduce); then every rank writes its own pieces. */
+ * MPI_Allreduce); then homi_coll_write writes every rank's pieces. */
 void ADIOI_HOMI_WriteStridedColl(ADIO_File fd, const void *buf, int count, MPI_Datatype datatype,
                                  int file_ptr_type, ADIO_Offset offset, ADIO_Status *status,
                                  int *error_code)
@@ -149,7 +157,7 @@ void ADIOI_HOMI_WriteStridedColl(ADIO_File fd, const void *buf, int count, MPI_D
     int v[2] = {can, -want}, all[2] = {0, 0};
     MPI_Allreduce(v, all, 2, MPI_INT, MPI_MIN, fd->comm);
     if (all[0] && all[1]) {
-        write_flat(fd, buf, count, datatype, file_ptr_type, offset, status, error_code, myname);
+        write_flat(fd, buf, count, datatype, file_ptr_type, offset, status, error_code, myname, 1);
         return;
     }
     int rc, bad;

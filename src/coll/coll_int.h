@@ -2,8 +2,10 @@
 #ifndef HOMI_COLL_INT_H
 #define HOMI_COLL_INT_H
 
+#include <mpi.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "coll_plan.h"
 #include "homi_coll.h"
@@ -17,6 +19,10 @@ void homi_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 
  * 0 = file offset ws).  HOMI_EIO when the file is shorter than planned. */
 int coll_read_window(homi_file *f, const struct coll_ext *E, size_t ne, size_t e0, int64_t ws,
                      int64_t we, char *win);
+/* Write the parts of extents E[e0..] inside [ws, we) from win (window byte
+ * 0 = file offset ws); nothing between the extents is written. */
+int coll_write_window(homi_file *f, const struct coll_ext *E, size_t ne, size_t e0, int64_t ws,
+                      int64_t we, const char *win);
 /* Window readers: a pool of threads that read the parts of a window at
  * once (an aggregator's window is cut into up to read_streams parts, each
  * one synchronous libhomi read), so that several reads are in flight.  Up
@@ -40,6 +46,11 @@ void coll_readers_free(struct coll_readers *r);
  * nothing started) when COLL_BATCHES batches are in progress. */
 int coll_readers_start(struct coll_readers *r, const struct coll_ext *E, size_t ne, size_t e0,
                        int64_t ws, int64_t we, char *win, int nparts, int *parts, unsigned *ticket);
+/* The same, reading (write 0) or writing (write 1: coll_write_window, the
+ * window is the source) the parts; a pool may do both, batch by batch. */
+int coll_pool_start(struct coll_readers *r, int write, const struct coll_ext *E, size_t ne,
+                    size_t e0, int64_t ws, int64_t we, char *win, int nparts, int *parts,
+                    unsigned *ticket);
 /* Help with the parts of batch t not taken yet and wait for the rest; the
  * batch's first error, or HOMI_OK.  t must be the oldest batch in progress
  * (HOMI_EINVAL, nothing waited for, otherwise). */
@@ -67,5 +78,109 @@ struct coll_buf {
  * another kind or device; contents are not kept). */
 int coll_buf_ensure(struct coll_buf *b, size_t want, int kind, int dev);
 void coll_buf_free(struct coll_buf *b);
+
+/* ---- the shared state and steps of collective reads and writes
+ * (coll_state.c, coll_xchg.c; coll_read.c and coll_write2p.c run the
+ * rounds). */
+/* Devices whose IPC reachability is cached (others are asked each time). */
+#define PEER_DEVS 32
+
+struct homi_coll {
+    MPI_Comm comm;
+    int rank, size;
+    int *vnode; /* virtual node of each rank (grouping for aggregators/IPC) */
+    int *rnode; /* real node (shared-memory domain) of each rank          */
+    int nnodes; /* virtual nodes                                          */
+    homi_file *file;
+    homi_coll_opts o;
+    char *win[2];  /* aggregator windows: round r uses win[r % nwin] */
+    int nwin;      /* 2: the next window is read while this one is handed out */
+    int win_alloc; /* windows allocated (aggregators) */
+    int win_kind, win_dev;
+    size_t win_cap;
+    unsigned win_gen;
+    struct coll_buf mirror; /* pinned host copy of a device window */
+    void **peer_map;        /* IPC mappings of other ranks' windows, 2 per rank */
+    unsigned *peer_gen;
+    struct coll_readers *readers;              /* aggregators: threads reading window parts */
+    int readers_n;                             /* threads in readers */
+    struct coll_readers *writers;              /* aggregators: threads writing windows */
+    signed char peer_ok[PEER_DEVS][PEER_DEVS]; /* homi_ipc_peer_ok(a, b); -1: not asked */
+    homi_coll_info info;
+    struct coll_ucx *ucx; /* UCX route, started at the first read needing it */
+    int ucx_tried;        /* started (ucx) or failed (ucx_why) on every rank */
+    char ucx_why[256];
+};
+
+/* What every rank tells the others at the start of a read or write. */
+struct rank_info {
+    int64_t lo, hi; /* file range it reads or writes (lo == hi: nothing) */
+    int32_t kind, device;
+};
+
+/* What an aggregator publishes for IPC. */
+struct win_pub {
+    homi_ipc_handle h[2];
+    uint32_t gen;
+    int32_t nwin; /* 0: nothing published */
+};
+
+/* State of one collective read or write on one rank. */
+struct coll_ctx {
+    homi_coll *c;
+    char *buf; /* the rank's buffer (a write's source: not written) */
+    int kind, dev;
+    struct rank_info *ri;
+    int *aggr, naggr, my_aggr; /* my_aggr: index in aggr or -1 */
+    /* my requests, grouped by aggregator, sorted within each */
+    struct coll_req *req;
+    int64_t *req_cnt, *req_start; /* per aggregator index */
+    /* aggregator side: requests received from each rank */
+    struct coll_req *in;
+    int64_t *in_cnt, *in_start; /* per rank */
+    size_t *in_cursor;
+    struct coll_ext *E; /* aggregators: what their domain reads or writes */
+    size_t ne;
+    int ipc_any;      /* some pair uses IPC */
+    int64_t win_size; /* my window (aggregators): GPU or host size */
+    int ucx_on;       /* UCX carries the pairs of the net option (pair_ucx) */
+    double t0;        /* when the call began (homi_coll_info times) */
+};
+
+static inline double coll_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline int coll_mpi_rc(int mrc)
+{
+    return mrc == MPI_SUCCESS ? HOMI_OK : HOMI_EIO;
+}
+
+/* Alltoallv of bytes where counts are int64 (checked to fit an int); prior
+ * (a local error) is agreed on first: every rank returns the same error
+ * and nothing is exchanged. */
+int coll_xchg(int prior, const void *sb, const int64_t *sc, void *rb, const int64_t *rcv,
+              MPI_Comm comm, int n);
+/* Do aggregator a and rank r move data through CUDA IPC / UCX? */
+int coll_pair_ipc(const struct coll_ctx *x, int a, int r);
+int coll_pair_ucx(const struct coll_ctx *x, int a, int r);
+/* Start UCX when the net option may use it (sets x->ucx_on); collective. */
+int coll_ucx_route(struct coll_ctx *x);
+/* Tell every rank what this one accesses (mine[0..n), x->buf): x->ri, x->kind,
+ * x->dev.  Collective; the agreed error (prior: a local error so far). */
+int coll_ranks(struct coll_ctx *x, int prior, const struct coll_req *mine, long n);
+/* Do two ranks' file ranges meet (two-phase pays off)? */
+int coll_interleaved(const struct coll_ctx *x);
+/* Everything between coll_ranks and the rounds: aggregators, file domains,
+ * the request exchange (an aggregator's extents merged across gaps below
+ * gap), UCX when ucx, the windows and their IPC mappings; *nrounds gets
+ * the rounds every rank runs.  Collective; the agreed error. */
+int coll_setup(struct coll_ctx *x, struct coll_req *mine, long n, int64_t gap, int ucx,
+               int *nrounds);
+/* Free what coll_ranks and coll_setup allocated. */
+void coll_ctx_free(struct coll_ctx *x);
 
 #endif

@@ -1,8 +1,9 @@
-/* coll_io.c - the I/O half of the collective engine: reading an
- * aggregator's window (the extents inside it) through libhomi, the pool of
- * reader threads that reads a window's parts at once (and the next window
- * while this one is handed out), and the independent (one-rank) read of a
- * segment list (libhomi's scattered read, homi_read_pieces). */
+/* coll_io.c - the I/O half of the collective engine: reading or writing
+ * an aggregator's window (the extents inside it) through libhomi, the pool
+ * of threads that reads (or writes) a window's parts at once (and the next
+ * window while this one is handed out or filled), and the independent
+ * (one-rank) read of a segment list (libhomi's scattered read,
+ * homi_read_pieces). */
 #include <stdlib.h>
 
 #include "coll_int.h"
@@ -22,6 +23,23 @@ int coll_read_window(homi_file *f, const struct coll_ext *E, size_t ne, size_t e
     return HOMI_OK;
 }
 
+int coll_write_window(homi_file *f, const struct coll_ext *E, size_t ne, size_t e0, int64_t ws,
+                      int64_t we, const char *win)
+{
+    for (size_t i = e0; i < ne && E[i].off < we; i++) {
+        int64_t a = E[i].off > ws ? E[i].off : ws;
+        int64_t b = E[i].off + E[i].len;
+        if (b > we) b = we;
+        while (a < b) {
+            int64_t put = homi_pwrite(f, win + (a - ws), (size_t)(b - a), a);
+            if (put < 0) return (int)put;
+            if (put == 0) return HOMI_EIO;
+            a += put;
+        }
+    }
+    return HOMI_OK;
+}
+
 struct coll_part {
     size_t e0;
     int64_t ws, we;
@@ -34,6 +52,7 @@ struct coll_batch {
     size_t ne;
     struct coll_part part[COLL_MAX_STREAMS];
     int nparts, next, pending, rc;
+    int write; /* the parts are written from the window, not read into it */
 };
 
 struct coll_readers {
@@ -48,15 +67,16 @@ struct coll_readers {
     unsigned started, waited;
 };
 
-/* Take the next part of batch t and read it (caller holds mu; returns with
- * mu held); 0 when no part of t was left. */
+/* Take the next part of batch t and read (write) it (caller holds mu;
+ * returns with mu held); 0 when no part of t was left. */
 static int read_one(struct coll_readers *r, unsigned t)
 {
     struct coll_batch *bt = &r->b[t % COLL_BATCHES];
     if (bt->next >= bt->nparts) return 0;
     struct coll_part p = bt->part[bt->next++];
     pthread_mutex_unlock(&r->mu);
-    int rc = coll_read_window(r->file, bt->E, bt->ne, p.e0, p.ws, p.we, p.dst);
+    int rc = bt->write ? coll_write_window(r->file, bt->E, bt->ne, p.e0, p.ws, p.we, p.dst)
+                       : coll_read_window(r->file, bt->E, bt->ne, p.e0, p.ws, p.we, p.dst);
     pthread_mutex_lock(&r->mu);
     if (rc && !bt->rc) bt->rc = rc;
     if (--bt->pending == 0) pthread_cond_broadcast(&r->done);
@@ -122,6 +142,13 @@ void coll_readers_free(struct coll_readers *r)
 int coll_readers_start(struct coll_readers *r, const struct coll_ext *E, size_t ne, size_t e0,
                        int64_t ws, int64_t we, char *win, int nparts, int *parts, unsigned *ticket)
 {
+    return coll_pool_start(r, 0, E, ne, e0, ws, we, win, nparts, parts, ticket);
+}
+
+int coll_pool_start(struct coll_readers *r, int write, const struct coll_ext *E, size_t ne,
+                    size_t e0, int64_t ws, int64_t we, char *win, int nparts, int *parts,
+                    unsigned *ticket)
+{
     if (nparts < 1) nparts = 1;
     if (nparts > COLL_MAX_STREAMS) nparts = COLL_MAX_STREAMS;
     int64_t span = we - ws;
@@ -136,6 +163,7 @@ int coll_readers_start(struct coll_readers *r, const struct coll_ext *E, size_t 
     struct coll_batch *bt = &r->b[t % COLL_BATCHES];
     bt->E = E;
     bt->ne = ne;
+    bt->write = write;
     bt->nparts = 0;
     bt->next = 0;
     bt->rc = HOMI_OK;

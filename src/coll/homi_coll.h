@@ -64,11 +64,13 @@ typedef struct homi_coll_opts {
                                 window is cut into this many parts, each read
                                 by its own thread                                */
     int net;                 /* HOMI_COLL_NET_*: route between nodes (above)      */
+    int cb_write;            /* HOMI_COLL_*: homi_coll_write two-phase; AUTO = only
+                                when ranks' file ranges interleave                */
 } homi_coll_opts;
 
 /* Defaults: cb_nodes 0, cb_buffer_size 16 MiB, cb_read AUTO, node_size 0,
  * ipc AUTO, sieve_gap 64 KiB, gpu_buffer_size 64 MiB, overlap AUTO (on),
- * read_streams 4, net AUTO.  HOMI_UCX_LIB names the UCX library to load
+ * read_streams 4, net AUTO, cb_write AUTO.  HOMI_UCX_LIB names the UCX library to load
  * (libucp.so.0). */
 void homi_coll_opts_default(homi_coll_opts *o);
 
@@ -126,6 +128,25 @@ typedef struct homi_coll_wbounce {
 int homi_coll_write_segs(homi_file *file, const void *buf, const homi_coll_seg *segs, size_t nsegs,
                          homi_coll_wbounce *wb, int64_t *bytes);
 void homi_coll_wbounce_free(homi_coll_wbounce *wb);
+/* Collective write (coll_write_agg.c) into c's file, which must be open
+ * for writing (HOMI_RDWR): every rank passes its segments and its source
+ * buffer (host, pinned or CUDA device memory; segments of one rank must
+ * not overlap one another).  Two-phase when cb_write says so (AUTO: when
+ * ranks' file ranges interleave): the pieces gather into the aggregators'
+ * windows (GPU memory for an aggregator whose buffer is on a GPU; CUDA
+ * IPC from the ranks of its node whose buffers are on GPUs, MPI through
+ * pinned host memory for the others; UCX is not used for writes), and
+ * each aggregator writes exactly the bytes written into its window (the
+ * bytes between segments keep the file's bytes) by homi_coll_read_streams
+ * writer threads while its next window fills (homi_coll_overlap).
+ * Otherwise every rank writes its own segments (homi_coll_write_segs with
+ * wb).  Returns HOMI_OK or the same negative homi_err on every rank;
+ * *bytes (may be NULL) gets this rank's bytes: all of them on success,
+ * after an error those of the rounds before the first one that failed
+ * anywhere (bytes that surely reached the file; some later ones may have
+ * too). */
+int homi_coll_write(homi_coll *c, const void *buf, const homi_coll_seg *segs, size_t nsegs,
+                    homi_coll_wbounce *wb, int64_t *bytes);
 /* Which writes the front-ends give to homi_coll_write_segs: the
  * environment's HOMI_MPIIO_WRITES = device (default: buffers in CUDA device
  * memory), all (every buffer) or none (the MPI library's / ROMIO's generic
@@ -135,7 +156,9 @@ int homi_coll_writes_mode(void);
 /* Should HOMI write the span bytes at buf (its memory and the mode)? */
 int homi_coll_write_wanted(const void *buf, size_t span);
 
-/* What the last homi_coll_read on c did (for tests and homi-info). */
+/* What the last homi_coll_read (or homi_coll_write: ipc/mpi/self bytes
+ * this rank gave, wait_s waiting for window writes, read_parts the window
+ * parts written) on c did (for tests and homi-info). */
 typedef struct homi_coll_info {
     int naggr;           /* aggregators used (0: independent reads)      */
     int is_aggr;         /* this rank was an aggregator                  */

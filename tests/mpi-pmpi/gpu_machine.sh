@@ -5,7 +5,8 @@
 # runs them with the layer preloaded (run_pmpi.sh): host buffers, CUDA
 # device buffers with several ranks sharing GPU 0 (reads land in device
 # memory; writes from device memory are HOMI's, test_writes compares them
-# with Open MPI's own writes), selection by HOMI_MPIIO_PATHS, bad input.  Every test
+# with Open MPI's own writes; test_coll_write: the collective write engine
+# with device buffers, through CUDA IPC), selection by HOMI_MPIIO_PATHS, bad input.  Every test
 # compares every byte with Open MPI's own reads (device data copied back)
 # and checks that HOMI served the reads (per-path statistics).
 #
@@ -31,13 +32,16 @@ libs=(-L"$BUILD/src" -lhomi -lpthread -ldl -Wl,-rpath,"$BUILD/src")
 "${cc[@]}" "$ROOT/tests/mpi/test_mpiio.c" "${libs[@]}" -o "$out/test_mpiio" || exit 1
 "${cc[@]}" "$HERE/test_bad_input.c" "${libs[@]}" -o "$out/test_bad_input" || exit 1
 "${cc[@]}" "$ROOT/tests/mpi/test_writes.c" "${libs[@]}" -o "$out/test_writes" || exit 1
+# the collective engine itself (compiled in, as the layer does)
+"${cc[@]}" -I"$ROOT/src/coll" "$ROOT/tests/mpi/test_coll_write.c" "$ROOT"/src/coll/coll_*.c \
+  "${libs[@]}" -o "$out/test_coll_write" || exit 1
 export HOMI_LIBDIR=$BUILD/src HOMI_PMPI_EXPECT_SERVED=1 HOMI_MPI_TIMEOUT=600
 fails=0
 run() { # label np program args...
   local label=$1 np=$2
   shift 2
   local t0=$SECONDS
-  if bash "$HERE/run_pmpi.sh" ompi "$lib" "$np" "$@" >"$out/log" 2>&1; then
+  if bash "$HERE/run_pmpi.sh" ompi "${RUN_LIB:-$lib}" "$np" "$@" >"$out/log" 2>&1; then
     echo "PASS  $label ($((SECONDS - t0)) s)"
   else
     echo "FAIL  $label ($((SECONDS - t0)) s)"
@@ -59,5 +63,9 @@ for np in 1 4; do
   run "test_writes gpu (device buffers written by HOMI), $np ranks on GPU 0" "$np" "$out/test_writes" gpu
 done
 run "test_writes (host buffers, HOMI_MPIIO_WRITES=all), 4 ranks" 4 "$out/test_writes"
+for np in 1 4 8; do # no MPI-IO calls: nothing to preload
+  RUN_LIB=- HOMI_PMPI_EXPECT_SERVED=0 run "test_coll_write gpu (two-phase writes from device buffers), $np ranks on GPU 0" "$np" \
+    "$out/test_coll_write" gpu
+done
 echo "# $fails failed"
 [ "$fails" = 0 ]

@@ -1,0 +1,346 @@
+/* coll_write_agg.c - the two-phase collective write (homi_coll_write):
+ * every rank's pieces gather into the aggregators' windows (GPU memory
+ * when the aggregator's buffer is on a GPU: CUDA IPC from the ranks of its
+ * node, straight from their device buffers; MPI through pinned host
+ * memory otherwise), then each aggregator writes what its window holds
+ * from there through libhomi (device memory through the staging
+ * pipeline), by its writer threads while the next window fills.  An
+ * aggregator's extents are the exact union of the pieces written into its
+ * file domain, so the bytes between pieces (holes of a view) keep the
+ * file's bytes: no read-modify-write.  The steps before the rounds are
+ * coll_xchg.c's; when no two ranks' ranges meet, each rank writes its own
+ * pieces (homi_coll_write_segs). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "coll_int.h"
+
+/* A window being written by the writer threads. */
+struct wqueued {
+    unsigned ticket;
+    int round;
+};
+
+/* Pieces of the round's window for one aggregator (rank side): copy them
+ * from my buffer to dst, at each piece's window offset (dst_packed 0) or
+ * one after the other (dst_packed 1). */
+static int pieces_out(const struct coll_req *rq, const struct coll_piece *p, size_t np,
+                      const char *buf, int buf_kind, char *dst, int dst_packed, int dst_kind,
+                      int device)
+{
+    void **d = malloc((np ? np : 1) * sizeof *d);
+    const void **s = malloc((np ? np : 1) * sizeof *s);
+    size_t *l = malloc((np ? np : 1) * sizeof *l);
+    int rc = (!d || !s || !l) ? HOMI_ENOMEM : HOMI_OK;
+    int64_t pos = 0;
+    for (size_t i = 0; !rc && i < np; i++) {
+        d[i] = dst + (dst_packed ? pos : p[i].buf_off);
+        s[i] = buf + rq[p[i].req].mem_off + p[i].inner;
+        l[i] = (size_t)p[i].len;
+        pos += p[i].len;
+    }
+    if (!rc && np) {
+        if (buf_kind != HOMI_MEM_DEVICE && dst_kind != HOMI_MEM_DEVICE) {
+            for (size_t i = 0; i < np; i++)
+                memcpy(d[i], s[i], l[i]);
+        } else {
+            rc = homi_mem_copyv((unsigned)np, d, s, l, device);
+        }
+    }
+    free(d);
+    free(s);
+    free(l);
+    return rc;
+}
+
+/* Aggregator side: place the packed bytes of the pieces out[poff[r] ..
+ * poff[r+1]) of every rank r with bytes[r] > 0 (rank order) into the
+ * window. */
+static int place_packed(const struct coll_piece *out, const int64_t *poff, const int64_t *bytes,
+                        int nranks, const char *src, char *win, int win_kind, int device)
+{
+    size_t n = 0;
+    for (int r = 0; r < nranks; r++)
+        if (bytes[r]) n += (size_t)(poff[r + 1] - poff[r]);
+    if (!n) return HOMI_OK;
+    void **d = malloc(n * sizeof *d);
+    const void **s = malloc(n * sizeof *s);
+    size_t *l = malloc(n * sizeof *l);
+    int rc = (!d || !s || !l) ? HOMI_ENOMEM : HOMI_OK;
+    size_t k = 0;
+    int64_t pos = 0;
+    for (int r = 0; !rc && r < nranks; r++) {
+        if (!bytes[r]) continue;
+        for (int64_t i = poff[r]; i < poff[r + 1]; i++, k++) {
+            d[k] = win + out[i].buf_off;
+            s[k] = src + pos;
+            l[k] = (size_t)out[i].len;
+            pos += out[i].len;
+        }
+    }
+    if (!rc) {
+        if (win_kind != HOMI_MEM_DEVICE) {
+            for (size_t i = 0; i < n; i++)
+                memcpy(d[i], s[i], l[i]);
+        } else {
+            rc = homi_mem_copyv((unsigned)n, d, s, l, device);
+        }
+    }
+    free(d);
+    free(s);
+    free(l);
+    return rc;
+}
+
+/* The rounds.  sent[k] gets the bytes this rank gave to round k; *bad_round
+ * the first round that failed here (an exchange, a copy or an aggregator's
+ * window write), nrounds when none did. */
+static int write_rounds(struct coll_ctx *x, int nrounds, int64_t *sent, int *bad_round)
+{
+    homi_coll *c = x->c;
+    int P = c->size, rc = HOMI_OK;
+    *bad_round = nrounds;
+    int64_t *cnt = calloc(4 * (size_t)P, sizeof *cnt);
+    int64_t nin = 0, nreq = 0;
+    for (int i = 0; i < P; i++)
+        nin += x->in_cnt[i];
+    for (int a = 0; a < x->naggr; a++)
+        nreq += x->req_cnt[a];
+    struct coll_piece *out = malloc((size_t)(nin + 1) * sizeof *out);
+    struct coll_piece *inp = malloc((size_t)(nreq + 1) * sizeof *inp);
+    int64_t *poff = calloc((size_t)P + 1, sizeof *poff);
+    struct coll_buf sdata = {.kind = HOMI_MEM_PINNED, .dev = -1}, rdata = sdata;
+    if (!cnt || !out || !inp || !poff) rc = HOMI_ENOMEM;
+    int64_t *smeta = cnt, *rmeta = cnt + P, *sdat = cnt + 2 * P, *rdat = cnt + 3 * P;
+    struct coll_win_it it;
+    coll_win_begin(&it, x->E, x->ne);
+    /* writer threads: homi_coll_read_streams of them, kept between calls */
+    if (!rc && x->my_aggr >= 0 && nrounds && !c->writers)
+        rc = coll_readers_new(c->o.read_streams, c->file, &c->writers);
+    int bad;
+    MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
+    if (bad) {
+        *bad_round = 0;
+        nrounds = 0;
+    }
+    rc = bad;
+    struct wqueued q[2];
+    int nq = 0;
+
+    /* Every rank runs the same collective calls in every round; a local
+     * error is carried into the next round's exchange (coll_xchg agrees on
+     * it) and the round's last MPI_Allreduce ends the rounds everywhere. */
+    for (int round = 0; round < nrounds; round++) {
+        char *win = c->win[round % c->nwin];
+        int64_t ws = 0, we = 0;
+        size_t e0 = 0, nout = 0;
+        memset(cnt, 0, 4 * (size_t)P * sizeof *cnt);
+        double t = coll_now_s();
+        /* aggregators: this buffer's last write must be over */
+        if (x->my_aggr >= 0 && nq == c->nwin) {
+            int r2 = coll_readers_wait(c->writers, q[0].ticket);
+            if (r2 && *bad_round > q[0].round) *bad_round = q[0].round;
+            if (!rc) rc = r2;
+            q[0] = q[1];
+            nq--;
+        }
+        c->info.wait_s += coll_now_s() - t;
+        t = coll_now_s();
+        int have =
+            !rc && x->my_aggr >= 0 && coll_win_next(&it, x->E, x->ne, x->win_size, &ws, &we, &e0);
+        for (int r = 0; r < P; r++) {
+            poff[r] = (int64_t)nout;
+            if (!have) continue;
+            size_t np = coll_pieces(&x->in[x->in_start[r]], (size_t)x->in_cnt[r], &x->in_cursor[r],
+                                    ws, we, out + nout);
+            nout += np;
+            smeta[r] = (int64_t)(np * sizeof *out);
+        }
+        poff[P] = (int64_t)nout;
+        /* the pieces each rank gives to this round (meta: aggregator -> rank) */
+        int mrc = MPI_Alltoall(smeta, 1, MPI_INT64_T, rmeta, 1, MPI_INT64_T, c->comm);
+        if (!rc) rc = coll_mpi_rc(mrc);
+        int64_t mtotal = 0;
+        for (int r = 0; r < P; r++)
+            mtotal += rmeta[r];
+        if (!rc && (size_t)mtotal > (size_t)(nreq + 1) * sizeof *inp) rc = HOMI_EIO;
+        rc = coll_xchg(rc, out, smeta, inp, rmeta, c->comm, P);
+        c->info.comm_s += coll_now_s() - t;
+        t = coll_now_s();
+        /* rank side: my pieces into the aggregators' windows (mine and IPC
+         * peers' directly), the rest packed for MPI in aggregator order */
+        int64_t mpos = 0, stotal = 0;
+        for (int a = 0; a < x->naggr && !rc; a++) {
+            int ar = x->aggr[a];
+            size_t np = (size_t)(rmeta[ar] / (int64_t)sizeof *inp);
+            const struct coll_piece *p = inp + mpos / (int64_t)sizeof *inp;
+            mpos += rmeta[ar];
+            for (size_t k = 0; k < np; k++)
+                sent[round] += p[k].len;
+            if (np && ar != c->rank && !coll_pair_ipc(x, ar, c->rank))
+                for (size_t k = 0; k < np; k++)
+                    sdat[ar] += p[k].len;
+            stotal += sdat[ar];
+        }
+        if (!rc && stotal) rc = coll_buf_ensure(&sdata, (size_t)stotal, HOMI_MEM_PINNED, -1);
+        mpos = 0;
+        int64_t spos = 0;
+        for (int a = 0; a < x->naggr && !rc; a++) {
+            int ar = x->aggr[a];
+            size_t np = (size_t)(rmeta[ar] / (int64_t)sizeof *inp);
+            const struct coll_piece *p = inp + mpos / (int64_t)sizeof *inp;
+            const struct coll_req *rq = &x->req[x->req_start[a]];
+            mpos += rmeta[ar];
+            if (!np) continue;
+            if (ar == c->rank) {
+                rc = pieces_out(rq, p, np, x->buf, x->kind, win, 0, c->win_kind, x->dev);
+                for (size_t k = 0; k < np; k++)
+                    c->info.self_bytes += (uint64_t)p[k].len;
+            } else if (coll_pair_ipc(x, ar, c->rank)) {
+                rc = pieces_out(rq, p, np, x->buf, x->kind, c->peer_map[2 * ar + round % c->nwin],
+                                0, HOMI_MEM_DEVICE, x->dev);
+                for (size_t k = 0; k < np; k++)
+                    c->info.ipc_bytes += (uint64_t)p[k].len;
+            } else {
+                rc = pieces_out(rq, p, np, x->buf, x->kind, sdata.p + spos, 1, HOMI_MEM_PINNED,
+                                x->dev);
+                spos += sdat[ar];
+                c->info.mpi_bytes += (uint64_t)sdat[ar];
+            }
+        }
+        c->info.copy_s += coll_now_s() - t;
+        t = coll_now_s();
+        /* packed bytes: rank -> aggregator */
+        mrc = MPI_Alltoall(sdat, 1, MPI_INT64_T, rdat, 1, MPI_INT64_T, c->comm);
+        if (!rc) rc = coll_mpi_rc(mrc);
+        int64_t dtotal = 0;
+        for (int r = 0; r < P; r++)
+            dtotal += rdat[r];
+        if (!rc && dtotal) rc = coll_buf_ensure(&rdata, (size_t)dtotal, HOMI_MEM_PINNED, -1);
+        rc = coll_xchg(rc, sdata.p, sdat, rdata.p, rdat, c->comm, P);
+        c->info.comm_s += coll_now_s() - t;
+        t = coll_now_s();
+        if (!rc && dtotal)
+            rc = place_packed(out, poff, rdat, P, rdata.p, win, c->win_kind, c->win_dev);
+        c->info.copy_s += coll_now_s() - t;
+        t = coll_now_s();
+        /* the peers' IPC copies are over (homi_mem_copyv returns when they
+         * are): the window is complete; and agree on this round */
+        int r2 = rc;
+        MPI_Allreduce(&r2, &rc, 1, MPI_INT, MPI_MIN, c->comm);
+        c->info.comm_s += coll_now_s() - t;
+        if (rc) {
+            if (*bad_round > round) *bad_round = round;
+            break;
+        }
+        if (have) {
+            int parts = 0;
+            int r3 = coll_pool_start(c->writers, 1, x->E, x->ne, e0, ws, we, win, c->o.read_streams,
+                                     &parts, &q[nq].ticket);
+            if (r3) {
+                rc = r3; /* agreed on in the next round's exchange, or below */
+                if (*bad_round > round) *bad_round = round;
+            } else {
+                q[nq++].round = round;
+                c->info.read_parts += (uint64_t)parts;
+            }
+            if (c->nwin == 1 && nq) { /* one window: write it before the next round */
+                double tw = coll_now_s();
+                int r4 = coll_readers_wait(c->writers, q[0].ticket);
+                if (r4 && *bad_round > round) *bad_round = round;
+                if (!rc) rc = r4;
+                nq = 0;
+                c->info.wait_s += coll_now_s() - tw;
+            }
+        }
+        /* a local error now is agreed on by the next round's exchange;
+         * the last round's by the caller */
+    }
+    double t = coll_now_s();
+    for (int i = 0; i < nq; i++) { /* the last windows' writes */
+        int r2 = coll_readers_wait(c->writers, q[i].ticket);
+        if (r2 && *bad_round > q[i].round) *bad_round = q[i].round;
+        if (!rc) rc = r2;
+    }
+    c->info.wait_s += coll_now_s() - t;
+    coll_buf_free(&sdata);
+    coll_buf_free(&rdata);
+    free(cnt);
+    free(out);
+    free(inp);
+    free(poff);
+    return rc;
+}
+
+int homi_coll_write(homi_coll *c, const void *buf, const homi_coll_seg *segs, size_t nsegs,
+                    homi_coll_wbounce *wb, int64_t *bytes)
+{
+    int rc = HOMI_OK;
+    struct coll_ctx x = {.c = c, .buf = (char *)(uintptr_t)buf, .my_aggr = -1};
+    memset(&c->info, 0, sizeof c->info);
+    c->info.nodes = c->nnodes;
+    x.t0 = coll_now_s();
+    if (bytes) *bytes = 0;
+
+    struct coll_req *mine = malloc((nsegs ? nsegs : 1) * sizeof *mine);
+    int64_t total = 0;
+    long n = 0;
+    if (!mine)
+        rc = HOMI_ENOMEM;
+    else if ((n = coll_clip(segs, nsegs, INT64_MAX, mine, &total)) < 0)
+        rc = HOMI_EINVAL;
+    int bad = coll_ranks(&x, rc, mine, n);
+    if (bad) {
+        free(mine);
+        coll_ctx_free(&x);
+        return bad;
+    }
+
+    /* each rank its own pieces when asked to, or when no two ranks'
+     * ranges meet (nothing to combine) */
+    if (c->o.cb_write == HOMI_COLL_DISABLE ||
+        (c->o.cb_write == HOMI_COLL_AUTO && !coll_interleaved(&x))) {
+        free(mine);
+        coll_ctx_free(&x);
+        rc = homi_coll_write_segs(c->file, buf, segs, nsegs, wb, bytes);
+        MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
+        return bad;
+    }
+
+    /* extents merged across no gap: holes are never written */
+    int nrounds = 0;
+    bad = coll_setup(&x, mine, n, 0, 0, &nrounds);
+    int64_t *sent = calloc((size_t)(nrounds ? nrounds : 1), sizeof *sent);
+    int bad_round = 0;
+    if (!bad) {
+        rc = sent ? HOMI_OK : HOMI_ENOMEM;
+        MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
+    }
+    if (!bad) {
+        rc = write_rounds(&x, nrounds, sent, &bad_round);
+        MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
+    }
+    /* what reached the file: my bytes of the rounds before the first one
+     * that failed anywhere (a failed round's bytes are not counted) */
+    int first = bad ? bad_round : nrounds, all_first = first;
+    MPI_Allreduce(&first, &all_first, 1, MPI_INT, MPI_MIN, c->comm);
+    int64_t put = 0;
+    for (int k = 0; sent && k < all_first; k++)
+        put += sent[k];
+    if (bytes) *bytes = bad ? put : total;
+    c->info.total_s = coll_now_s() - x.t0;
+    const char *trace = getenv("HOMI_COLL_TRACE");
+    if (trace && *trace && *trace != '0')
+        fprintf(stderr,
+                "homi_coll: rank %d%s: write: %d rounds, %.3f s = plan %.3f + setup %.3f + write "
+                "wait %.3f + copies %.3f + MPI %.3f; bytes ipc %llu mpi %llu self %llu; %llu "
+                "window parts written\n",
+                c->rank, c->info.is_aggr ? " (aggregator)" : "", nrounds, c->info.total_s,
+                c->info.plan_s, c->info.setup_s, c->info.wait_s, c->info.copy_s, c->info.comm_s,
+                (unsigned long long)c->info.ipc_bytes, (unsigned long long)c->info.mpi_bytes,
+                (unsigned long long)c->info.self_bytes, (unsigned long long)c->info.read_parts);
+    free(sent);
+    free(mine);
+    coll_ctx_free(&x);
+    return bad;
+}
