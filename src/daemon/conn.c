@@ -160,6 +160,27 @@ void homid_conn_unhold(struct dconn *c)
     }
 }
 
+int homid_conn_share_begin(struct dconn *c, uint64_t len, atomic_int *stop)
+{
+    for (unsigned naps = 0;; naps++) {
+        if (homid_share_admit(c->s, &c->sh, len ? len : 1, 1)) return 0;
+        if (atomic_load(stop)) return -1;
+        /* no wake-up reaches a queue's threads: ask again soon */
+        struct timespec ts = {0, naps < 20 ? 100000 : 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void homid_conn_share_end(struct dconn *c, uint64_t len)
+{
+    homid_share_done(c->s, &c->sh, len ? len : 1);
+}
+
+void homid_conn_share_pending(struct dconn *c, int delta)
+{
+    homid_share_pending(c->s, &c->sh, delta);
+}
+
 void homid_conn_count_refused(struct dconn *c)
 {
     atomic_fetch_add(&c->refused, 1);

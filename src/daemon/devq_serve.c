@@ -4,7 +4,10 @@
  * threads that take the GPU's requests from the ring, check every one and
  * read small ones into the inline data (completion posted here); bulk
  * threads that read large ones piece by piece into the region's chunks for
- * the client's pump.  Nothing in the region is trusted: the layout is
+ * the client's pump.  Every read waits for its client's turn first (the
+ * in-flight budget and the weights of share.c, as the client's ring does),
+ * so a GPU queue's flood cannot take another client's share.  Nothing in
+ * the region is trusted: the layout is
  * homid's own copy, fields are copied out before they are checked, and a
  * request homid cannot serve is completed with an error, never dropped. */
 #include <errno.h>
@@ -39,7 +42,7 @@ struct bjob { /* a large request being read into chunks */
 
 struct ictx { /* an inline read in flight */
     struct homid_dq *q;
-    uint64_t t;
+    uint64_t t, len;
 };
 
 struct homid_dq {
@@ -128,6 +131,7 @@ static void inline_done(void *arg, int64_t result, unsigned mask)
     struct ictx *x = arg;
     struct homid_dq *q = x->q;
     (void)mask;
+    homid_conn_share_end(q->c, x->len);
     post(q, x->t, result);
     homid_conn_unhold(q->c);
     atomic_fetch_sub(&q->inflight, 1);
@@ -194,6 +198,13 @@ static void serve(void *arg, uint64_t t)
         struct ictx *x = &q->ictx[t & (q->lay.slots - 1)];
         x->q = q;
         x->t = t;
+        x->len = len;
+        /* its client's turn (weights), as for the client's ring */
+        if (homid_conn_share_begin(q->c, len, &q->stop)) {
+            homid_conn_unhold(q->c);
+            post(q, t, HOMI_EBUSY); /* the queue is stopping */
+            return;
+        }
         atomic_fetch_add(&q->inflight, 1);
         atomic_fetch_add(&q->inline_reqs, 1);
         atomic_fetch_add(&h->inline_reqs, 1);
@@ -201,6 +212,7 @@ static void serve(void *arg, uint64_t t)
                                    q->data + (size_t)(t & (q->lay.slots - 1)) * q->lay.inline_max,
                                    len, off, inline_done, x);
         if (rc) {
+            homid_conn_share_end(q->c, len);
             atomic_fetch_sub(&q->inflight, 1);
             homid_conn_unhold(q->c);
             post(q, t, rc);
@@ -219,6 +231,7 @@ static void serve(void *arg, uint64_t t)
     b->total = (int64_t)len;
     atomic_fetch_add(&q->bulk_reqs, 1);
     atomic_fetch_add(&h->bulk_reqs, 1);
+    homid_conn_share_pending(q->c, 1); /* it keeps its client busy (share.c) */
     pthread_mutex_lock(&q->block);
     if (q->btail)
         q->btail->next_job = b;
@@ -294,7 +307,8 @@ static void *bulk_main(void *arg)
         uint32_t len = (uint32_t)((uint64_t)b->total - roff < cs ? (uint64_t)b->total - roff : cs);
         b->next += len;
         b->out++;
-        if (b->next >= (uint64_t)b->total || b->failed) {
+        int taken = b->next >= (uint64_t)b->total || b->failed;
+        if (taken) {
             q->bhead = b->next_job;
             if (!q->bhead) q->btail = NULL;
         }
@@ -302,6 +316,12 @@ static void *bulk_main(void *arg)
         pthread_mutex_unlock(&q->block);
         int i = failed ? -1 : chunk_get(q);
         int64_t fail = failed ? 0 : HOMI_EBUSY; /* stopping */
+        /* its client's turn (weights), as for the client's ring */
+        if (i >= 0 && homid_conn_share_begin(q->c, len, &q->stop)) {
+            chunk_unclaim(q, (unsigned)i);
+            i = -1;
+        }
+        if (taken) homid_conn_share_pending(q->c, -1); /* its last piece started */
         if (i >= 0) {
             struct homi_rd rd = {0};
             rd.buf = q->cdata + (size_t)i * cs;
@@ -312,6 +332,7 @@ static void *bulk_main(void *arg)
             int64_t n = 0;
             int rc = homi_read_start(b->fh, &rd, &n);
             fail = rc ? rc : n < 0 ? n : n != (int64_t)len ? HOMI_EIO : 0; /* short: it shrank */
+            homid_conn_share_end(q->c, len);
         }
         pthread_mutex_lock(&q->block);
         int first_fail = fail && !b->failed;
@@ -526,6 +547,7 @@ void homid_dq_destroy(struct homid_dq *q)
         struct bjob *b = q->bhead;
         q->bhead = b->next_job;
         homid_conn_unhold(q->c);
+        homid_conn_share_pending(q->c, -1);
         free(b);
     }
     pthread_mutex_unlock(&q->block);

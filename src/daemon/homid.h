@@ -57,11 +57,12 @@ struct homid_acct {
 struct homid_share {
     uint64_t inflight; /* bytes of its requests in flight */
     unsigned weight;
-    int waiting;     /* on the server's waiting list */
-    int backlog;     /* refused and not admitted since: it has requests waiting */
-    int wake_efd;    /* written to wake the client's thread */
-    uint32_t queued; /* requests left in its ring when it last asked */
-    uint64_t vtime;  /* service received / weight (share.c's virtual time) */
+    int waiting;      /* on the server's waiting list */
+    int backlog;      /* refused and not admitted since: it has requests waiting */
+    int wake_efd;     /* written to wake the client's thread */
+    uint32_t queued;  /* requests left in its ring when it last asked */
+    uint64_t vtime;   /* service received / weight (share.c's virtual time) */
+    unsigned pending; /* GPU-queue requests taken and waiting to be read */
     struct homid_share *wnext, *anext;
 };
 
@@ -137,6 +138,14 @@ void homid_conn_drop(struct dconn *c); /* reclaim it now (its thread closes it) 
 struct homi_fh *homid_conn_hold(struct dconn *c, uint32_t file_id);
 void homid_conn_unhold(struct dconn *c);
 void homid_conn_count_refused(struct dconn *c);
+/* A GPU queue's read of len bytes waits for its client's turn (share.c: the
+ * in-flight budget and the virtual-time gate, by the client's weight, as
+ * for its ring's requests); 0, or -1 when *stop is set while waiting.
+ * homid_conn_share_end when the read is over. */
+int homid_conn_share_begin(struct dconn *c, uint64_t len, atomic_int *stop);
+void homid_conn_share_end(struct dconn *c, uint64_t len);
+/* Requests of c's GPU queues waiting for their reads (homid_share_pending). */
+void homid_conn_share_pending(struct dconn *c, int delta);
 /* The device queues of c, for admin.c's list (under s->lock). */
 struct homid_dq_view {
     unsigned id, slots, inline_max, chunks, chunk_size, threads;
@@ -191,6 +200,9 @@ int homid_share_retry_ms(struct homid_server *s, struct homid_share *sh);
 void homid_share_done(struct homid_server *s, struct homid_share *sh, uint64_t len);
 void homid_share_weight(struct homid_server *s, struct homid_share *sh, unsigned w);
 void homid_share_forget(struct homid_server *s, struct homid_share *sh); /* before it is freed */
+/* GPU-queue requests of the client waiting for their reads (+1 when one is
+ * queued, -1 when its last piece has started): they keep it busy. */
+void homid_share_pending(struct homid_server *s, struct homid_share *sh, int delta);
 
 /* admin.c: run one operator command from a peer of uid; the reply text
  * goes to out (a memstream).  Returns 0 or a homi_err (text says why). */

@@ -103,7 +103,7 @@ static void wake_all(struct homid_server *s)
 
 static int busy(const struct homid_share *o)
 {
-    return o->inflight || o->backlog || o->queued;
+    return o->inflight || o->backlog || o->queued || o->pending;
 }
 
 /* Least virtual time of the busy clients other than sh (UINT64_MAX: none). */
@@ -186,6 +186,16 @@ void homid_share_weight(struct homid_server *s, struct homid_share *sh, unsigned
     pthread_mutex_unlock(&s->share_lock);
 }
 
+void homid_share_pending(struct homid_server *s, struct homid_share *sh, int delta)
+{
+    pthread_mutex_lock(&s->share_lock);
+    if (delta < 0 && (unsigned)-delta > sh->pending)
+        sh->pending = 0;
+    else
+        sh->pending += (unsigned)delta;
+    pthread_mutex_unlock(&s->share_lock);
+}
+
 void homid_share_forget(struct homid_server *s, struct homid_share *sh)
 {
     pthread_mutex_lock(&s->share_lock);
@@ -202,6 +212,7 @@ void homid_share_forget(struct homid_server *s, struct homid_share *sh)
     sh->waiting = 0;
     sh->backlog = 0;
     sh->queued = 0;
+    sh->pending = 0;
     if (sh->inflight) {
         s->active_weight -= sh->weight;
         s->inflight -= sh->inflight < s->inflight ? sh->inflight : s->inflight;

@@ -21,8 +21,12 @@
  *            the client timeout, the client stays connected
  *   stress   56 threads x 256 requests in flight on a queue of 16384 slots (the
  *            GPU benchmark's shape): every read completes and equals pread
+ *   share    two processes flood their GPU queues with 1 MiB reads, weights 1
+ *            and 4 (homictl weight PID W, homid --inflight 8): the bytes
+ *            each gets in the same seconds follow the weights (GPU queues
+ *            are under the in-flight budget and virtual-time gate of share.c)
  *
- *   test_homid_devq HOMID HOMICTL serve|reclaim|stress */
+ *   test_homid_devq HOMID HOMICTL serve|reclaim|stress|share */
 #include <pthread.h>
 #include <sys/eventfd.h>
 
@@ -577,10 +581,153 @@ static void test_stress(const char *dir)
     CHECK(t_homid_stop(&d) == 0, "homid's exit status");
 }
 
+/* ------------------------------------------------------------ share */
+
+struct fworker {
+    struct tq *q;
+    uint64_t cap, nblk, seed;
+    double until;
+    uint64_t bytes;
+    unsigned bad;
+};
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 1 MiB reads, DEPTH in flight, until the deadline; bytes of the reads
+ * that completed before it */
+static void *fworker_main(void *arg)
+{
+    struct fworker *w = arg;
+    enum { DEPTH = 4, BLK = 1 << 20 };
+    char *a = malloc((size_t)DEPTH * BLK);
+    uint64_t ts[DEPTH], s = w->seed;
+    while (mono_s() < w->until) {
+        for (unsigned k = 0; k < DEPTH; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            ts[k] = gpu_submit(w->q, w->cap, a + (size_t)k * BLK, BLK,
+                               (int64_t)((s >> 20) % w->nblk) * BLK, 0);
+        }
+        for (unsigned k = 0; k < DEPTH; k++) {
+            int64_t got = gpu_wait(w->q, ts[k], a + (size_t)k * BLK, BLK);
+            if (got != BLK) w->bad++;
+            if (got > 0 && mono_s() < w->until) w->bytes += (uint64_t)got;
+        }
+    }
+    free(a);
+    return NULL;
+}
+
+/* One client's flood: its own connection and queue, NT threads; returns
+ * the bytes read before the deadline (bad reads counted in *bad). */
+static uint64_t flood(const char *path, uint64_t nblk, double start, double secs, unsigned *bad)
+{
+    struct tq q;
+    connect_q(&q);
+    long id = open_file(&q, path);
+    REQUIRE(id > 0, "open");
+    REQUIRE(tq_create(&q, 64, 4096, 8, 1 << 20, 1 << 20, 1) == 0, "create");
+    uint64_t cap;
+    REQUIRE(tq_op(&q, HOMID_DQ_EXPORT, q.queue, (uint32_t)id, 0, &cap) == 0, "export");
+    while (mono_s() < start)
+        usleep(1000);
+    enum { NT = 4 };
+    struct fworker w[NT];
+    pthread_t th[NT];
+    for (int i = 0; i < NT; i++) {
+        w[i] = (struct fworker){&q,           cap, nblk, (uint64_t)getpid() * 977 + (uint64_t)i,
+                                start + secs, 0,   0};
+        pthread_create(&th[i], NULL, fworker_main, &w[i]);
+    }
+    uint64_t bytes = 0;
+    for (int i = 0; i < NT; i++) {
+        pthread_join(th[i], NULL);
+        bytes += w[i].bytes;
+        *bad += w[i].bad;
+    }
+    tq_unmap(&q);
+    t_raw_close(&q.raw);
+    return bytes;
+}
+
+static int ctl_cmd(char *out, size_t cap, const char *args)
+{
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "HOMI_SOCKET=%s %s %s 2>&1", d.sock, homictl_bin, args);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(out, 1, cap - 1, p) : 0;
+    out[n] = 0;
+    return p ? pclose(p) : -1;
+}
+
+static void test_share(const char *dir)
+{
+    char f1[4200];
+    t_path(f1, sizeof f1, dir, "one");
+    const uint64_t nblk = 48;
+    make_file(f1, nblk << 20, 0);
+    t_homid_start(&d, homid_bin, dir, "--inflight=8");
+    const double secs = 3.0;
+    /* the child floods with weight 4, this process with weight 1; both
+     * start at the same moment, after the weights are set */
+    int up[2], go[2], res[2];
+    REQUIRE(pipe(up) == 0 && pipe(go) == 0 && pipe(res) == 0, "pipe");
+    pid_t kid = fork();
+    REQUIRE(kid >= 0, "fork");
+    if (kid == 0) {
+        double start;
+        char c = 1;
+        (void)!write(up[1], &c, 1);
+        if (read(go[0], &start, sizeof start) != sizeof start) _exit(3);
+        unsigned bad = 0;
+        uint64_t r[2] = {flood(f1, nblk, start, secs, &bad), bad};
+        (void)!write(res[1], r, sizeof r);
+        _exit(t_failures ? 1 : 0);
+    }
+    char c;
+    REQUIRE(read(up[0], &c, 1) == 1, "child up");
+    /* the child's connection exists once its flood has connected: set the
+     * weights when both are connected (a weight is a live client's) */
+    double start = mono_s() + 1.5;
+    REQUIRE(write(go[1], &start, sizeof start) == sizeof start, "go");
+    /* the child's weight, once it is connected (a weight is a live client's);
+     * this process keeps the default weight 1 */
+    usleep(700000);
+    char out[8192], args[128];
+    snprintf(args, sizeof args, "weight %d 4", (int)kid);
+    CHECK(ctl_cmd(out, sizeof out, args) == 0, "weight child: %s", out);
+    unsigned bad = 0;
+    uint64_t mine = flood(f1, nblk, start, secs, &bad);
+    uint64_t r[2] = {0, 0};
+    CHECK(read(res[0], r, sizeof r) == sizeof r, "child result");
+    int st = 0;
+    waitpid(kid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    CHECK(bad == 0 && r[1] == 0, "bad reads: %u here, %llu in the child", bad,
+          (unsigned long long)r[1]);
+    double g1 = (double)mine / secs / 1e9, g4 = (double)r[0] / secs / 1e9;
+    printf("  | two GPU-queue floods of 1 MiB reads, homid --inflight 8, %.1f s | weight 1 | "
+           "weight 4 | ratio |\n  | GB/s | %.3f | %.3f | %.2fx |\n",
+           secs, g1, g4, g1 > 0 ? g4 / g1 : 0.0);
+    CHECK(g1 > 0 && g4 > 1.5 * g1, "weight 4 got %.3f GB/s, weight 1 %.3f GB/s: not by weight", g4,
+          g1);
+    close(up[0]);
+    close(up[1]);
+    close(go[0]);
+    close(go[1]);
+    close(res[0]);
+    close(res[1]);
+    CHECK(t_homid_stop(&d) == 0, "homid's exit status");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: %s HOMID HOMICTL serve|reclaim|stress\n", argv[0]);
+        fprintf(stderr, "usage: %s HOMID HOMICTL serve|reclaim|stress|share\n", argv[0]);
         return 2;
     }
     homid_bin = argv[1];
@@ -597,6 +744,8 @@ int main(int argc, char **argv)
         test_reclaim(dir);
     else if (!strcmp(argv[3], "stress"))
         test_stress(dir);
+    else if (!strcmp(argv[3], "share"))
+        test_share(dir);
     else
         return 2;
     if (t_failures) t_show_log(&d);
