@@ -6,6 +6,8 @@
 #          cudaMalloc'd buffer: two-phase where the ranks' ranges interleave
 #          (pieces gather into the aggregator's GPU window through CUDA IPC,
 #          the window is written device -> pinned staging -> io_uring)
+#   homi every rank aggregates   two-phase with cb_nodes=NP: every rank
+#          writes a file domain (several writers into the file)
 #   homi per rank   the same with romio_cb_write=disable: every rank writes
 #          its own pieces (HOMI's method before two-phase writes)
 #   stock  Open MPI's own MPI-IO: cudaMemcpy to pinned memory, then
@@ -62,6 +64,8 @@ run() { # label preload? args...
 }
 for d in $DECOMPS; do
   run "installed MPI + libhomi_mpiio" 1 --mode homi --decomp "$d"
+  run "installed MPI + libhomi_mpiio every rank aggregates" 1 --mode homi --decomp "$d" \
+    --hints "cb_nodes=$NP"
   run "installed MPI + libhomi_mpiio per rank" 1 --mode homi --decomp "$d" \
     --hints romio_cb_write=disable
   run "installed MPI stock + cudaMemcpy" 0 --mode host --decomp "$d"
