@@ -194,6 +194,30 @@ static size_t count_chunks(const struct homi_seg *s, size_t n, uint64_t cs)
     return c;
 }
 
+/* Is chunk c one of op's? */
+static int mine(const struct homi_chunk *c, void *arg)
+{
+    return c->op == arg;
+}
+
+/* A synchronous caller waiting for op (homi_sync_help): it reads op's
+ * chunks that no worker of the path has taken yet on its own thread, so a
+ * worker that wakes late does not hold the request back.  Returns when op
+ * is done (its semaphore posted again for the caller) or nothing is left
+ * to take. */
+static void sync_help(struct homi_engine *e, int path, struct homi_op *op)
+{
+    const struct homi_path_inst *pi = &e->paths[path];
+    if (!e->cfg.sync_help || !pi->ok || !pi->ops->help) return;
+    for (;;) {
+        if (sem_trywait(&op->done) == 0) {
+            sem_post(&op->done);
+            return;
+        }
+        if (!pi->ops->help(pi->state, mine, op)) return;
+    }
+}
+
 int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result)
 {
     struct homi_engine *e = f->eng;
@@ -294,6 +318,7 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
     free(list);
     if (atomic_fetch_sub(&op->pending, 1) == 1) op_finish(op);
     if (!sync) return HOMI_OK;
+    if (!dmn && k > 1) sync_help(e, path, op);
     while (sem_wait(&op->done) != 0) {}
     *result = op->result;
     sem_destroy(&op->done);

@@ -188,6 +188,35 @@ static void piece_done(void *arg, int64_t result, unsigned mask)
     sem_post(&p->ready);
 }
 
+/* Is chunk c one of the pieces of this pipeline (window win of W)? */
+struct mine_arg {
+    const struct piece *win;
+    unsigned W;
+};
+static int mine(const struct homi_chunk *c, void *arg)
+{
+    const struct mine_arg *m = arg;
+    const struct piece *p = c->op->cb_arg;
+    return c->op->cb == piece_done && p >= m->win && p < m->win + m->W;
+}
+
+/* Wait until piece p is read.  Meanwhile (homi_sync_help) the caller reads
+ * this pipeline's chunks that no kernel-path worker has taken yet (a worker
+ * that wakes late would hold back every piece: each is spread over all of
+ * them), on its own thread. */
+static void wait_piece(struct homi_engine *e, struct piece *p, const struct piece *win, unsigned W)
+{
+    const struct homi_path_inst *k = &e->paths[HOMI_PATH_KERNEL];
+    if (e->cfg.sync_help && k->ok && k->ops && k->ops->help) {
+        struct mine_arg m = {win, W};
+        for (;;) {
+            if (sem_trywait(&p->ready) == 0) return;
+            if (!k->ops->help(k->state, mine, &m)) break;
+        }
+    }
+    while (sem_wait(&p->ready) != 0) {}
+}
+
 /* The pipeline.  Runs on the caller's thread (or the service thread). */
 static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, size_t len,
                         int64_t off, int device, int path, unsigned *mask)
@@ -265,7 +294,7 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
         /* complete the oldest piece: its copy to the GPU is queued (by the
          * thread that read it, or here) */
         struct piece *p = &win[head % W];
-        while (sem_wait(&p->ready) != 0) {}
+        wait_piece(f->eng, p, win, W);
         sem_destroy(&p->ready);
         head++;
         t_last = homi_now_ns();

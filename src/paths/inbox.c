@@ -53,6 +53,35 @@ struct homi_chunk *homi_inbox_take(struct homi_inbox *b, struct homi_chunk **tai
     return h;
 }
 
+struct homi_chunk *homi_inbox_take_first(struct homi_inbox *b,
+                                         int (*pred)(const struct homi_chunk *c, void *arg),
+                                         void *arg)
+{
+    pthread_mutex_lock(&b->lock);
+    struct homi_chunk *c = b->head;
+    if (c && pred(c, arg)) {
+        b->head = c->next;
+        if (!b->head) b->tail = NULL;
+        c->next = NULL;
+    } else {
+        c = NULL;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return c;
+}
+
+void homi_inbox_put_back(struct homi_inbox *b, struct homi_chunk *c)
+{
+    pthread_mutex_lock(&b->lock);
+    c->next = b->head;
+    b->head = c;
+    if (!b->tail) b->tail = c;
+    int wake = !b->wake_due;
+    b->wake_due = 1;
+    pthread_mutex_unlock(&b->lock);
+    if (wake) homi_inbox_wake(b);
+}
+
 int homi_inbox_empty(struct homi_inbox *b)
 {
     pthread_mutex_lock(&b->lock);

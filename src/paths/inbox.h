@@ -33,6 +33,14 @@ void homi_inbox_wake(struct homi_inbox *b);
  * NULL); NULL when empty. */
 struct homi_chunk *homi_inbox_take(struct homi_inbox *b, struct homi_chunk **tail);
 int homi_inbox_empty(struct homi_inbox *b);
+/* Take the first queued chunk when pred(chunk, arg) says so (the worker
+ * has not taken it yet); NULL otherwise.  The rest stay queued, in order. */
+struct homi_chunk *homi_inbox_take_first(struct homi_inbox *b,
+                                         int (*pred)(const struct homi_chunk *c, void *arg),
+                                         void *arg);
+/* Put c back at the front (a chunk taken with homi_inbox_take_first and
+ * not served); the worker's wake-up, if one is due, still comes. */
+void homi_inbox_put_back(struct homi_inbox *b, struct homi_chunk *c);
 
 /* Spread chunks[0..n) over nw workers, chunk i to worker (start + i) % nw,
  * each worker's share in order and with at most one wake-up (none when one

@@ -348,6 +348,25 @@ static int k_run_inline(void *state, struct homi_chunk *c)
     }
 }
 
+/* A waiting caller serves a chunk still queued for a worker that has not
+ * taken its inbox (asleep, or not scheduled yet): the caller is awake, so a
+ * late worker no longer holds back a synchronous request. */
+static int k_help(void *state, int (*mine)(const struct homi_chunk *c, void *arg), void *arg)
+{
+    struct kpath *kp = state;
+    unsigned n = kp->n, start = atomic_load(&kp->rr);
+    for (unsigned k = 0; k < n; k++) {
+        struct kworker *w = &kp->w[(start + k) % n];
+        struct homi_chunk *c = homi_inbox_take_first(&w->in, mine, arg);
+        if (!c) continue;
+        c->slot = -1;
+        if (k_run_inline(state, c)) return 1;
+        homi_inbox_put_back(&w->in, c); /* declined (bounce, no ring): the worker's */
+        return 0;
+    }
+    return 0;
+}
+
 static void k_fini(void *state)
 {
     struct kpath *kp = state;
@@ -473,5 +492,6 @@ const struct homi_path_ops homi_path_kernel_ops = {
     .file_open = k_file_open,
     .file_close = k_file_close,
     .submit = k_submit,
+    .help = k_help,
     .run_inline = k_run_inline,
 };

@@ -27,6 +27,11 @@ struct homi_path_ops {
      * the read).  Returns 1 when it completed the chunk, 0 to decline (the
      * caller then uses submit). */
     int (*run_inline)(void *state, struct homi_chunk *c);
+    /* Optional: a thread waiting for its synchronous request helps: serve,
+     * on the calling thread, one chunk for which mine(chunk, arg) is true
+     * and that a worker has not taken yet (it sits first in the inbox of a
+     * worker that has not woken up).  1 when it served one, 0 when none. */
+    int (*help)(void *state, int (*mine)(const struct homi_chunk *c, void *arg), void *arg);
     /* Optional: can file f be served by this path?  1 yes; 0 no, with the
      * reason in why.  Without it, every file of an available path can. */
     int (*file_status)(void *state, struct homi_fh *f, char *why, size_t whylen);
