@@ -1,6 +1,7 @@
 /* coll_copy.c - moving a window's pieces in memory: placing them into a
  * reader's buffer (coll_copy_pieces), gathering them into one contiguous
- * send buffer for the MPI and UCX routes (coll_gather_pieces), and the
+ * send buffer for the MPI and UCX routes (coll_gather_pieces); for writes
+ * the other way round (coll_put_pieces, coll_scatter_pieces); and the
  * cached buffers those routes reuse from round to round (coll_buf).
  * Host-to-host copies are memcpy; a device on either side makes the whole
  * list one homi_mem_copyv batch. */
@@ -93,6 +94,42 @@ int64_t coll_gather_pieces(const struct coll_piece *out, const int64_t *poff, co
     }
     rc = copies_end(&cp, device);
     return rc ? rc : pos;
+}
+
+int coll_put_pieces(const struct coll_req *r, const struct coll_piece *p, size_t np,
+                    const char *buf, int buf_kind, char *dst, int dst_packed, int dst_kind,
+                    int device)
+{
+    struct copies cp;
+    int rc = copies_begin(&cp, np, host_only(dst_kind, buf_kind));
+    if (rc) return rc;
+    int64_t pos = 0;
+    for (size_t i = 0; i < np; i++) {
+        copies_add(&cp, dst + (dst_packed ? pos : p[i].buf_off),
+                   buf + r[p[i].req].mem_off + p[i].inner, (size_t)p[i].len);
+        pos += p[i].len;
+    }
+    return copies_end(&cp, device);
+}
+
+int coll_scatter_pieces(const struct coll_piece *out, const int64_t *poff, const int64_t *bytes,
+                        int nranks, const char *src, char *win, int win_kind, int device)
+{
+    size_t npc = 0;
+    for (int r = 0; r < nranks; r++)
+        if (bytes[r]) npc += (size_t)(poff[r + 1] - poff[r]);
+    struct copies cp;
+    int rc = copies_begin(&cp, npc, host_only(win_kind, HOMI_MEM_PINNED));
+    if (rc) return rc;
+    int64_t pos = 0;
+    for (int r = 0; r < nranks; r++) {
+        if (!bytes[r]) continue;
+        for (int64_t k = poff[r]; k < poff[r + 1]; k++) {
+            copies_add(&cp, win + out[k].buf_off, src + pos, (size_t)out[k].len);
+            pos += out[k].len;
+        }
+    }
+    return copies_end(&cp, device);
 }
 
 int coll_buf_ensure(struct coll_buf *b, size_t want, int kind, int dev)

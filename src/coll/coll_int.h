@@ -68,6 +68,17 @@ int64_t coll_gather_pieces(const struct coll_piece *out, const int64_t *poff, co
                            int nranks, const char *src, int src_kind, char *dst, int dst_kind,
                            int device);
 
+/* Writes: copy np pieces of requests r from buf (kind buf_kind) into dst
+ * (kind dst_kind): at each piece's window offset, or packed one after the
+ * other when dst_packed. */
+int coll_put_pieces(const struct coll_req *r, const struct coll_piece *p, size_t np,
+                    const char *buf, int buf_kind, char *dst, int dst_packed, int dst_kind,
+                    int device);
+/* Writes, the aggregator's side: the packed bytes (pinned src) of the
+ * pieces out[poff[r] .. poff[r+1]) of every rank r with bytes[r] > 0, in
+ * rank order, into the window win. */
+int coll_scatter_pieces(const struct coll_piece *out, const int64_t *poff, const int64_t *bytes,
+                        int nranks, const char *src, char *win, int win_kind, int device);
 /* A buffer reused across rounds and reads (homi_mem_alloc'd). */
 struct coll_buf {
     char *p;
@@ -174,6 +185,12 @@ int coll_ucx_route(struct coll_ctx *x);
 int coll_ranks(struct coll_ctx *x, int prior, const struct coll_req *mine, long n);
 /* Do two ranks' file ranges meet (two-phase pays off)? */
 int coll_interleaved(const struct coll_ctx *x);
+/* The start every collective call shares: segs clipped at eof into *mine
+ * (*n kept, *total bytes), coll_ranks, and whether the call is two-phase
+ * (cb: the cb_read or cb_write option; AUTO: when ranges interleave).
+ * Collective; the agreed error (then *mine is freed and x too). */
+int coll_begin(struct coll_ctx *x, const homi_coll_seg *segs, size_t nsegs, int64_t eof, int cb,
+               struct coll_req **mine, long *n, int64_t *total, int *two_phase);
 /* Everything between coll_ranks and the rounds: aggregators, file domains,
  * the request exchange (an aggregator's extents merged across gaps below
  * gap), UCX when ucx, the windows and their IPC mappings; *nrounds gets

@@ -251,23 +251,15 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     MPI_Bcast(&eof, 1, MPI_INT64_T, 0, c->comm);
     if (eof < 0) return (int)eof;
 
-    struct coll_req *mine = malloc((nsegs ? nsegs : 1) * sizeof *mine);
-    int64_t total = 0;
-    long n = 0;
-    if (!mine)
-        rc = HOMI_ENOMEM;
-    else if ((n = coll_clip(segs, nsegs, eof, mine, &total)) < 0)
-        rc = HOMI_EINVAL;
-    int bad = coll_ranks(&x, rc, mine, n);
-    if (bad) {
-        free(mine);
-        coll_ctx_free(&x);
-        return bad;
-    }
+    struct coll_req *mine;
+    long n;
+    int64_t total;
+    int two_phase;
+    int bad = coll_begin(&x, segs, nsegs, eof, c->o.cb_read, &mine, &n, &total, &two_phase);
+    if (bad) return bad;
 
     /* independent reads when asked to, or when no two ranks' ranges meet */
-    if (c->o.cb_read == HOMI_COLL_DISABLE ||
-        (c->o.cb_read == HOMI_COLL_AUTO && !coll_interleaved(&x))) {
+    if (!two_phase) {
         free(mine);
         coll_ctx_free(&x);
         rc = homi_coll_read_indep(c->file, &c->o, buf, segs, nsegs, bytes);

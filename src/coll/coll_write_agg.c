@@ -21,77 +21,6 @@ struct wqueued {
     int round;
 };
 
-/* Pieces of the round's window for one aggregator (rank side): copy them
- * from my buffer to dst, at each piece's window offset (dst_packed 0) or
- * one after the other (dst_packed 1). */
-static int pieces_out(const struct coll_req *rq, const struct coll_piece *p, size_t np,
-                      const char *buf, int buf_kind, char *dst, int dst_packed, int dst_kind,
-                      int device)
-{
-    void **d = malloc((np ? np : 1) * sizeof *d);
-    const void **s = malloc((np ? np : 1) * sizeof *s);
-    size_t *l = malloc((np ? np : 1) * sizeof *l);
-    int rc = (!d || !s || !l) ? HOMI_ENOMEM : HOMI_OK;
-    int64_t pos = 0;
-    for (size_t i = 0; !rc && i < np; i++) {
-        d[i] = dst + (dst_packed ? pos : p[i].buf_off);
-        s[i] = buf + rq[p[i].req].mem_off + p[i].inner;
-        l[i] = (size_t)p[i].len;
-        pos += p[i].len;
-    }
-    if (!rc && np) {
-        if (buf_kind != HOMI_MEM_DEVICE && dst_kind != HOMI_MEM_DEVICE) {
-            for (size_t i = 0; i < np; i++)
-                memcpy(d[i], s[i], l[i]);
-        } else {
-            rc = homi_mem_copyv((unsigned)np, d, s, l, device);
-        }
-    }
-    free(d);
-    free(s);
-    free(l);
-    return rc;
-}
-
-/* Aggregator side: place the packed bytes of the pieces out[poff[r] ..
- * poff[r+1]) of every rank r with bytes[r] > 0 (rank order) into the
- * window. */
-static int place_packed(const struct coll_piece *out, const int64_t *poff, const int64_t *bytes,
-                        int nranks, const char *src, char *win, int win_kind, int device)
-{
-    size_t n = 0;
-    for (int r = 0; r < nranks; r++)
-        if (bytes[r]) n += (size_t)(poff[r + 1] - poff[r]);
-    if (!n) return HOMI_OK;
-    void **d = malloc(n * sizeof *d);
-    const void **s = malloc(n * sizeof *s);
-    size_t *l = malloc(n * sizeof *l);
-    int rc = (!d || !s || !l) ? HOMI_ENOMEM : HOMI_OK;
-    size_t k = 0;
-    int64_t pos = 0;
-    for (int r = 0; !rc && r < nranks; r++) {
-        if (!bytes[r]) continue;
-        for (int64_t i = poff[r]; i < poff[r + 1]; i++, k++) {
-            d[k] = win + out[i].buf_off;
-            s[k] = src + pos;
-            l[k] = (size_t)out[i].len;
-            pos += out[i].len;
-        }
-    }
-    if (!rc) {
-        if (win_kind != HOMI_MEM_DEVICE) {
-            for (size_t i = 0; i < n; i++)
-                memcpy(d[i], s[i], l[i]);
-        } else {
-            rc = homi_mem_copyv((unsigned)n, d, s, l, device);
-        }
-    }
-    free(d);
-    free(s);
-    free(l);
-    return rc;
-}
-
 /* The rounds.  sent[k] gets the bytes this rank gave to round k; *bad_round
  * the first round that failed here (an exchange, a copy or an aggregator's
  * window write), nrounds when none did. */
@@ -193,17 +122,18 @@ static int write_rounds(struct coll_ctx *x, int nrounds, int64_t *sent, int *bad
             mpos += rmeta[ar];
             if (!np) continue;
             if (ar == c->rank) {
-                rc = pieces_out(rq, p, np, x->buf, x->kind, win, 0, c->win_kind, x->dev);
+                rc = coll_put_pieces(rq, p, np, x->buf, x->kind, win, 0, c->win_kind, x->dev);
                 for (size_t k = 0; k < np; k++)
                     c->info.self_bytes += (uint64_t)p[k].len;
             } else if (coll_pair_ipc(x, ar, c->rank)) {
-                rc = pieces_out(rq, p, np, x->buf, x->kind, c->peer_map[2 * ar + round % c->nwin],
-                                0, HOMI_MEM_DEVICE, x->dev);
+                rc = coll_put_pieces(rq, p, np, x->buf, x->kind,
+                                     c->peer_map[2 * ar + round % c->nwin], 0, HOMI_MEM_DEVICE,
+                                     x->dev);
                 for (size_t k = 0; k < np; k++)
                     c->info.ipc_bytes += (uint64_t)p[k].len;
             } else {
-                rc = pieces_out(rq, p, np, x->buf, x->kind, sdata.p + spos, 1, HOMI_MEM_PINNED,
-                                x->dev);
+                rc = coll_put_pieces(rq, p, np, x->buf, x->kind, sdata.p + spos, 1, HOMI_MEM_PINNED,
+                                     x->dev);
                 spos += sdat[ar];
                 c->info.mpi_bytes += (uint64_t)sdat[ar];
             }
@@ -221,7 +151,7 @@ static int write_rounds(struct coll_ctx *x, int nrounds, int64_t *sent, int *bad
         c->info.comm_s += coll_now_s() - t;
         t = coll_now_s();
         if (!rc && dtotal)
-            rc = place_packed(out, poff, rdat, P, rdata.p, win, c->win_kind, c->win_dev);
+            rc = coll_scatter_pieces(out, poff, rdat, P, rdata.p, win, c->win_kind, c->win_dev);
         c->info.copy_s += coll_now_s() - t;
         t = coll_now_s();
         /* the peers' IPC copies are over (homi_mem_copyv returns when they
@@ -282,24 +212,16 @@ int homi_coll_write(homi_coll *c, const void *buf, const homi_coll_seg *segs, si
     x.t0 = coll_now_s();
     if (bytes) *bytes = 0;
 
-    struct coll_req *mine = malloc((nsegs ? nsegs : 1) * sizeof *mine);
-    int64_t total = 0;
-    long n = 0;
-    if (!mine)
-        rc = HOMI_ENOMEM;
-    else if ((n = coll_clip(segs, nsegs, INT64_MAX, mine, &total)) < 0)
-        rc = HOMI_EINVAL;
-    int bad = coll_ranks(&x, rc, mine, n);
-    if (bad) {
-        free(mine);
-        coll_ctx_free(&x);
-        return bad;
-    }
+    struct coll_req *mine;
+    long n;
+    int64_t total;
+    int two_phase;
+    int bad = coll_begin(&x, segs, nsegs, INT64_MAX, c->o.cb_write, &mine, &n, &total, &two_phase);
+    if (bad) return bad;
 
     /* each rank its own pieces when asked to, or when no two ranks'
      * ranges meet (nothing to combine) */
-    if (c->o.cb_write == HOMI_COLL_DISABLE ||
-        (c->o.cb_write == HOMI_COLL_AUTO && !coll_interleaved(&x))) {
+    if (!two_phase) {
         free(mine);
         coll_ctx_free(&x);
         rc = homi_coll_write_segs(c->file, buf, segs, nsegs, wb, bytes);

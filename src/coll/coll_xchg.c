@@ -357,6 +357,29 @@ int coll_interleaved(const struct coll_ctx *x)
     return 0;
 }
 
+int coll_begin(struct coll_ctx *x, const homi_coll_seg *segs, size_t nsegs, int64_t eof, int cb,
+               struct coll_req **mine, long *n, int64_t *total, int *two_phase)
+{
+    int rc = HOMI_OK;
+    *total = 0;
+    *n = 0;
+    *two_phase = 0;
+    *mine = malloc((nsegs ? nsegs : 1) * sizeof **mine);
+    if (!*mine)
+        rc = HOMI_ENOMEM;
+    else if ((*n = coll_clip(segs, nsegs, eof, *mine, total)) < 0)
+        rc = HOMI_EINVAL;
+    int bad = coll_ranks(x, rc, *mine, rc ? 0 : *n);
+    if (bad) {
+        free(*mine);
+        *mine = NULL;
+        coll_ctx_free(x);
+        return bad;
+    }
+    *two_phase = cb == HOMI_COLL_ENABLE || (cb == HOMI_COLL_AUTO && coll_interleaved(x));
+    return HOMI_OK;
+}
+
 /* The aggregator's windows: GPU memory when its own buffer is on a GPU
  * (each aggregator sizes its own window: the other ranks are told piece by
  * piece), kept between calls. */
