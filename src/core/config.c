@@ -60,6 +60,9 @@ static const struct key keys[] = {
     {"homi_sync_help", K_BOOL, OFF(sync_help), 0, 0,
      "a synchronous read into GPU memory waiting for a piece reads the piece's chunks that no "
      "kernel-path worker has taken yet on its own thread (default on)"},
+    {"homi_sync_split", K_BOOL, OFF(sync_split), 0, 0,
+     "a synchronous read into GPU memory of at most one staging buffer is read and copied in 4 "
+     "pieces (at least 512 KiB each) so that copies overlap the reading (default on)"},
     {"homi_delegate", K_PCI, OFF(delegate), 0, 0,
      "PCI address (0000:00:05.0) of an NVMe controller bound to vfio-pci whose queue pairs the "
      "delegated path reads through; none: no delegated path (default none)"},
@@ -108,6 +111,7 @@ homi_config *homi_config_new(void)
     c->fixed_files = 1;
     c->inline_sync = 1;
     c->sync_help = 1;
+    c->sync_split = 1;
     c->staging_size = 8u << 20;
     c->staging_buffers = 16;
     c->cufile_enable = 1;

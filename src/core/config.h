@@ -21,6 +21,7 @@ struct homi_config {
     int fixed_files; /* register files with the rings          */
     int inline_sync;
     int sync_help;               /* a waiting synchronous caller serves queued chunks itself */
+    int sync_split;              /* sync GPU reads of <= 1 staging slot in 4 pieces */
     char delegate[HOMI_PCI_LEN]; /* delegated controller's PCI address, "" none */
     uint64_t staging_size;       /* pinned staging slot, bytes          */
     unsigned staging_buffers;    /* pinned staging slots per engine     */

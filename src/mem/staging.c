@@ -219,13 +219,24 @@ static void wait_piece(struct homi_engine *e, struct piece *p, const struct piec
 
 /* The pipeline.  Runs on the caller's thread (or the service thread). */
 static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, size_t len,
-                        int64_t off, int device, int path, unsigned *mask)
+                        int64_t off, int device, int path, int sync, unsigned *mask)
 {
     int rc = homi_stg_dev_ready(st, device);
     if (rc) return rc;
     struct sdev *d = &st->dev[device];
     const uint64_t S = st->slot_size;
-    const uint64_t npieces = (len + S - 1) / S;
+    /* A synchronous read of at most one slot is cut into pieces of len/4
+     * (at least 512 KiB; homi_sync_split): the first copies start while the
+     * rest is read, and the pieces' chunks keep every worker busy.  Whole
+     * slots otherwise (the asynchronous service keeps several requests in
+     * flight instead; smaller pieces there halved its rate). */
+    uint64_t P = S;
+    if (sync && f->eng->cfg.sync_split && len <= S) {
+        P = ((uint64_t)len / 4 + 4095) / 4096 * 4096;
+        if (P < (512u << 10)) P = 512u << 10;
+        if (P > S) P = S;
+    }
+    const uint64_t npieces = (len + P - 1) / P;
     const unsigned W = st->nslots;
     struct piece *win = calloc(W, sizeof *win);
     unsigned *copying = calloc(W, sizeof *copying); /* slots whose copy is pending, FIFO */
@@ -237,7 +248,7 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
     unsigned cq_head = 0, cq_n = 0;
     /* split each piece over all kernel-path rings: reads of one staging
      * buffer then run on every worker at once */
-    uint64_t chunk = S / homi_kernel_threads(&f->eng->cfg) / 4096 * 4096;
+    uint64_t chunk = P / homi_kernel_threads(&f->eng->cfg) / 4096 * 4096;
     if (chunk < (64u << 10)) chunk = 64u << 10;
     if (chunk > f->eng->cfg.chunk_size) chunk = f->eng->cfg.chunk_size;
     uint64_t head = 0, tail = 0, total = 0;
@@ -268,8 +279,8 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
             if (slot < 0) break;
             struct piece *p = &win[tail % W];
             p->slot = slot;
-            p->off = (uint64_t)off + tail * S;
-            p->len = len - tail * S < S ? len - tail * S : S;
+            p->off = (uint64_t)off + tail * P;
+            p->len = len - tail * P < P ? len - tail * P : P;
             p->res = 0;
             p->to = dst + (p->off - (uint64_t)off);
             p->from = st->mem + (size_t)slot * S;
@@ -353,7 +364,7 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
 }
 
 static int64_t staged(struct homi_fh *f, void *dst, size_t len, int64_t off, int device, int path,
-                      unsigned *mask)
+                      int sync, unsigned *mask)
 {
     struct homi_engine *e = f->eng;
     *mask = 0;
@@ -366,7 +377,7 @@ static int64_t staged(struct homi_fh *f, void *dst, size_t len, int64_t off, int
     int rc = 0;
     struct homi_staging *st = homi_stg_get(e, &rc);
     if (!st) return rc;
-    return pipeline(st, f, dst, len, off, device, path, mask);
+    return pipeline(st, f, dst, len, off, device, path, sync, mask);
 }
 
 int homi_staging_prepare(struct homi_engine *e, int device)
@@ -382,7 +393,7 @@ int64_t homi_staging_read(struct homi_fh *f, void *dst, size_t len, int64_t off,
 {
     atomic_fetch_add(&f->inflight, 1);
     unsigned mask;
-    int64_t r = staged(f, dst, len, off, device, path, &mask);
+    int64_t r = staged(f, dst, len, off, device, path, 1, &mask);
     atomic_fetch_sub(&f->inflight, 1);
     return r;
 }
@@ -413,7 +424,7 @@ static void *service(void *arg)
         pthread_mutex_unlock(&st->lock);
         unsigned mask = 1u << HOMI_PATH_KERNEL;
         int64_t r = j->write ? homi_stg_write_job(st, j)
-                             : staged(j->f, j->dst, j->len, j->off, j->device, j->path, &mask);
+                             : staged(j->f, j->dst, j->len, j->off, j->device, j->path, 0, &mask);
         atomic_fetch_sub(&j->f->inflight, 1);
         if (j->stream_mode) {
             *j->result = r;
