@@ -116,6 +116,7 @@ struct homi_coll {
     struct coll_readers *readers;              /* aggregators: threads reading window parts */
     int readers_n;                             /* threads in readers */
     struct coll_readers *writers;              /* aggregators: threads writing windows */
+    int writers_n;                             /* threads in writers */
     signed char peer_ok[PEER_DEVS][PEER_DEVS]; /* homi_ipc_peer_ok(a, b); -1: not asked */
     homi_coll_info info;
     struct coll_ucx *ucx; /* UCX route, started at the first read needing it */
@@ -197,6 +198,14 @@ int coll_begin(struct coll_ctx *x, const homi_coll_seg *segs, size_t nsegs, int6
  * the rounds every rank runs.  Collective; the agreed error. */
 int coll_setup(struct coll_ctx *x, struct coll_req *mine, long n, int64_t gap, int ucx,
                int *nrounds);
+/* The aggregator's reader (write 0: c->readers) or writer (write 1:
+ * c->writers) threads, kept between calls and made again when the count
+ * changes: homi_coll_read_streams of them, one fewer with one window (the
+ * waiting thread takes a part too).  No batch may be in progress. */
+int coll_pool_get(homi_coll *c, int write);
+/* With HOMI_COLL_TRACE set (not 0): c's last call's breakdown on stderr
+ * (write 0: a read, 1: a write). */
+void coll_trace(const homi_coll *c, int write, int nrounds);
 /* Free what coll_ranks and coll_setup allocated. */
 void coll_ctx_free(struct coll_ctx *x);
 

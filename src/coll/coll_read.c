@@ -74,15 +74,7 @@ static int run_rounds(struct coll_ctx *x, int nrounds)
     struct queued q[2];
     int nq = 0, more = 0;
     if (!rc && x->my_aggr >= 0 && nrounds) {
-        int want = c->nwin > 1 ? c->o.read_streams : c->o.read_streams - 1;
-        if (c->readers && c->readers_n != want) {
-            coll_readers_free(c->readers);
-            c->readers = NULL;
-        }
-        if (!c->readers) {
-            rc = coll_readers_new(want, c->file, &c->readers);
-            c->readers_n = want;
-        }
+        rc = coll_pool_get(c, 0);
         more = !rc;
         for (int w = 0; w < c->nwin && more; w++) /* fill every buffer */
             more = start_window(x, &it, c->win[w], q, &nq, &rc);
@@ -274,18 +266,7 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
         MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
     }
     c->info.total_s = coll_now_s() - x.t0;
-    const char *trace = getenv("HOMI_COLL_TRACE");
-    if (trace && *trace && *trace != '0')
-        fprintf(stderr,
-                "homi_coll: rank %d%s: %d rounds, %.3f s = plan %.3f + setup %.3f + read wait "
-                "%.3f + copies %.3f + MPI %.3f; bytes ipc %llu mpi %llu self %llu ucx %llu; "
-                "net %s; %llu window parts read\n",
-                c->rank, c->info.is_aggr ? " (aggregator)" : "", nrounds, c->info.total_s,
-                c->info.plan_s, c->info.setup_s, c->info.wait_s, c->info.copy_s, c->info.comm_s,
-                (unsigned long long)c->info.ipc_bytes, (unsigned long long)c->info.mpi_bytes,
-                (unsigned long long)c->info.self_bytes, (unsigned long long)c->info.ucx_bytes,
-                c->info.net_ucx ? (c->info.ucx_cuda ? "ucx (cuda)" : "ucx (host memory)") : "mpi",
-                (unsigned long long)c->info.read_parts);
+    coll_trace(c, 0, nrounds);
     if (!bad && bytes) *bytes = total;
     free(mine);
     coll_ctx_free(&x);

@@ -1,6 +1,7 @@
 /* coll_state.c - a communicator's collective I/O state (homi_coll): its
  * options, the grouping of ranks into nodes, and what it keeps between
  * calls (windows, IPC mappings, reader and writer threads, UCX). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "coll_int.h"
@@ -133,4 +134,37 @@ void homi_coll_free(homi_coll *c)
 void homi_coll_last_info(const homi_coll *c, homi_coll_info *out)
 {
     *out = c->info;
+}
+
+int coll_pool_get(homi_coll *c, int write)
+{
+    struct coll_readers **pool = write ? &c->writers : &c->readers;
+    int *have = write ? &c->writers_n : &c->readers_n;
+    int want = c->nwin > 1 ? c->o.read_streams : c->o.read_streams - 1;
+    if (*pool && *have != want) {
+        coll_readers_free(*pool);
+        *pool = NULL;
+    }
+    if (*pool) return HOMI_OK;
+    *have = want;
+    return coll_readers_new(want, c->file, pool);
+}
+
+void coll_trace(const homi_coll *c, int write, int nrounds)
+{
+    const char *trace = getenv("HOMI_COLL_TRACE");
+    if (!trace || !*trace || *trace == '0') return;
+    const homi_coll_info *i = &c->info;
+    char net[96] = ""; /* reads: the route between nodes */
+    if (!write)
+        snprintf(net, sizeof net, " ucx %llu; net %s", (unsigned long long)i->ucx_bytes,
+                 i->net_ucx ? (i->ucx_cuda ? "ucx (cuda)" : "ucx (host memory)") : "mpi");
+    fprintf(stderr,
+            "homi_coll: rank %d%s: %s%d rounds, %.3f s = plan %.3f + setup %.3f + %s wait %.3f + "
+            "copies %.3f + MPI %.3f; bytes ipc %llu mpi %llu self %llu%s; %llu window parts %s\n",
+            c->rank, i->is_aggr ? " (aggregator)" : "", write ? "write: " : "", nrounds, i->total_s,
+            i->plan_s, i->setup_s, write ? "write" : "read", i->wait_s, i->copy_s, i->comm_s,
+            (unsigned long long)i->ipc_bytes, (unsigned long long)i->mpi_bytes,
+            (unsigned long long)i->self_bytes, net, (unsigned long long)i->read_parts,
+            write ? "written" : "read");
 }

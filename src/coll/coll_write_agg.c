@@ -21,10 +21,11 @@ struct wqueued {
     int round;
 };
 
-/* The rounds.  sent[k] gets the bytes this rank gave to round k; *bad_round
- * the first round that failed here (an exchange, a copy or an aggregator's
- * window write), nrounds when none did. */
-static int write_rounds(struct coll_ctx *x, int nrounds, int64_t *sent, int *bad_round)
+/* The rounds.  *sentp (the caller frees it) gets, per round k, the bytes
+ * this rank gave to it; *bad_round the first round that failed here (an
+ * exchange, a copy or an aggregator's window write), nrounds when none
+ * did. */
+static int write_rounds(struct coll_ctx *x, int nrounds, int64_t **sentp, int *bad_round)
 {
     homi_coll *c = x->c;
     int P = c->size, rc = HOMI_OK;
@@ -38,14 +39,13 @@ static int write_rounds(struct coll_ctx *x, int nrounds, int64_t *sent, int *bad
     struct coll_piece *out = malloc((size_t)(nin + 1) * sizeof *out);
     struct coll_piece *inp = malloc((size_t)(nreq + 1) * sizeof *inp);
     int64_t *poff = calloc((size_t)P + 1, sizeof *poff);
+    int64_t *sent = *sentp = calloc((size_t)(nrounds ? nrounds : 1), sizeof *sent);
     struct coll_buf sdata = {.kind = HOMI_MEM_PINNED, .dev = -1}, rdata = sdata;
-    if (!cnt || !out || !inp || !poff) rc = HOMI_ENOMEM;
+    if (!cnt || !out || !inp || !poff || !sent) rc = HOMI_ENOMEM;
     int64_t *smeta = cnt, *rmeta = cnt + P, *sdat = cnt + 2 * P, *rdat = cnt + 3 * P;
     struct coll_win_it it;
     coll_win_begin(&it, x->E, x->ne);
-    /* writer threads: homi_coll_read_streams of them, kept between calls */
-    if (!rc && x->my_aggr >= 0 && nrounds && !c->writers)
-        rc = coll_readers_new(c->o.read_streams, c->file, &c->writers);
+    if (!rc && x->my_aggr >= 0 && nrounds) rc = coll_pool_get(c, 1);
     int bad;
     MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
     if (bad) {
@@ -174,7 +174,7 @@ static int write_rounds(struct coll_ctx *x, int nrounds, int64_t *sent, int *bad
                 q[nq++].round = round;
                 c->info.read_parts += (uint64_t)parts;
             }
-            if (c->nwin == 1 && nq) { /* one window: write it before the next round */
+            if (c->nwin == 1 && nq) { /* one window: written before the next round */
                 double tw = coll_now_s();
                 int r4 = coll_readers_wait(c->writers, q[0].ticket);
                 if (r4 && *bad_round > round) *bad_round = round;
@@ -230,37 +230,24 @@ int homi_coll_write(homi_coll *c, const void *buf, const homi_coll_seg *segs, si
     }
 
     /* extents merged across no gap: holes are never written */
-    int nrounds = 0;
+    int nrounds = 0, bad_round = 0;
+    int64_t *sent = NULL;
     bad = coll_setup(&x, mine, n, 0, 0, &nrounds);
-    int64_t *sent = calloc((size_t)(nrounds ? nrounds : 1), sizeof *sent);
-    int bad_round = 0;
     if (!bad) {
-        rc = sent ? HOMI_OK : HOMI_ENOMEM;
+        rc = write_rounds(&x, nrounds, &sent, &bad_round);
         MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
     }
-    if (!bad) {
-        rc = write_rounds(&x, nrounds, sent, &bad_round);
-        MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
+    int64_t put = total;
+    if (bad) { /* my bytes of the rounds before the first one that failed anywhere */
+        int all_first = bad_round;
+        MPI_Allreduce(&bad_round, &all_first, 1, MPI_INT, MPI_MIN, c->comm);
+        put = 0;
+        for (int k = 0; sent && k < all_first; k++)
+            put += sent[k];
     }
-    /* what reached the file: my bytes of the rounds before the first one
-     * that failed anywhere (a failed round's bytes are not counted) */
-    int first = bad ? bad_round : nrounds, all_first = first;
-    MPI_Allreduce(&first, &all_first, 1, MPI_INT, MPI_MIN, c->comm);
-    int64_t put = 0;
-    for (int k = 0; sent && k < all_first; k++)
-        put += sent[k];
-    if (bytes) *bytes = bad ? put : total;
+    if (bytes) *bytes = put;
     c->info.total_s = coll_now_s() - x.t0;
-    const char *trace = getenv("HOMI_COLL_TRACE");
-    if (trace && *trace && *trace != '0')
-        fprintf(stderr,
-                "homi_coll: rank %d%s: write: %d rounds, %.3f s = plan %.3f + setup %.3f + write "
-                "wait %.3f + copies %.3f + MPI %.3f; bytes ipc %llu mpi %llu self %llu; %llu "
-                "window parts written\n",
-                c->rank, c->info.is_aggr ? " (aggregator)" : "", nrounds, c->info.total_s,
-                c->info.plan_s, c->info.setup_s, c->info.wait_s, c->info.copy_s, c->info.comm_s,
-                (unsigned long long)c->info.ipc_bytes, (unsigned long long)c->info.mpi_bytes,
-                (unsigned long long)c->info.self_bytes, (unsigned long long)c->info.read_parts);
+    coll_trace(c, 1, nrounds);
     free(sent);
     free(mine);
     coll_ctx_free(&x);

@@ -174,6 +174,13 @@ struct homi_rd {
  * nothing was started). */
 int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result);
 
+/* A synchronous caller's wait on done (read.c): meanwhile, with
+ * homi_sync_help, it serves on its own thread the chunks of path for which
+ * mine(chunk, arg) is true and that no worker has taken yet (the path's
+ * help op), so a worker that wakes late does not hold the request back. */
+void homi_sync_wait(struct homi_engine *e, int path, sem_t *done,
+                    int (*mine)(const struct homi_chunk *c, void *arg), void *arg);
+
 /* The same for a write of rd->buf (host or pinned memory) to the file,
  * always on the kernel path (write.c).  wr: the request's entry in the
  * file's in-flight list (wrorder.h), ended when the op completes, or NULL.

@@ -195,27 +195,21 @@ static size_t count_chunks(const struct homi_seg *s, size_t n, uint64_t cs)
 }
 
 /* Is chunk c one of op's? */
-static int mine(const struct homi_chunk *c, void *arg)
+static int of_op(const struct homi_chunk *c, void *arg)
 {
     return c->op == arg;
 }
 
-/* A synchronous caller waiting for op (homi_sync_help): it reads op's
- * chunks that no worker of the path has taken yet on its own thread, so a
- * worker that wakes late does not hold the request back.  Returns when op
- * is done (its semaphore posted again for the caller) or nothing is left
- * to take. */
-static void sync_help(struct homi_engine *e, int path, struct homi_op *op)
+void homi_sync_wait(struct homi_engine *e, int path, sem_t *done,
+                    int (*mine)(const struct homi_chunk *c, void *arg), void *arg)
 {
     const struct homi_path_inst *pi = &e->paths[path];
-    if (!e->cfg.sync_help || !pi->ok || !pi->ops->help) return;
-    for (;;) {
-        if (sem_trywait(&op->done) == 0) {
-            sem_post(&op->done);
-            return;
+    if (e->cfg.sync_help && pi->ok && pi->ops && pi->ops->help)
+        for (;;) {
+            if (sem_trywait(done) == 0) return;
+            if (!pi->ops->help(pi->state, mine, arg)) break;
         }
-        if (!pi->ops->help(pi->state, mine, op)) return;
-    }
+    while (sem_wait(done) != 0) {}
 }
 
 int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result)
@@ -318,8 +312,10 @@ int homi_read_start(struct homi_fh *f, const struct homi_rd *rd, int64_t *result
     free(list);
     if (atomic_fetch_sub(&op->pending, 1) == 1) op_finish(op);
     if (!sync) return HOMI_OK;
-    if (!dmn && k > 1) sync_help(e, path, op);
-    while (sem_wait(&op->done) != 0) {}
+    if (!dmn && k > 1)
+        homi_sync_wait(e, path, &op->done, of_op, op);
+    else
+        while (sem_wait(&op->done) != 0) {}
     *result = op->result;
     sem_destroy(&op->done);
     free(op);

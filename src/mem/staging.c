@@ -200,23 +200,6 @@ static int mine(const struct homi_chunk *c, void *arg)
     return c->op->cb == piece_done && p >= m->win && p < m->win + m->W;
 }
 
-/* Wait until piece p is read.  Meanwhile (homi_sync_help) the caller reads
- * this pipeline's chunks that no kernel-path worker has taken yet (a worker
- * that wakes late would hold back every piece: each is spread over all of
- * them), on its own thread. */
-static void wait_piece(struct homi_engine *e, struct piece *p, const struct piece *win, unsigned W)
-{
-    const struct homi_path_inst *k = &e->paths[HOMI_PATH_KERNEL];
-    if (e->cfg.sync_help && k->ok && k->ops && k->ops->help) {
-        struct mine_arg m = {win, W};
-        for (;;) {
-            if (sem_trywait(&p->ready) == 0) return;
-            if (!k->ops->help(k->state, mine, &m)) break;
-        }
-    }
-    while (sem_wait(&p->ready) != 0) {}
-}
-
 /* The pipeline.  Runs on the caller's thread (or the service thread). */
 static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, size_t len,
                         int64_t off, int device, int path, int sync, unsigned *mask)
@@ -305,7 +288,10 @@ static int64_t pipeline(struct homi_staging *st, struct homi_fh *f, char *dst, s
         /* complete the oldest piece: its copy to the GPU is queued (by the
          * thread that read it, or here) */
         struct piece *p = &win[head % W];
-        wait_piece(f->eng, p, win, W);
+        /* meanwhile (homi_sync_help) read this pipeline's chunks that no
+         * worker has taken yet: each piece is spread over all of them */
+        struct mine_arg m = {win, W};
+        homi_sync_wait(f->eng, HOMI_PATH_KERNEL, &p->ready, mine, &m);
         sem_destroy(&p->ready);
         head++;
         t_last = homi_now_ns();

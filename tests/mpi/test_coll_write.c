@@ -66,6 +66,30 @@ static char *slurp(const char *path, int64_t *size)
     return b;
 }
 
+/* One file opened on every rank (flags HOMI_RDWR or HOMI_RDONLY) with its
+ * engine and collective state. */
+struct open_coll {
+    homi_engine *eng;
+    homi_file *f;
+    homi_coll *c;
+};
+
+static homi_coll *coll_open(const char *path, unsigned flags, const homi_coll_opts *o,
+                            struct open_coll *h)
+{
+    REQUIRE(homi_engine_create(NULL, &h->eng) == 0, "engine");
+    REQUIRE(homi_open(h->eng, path, flags, &h->f) == 0, "open");
+    REQUIRE(homi_coll_create(MPI_COMM_WORLD, h->f, o, &h->c) == 0, "coll create");
+    return h->c;
+}
+
+static void coll_close(struct open_coll *h)
+{
+    homi_coll_free(h->c);
+    homi_close(h->f);
+    homi_engine_destroy(h->eng);
+}
+
 static void run(const char *path, const struct scenario *s, int gpu, int gpu_dev, uint64_t seed)
 {
     int64_t before_size = 0;
@@ -132,12 +156,8 @@ static void run(const char *path, const struct scenario *s, int gpu, int gpu_dev
     o.gpu_buffer_size = s->window;
     o.overlap = s->win_overlap;
     if (s->streams) o.read_streams = s->streams;
-    homi_engine *eng;
-    homi_file *f;
-    homi_coll *c;
-    REQUIRE(homi_engine_create(NULL, &eng) == 0, "engine");
-    REQUIRE(homi_open(eng, path, HOMI_RDWR, &f) == 0, "open");
-    REQUIRE(homi_coll_create(MPI_COMM_WORLD, f, &o, &c) == 0, "coll create");
+    struct open_coll oc;
+    homi_coll *c = coll_open(path, HOMI_RDWR, &o, &oc);
     homi_coll_wbounce wb = {0};
     int64_t put = -1;
     int rc = homi_coll_write(c, src, seg, (size_t)n, &wb, &put);
@@ -168,9 +188,7 @@ static void run(const char *path, const struct scenario *s, int gpu, int gpu_dev
         if (!gpu) CHECK(all[0] == 0, "%s: host buffers but %llu IPC bytes", s->name, all[0]);
     }
     homi_coll_wbounce_free(&wb);
-    homi_coll_free(c);
-    homi_close(f);
-    homi_engine_destroy(eng);
+    coll_close(&oc);
     MPI_Barrier(MPI_COMM_WORLD);
 
     /* my segments are in the file */
@@ -227,12 +245,8 @@ static void read_only(const char *path)
     homi_coll_opts o;
     homi_coll_opts_default(&o);
     o.cb_write = HOMI_COLL_ENABLE;
-    homi_engine *eng;
-    homi_file *f;
-    homi_coll *c;
-    REQUIRE(homi_engine_create(NULL, &eng) == 0, "engine");
-    REQUIRE(homi_open(eng, path, HOMI_RDONLY, &f) == 0, "open");
-    REQUIRE(homi_coll_create(MPI_COMM_WORLD, f, &o, &c) == 0, "coll create");
+    struct open_coll oc;
+    homi_coll *c = coll_open(path, HOMI_RDONLY, &o, &oc);
     char buf[4096];
     memset(buf, 0x5A, sizeof buf);
     homi_coll_seg seg = {.file_off = (int64_t)rank * 8192, .len = 4096, .mem_off = 0};
@@ -244,9 +258,7 @@ static void read_only(const char *path)
     CHECK(agg[0] == -agg[1], "ranks disagree on the error (%d .. %d)", agg[0], -agg[1]);
     CHECK(put == 0, "read-only: %lld bytes counted", (long long)put);
     if (rank == 0) printf("read-only handle: %s on every rank: ok\n", homi_strerror(rc));
-    homi_coll_free(c);
-    homi_close(f);
-    homi_engine_destroy(eng);
+    coll_close(&oc);
 }
 
 int main(int argc, char **argv)
