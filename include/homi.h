@@ -80,6 +80,7 @@ typedef enum homi_fallback {
     HOMI_FB_PASSTHRU_ERROR,       /* NVMe command failed: re-read by kernel  */
     HOMI_FB_CHANGED_IN_FLIGHT,    /* file changed during a raw read: re-read */
     HOMI_FB_DAEMON_LOST,          /* homid unreachable or died: served in-process */
+    HOMI_FB_QUEUE_BUSY,           /* no delegated queue pair free (all granted) */
     HOMI_FB_COUNT
 } homi_fallback;
 

@@ -33,6 +33,9 @@ static void usage(FILE *f)
                "  --gpu-queues N     GPU device queues homid serves for all clients (default 32;\n"
                "                     0: none)   --user-gpu-queues N  per uid (default 8; 0: no\n"
                "                     limit)\n"
+               "  --user-qpairs N    delegated queue pairs a uid's clients may hold for\n"
+               "                     themselves (default 0: no limit but the controller's)\n"
+               "  --job-qpairs N     per job (default 0: no limit)\n"
                "  --idle-exit S      exit S s after the last client left (or after start when\n"
                "                     none came): a job's homid started on demand on a node\n"
                "  --fast-max KiB     a request up to this size from a client with nothing else\n"
@@ -47,6 +50,10 @@ static void usage(FILE *f)
                "                     vfio-pci) and serve the delegated path through its queue\n"
                "                     pairs (homi_delegate; run as root or as the user that\n"
                "                     owns its /dev/vfio group)\n"
+               "  --delegate-vf CTRL[:VF]  make SR-IOV virtual function VF (default 1) of the\n"
+               "                     PF whose kernel controller is CTRL (nvme0) with\n"
+               "                     homi_vf_queues I/O queue pairs (3) and homi_vf_interrupts\n"
+               "                     (1), bind it to vfio-pci and own it as --delegate (root)\n"
                "  --hints FILE       'key value' lines; homi_* keys configure the engine,\n"
                "                     other keys (MPI-IO hints) are ignored\n"
                "  --max-clients N    (default 256)    --max-files N  per client (default 1024)\n"
@@ -91,32 +98,22 @@ static int load_hints(homi_config *cfg, const char *file)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"runtime-dir", 1, 0, 'd'},
-                                       {"socket", 1, 0, 's'},
-                                       {"log", 1, 0, 'l'},
-                                       {"stats", 1, 0, 'S'},
-                                       {"pidfile", 1, 0, 'p'},
-                                       {"path", 1, 0, 'P'},
-                                       {"hints", 1, 0, 'H'},
-                                       {"max-clients", 1, 0, 'c'},
-                                       {"max-files", 1, 0, 'f'},
-                                       {"node", 0, 0, 'N'},
-                                       {"fast-max", 1, 0, 'F'},
-                                       {"idle-exit", 1, 0, 'X'},
-                                       {"user-clients", 1, 0, 'u'},
-                                       {"user-shm", 1, 0, 'U'},
-                                       {"job-shm", 1, 0, 'J'},
-                                       {"node-shm", 1, 0, 'M'},
-                                       {"inflight", 1, 0, 'I'},
-                                       {"client-timeout", 1, 0, 'T'},
-                                       {"delegate", 1, 0, 'D'},
-                                       {"gpu-queues", 1, 0, 'G'},
-                                       {"user-gpu-queues", 1, 0, 'g'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {{"runtime-dir", 1, 0, 'd'},  {"socket", 1, 0, 's'},
+                                       {"log", 1, 0, 'l'},          {"stats", 1, 0, 'S'},
+                                       {"pidfile", 1, 0, 'p'},      {"path", 1, 0, 'P'},
+                                       {"hints", 1, 0, 'H'},        {"max-clients", 1, 0, 'c'},
+                                       {"max-files", 1, 0, 'f'},    {"node", 0, 0, 'N'},
+                                       {"fast-max", 1, 0, 'F'},     {"idle-exit", 1, 0, 'X'},
+                                       {"user-clients", 1, 0, 'u'}, {"user-shm", 1, 0, 'U'},
+                                       {"job-shm", 1, 0, 'J'},      {"node-shm", 1, 0, 'M'},
+                                       {"inflight", 1, 0, 'I'},     {"client-timeout", 1, 0, 'T'},
+                                       {"delegate", 1, 0, 'D'},     {"delegate-vf", 1, 0, 'V'},
+                                       {"gpu-queues", 1, 0, 'G'},   {"user-gpu-queues", 1, 0, 'g'},
+                                       {"user-qpairs", 1, 0, 'q'},  {"job-qpairs", 1, 0, 'j'},
+                                       {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
     struct homid_opts o = {.max_clients = 256, .max_files = 1024, .fast_max = 64u << 10};
-    const char *path = NULL, *hints = NULL, *delegate = NULL;
-    long long lim[8] = {-1, -1, -1, -1, -1, -1, -1, -1}; /* u U J M I T G g */
+    const char *path = NULL, *hints = NULL, *delegate = NULL, *vf = NULL;
+    long long lim[10] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}; /* u U J M I T G g q j */
     int c, bad = 0;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
@@ -127,6 +124,7 @@ int main(int argc, char **argv)
         case 'p': o.pidfile = optarg; break;
         case 'P': path = optarg; break;
         case 'D': delegate = optarg; break;
+        case 'V': vf = optarg; break;
         case 'H': hints = optarg; break;
         case 'c': o.max_clients = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'f': o.max_files = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -159,14 +157,16 @@ int main(int argc, char **argv)
         case 'I':
         case 'T':
         case 'G':
-        case 'g': {
+        case 'g':
+        case 'q':
+        case 'j': {
             char *e;
             long long v = strtoll(optarg, &e, 10);
             if (*e || v < 0 || v > (1ll << 40)) {
                 fprintf(stderr, "homid: %s: expected a number >= 0\n", optarg);
                 bad = 1;
             }
-            lim[strchr("uUJMITGg", c) - "uUJMITGg"] = v;
+            lim[strchr("uUJMITGgqj", c) - "uUJMITGgqj"] = v;
             break;
         }
         case 'h': usage(stdout); return 0;
@@ -199,6 +199,8 @@ int main(int argc, char **argv)
     if (lim[5] >= 0) o.lim.client_timeout = (unsigned)lim[5];
     if (lim[6] >= 0) o.lim.gpu_queues = (unsigned)lim[6];
     if (lim[7] >= 0) o.lim.user_gpu_queues = (unsigned)lim[7];
+    if (lim[8] >= 0) o.lim.user_qpairs = (unsigned)lim[8];
+    if (lim[9] >= 0) o.lim.job_qpairs = (unsigned)lim[9];
     /* homid is the control plane: it never connects to another one */
     unsetenv("HOMI_SOCKET");
     unsetenv("HOMI_RUNTIME_DIR");
@@ -241,6 +243,18 @@ int main(int argc, char **argv)
         dup2(fd, STDERR_FILENO);
         close(fd);
         setvbuf(stderr, NULL, _IOLBF, 0);
+    }
+    if (vf) {
+        char why[300] = "";
+        if (delegate) {
+            fprintf(stderr, "homid: --delegate and --delegate-vf: one controller only\n");
+            return 2;
+        }
+        int vrc = homid_vf_setup(cfg, vf, why, sizeof why);
+        if (vrc) {
+            fprintf(stderr, "homid: --delegate-vf %s: %s (%s)\n", vf, homi_strerror(vrc), why);
+            return 1;
+        }
     }
     o.cfg = cfg;
     int rc = homid_run(&o);

@@ -55,6 +55,7 @@ struct homi_client {
     struct homid_cqe *cq;
     char *data;
     uint32_t slots, slot_size;
+    unsigned qpairs; /* delegated queue pairs homid granted it */
     char node[HOMID_NODE];
     char sockpath[108];
 
@@ -251,8 +252,7 @@ static void serve_local(struct homi_client *cl, struct homi_chunk *c, int reason
 }
 
 static int reattach(struct homi_client *cl);
-static int connect_daemon(struct homi_client *cl, const struct homi_config *cfg, char *why,
-                          size_t whylen);
+static int connect_daemon(struct homi_client *cl, struct homi_engine *e, char *why, size_t whylen);
 static void *completion_thread(void *arg);
 
 int homi_client_serves(struct homi_client *cl, struct homi_fh *f)
@@ -551,7 +551,7 @@ static int reattach(struct homi_client *cl)
     n->timeout_ms = 1000;
     memcpy(n->sockpath, cl->sockpath, sizeof n->sockpath);
     char why[200] = "";
-    int rc = connect_daemon(n, &cl->eng->cfg, why, sizeof why);
+    int rc = connect_daemon(n, cl->eng, why, sizeof why);
     if (rc) {
         homi_log(HOMI_LOG_INFO, "homid at %s: not back yet (%s)", cl->sockpath,
                  why[0] ? why : homi_strerror(rc));
@@ -578,6 +578,7 @@ static int reattach(struct homi_client *cl)
     cl->slots = n->slots;
     cl->slot_size = n->slot_size;
     memcpy(cl->node, n->node, sizeof cl->node);
+    cl->qpairs = n->qpairs;
     cl->slot = n->slot;
     cl->freel = n->freel;
     cl->nfree = n->nfree;
@@ -614,18 +615,55 @@ static void client_free(struct homi_client *cl)
     free(cl);
 }
 
-static int connect_daemon(struct homi_client *cl, const struct homi_config *cfg, char *why,
-                          size_t whylen)
+/* homi_delegated_qpairs: queue pairs of homid's delegated controller for
+ * this process alone, asked right after the handshake (before any file).
+ * Refused: logged and counted as queue-busy; the reads then share the
+ * queue pairs nobody holds.  0, or HOMI_EIO when homid is gone. */
+static int ask_qpairs(struct homi_client *cl, struct homi_engine *e)
 {
+    unsigned want = e->cfg.deleg_qpairs;
+    if (!want) return 0;
+    struct homid_qpairs q = {want, 0};
+    int rc = homid_send(cl->sock, HOMID_QPAIRS, 2, &q, sizeof q, NULL, 0);
+    char buf[HOMID_RECV_CAP], why[160];
+    int fds[HOMID_MAX_FDS];
+    unsigned nfds = 0;
+    long n = rc ? rc : homid_recv(cl->sock, buf, sizeof buf, fds, &nfds, cl->timeout_ms);
+    struct homid_msg m;
+    if (n <= 0 || homid_parse(buf, (size_t)n, nfds, &m, why, sizeof why)) {
+        for (unsigned i = 0; n > 0 && i < nfds; i++)
+            close(fds[i]);
+        return HOMI_EIO;
+    }
+    if (m.h.type == HOMID_QPAIRS_OK) {
+        cl->qpairs = m.u.qpairs_ok.granted;
+        homi_log(HOMI_LOG_INFO,
+                 "homid: %u delegated queue pairs of this process's own (%u of %u "
+                 "left shared)",
+                 cl->qpairs, m.u.qpairs_ok.free, m.u.qpairs_ok.total);
+        return 0;
+    }
+    if (m.h.type != HOMID_ERROR) return HOMI_EIO;
+    homi_stats_fallback(&e->stats, HOMI_FB_QUEUE_BUSY);
+    homi_log(HOMI_LOG_WARN,
+             "homid granted none of the %u delegated queue pairs asked (%s): delegated reads "
+             "share the queue pairs nobody holds (counted as queue-busy)",
+             want, m.u.error.text);
+    return 0;
+}
+
+static int connect_daemon(struct homi_client *cl, struct homi_engine *e, char *why, size_t whylen)
+{
+    const struct homi_config *cfg = &e->cfg;
     cl->sock = homid_connect(cl->sockpath);
     if (cl->sock < 0) {
-        int e = errno; /* homi_client_attach looks at it */
-        if (e == ENAMETOOLONG) {
+        int err = errno; /* homi_client_attach looks at it */
+        if (err == ENAMETOOLONG) {
             snprintf(why, whylen, "socket path too long");
             return HOMI_EINVAL;
         }
-        snprintf(why, whylen, "connect: %s", strerror(e));
-        errno = e;
+        snprintf(why, whylen, "connect: %s", strerror(err));
+        errno = err;
         return HOMI_ESYS;
     }
     uint32_t slots = 2;
@@ -710,6 +748,10 @@ static int connect_daemon(struct homi_client *cl, const struct homi_config *cfg,
     }
     for (uint32_t i = 0; i < cl->slots; i++)
         cl->freel[cl->nfree++] = cl->slots - 1 - i;
+    if (ask_qpairs(cl, e)) {
+        snprintf(why, whylen, "queue pairs: no reply");
+        return HOMI_EIO;
+    }
     return HOMI_OK;
 }
 
@@ -730,14 +772,14 @@ void homi_client_attach(struct homi_engine *e)
     cl->retry_ns = (uint64_t)e->cfg.daemon_retry * 1000000000ull;
     cl->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     char why[200] = "";
-    int rc = cl->wake_efd < 0 ? HOMI_ESYS : connect_daemon(cl, &e->cfg, why, sizeof why);
+    int rc = cl->wake_efd < 0 ? HOMI_ESYS : connect_daemon(cl, e, why, sizeof why);
     if (rc == HOMI_ESYS && (errno == ENOENT || errno == ECONNREFUSED)) {
         /* no homid on this node yet: start one when the job asked for it */
         char w2[200] = "";
         int a = homi_client_autostart(path, w2, sizeof w2);
         if (a == HOMI_OK) {
             why[0] = 0;
-            rc = connect_daemon(cl, &e->cfg, why, sizeof why);
+            rc = connect_daemon(cl, e, why, sizeof why);
         } else if (a != HOMI_ENOENT) {
             snprintf(why, sizeof why, "%s", w2);
         }

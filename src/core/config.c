@@ -83,6 +83,14 @@ static const struct key keys[] = {
     {"homi_daemon_slots", K_UINT, OFF(daemon_slots), 2, 1024,
      "shared-memory data slots (requests in flight) per process on homid, power of two (default "
      "32)"},
+    {"homi_delegated_qpairs", K_UINT, OFF(deleg_qpairs), 0, 64,
+     "delegated queue pairs this process asks homid for, for its reads alone (default 0, the "
+     "shared ones)"},
+    {"homi_vf_queues", K_UINT, OFF(vf_queues), 1, 255,
+     "homid --delegate-vf: I/O queue pairs given to the SR-IOV virtual function (its VQ "
+     "resources: these plus the admin queue) (default 3)"},
+    {"homi_vf_interrupts", K_UINT, OFF(vf_interrupts), 1, 255,
+     "homid --delegate-vf: interrupt (VI) resources given to the virtual function (default 1)"},
     {"homi_pieces_direct", K_SIZE, OFF(pieces_direct), 1, 1ull << 40,
      "scattered reads (homi_read_pieces, HDF5 selections): pieces of at least this size are read "
      "on their own, smaller ones through sieve windows (default 1M)"},
@@ -123,6 +131,8 @@ homi_config *homi_config_new(void)
     c->daemon_timeout = 60;
     c->daemon_retry = 5;
     c->daemon_slots = 32;
+    c->vf_queues = 3;
+    c->vf_interrupts = 1;
     c->pieces_direct = 1u << 20;
     c->pieces_gap = 64u << 10;
     return c;

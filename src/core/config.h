@@ -34,6 +34,9 @@ struct homi_config {
     unsigned daemon_timeout;     /* seconds without progress: homid lost */
     unsigned daemon_retry;       /* seconds after a loss before reconnecting */
     unsigned daemon_slots;       /* shared-memory data slots per client  */
+    unsigned deleg_qpairs;       /* delegated queue pairs asked of homid  */
+    unsigned vf_queues;          /* homid --delegate-vf: VF I/O queue pairs */
+    unsigned vf_interrupts;      /* homid --delegate-vf: VF interrupts     */
     uint64_t pieces_direct;      /* scattered reads: direct from this size */
     uint64_t pieces_gap;         /* scattered reads: largest window gap    */
                                  /* single-chunk sync reads on the caller */

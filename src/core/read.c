@@ -121,6 +121,11 @@ static int choose_path(struct homi_fh *f, int want, uint64_t len)
                    homi_path_name(want));
         return HOMI_PATH_KERNEL;
     }
+    if (e->paths[want].ok && e->paths[want].ops->busy &&
+        e->paths[want].ops->busy(e->paths[want].state, f)) {
+        homi_fh_fallback(f, HOMI_FB_QUEUE_BUSY);
+        return HOMI_PATH_KERNEL;
+    }
     /* cuFile writes GPU memory only: host destinations use kernel */
     if (want != HOMI_PATH_CUFILE && e->paths[want].ok) return want;
     homi_fh_fallback(f, HOMI_FB_PATH_UNAVAILABLE);

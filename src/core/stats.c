@@ -63,9 +63,10 @@ const char *homi_path_name(int path)
 const char *homi_fallback_name(int reason)
 {
     static const char *const n[] = {
-        "path-unavailable",  "direct-unsupported", "direct-unaligned-bounce", "extent-unsafe",
-        "device-not-nvme",   "extent-map-stale",   "extent-map-failed",       "passthru-error",
-        "changed-in-flight", "daemon-lost",
+        "path-unavailable",  "direct-unsupported", "direct-unaligned-bounce",
+        "extent-unsafe",     "device-not-nvme",    "extent-map-stale",
+        "extent-map-failed", "passthru-error",     "changed-in-flight",
+        "daemon-lost",       "queue-busy",
     };
     return reason >= 0 && reason < HOMI_FB_COUNT ? n[reason] : "?";
 }

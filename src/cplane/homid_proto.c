@@ -56,6 +56,8 @@ static const struct {
     [HOMID_DEVQ_CREATE] = {sizeof(struct homid_devq_create), 0, 0, 2},
     [HOMID_DEVQ] = {sizeof(struct homid_devq_op), 0, 0, 0},
     [HOMID_DEVQ_OK] = {sizeof(struct homid_devq_ok), 0, 0, 0},
+    [HOMID_QPAIRS] = {sizeof(struct homid_qpairs), 0, 0, 0},
+    [HOMID_QPAIRS_OK] = {sizeof(struct homid_qpairs_ok), 0, 0, 0},
 };
 _Static_assert(offsetof(struct homid_hello, job) == HOMID_HELLO_MIN, "HELLO's fixed part");
 
@@ -126,6 +128,11 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
             out->u.dq_op.reserved)
             return homid_fail(why, whylen, HOMI_EINVAL, "device queue: unknown operation %u",
                               out->u.dq_op.op);
+        break;
+    case HOMID_QPAIRS:
+        if (!out->u.qpairs.want || out->u.qpairs.want > HOMID_QPAIRS_MAX || out->u.qpairs.reserved)
+            return homid_fail(why, whylen, HOMI_EINVAL, "queue pairs: %u asked (1 to %u)",
+                              out->u.qpairs.want, HOMID_QPAIRS_MAX);
         break;
     case HOMID_HELLO_OK: out->u.hello_ok.node[HOMID_NODE - 1] = 0; break;
     case HOMID_ERROR: {

@@ -47,7 +47,9 @@ enum homid_type {
     HOMID_DEVQ_CREATE = 13, /* c->d homid_devq_create + region memfd + eventfd (homid_devq.h) */
     HOMID_DEVQ = 14,        /* c->d homid_devq_op: export, revoke, destroy  */
     HOMID_DEVQ_OK = 15,     /* d->c homid_devq_ok                           */
-    HOMID_TYPE_MAX = 15
+    HOMID_QPAIRS = 16,      /* c->d homid_qpairs: delegated queue pairs of its own */
+    HOMID_QPAIRS_OK = 17,   /* d->c homid_qpairs_ok                         */
+    HOMID_TYPE_MAX = 17
 };
 
 struct homid_hdr {
@@ -94,6 +96,24 @@ struct homid_close {
     uint32_t reserved;
 };
 
+/* Queue pairs of the delegated controller for this client alone (asked
+ * once, before its first OPEN; homid grants all or none, within the node's,
+ * the user's and the job's limits, and takes them back when the client
+ * goes).  Its delegated reads then use only those; a client without a
+ * grant shares the queue pairs nobody holds. */
+struct homid_qpairs {
+    uint32_t want; /* 1..HOMID_QPAIRS_MAX */
+    uint32_t reserved;
+};
+#define HOMID_QPAIRS_MAX 64u
+
+struct homid_qpairs_ok {
+    uint32_t granted; /* = want */
+    uint32_t total;   /* queue pairs of the controller */
+    uint32_t free;    /* left in the shared pool after this grant */
+    uint32_t reserved;
+};
+
 /* Statistics on the wire: fixed-size arrays, independent of the sizes of
  * the public homi_stats (paths/reasons beyond these are not sent). */
 #define HOMID_W_PATHS 8
@@ -137,6 +157,8 @@ struct homid_msg {
         struct homid_devq_create dq_create;
         struct homid_devq_op dq_op;
         struct homid_devq_ok dq_ok;
+        struct homid_qpairs qpairs;
+        struct homid_qpairs_ok qpairs_ok;
         char text[HOMID_PAYLOAD_MAX + 1]; /* HOMID_ADMIN, NUL-terminated */
     } u;
 };

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "daemon/homid.h"
+#include "paths/delegated.h"
 
 static int is_operator(uid_t peer)
 {
@@ -41,9 +42,11 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
     fprintf(out,
             "limits (0: none): user-clients %u  user-shm %" PRIu64 " MiB  job-shm %" PRIu64
             " MiB  node-shm %" PRIu64 " MiB  inflight %" PRIu64
-            " MiB  client-timeout %u s  gpu-queues %u  user-gpu-queues %u\n",
+            " MiB  client-timeout %u s  gpu-queues %u  user-gpu-queues %u  user-qpairs %u  "
+            "job-qpairs %u\n",
             l->user_clients, l->user_shm >> 20, l->job_shm >> 20, l->node_shm >> 20,
-            l->inflight >> 20, l->client_timeout, l->gpu_queues, l->user_gpu_queues);
+            l->inflight >> 20, l->client_timeout, l->gpu_queues, l->user_gpu_queues, l->user_qpairs,
+            l->job_qpairs);
     pthread_mutex_lock(&s->share_lock);
     uint64_t infl = s->inflight;
     pthread_mutex_unlock(&s->share_lock);
@@ -59,9 +62,15 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
             l->inflight >> 10, live, s->clients_total, s->refused_busy);
     fprintf(out, "gpu queues: %u of %u in use, %" PRIu64 " created since start\n", s->gpu_queues,
             l->gpu_queues, s->gpu_queues_total);
-    fprintf(out, "clients:\n  %-8s %-6s %-16s %5s %8s %5s %6s %12s %9s %7s %14s %7s\n", "pid",
+    unsigned qt, qg;
+    if (homi_delegated_inventory(s->eng, &qt, &qg) == HOMI_OK)
+        fprintf(out,
+                "delegated queue pairs: %u of %u granted, %u shared, %" PRIu64
+                " grants since start\n",
+                qg, qt, qt - qg, s->qpairs_total);
+    fprintf(out, "clients:\n  %-8s %-6s %-16s %5s %8s %5s %6s %12s %9s %7s %14s %7s %6s\n", "pid",
             "uid", "job", "slots", "slot_KiB", "files", "weight", "inflight_KiB", "requests",
-            "refused", "bytes", "idle_s");
+            "refused", "bytes", "idle_s", "qpairs");
     for (struct dconn *c = s->conns; c; c = homid_conn_next(c)) {
         if (homid_conn_is_admin(c)) continue;
         struct homid_conn_view v;
@@ -69,9 +78,10 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
         if (!op && v.uid != peer) continue;
         fprintf(out,
                 "  %-8d %-6d %-16s %5u %8u %5u %6u %12" PRIu64 " %9" PRIu64 " %7" PRIu64
-                " %14" PRIu64 " %7.1f\n",
+                " %14" PRIu64 " %7.1f %6u\n",
                 (int)v.pid, (int)v.uid, v.job && v.job[0] ? v.job : "-", v.slots, v.slot_size >> 10,
-                v.files, v.weight, v.inflight >> 10, v.requests, v.refused, v.bytes, v.idle_s);
+                v.files, v.weight, v.inflight >> 10, v.requests, v.refused, v.bytes, v.idle_s,
+                v.qpairs);
         /* the paths its bytes took (its open and closed files) */
         struct homid_client_rec r;
         homid_conn_snapshot(c, &r);
@@ -95,18 +105,19 @@ static void list(struct homid_server *s, uid_t peer, FILE *out)
                     dv[k].chunk_size >> 10, dv[k].threads, dv[k].requests, dv[k].inline_reqs,
                     dv[k].bulk_reqs, dv[k].bytes, dv[k].errors, dv[k].refused);
     }
-    fprintf(out, "users:\n  %-6s %7s %8s %6s %8s %10s\n", "uid", "clients", "shm_MiB", "weight",
-            "refused", "gpu_queues");
+    fprintf(out, "users:\n  %-6s %7s %8s %6s %8s %10s %6s\n", "uid", "clients", "shm_MiB", "weight",
+            "refused", "gpu_queues", "qpairs");
     for (struct homid_acct *a = s->accts; a; a = a->next)
         if (!a->is_job && (op || a->uid == peer))
-            fprintf(out, "  %-6d %7u %8" PRIu64 " %6u %8" PRIu64 " %10u\n", (int)a->uid, a->clients,
-                    a->shm >> 20, a->weight ? a->weight : 1, a->refused, a->gpu_queues);
-    fprintf(out, "jobs:\n  %-16s %-6s %7s %8s %8s\n", "job", "uid", "clients", "shm_MiB",
-            "refused");
+            fprintf(out, "  %-6d %7u %8" PRIu64 " %6u %8" PRIu64 " %10u %6u\n", (int)a->uid,
+                    a->clients, a->shm >> 20, a->weight ? a->weight : 1, a->refused, a->gpu_queues,
+                    a->qpairs);
+    fprintf(out, "jobs:\n  %-16s %-6s %7s %8s %8s %6s\n", "job", "uid", "clients", "shm_MiB",
+            "refused", "qpairs");
     for (struct homid_acct *a = s->accts; a; a = a->next)
         if (a->is_job && (op || a->uid == peer))
-            fprintf(out, "  %-16s %-6d %7u %8" PRIu64 " %8" PRIu64 "\n", a->job, (int)a->uid,
-                    a->clients, a->shm >> 20, a->refused);
+            fprintf(out, "  %-16s %-6d %7u %8" PRIu64 " %8" PRIu64 " %6u\n", a->job, (int)a->uid,
+                    a->clients, a->shm >> 20, a->refused, a->qpairs);
     if (op) {
         struct homid_wire_stats w;
         homid_node_stats(s, &w);
@@ -154,10 +165,14 @@ static int set_limit(struct homid_server *s, const char *key, const char *val, F
         l->gpu_queues = (unsigned)v;
     } else if (!strcmp(key, "user-gpu-queues")) {
         l->user_gpu_queues = (unsigned)v;
+    } else if (!strcmp(key, "user-qpairs")) {
+        l->user_qpairs = (unsigned)v;
+    } else if (!strcmp(key, "job-qpairs")) {
+        l->job_qpairs = (unsigned)v;
     } else {
         fprintf(out,
                 "limit %s: unknown (user-clients, user-shm, job-shm, node-shm, inflight, "
-                "client-timeout, gpu-queues, user-gpu-queues)\n",
+                "client-timeout, gpu-queues, user-gpu-queues, user-qpairs, job-qpairs)\n",
                 key);
         return HOMI_EINVAL;
     }

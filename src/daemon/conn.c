@@ -23,6 +23,7 @@
 #include "core/engine.h"
 #include "core/log.h"
 #include "daemon/homid.h"
+#include "paths/delegated.h"
 
 struct dfile {
     homi_file *h;
@@ -73,6 +74,7 @@ struct dconn {
     unsigned dq_ids;
     pthread_rwlock_t frw; /* files[] against device-queue threads */
     atomic_uint holds;
+    struct homi_dgrant *qp; /* delegated queue pairs of its own (HOMID_QPAIRS) */
     struct dconn *next;
 };
 
@@ -347,6 +349,7 @@ static int do_open(struct dconn *c, const struct homid_msg *m, int fd)
             fh->path = d;
         }
     }
+    if (c->qp && fh) homi_delegated_bind(fh, c->qp); /* before its first read */
     struct dfile *df = &c->files[idx];
     pthread_mutex_lock(&c->s->lock); /* homictl's list reads the files */
     pthread_rwlock_wrlock(&c->frw);  /* and device-queue threads */
@@ -701,6 +704,75 @@ unsigned homid_conn_queues(struct dconn *c, struct homid_dq_view *v, unsigned ma
     return n;
 }
 
+/* ---------------------------------------------------------------- delegated queue pairs */
+
+/* Queue pairs of the delegated controller for this client alone, within the
+ * user's and the job's limits; all or none (refused: its delegated reads
+ * share the queue pairs nobody holds, or go to the kernel path counted as
+ * queue-busy when there are none). */
+static int do_qpairs(struct dconn *c, const struct homid_msg *m)
+{
+    unsigned want = m->u.qpairs.want;
+    unsigned open = 0;
+    for (unsigned i = 0; i < c->nfiles_max; i++)
+        open += c->files[i].used != 0;
+    if (c->qp || open)
+        return reply_err(c, m->h.seq, HOMI_EINVAL,
+                         "queue pairs: asked once per client, before its first file (%s)",
+                         c->qp ? "it holds some" : "files are open");
+    char why[HOMID_ERRTEXT] = "";
+    int rc = 0;
+    pthread_mutex_lock(&c->s->lock);
+    const struct homid_limits *l = &c->s->lim;
+    struct homid_acct *ua = homid_acct_get(c->s, 0, c->uid, NULL);
+    struct homid_acct *ja = homid_acct_get(c->s, 1, c->uid, c->job);
+    if (!ua) {
+        rc = HOMI_ENOMEM;
+        snprintf(why, sizeof why, "out of memory");
+    } else if (l->user_qpairs && ua->qpairs + want > l->user_qpairs) {
+        rc = HOMI_EBUSY;
+        snprintf(why, sizeof why, "uid %d holds %u, asks %u (the limit is %u)", (int)c->uid,
+                 ua->qpairs, want, l->user_qpairs);
+    } else if (ja && l->job_qpairs && ja->qpairs + want > l->job_qpairs) {
+        rc = HOMI_EBUSY;
+        snprintf(why, sizeof why, "job %s holds %u, asks %u (the limit is %u)", ja->job, ja->qpairs,
+                 want, l->job_qpairs);
+    } else {
+        rc = homi_delegated_grant(c->s->eng, want, &c->qp, why, sizeof why);
+    }
+    if (!rc) {
+        ua->qpairs += want;
+        if (ja) ja->qpairs += want;
+        c->s->qpairs_total++;
+    } else if (rc == HOMI_EBUSY) {
+        c->s->refused_busy++;
+        if (ua) ua->refused++;
+        if (ja) ja->refused++;
+    }
+    struct homid_qpairs_ok ok = {want, 0, 0, 0};
+    unsigned granted = 0;
+    homi_delegated_inventory(c->s->eng, &ok.total, &granted);
+    ok.free = ok.total - granted;
+    pthread_mutex_unlock(&c->s->lock);
+    if (rc) return reply_err(c, m->h.seq, rc, "delegated queue pairs refused: %s", why);
+    homi_log(HOMI_LOG_INFO, "client pid %d: %u queue pairs of its own, %u of %u left shared",
+             (int)c->pid, want, ok.free, ok.total);
+    return homid_send(c->sock, HOMID_QPAIRS_OK, m->h.seq, &ok, sizeof ok, NULL, 0);
+}
+
+/* Its queue pairs back to the shared pool (its files are closed). */
+static void qpairs_release(struct dconn *c)
+{
+    if (!c->qp) return;
+    unsigned n = homi_delegated_grant_size(c->qp);
+    homi_delegated_ungrant(c->s->eng, c->qp);
+    c->qp = NULL;
+    struct homid_acct *a = homid_acct_get(c->s, 0, c->uid, NULL);
+    if (a) a->qpairs -= n < a->qpairs ? n : a->qpairs;
+    a = homid_acct_get(c->s, 1, c->uid, c->job);
+    if (a) a->qpairs -= n < a->qpairs ? n : a->qpairs;
+}
+
 /* One control message; returns -1 to drop the client. */
 static int on_message(struct dconn *c)
 {
@@ -731,7 +803,8 @@ static int on_message(struct dconn *c)
         snprintf(why, sizeof why, "second handshake");
     } else if (!rc && m.h.type != HOMID_HELLO && m.h.type != HOMID_OPEN &&
                m.h.type != HOMID_CLOSE && m.h.type != HOMID_STATS && m.h.type != HOMID_REPORT &&
-               m.h.type != HOMID_ADMIN && m.h.type != HOMID_DEVQ_CREATE && m.h.type != HOMID_DEVQ) {
+               m.h.type != HOMID_ADMIN && m.h.type != HOMID_DEVQ_CREATE && m.h.type != HOMID_DEVQ &&
+               m.h.type != HOMID_QPAIRS) {
         rc = HOMI_EINVAL;
         snprintf(why, sizeof why, "message type %u is not a request", m.h.type);
     }
@@ -761,6 +834,7 @@ static int on_message(struct dconn *c)
         close(fds[0]);
         return rc == HOMI_EIO ? -1 : 0;
     case HOMID_DEVQ: return do_devq(c, &m) == HOMI_EIO ? -1 : 0;
+    case HOMID_QPAIRS: return do_qpairs(c, &m) == HOMI_EIO ? -1 : 0;
     }
     return 0;
 }
@@ -811,6 +885,7 @@ void homid_conn_view(struct dconn *c, struct homid_conn_view *v)
     for (unsigned i = 0; c->files && i < c->nfiles_max; i++)
         v->files += c->files[i].used != 0;
     v->weight = c->sh.weight;
+    v->qpairs = homi_delegated_grant_size(c->qp);
     v->inflight = c->sh.inflight;
     v->requests = c->requests;
     v->refused = c->refused;
@@ -907,6 +982,7 @@ out:
     struct homid_client_rec r;
     for (unsigned i = 0; c->files && i < c->nfiles_max; i++)
         if (c->files[i].used) file_close(c, &c->files[i]);
+    qpairs_release(c);
     homid_conn_snapshot(c, &r);
     if (c->counted) homid_server_record(s, &r); /* operators' connections are not clients */
     for (struct dconn **pp = &s->conns; *pp; pp = &(*pp)->next)

@@ -23,6 +23,8 @@ struct homid_limits {
     unsigned client_timeout;  /* seconds a client may leave completions unread */
     unsigned gpu_queues;      /* GPU device queues of all clients (0: none allowed) */
     unsigned user_gpu_queues; /* GPU device queues per uid (0: no limit)       */
+    unsigned user_qpairs;     /* delegated queue pairs held per uid (0: no limit) */
+    unsigned job_qpairs;      /* delegated queue pairs held per job (0: no limit) */
 };
 
 struct homid_opts {
@@ -48,6 +50,7 @@ struct homid_acct {
     char job[HOMID_JOB];
     unsigned clients, weight; /* weight 0: the default (1) */
     unsigned gpu_queues;      /* device queues held (users only) */
+    unsigned qpairs;          /* delegated queue pairs held */
     uint64_t shm;
     uint64_t bytes, refused;
     struct homid_acct *next;
@@ -104,12 +107,18 @@ struct homid_server {
     uint64_t shm_used;         /* under lock */
     unsigned gpu_queues;       /* device queues held by all clients (under lock) */
     uint64_t gpu_queues_total; /* created since start (under lock) */
+    uint64_t qpairs_total;     /* delegated queue-pair grants since start (under lock) */
     uint64_t refused_busy;     /* clients refused for lack of resources */
     pthread_mutex_t share_lock;
     uint64_t inflight, active_weight;
     struct homid_share *waiters;
     struct homid_share *shares; /* every client's, for the virtual-time gate */
 };
+
+/* vf_setup.c: --delegate-vf CTRL[:VFN]: prepare that SR-IOV VF with the
+ * resources of the hints homi_vf_queues / homi_vf_interrupts and make it
+ * cfg's homi_delegate.  0 or a negative homi_err, the reason in why. */
+int homid_vf_setup(homi_config *cfg, const char *spec, char *why, size_t whylen);
 
 /* Run the daemon until SIGTERM/SIGINT; returns the exit status. */
 int homid_run(const struct homid_opts *o);
@@ -124,7 +133,7 @@ struct homid_conn_view {
     uid_t uid;
     const char *job;
     uint32_t slots, slot_size;
-    unsigned files, weight;
+    unsigned files, weight, qpairs;
     uint64_t inflight, requests, refused, bytes;
     double idle_s; /* seconds since it last consumed a completion (0: none pending) */
 };

@@ -134,6 +134,12 @@ int homi_nvme_sriov_release_primary(const char *ctrl, char *why, size_t wl)
                  "VI flexible %u (allocated to primary %u), private %u",
                  ctrl, cntlid, le32(d + 8), le16(d + 16), le16(d + 18), le32(d + 32), le16(d + 40),
                  le16(d + 42));
+    /* already released (a second homid start): no reset of the kernel's controller */
+    if (!rc && !le16(d + 16) && !le16(d + 40)) {
+        free(d);
+        close(fd);
+        return 0;
+    }
     /* no flexible resources for the primary: they go to secondaries */
     if (!rc)
         rc = admin(fd, ADM_VIRT_MGMT, ACT_PRIMARY_FLEX | (RT_VQ << 8) | ((uint32_t)cntlid << 16), 0,

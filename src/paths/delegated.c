@@ -9,7 +9,11 @@
  * command from the file's extent map.  A chunk the delegated queue cannot
  * serve (the file shrank, a queue failed) is read through the file system,
  * counted.  homid started with --delegate owns the controller for every
- * client of the node, which reaches this path through homid. */
+ * client of the node, which reaches this path through homid; it grants a
+ * client queue pairs of its own (homi_delegated_grant): that client's
+ * files are read only on those, and the queue pairs nobody holds form the
+ * shared pool that serves every other file.  With the pool empty, a file
+ * without a grant is read by the kernel path, counted as queue-busy. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +33,7 @@
 struct dworker {
     struct dpath *dp;
     unsigned idx;
+    struct homi_dgrant *grant; /* its holder, NULL: the shared pool (under dp->gl) */
     pthread_t th;
     int started;
     homi_nvme_client *cl;
@@ -46,10 +51,20 @@ struct dpath {
     unsigned n;
     struct dworker *w;
     atomic_uint rr;
+    pthread_mutex_t gl; /* grants: the workers' holders, shared[] */
+    unsigned *shared, nshared, granted;
+};
+
+/* Queue pairs held by one client (homid's connection) alone. */
+struct homi_dgrant {
+    unsigned n;
+    unsigned idx[];
 };
 
 /* f->path_priv[HOMI_PATH_DELEGATED]: the file on each worker's queue */
 struct dfile {
+    struct homi_dgrant *g; /* its client's queue pairs, NULL: the shared pool */
+    atomic_uint rr;
     unsigned n;
     homi_nvme_file *nf[];
 };
@@ -111,14 +126,31 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The worker for one chunk: its file's grant in turn, else the shared pool
+ * in turn; NULL when every queue pair is granted to others. */
+static struct dworker *pick(struct dpath *dp, struct homi_chunk *c)
+{
+    struct dfile *df = c->op->file->path_priv[HOMI_PATH_DELEGATED];
+    if (df && df->g) return &dp->w[df->g->idx[atomic_fetch_add(&df->rr, 1) % df->g->n]];
+    struct dworker *w = NULL;
+    unsigned k = atomic_fetch_add(&dp->rr, 1);
+    pthread_mutex_lock(&dp->gl);
+    if (dp->nshared) w = &dp->w[dp->shared[k % dp->nshared]];
+    pthread_mutex_unlock(&dp->gl);
+    return w;
+}
+
 static void d_submit(void *state, struct homi_chunk **chunks, size_t n)
 {
     struct dpath *dp = state;
-    unsigned start = atomic_fetch_add(&dp->rr, (unsigned)n);
     uint64_t now = homi_now_ns();
     for (size_t i = 0; i < n; i++) {
-        struct dworker *w = &dp->w[(start + i) % dp->n];
         struct homi_chunk *c = chunks[i];
+        struct dworker *w = pick(dp, c);
+        if (!w) { /* the last shared queue pair was granted since the path was chosen */
+            homi_chunk_complete(c, by_kernel(c, HOMI_FB_QUEUE_BUSY));
+            continue;
+        }
         c->t0 = now;
         c->next = NULL;
         pthread_mutex_lock(&w->m);
@@ -130,6 +162,108 @@ static void d_submit(void *state, struct homi_chunk **chunks, size_t n)
         pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->m);
     }
+}
+
+static int d_busy(void *state, struct homi_fh *f)
+{
+    struct dpath *dp = state;
+    struct dfile *df = f->path_priv[HOMI_PATH_DELEGATED];
+    if (df && df->g) return 0;
+    pthread_mutex_lock(&dp->gl);
+    int busy = dp->nshared == 0;
+    pthread_mutex_unlock(&dp->gl);
+    return busy;
+}
+
+/* ---------------------------------------------------------------- grants */
+
+/* shared[] = the workers nobody holds (under gl) */
+static void pool_update(struct dpath *dp)
+{
+    dp->nshared = 0;
+    for (unsigned i = 0; i < dp->n; i++)
+        if (!dp->w[i].grant) dp->shared[dp->nshared++] = i;
+    dp->granted = dp->n - dp->nshared;
+}
+
+static struct dpath *dpath_of(struct homi_engine *eng)
+{
+    struct homi_path_inst *pi = &eng->paths[HOMI_PATH_DELEGATED];
+    return pi->ok ? pi->state : NULL;
+}
+
+int homi_delegated_grant(struct homi_engine *eng, unsigned want, struct homi_dgrant **out,
+                         char *why, size_t whylen)
+{
+    struct dpath *dp = dpath_of(eng);
+    *out = NULL;
+    if (!dp) {
+        snprintf(why, whylen, "no delegated controller: %s", eng->paths[HOMI_PATH_DELEGATED].why);
+        return HOMI_ENOTSUP;
+    }
+    if (!want || want > dp->n) {
+        snprintf(why, whylen, "%u queue pairs asked, the controller has %u", want, dp->n);
+        return HOMI_EINVAL;
+    }
+    struct homi_dgrant *g = malloc(sizeof *g + want * sizeof g->idx[0]);
+    if (!g) return HOMI_ENOMEM;
+    pthread_mutex_lock(&dp->gl);
+    int rc = HOMI_OK;
+    if (dp->nshared < want) {
+        snprintf(why, whylen, "%u queue pairs asked, %u of %u free", want, dp->nshared, dp->n);
+        rc = HOMI_EBUSY;
+    } else {
+        /* the last free ones: a grant leaves queue pair 1 shared longest */
+        g->n = want;
+        for (unsigned k = 0; k < want; k++) {
+            g->idx[k] = dp->shared[dp->nshared - 1 - k];
+            dp->w[g->idx[k]].grant = g;
+        }
+        pool_update(dp);
+    }
+    pthread_mutex_unlock(&dp->gl);
+    if (rc) {
+        free(g);
+        return rc;
+    }
+    *out = g;
+    return HOMI_OK;
+}
+
+void homi_delegated_ungrant(struct homi_engine *eng, struct homi_dgrant *g)
+{
+    struct dpath *dp = dpath_of(eng);
+    if (!g) return;
+    if (dp) {
+        pthread_mutex_lock(&dp->gl);
+        for (unsigned k = 0; k < g->n; k++)
+            if (dp->w[g->idx[k]].grant == g) dp->w[g->idx[k]].grant = NULL;
+        pool_update(dp);
+        pthread_mutex_unlock(&dp->gl);
+    }
+    free(g);
+}
+
+unsigned homi_delegated_grant_size(const struct homi_dgrant *g)
+{
+    return g ? g->n : 0;
+}
+
+void homi_delegated_bind(struct homi_fh *f, struct homi_dgrant *g)
+{
+    struct dfile *df = f->path_priv[HOMI_PATH_DELEGATED];
+    if (df) df->g = g;
+}
+
+int homi_delegated_inventory(struct homi_engine *eng, unsigned *total, unsigned *granted)
+{
+    struct dpath *dp = dpath_of(eng);
+    if (!dp) return HOMI_ENOTSUP;
+    pthread_mutex_lock(&dp->gl);
+    *total = dp->n;
+    *granted = dp->granted;
+    pthread_mutex_unlock(&dp->gl);
+    return HOMI_OK;
 }
 
 /* ---------------------------------------------------------------- files */
@@ -212,6 +346,8 @@ static void d_fini(void *state)
         pthread_cond_destroy(&w->cv);
     }
     free(dp->w);
+    free(dp->shared);
+    pthread_mutex_destroy(&dp->gl);
     if (dp->o) homi_nvme_owner_close(dp->o);
     free(dp);
 }
@@ -227,6 +363,7 @@ static int d_init(struct homi_engine *eng, void **state, char *why, size_t whyle
     struct dpath *dp = calloc(1, sizeof *dp);
     if (!dp) return HOMI_ENOMEM;
     dp->eng = eng;
+    pthread_mutex_init(&dp->gl, NULL);
     int rc = homi_nvme_owner_open(eng->cfg.delegate, NULL, &dp->o, why, whylen);
     if (!rc) rc = homi_nvme_owner_info(dp->o, &dp->info);
     if (!rc && !dp->info.io_queues) {
@@ -235,16 +372,22 @@ static int d_init(struct homi_engine *eng, void **state, char *why, size_t whyle
     }
     if (rc) {
         if (dp->o) homi_nvme_owner_close(dp->o);
+        pthread_mutex_destroy(&dp->gl);
         free(dp);
         return rc;
     }
     dp->n = dp->info.io_queues;
     dp->w = calloc(dp->n, sizeof *dp->w);
-    if (!dp->w) {
+    dp->shared = calloc(dp->n, sizeof *dp->shared);
+    if (!dp->w || !dp->shared) {
+        free(dp->w);
+        free(dp->shared);
         homi_nvme_owner_close(dp->o);
+        pthread_mutex_destroy(&dp->gl);
         free(dp);
         return HOMI_ENOMEM;
     }
+    pool_update(dp);
     for (unsigned i = 0; i < dp->n; i++) {
         struct dworker *w = &dp->w[i];
         w->dp = dp;
@@ -292,4 +435,5 @@ const struct homi_path_ops homi_path_delegated_ops = {
     .file_close = d_file_close,
     .submit = d_submit,
     .file_status = d_file_status,
+    .busy = d_busy,
 };

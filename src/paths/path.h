@@ -35,6 +35,10 @@ struct homi_path_ops {
     /* Optional: can file f be served by this path?  1 yes; 0 no, with the
      * reason in why.  Without it, every file of an available path can. */
     int (*file_status)(void *state, struct homi_fh *f, char *why, size_t whylen);
+    /* Optional: 1 when the path has no queue for f's reads right now (the
+     * delegated path's queue pairs are all granted to others); its chunks
+     * then go to the kernel path, counted as HOMI_FB_QUEUE_BUSY. */
+    int (*busy)(void *state, struct homi_fh *f);
 };
 
 struct homi_path_inst {

@@ -17,13 +17,19 @@
  *           homi_daemon_retry (also a file opened while homid was down)
  *   nosrv   HOMI_SOCKET names no daemon: in-process, counted
  *   peer    (root) a client of another uid is refused (SO_PEERCRED)
- *   client [--as-uid N] [--passthru|--delegated] [--denied FILE] FILE...   (no homid
+ *   client [--as-uid N] [--passthru|--delegated] [--qpairs N] [--refused]
+ *          [--no-queue] [--hold S] [--denied FILE] FILE...   (no homid
  *           started: HOMI_SOCKET names one; used inside the QEMU NVMe VM)
  *           random reads of each FILE equal to pread, served by homid;
  *           --passthru: homid used passthrough; --delegated: the client asks
  *           for the delegated path, homid's queue pairs served bytes;
- *           --as-uid: as that user (and
- *           group); --denied: that file must not open (another user's)
+ *           --qpairs N: asks homid for N delegated queue pairs of its own
+ *           (homi_delegated_qpairs); --refused: that must be refused
+ *           (queue-busy counted); --no-queue: with --delegated, no queue
+ *           pair is free for it: every byte came through the kernel path;
+ *           --hold S: stays connected S s after its reads (holding what it
+ *           was granted); --as-uid: as that user (and group); --denied:
+ *           that file must not open (another user's)
  */
 #include <grp.h>
 #include <pthread.h>
@@ -581,7 +587,8 @@ static int test_peer(const char *dir)
 
 static void test_client(int argc, char **argv)
 {
-    int want_pt = 0, want_dl = 0;
+    int want_pt = 0, want_dl = 0, refused = 0, no_queue = 0;
+    unsigned hold = 0;
     /* --as-uid N first: become that user (node-service tests as root) */
     if (argc >= 2 && !strcmp(argv[0], "--as-uid")) {
         uid_t u = (uid_t)strtoul(argv[1], NULL, 10);
@@ -589,6 +596,15 @@ static void test_client(int argc, char **argv)
                 "become uid %u: %s", (unsigned)u, strerror(errno));
         argc -= 2;
         argv += 2;
+    }
+    /* options read before the engine connects to homid */
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--qpairs") && i + 1 < argc)
+            setenv("HOMI_DELEGATED_QPAIRS", argv[i + 1], 1);
+        if (!strcmp(argv[i], "--hold") && i + 1 < argc)
+            hold = (unsigned)strtoul(argv[i + 1], NULL, 10);
+        refused |= !strcmp(argv[i], "--refused");
+        no_queue |= !strcmp(argv[i], "--no-queue");
     }
     homi_engine *e;
     REQUIRE(homi_engine_create(NULL, &e) == 0, "engine");
@@ -603,6 +619,11 @@ static void test_client(int argc, char **argv)
             want_dl = 1;
             continue;
         }
+        if (!strcmp(argv[i], "--qpairs") || !strcmp(argv[i], "--hold")) {
+            i++;
+            continue;
+        }
+        if (!strcmp(argv[i], "--refused") || !strcmp(argv[i], "--no-queue")) continue;
         if (!strcmp(argv[i], "--denied") && i + 1 < argc) { /* another user's file */
             homi_file *hf;
             int rc = homi_open(e, argv[++i], HOMI_RDONLY, &hf);
@@ -635,9 +656,22 @@ static void test_client(int argc, char **argv)
           (unsigned long long)st.fallbacks[HOMI_FB_DAEMON_LOST]);
     if (want_pt)
         CHECK(st.path[HOMI_PATH_PASSTHRU].bytes > 0, "no bytes came from the passthrough path");
-    if (want_dl)
+    if (want_dl && !no_queue)
         CHECK(st.path[HOMI_PATH_DELEGATED].bytes > 0,
               "no bytes came from the delegated path (homid's queue pairs)");
+    if (want_dl && no_queue)
+        CHECK(st.path[HOMI_PATH_DELEGATED].bytes == 0 && st.path[HOMI_PATH_KERNEL].bytes > 0,
+              "no queue pair was free, yet %llu bytes came from the delegated path",
+              (unsigned long long)st.path[HOMI_PATH_DELEGATED].bytes);
+    CHECK((st.fallbacks[HOMI_FB_QUEUE_BUSY] > 0) == (refused != 0),
+          "queue pairs %s, but queue-busy counted %llu",
+          refused ? "refused" : "granted or not asked",
+          (unsigned long long)st.fallbacks[HOMI_FB_QUEUE_BUSY]);
+    if (hold) {
+        printf("  pid %d: holding its connection for %u s\n", (int)getpid(), hold);
+        fflush(stdout);
+        sleep(hold);
+    }
     homi_engine_destroy(e);
     free(a);
     free(b);

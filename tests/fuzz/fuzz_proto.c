@@ -42,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m.h.type == HOMID_DEVQ &&
             (m.u.dq_op.op < HOMID_DQ_EXPORT || m.u.dq_op.op > HOMID_DQ_DESTROY))
             abort();
+        if (m.h.type == HOMID_QPAIRS && (!m.u.qpairs.want || m.u.qpairs.want > HOMID_QPAIRS_MAX))
+            abort();
     } else if (rc >= 0 || strlen(why) >= sizeof why) {
         abort();
     }
@@ -137,6 +139,10 @@ static void write_seeds(const char *dir)
     seed(dir, "devq_create", 2, HOMID_DEVQ_CREATE, &dc, sizeof dc);
     seed(dir, "devq_export", 0, HOMID_DEVQ, &dop, sizeof dop);
     seed(dir, "devq_ok", 0, HOMID_DEVQ_OK, &dok, sizeof dok);
+    struct homid_qpairs qp = {2, 0};
+    struct homid_qpairs_ok qok = {2, 4, 2, 0};
+    seed(dir, "qpairs", 0, HOMID_QPAIRS, &qp, sizeof qp);
+    seed(dir, "qpairs_ok", 0, HOMID_QPAIRS_OK, &qok, sizeof qok);
     struct homid_shm_hdr sh;
     homid_shm_layout(32, 1 << 20, &sh);
     char path[4096];

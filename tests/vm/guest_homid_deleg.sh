@@ -9,6 +9,12 @@
 # shows the clients' delegated bytes; homid's statistics show delegated
 # bytes and the NVMe commands of its queue pairs; after homid stops, the
 # controller can be owned again.
+# Queue pairs of a client's own (homi_delegated_qpairs): granted all or
+# none and shown by homictl; a client asking more than is free is refused
+# (counted) and shares what is left; with every queue pair granted, a
+# client without a grant reads through the kernel path; kill -9 of the
+# holder gives them back and another client gets them; homictl's
+# user-qpairs limit refuses beyond it.
 . /homi/guest_lib.sh
 deleg=0000:00:05.0
 vm_subsys_fs
@@ -82,6 +88,58 @@ lp=$!
 sleep 1
 vm_check "homictl_shows_delegated" list_shows
 wait $lp
+
+# ---- queue pairs of a client's own
+hctl() { homictl --socket /run/homi/homid.sock "$@"; }
+qp_line() { hctl list 2>/dev/null | grep "^delegated queue pairs:"; }
+# "delegated queue pairs: G of T granted, S shared, N grants since start"
+qp_granted() { qp_line | awk '{print $4}'; }
+wait_granted() { # N: until homictl shows N granted (10 s)
+  i=0
+  while [ "$(qp_granted)" != "$1" ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  qp_line
+  [ "$(qp_granted)" = "$1" ]
+}
+T=$(qp_line | awk '{print $6}')
+echo "controller queue pairs: ${T:-none}"
+vm_check "qpairs_inventory" sh -c "[ '${T:-0}' -ge 3 ] && [ '$(qp_granted)' = 0 ]"
+T=${T:-4}
+test_homid client --as-uid 1001 --delegated --qpairs $((T - 1)) --hold 120 /mnt/xfs/u1001/f \
+  >/tmp/qa 2>&1 &
+qa=$!
+vm_check "qpairs_granted" wait_granted $((T - 1))
+# asks for 2 with 1 free: refused, counted, served by the one shared
+vm_check "qpairs_refused_shares_rest" test_homid client --as-uid 1002 --delegated --qpairs 2 \
+  --refused /mnt/ext4/u1002/f /mnt/xfs/u1002/h
+test_homid client --as-uid 1002 --delegated --qpairs 1 --hold 120 /mnt/ext4/u1002/h >/tmp/qc 2>&1 &
+qc=$!
+vm_check "qpairs_last_one" wait_granted $T
+# none left: a client without a grant reads through the kernel path
+vm_check "qpairs_none_free_kernel" test_homid client --as-uid 1002 --delegated --no-queue \
+  /mnt/ext4/u1002/f /mnt/xfs/u1002/h
+grep "queue pairs" /tmp/node.log | tail -n 4
+kill -9 $qa
+wait $qa
+cat /tmp/qa
+vm_check "qpairs_reclaimed_kill9" wait_granted 1
+test_homid client --as-uid 1001 --delegated --qpairs $((T - 1)) /mnt/ext4/u1001/f \
+  /mnt/xfs/u1001/h >/tmp/qe 2>&1 &
+qe=$!
+regranted() {
+  wait $qe || { cat /tmp/qe; return 1; }
+  grep -q "client pid $qe: $((T - 1)) queue pairs of its own" /tmp/node.log
+}
+vm_check "qpairs_regranted_after_kill" regranted
+hctl limit user-qpairs 1
+vm_check "qpairs_user_limit" test_homid client --as-uid 1001 --delegated --qpairs 2 --refused \
+  /mnt/xfs/u1001/f
+hctl limit user-qpairs 0
+kill -9 $qc
+wait $qc
+vm_check "qpairs_all_back" wait_granted 0
 kill -TERM $npid
 wait $npid
 cat /tmp/node.stats
