@@ -65,7 +65,14 @@ struct homid_dq_chunk {
 };
 
 /* Operations of HOMID_DEVQ (the queue exists). */
-enum homid_dq_op { HOMID_DQ_EXPORT = 1, HOMID_DQ_REVOKE = 2, HOMID_DQ_DESTROY = 3 };
+/* HOMID_DQ_PAUSE: cap 1 stops the queue's service threads taking requests
+ * (they wait in the ring; homi_devq_pause), cap 0 restarts them. */
+enum homid_dq_op {
+    HOMID_DQ_EXPORT = 1,
+    HOMID_DQ_REVOKE = 2,
+    HOMID_DQ_DESTROY = 3,
+    HOMID_DQ_PAUSE = 4
+};
 
 /* HOMID_DEVQ_CREATE: parameters (+ the region's memfd and an eventfd). */
 struct homid_devq_create {

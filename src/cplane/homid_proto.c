@@ -124,7 +124,7 @@ int homid_parse(const void *buf, size_t len, unsigned nfds, struct homid_msg *ou
         break;
     }
     case HOMID_DEVQ:
-        if (out->u.dq_op.op < HOMID_DQ_EXPORT || out->u.dq_op.op > HOMID_DQ_DESTROY ||
+        if (out->u.dq_op.op < HOMID_DQ_EXPORT || out->u.dq_op.op > HOMID_DQ_PAUSE ||
             out->u.dq_op.reserved)
             return homid_fail(why, whylen, HOMI_EINVAL, "device queue: unknown operation %u",
                               out->u.dq_op.op);

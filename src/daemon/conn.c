@@ -692,6 +692,7 @@ static int do_devq(struct dconn *c, const struct homid_msg *m)
                              (unsigned long long)o->cap);
         break;
     case HOMID_DQ_DESTROY: dq_release(c, k); break;
+    case HOMID_DQ_PAUSE: homid_dq_pause(c->dq[k], o->cap != 0); break;
     }
     return homid_send(c->sock, HOMID_DEVQ_OK, m->h.seq, &ok, sizeof ok, NULL, 0);
 }

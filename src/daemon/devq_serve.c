@@ -67,6 +67,7 @@ struct homid_dq {
     unsigned nth, nbth;
     struct homi_devq_ring ring; /* the request ring's service (src/gpu/devq_ring.c) */
     atomic_int stop;
+    atomic_int paused;    /* HOMID_DQ_PAUSE: the ring is not served */
     atomic_uint inflight; /* inline reads in flight */
 
     pthread_mutex_t block;
@@ -358,6 +359,11 @@ static void *bulk_main(void *arg)
     return NULL;
 }
 
+void homid_dq_pause(struct homid_dq *q, int pause)
+{
+    atomic_store(&q->paused, pause ? 1 : 0);
+}
+
 /* ---------------------------------------------------------------- life cycle */
 
 static void dq_free(struct homid_dq *q)
@@ -436,6 +442,7 @@ struct homid_dq *homid_dq_create(struct dconn *c, unsigned id, const struct homi
     q->ring = (struct homi_devq_ring){.req = q->req,
                                       .slots = q->lay.slots,
                                       .stop = &q->stop,
+                                      .paused = &q->paused,
                                       .serve = serve,
                                       .arg = q,
                                       .batches = &h->batches,

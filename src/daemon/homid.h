@@ -173,6 +173,8 @@ unsigned homid_dq_threads(const struct homid_dq *q);
 unsigned homid_dq_id(const struct homid_dq *q);
 int homid_dq_export(struct homid_dq *q, uint32_t file_id, uint64_t *cap);
 int homid_dq_revoke(struct homid_dq *q, uint64_t cap);
+/* Stop (1) or restart (0) taking requests from its ring (homi_devq_pause). */
+void homid_dq_pause(struct homid_dq *q, int pause);
 void homid_dq_forget_file(struct homid_dq *q, uint32_t file_id);
 void homid_dq_view(const struct homid_dq *q, struct homid_dq_view *v);
 /* 1 when the client has not taken homid's wake-up for timeout_s seconds. */

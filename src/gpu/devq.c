@@ -497,7 +497,7 @@ int homi_devq_revoke(homi_devq *q, homi_dev_file cap)
 int homi_devq_pause(homi_devq *q, int pause)
 {
     if (!q) return HOMI_EINVAL;
-    if (q->rem) return HOMI_ENOTSUP; /* homid's threads are homid's */
+    if (q->rem) return homi_devq_remote_pause(q->rem, pause); /* homid's threads */
     atomic_store(&q->paused, pause ? 1 : 0);
     return HOMI_OK;
 }

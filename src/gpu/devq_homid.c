@@ -226,6 +226,11 @@ int homi_devq_remote_revoke(struct homi_devq_remote *r, homi_dev_file cap)
     return homi_client_devq_op(r->cl, HOMID_DQ_REVOKE, r->queue, 0, cap, NULL);
 }
 
+int homi_devq_remote_pause(struct homi_devq_remote *r, int pause)
+{
+    return homi_client_devq_op(r->cl, HOMID_DQ_PAUSE, r->queue, 0, pause ? 1 : 0, NULL);
+}
+
 int homi_devq_remote_stats(struct homi_devq_remote *r, homi_devq_stats *o)
 {
     struct homid_dq_hdr *h = (struct homid_dq_hdr *)r->base;

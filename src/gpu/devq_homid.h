@@ -19,6 +19,7 @@ homi_devq_dev *homi_devq_remote_device(struct homi_devq_remote *r);
 int homi_devq_remote_export(struct homi_devq_remote *r, homi_file *f, homi_dev_file *cap);
 int homi_devq_remote_revoke(struct homi_devq_remote *r, homi_dev_file cap);
 int homi_devq_remote_stats(struct homi_devq_remote *r, homi_devq_stats *out);
+int homi_devq_remote_pause(struct homi_devq_remote *r, int pause);
 void homi_devq_remote_destroy(struct homi_devq_remote *r);
 
 #endif

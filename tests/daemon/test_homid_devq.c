@@ -12,7 +12,8 @@
  *            the queue's largest request, a torn request; exporting a file id
  *            the client never passed; bad region parameters; a region that
  *            can shrink; garbage in the ring leaves another client's queue
- *            correct; homictl list shows the queue and its counts
+ *            correct; a paused queue leaves a request in the ring until it
+ *            is resumed; homictl list shows the queue and its counts
  *   reclaim  --gpu-queues=1: a second client is refused a queue while the
  *            first holds it; kill -9 of the first (mid-reads) returns it
  *            (homictl shows 0 in use) and the second gets it; a file closed
@@ -393,6 +394,23 @@ static void test_serve(const char *dir)
     CHECK_RC(tq_op(&q, HOMID_DQ_REVOKE, q.queue, 0, spare, NULL), HOMI_EBADF);
     r = gpu_read(&q, cap1, buf, 5000, 100, 0); /* still served after all that */
     CHECK(r == 5000, "read after the errors: %lld", (long long)r);
+
+    printf("  pause: a request waits in the ring until the queue is resumed\n");
+    CHECK_RC(tq_op(&q, HOMID_DQ_PAUSE, q.queue, 0, 1, NULL), 0);
+    uint64_t pt = gpu_submit(&q, cap1, buf, 3000, 12345, 0);
+    usleep(300000);
+    const homi_devq_cpl *pc = &q.cpl[pt & (q.lay.slots - 1)];
+    CHECK(__atomic_load_n(&pc->seq, __ATOMIC_ACQUIRE) != (uint32_t)(2 * pt + 1),
+          "a paused queue completed a request");
+    CHECK_RC(tq_op(&q, HOMID_DQ_PAUSE, q.queue, 0, 0, NULL), 0);
+    r = gpu_wait(&q, pt, buf, 3000);
+    {
+        char want[3000];
+        int pfd = open(f1, O_RDONLY);
+        CHECK(r == 3000 && pread(pfd, want, sizeof want, 12345) == 3000 && !memcmp(buf, want, 3000),
+              "read after resume: %lld", (long long)r);
+        close(pfd);
+    }
 
     char list[16384];
     ctl_list(list, sizeof list);

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
         if (m.h.type == HOMID_DEVQ &&
-            (m.u.dq_op.op < HOMID_DQ_EXPORT || m.u.dq_op.op > HOMID_DQ_DESTROY))
+            (m.u.dq_op.op < HOMID_DQ_EXPORT || m.u.dq_op.op > HOMID_DQ_PAUSE))
             abort();
         if (m.h.type == HOMID_QPAIRS && (!m.u.qpairs.want || m.u.qpairs.want > HOMID_QPAIRS_MAX))
             abort();
