@@ -128,11 +128,15 @@ unsigned homid_dq_pump_run(struct homid_dq_pump *p)
          * slot until the completion): the piece must fall inside it */
         int failure =
             !d->len && d->total < 0 && d->total >= INT32_MIN; /* homid could not read it */
+        /* no data, total >= 0: the file shrank, the request ends at total
+         * (sent once every earlier piece of it was copied) */
+        pc->end = !d->len && d->total >= 0;
         pc->rc = 0;
         if (d->check != homid_dq_chunk_check(d->len, d->t, d->roff, d->total) ||
-            r->ticket != d->t ||
-            (!failure && (!d->len || d->len > l->chunk_size || d->total <= 0 ||
-                          (uint64_t)d->total > r->len || d->roff + d->len > (uint64_t)d->total))) {
+            r->ticket != d->t || (pc->end && (d->roff || (uint64_t)d->total > r->len)) ||
+            (!failure && !pc->end &&
+             (!d->len || d->len > l->chunk_size || d->total <= 0 || (uint64_t)d->total > r->len ||
+              d->roff + d->len > (uint64_t)d->total))) {
             p->bad_chunks++;
             pc->rc = HOMI_EIO;
         } else if (failure) {
@@ -143,7 +147,7 @@ unsigned homid_dq_pump_run(struct homid_dq_pump *p)
             tr->t = d->t;
             tr->done = 0;
         }
-        if (!pc->rc && tr->done >= 0)
+        if (!pc->rc && !pc->end && tr->done >= 0)
             pc->rc = p->copy(p->arg, (void *)(uintptr_t)(r->dst + d->roff),
                              cdata + (size_t)i * l->chunk_size, d->len);
     }
@@ -163,7 +167,7 @@ unsigned homid_dq_pump_run(struct homid_dq_pump *p)
             continue;
         }
         tr->done += pc->d.len;
-        if (tr->done == pc->d.total) {
+        if (pc->end || tr->done == pc->d.total) {
             homi_devq_post_cpl(cpl, l->slots, pc->d.t, pc->d.total);
             tr->done = -1;
             p->bulk_posted++;

@@ -118,6 +118,7 @@ struct homid_dq_pump {
     struct homid_dq_piece {
         unsigned chunk;
         int rc;                  /* the copy's (or the descriptor's) error, else 0 */
+        int end;                 /* the request ends at d.total (its file shrank) */
         struct homid_dq_chunk d; /* the descriptor, copied once */
     } * round;                   /* scratch: the full chunks of one round */
     /* enqueue a copy (0, or a homi_err: the request fails with it) */

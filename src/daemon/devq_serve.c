@@ -37,6 +37,8 @@ struct bjob { /* a large request being read into chunks */
     uint64_t next; /* offset of the next piece to read */
     unsigned out;  /* pieces being read */
     int failed;
+    int shrunk; /* a piece read short: the file shrank, the request ends at end */
+    int64_t end;
     struct bjob *next_job;
 };
 
@@ -289,6 +291,29 @@ static void chunk_unclaim(struct homid_dq *q, unsigned i)
     pthread_mutex_unlock(&q->block);
 }
 
+/* The request of b ends at b->end (its file shrank): once the pump has
+ * copied every piece of it already sent, a chunk without data tells it so
+ * (the pump posts b->end bytes, as an in-process read returns the bytes up
+ * to the new end of the file). */
+static void end_out(struct homid_dq *q, struct bjob *b)
+{
+    for (int busy = 1; busy && !atomic_load(&q->stop);) {
+        busy = 0;
+        for (unsigned k = 0; k < q->lay.chunks; k++)
+            if (atomic_load_explicit(&q->chk[k].state, memory_order_acquire) == HOMID_DQ_FULL &&
+                q->chk[k].t == b->t)
+                busy = 1;
+        if (busy) {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    int i = chunk_get(q);
+    if (i < 0) return; /* stopping: the queue's waits return HOMI_EBUSY */
+    chunk_out(q, (unsigned)i, b, 0, 0, b->end);
+    chunk_unclaim(q, (unsigned)i);
+}
+
 static void *bulk_main(void *arg)
 {
     struct homid_dq *q = arg;
@@ -308,15 +333,16 @@ static void *bulk_main(void *arg)
         uint32_t len = (uint32_t)((uint64_t)b->total - roff < cs ? (uint64_t)b->total - roff : cs);
         b->next += len;
         b->out++;
-        int taken = b->next >= (uint64_t)b->total || b->failed;
+        int taken = b->next >= (uint64_t)b->total || b->failed || b->shrunk;
         if (taken) {
             q->bhead = b->next_job;
             if (!q->bhead) q->btail = NULL;
         }
-        int failed = b->failed;
+        int failed = b->failed || b->shrunk; /* nothing more to read */
         pthread_mutex_unlock(&q->block);
         int i = failed ? -1 : chunk_get(q);
         int64_t fail = failed ? 0 : HOMI_EBUSY; /* stopping */
+        uint32_t got = 0;
         /* its client's turn (weights), as for the client's ring */
         if (i >= 0 && homid_conn_share_begin(q->c, len, &q->stop)) {
             chunk_unclaim(q, (unsigned)i);
@@ -332,26 +358,33 @@ static void *bulk_main(void *arg)
             rd.path = HOMI_PATH_AUTO;
             int64_t n = 0;
             int rc = homi_read_start(b->fh, &rd, &n);
-            fail = rc ? rc : n < 0 ? n : n != (int64_t)len ? HOMI_EIO : 0; /* short: it shrank */
+            fail = rc ? rc : n < 0 ? n : 0;
+            got = fail ? 0 : (uint32_t)n;
             homid_conn_share_end(q->c, len);
         }
         pthread_mutex_lock(&q->block);
         int first_fail = fail && !b->failed;
         if (fail) b->failed = 1;
+        if (i >= 0 && !fail && got < len) { /* short: the file shrank under the request */
+            int64_t e = (int64_t)roff + got;
+            if (!b->shrunk || e < b->end) b->end = e;
+            b->shrunk = 1;
+        }
         pthread_mutex_unlock(&q->block);
         if (i >= 0) {
-            if (!fail)
-                chunk_out(q, (unsigned)i, b, roff, len, b->total);
+            if (!fail && got)
+                chunk_out(q, (unsigned)i, b, roff, got, b->total);
             else if (first_fail)
                 chunk_out(q, (unsigned)i, b, 0, 0, fail); /* the pump posts the failure */
             chunk_unclaim(q, (unsigned)i);
         }
         pthread_mutex_lock(&q->block);
-        int last = --b->out == 0 && (b->next >= (uint64_t)b->total || b->failed);
+        int last = --b->out == 0 && (b->next >= (uint64_t)b->total || b->failed || b->shrunk);
         int gone = last && q->bhead != b;
         pthread_mutex_unlock(&q->block);
         if (gone) { /* every piece is out (the pump posts the completion) */
-            account(q, b->failed ? HOMI_EIO : b->total);
+            if (b->shrunk && !b->failed) end_out(q, b);
+            account(q, b->failed ? HOMI_EIO : b->shrunk ? b->end : b->total);
             homid_conn_unhold(q->c);
             free(b);
         }

@@ -12,8 +12,10 @@
  *            the queue's largest request, a torn request; exporting a file id
  *            the client never passed; bad region parameters; a region that
  *            can shrink; garbage in the ring leaves another client's queue
- *            correct; a paused queue leaves a request in the ring until it
- *            is resumed; homictl list shows the queue and its counts
+ *            correct; a file that shrinks under a bulk request gives the
+ *            bytes up to its new end; a paused queue leaves a request in the
+ *            ring until it is resumed; homictl list shows the queue and its
+ *            counts
  *   reclaim  --gpu-queues=1: a second client is refused a queue while the
  *            first holds it; kill -9 of the first (mid-reads) returns it
  *            (homictl shows 0 in use) and the second gets it; a file closed
@@ -52,6 +54,7 @@ struct tq {
     struct homid_dq_pump pump;
     pthread_t pth;
     atomic_int stop;
+    atomic_int hold; /* the pump copies nothing meanwhile */
 };
 
 static int mem_copy(void *arg, void *dst, const void *src, size_t len)
@@ -71,6 +74,7 @@ static void *pump_main(void *arg)
             uint64_t v;
             (void)!read(q->efd, &v, sizeof v);
         }
+        if (atomic_load(&q->hold)) continue;
         atomic_store(&h->kick, 0);
         homid_dq_pump_run(&q->pump);
     }
@@ -394,6 +398,36 @@ static void test_serve(const char *dir)
     CHECK_RC(tq_op(&q, HOMID_DQ_REVOKE, q.queue, 0, spare, NULL), HOMI_EBADF);
     r = gpu_read(&q, cap1, buf, 5000, 100, 0); /* still served after all that */
     CHECK(r == 5000, "read after the errors: %lld", (long long)r);
+
+    printf("  a file that shrinks under a bulk request: the bytes up to its new end\n");
+    {
+        char f3[4200];
+        t_path(f3, sizeof f3, dir, "three");
+        make_file(f3, 8u << 20, 0);
+        long id3 = open_file(&q, f3);
+        uint64_t cap3 = 0;
+        CHECK(id3 > 0 && tq_op(&q, HOMID_DQ_EXPORT, q.queue, (uint32_t)id3, 0, &cap3) == 0,
+              "export");
+        char *want = malloc(8u << 20), *dst = malloc(8u << 20);
+        int wfd = open(f3, O_RDONLY);
+        REQUIRE(want && dst && pread(wfd, want, 8u << 20, 0) == (ssize_t)(8u << 20), "pread");
+        close(wfd);
+        memset(dst, 0xee, 8u << 20);
+        /* homid fills the queue's 4 chunks (4 MiB) and waits for the pump;
+         * the file then shrinks to 5 MiB + 1234: the 5th piece reads whole,
+         * the 6th 1234 bytes */
+        atomic_store(&q.hold, 1);
+        uint64_t st = gpu_submit(&q, cap3, dst, 6u << 20, 0, 0);
+        usleep(300000);
+        REQUIRE(truncate(f3, (5 << 20) + 1234) == 0, "truncate");
+        atomic_store(&q.hold, 0);
+        int64_t sr = gpu_wait(&q, st, dst, 6u << 20);
+        CHECK(sr == (5 << 20) + 1234 && !memcmp(dst, want, (size_t)sr),
+              "read over the shrink: %lld bytes (want %d), %s", (long long)sr, (5 << 20) + 1234,
+              sr > 0 && memcmp(dst, want, (size_t)sr) ? "wrong bytes" : "bytes equal");
+        free(want);
+        free(dst);
+    }
 
     printf("  pause: a request waits in the ring until the queue is resumed\n");
     CHECK_RC(tq_op(&q, HOMID_DQ_PAUSE, q.queue, 0, 1, NULL), 0);
