@@ -18,20 +18,8 @@
 . /homi/guest_lib.sh
 deleg=0000:00:05.0
 vm_subsys_fs
-for fs in ext4 xfs; do
-  for u in 1001 1002; do
-    d=/mnt/$fs/u$u
-    mkdir -p $d
-    dd if=/dev/urandom of=$d/f bs=1M count=10 2>/dev/null
-    # a file with a hole between two data extents, and an unaligned tail
-    dd if=/dev/urandom of=$d/h bs=1M count=2 2>/dev/null
-    dd if=/dev/urandom of=$d/h bs=1000 count=1500 seek=6000 conv=notrunc 2>/dev/null
-    chown -R $u:$u $d
-    chmod 700 $d
-    chmod 600 $d/f $d/h
-  done
-done
-sync
+# f: 10 MiB; h: 2 MiB, a hole, 1.5 MB from 6 MB on (an unaligned tail)
+vm_user_files 10 2 6000 1500
 vm_check "bind_vfio" vm_bind_vfio $deleg
 mkdir -p /run
 start_homid() {

@@ -29,25 +29,8 @@ stop_homid() {
 }
 mkdir -p /run
 vm_check "homid_makes_vf_2" start_homid 2
-n1=$(ls /dev/nvme[0-9]n1 2>/dev/null | head -1)
-n2=$(ls /dev/nvme[0-9]n2 2>/dev/null | head -1)
-echo "namespace heads: ${n1:-none} ${n2:-none}"
-vm_check "partition_ext4" vm_partition "$n1"
-vm_check "mkfs_ext4" vm_mkfs ext4 "${n1}p1" /mnt/ext4
-vm_check "mkfs_xfs" vm_mkfs xfs "$n2" /mnt/xfs
-for fs in ext4 xfs; do
-  for u in 1001 1002; do
-    d=/mnt/$fs/u$u
-    mkdir -p $d
-    dd if=/dev/urandom of=$d/f bs=1M count=6 2>/dev/null
-    dd if=/dev/urandom of=$d/h bs=1M count=1 2>/dev/null
-    dd if=/dev/urandom of=$d/h bs=1000 count=900 seek=4000 conv=notrunc 2>/dev/null
-    chown -R $u:$u $d
-    chmod 700 $d
-    chmod 600 $d/f $d/h
-  done
-done
-sync
+vm_subsys_fs
+vm_user_files 6 1 4000 900
 export HOMI_SOCKET=/run/homi/homid.sock
 inventory() { # N: homictl shows N queue pairs, none granted
   homictl --socket $HOMI_SOCKET list | grep "^delegated queue pairs:" | tee /tmp/inv

@@ -45,8 +45,8 @@ vm_bind_vfio() {
   [ "$drv" = vfio-pci ]
 }
 
-# vm_subsys_fs: in the HOMI_VM_LAYOUT=subsys guest, find the multipath heads
-# of the shared namespaces (n1, n2: named after the controller that probed
+# vm_subsys_fs: in the HOMI_VM_LAYOUT=subsys (or sriov) guest, find the
+# heads of the namespaces (n1, n2: named after the controller that probed
 # first, X = 0 or 1), then ext4 on a partition of n1 at /mnt/ext4 and xfs on
 # n2 at /mnt/xfs; one verdict per step.
 vm_subsys_fs() {
@@ -57,6 +57,26 @@ vm_subsys_fs() {
   vm_check "partition_ext4" vm_partition "$n1"
   vm_check "mkfs_ext4" vm_mkfs ext4 "${n1}p1" /mnt/ext4
   vm_check "mkfs_xfs" vm_mkfs xfs "$n2" /mnt/xfs
+}
+
+# vm_user_files F_MIB H_MIB H_SEEK H_TAIL: for uid 1001 and 1002, on
+# /mnt/ext4 and /mnt/xfs, a directory uUID only that user may enter, holding
+# f (F_MIB MiB of random data) and h (H_MIB MiB of data, a hole, then H_TAIL
+# blocks of 1000 bytes from block H_SEEK: an unaligned tail), both 0600.
+vm_user_files() {
+  for fs in ext4 xfs; do
+    for u in 1001 1002; do
+      d=/mnt/$fs/u$u
+      mkdir -p $d
+      dd if=/dev/urandom of=$d/f bs=1M count="$1" 2>/dev/null
+      dd if=/dev/urandom of=$d/h bs=1M count="$2" 2>/dev/null
+      dd if=/dev/urandom of=$d/h bs=1000 count="$4" seek="$3" conv=notrunc 2>/dev/null
+      chown -R $u:$u $d
+      chmod 700 $d
+      chmod 600 $d/f $d/h
+    done
+  done
+  sync
 }
 
 # vm_mkfs FSTYPE DEV MOUNTPOINT

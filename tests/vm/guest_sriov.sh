@@ -11,12 +11,7 @@ echo "PF: $ctrl = $(basename "$(readlink /sys/class/nvme/$ctrl/device)")"
 vm_check "sriov_setup" vm_vfio --sriov "$ctrl" /tmp/vf
 vf=$(cat /tmp/vf 2>/dev/null)
 echo "VF: ${vf:-none}, IOMMU group $(basename "$(readlink /sys/bus/pci/devices/$vf/iommu_group)")"
-n1=$(ls /dev/nvme[0-9]n1 2>/dev/null | head -1)
-n2=$(ls /dev/nvme[0-9]n2 2>/dev/null | head -1)
-echo "namespace heads: ${n1:-none} ${n2:-none}"
-vm_check "partition_ext4" vm_partition "$n1"
-vm_check "mkfs_ext4" vm_mkfs ext4 "${n1}p1" /mnt/ext4
-vm_check "mkfs_xfs" vm_mkfs xfs "$n2" /mnt/xfs
+vm_subsys_fs
 vm_check "vf_delegated_ext4" vm_vfio "$vf" "$secs" /mnt/ext4
 vm_check "vf_delegated_xfs" vm_vfio "$vf" "$secs" /mnt/xfs
 umount /mnt/ext4 && umount /mnt/xfs
