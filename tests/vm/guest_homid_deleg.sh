@@ -21,18 +21,8 @@ vm_subsys_fs
 # f: 10 MiB; h: 2 MiB, a hole, 1.5 MB from 6 MB on (an unaligned tail)
 vm_user_files 10 2 6000 1500
 vm_check "bind_vfio" vm_bind_vfio $deleg
-mkdir -p /run
 start_homid() {
-  rm -f /tmp/node.pid
-  homid --node --runtime-dir /run/homi --delegate $deleg --path delegated --log /tmp/node.log \
-    --stats /tmp/node.stats --pidfile /tmp/node.pid &
-  npid=$!
-  i=0
-  while [ ! -e /tmp/node.pid ] && [ $i -lt 300 ] && kill -0 $npid 2>/dev/null; do
-    sleep 0.1
-    i=$((i + 1))
-  done
-  [ -e /tmp/node.pid ]
+  vm_node_homid --delegate $deleg --path delegated --stats /tmp/node.stats
 }
 vm_check "homid_owns_controller" start_homid
 tail -n 3 /tmp/node.log

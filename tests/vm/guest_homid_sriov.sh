@@ -11,23 +11,16 @@
 ctrl=$(ls /sys/class/nvme | head -1)
 echo "PF: $ctrl = $(basename "$(readlink /sys/class/nvme/$ctrl/device)")"
 start_homid() { # VF queue pairs
-  rm -f /tmp/node.pid
-  HOMI_VF_QUEUES=$1 homid --node --runtime-dir /run/homi --delegate-vf "$ctrl:1" --path delegated \
-    --log /tmp/node.log --pidfile /tmp/node.pid &
-  npid=$!
-  i=0
-  while [ ! -e /tmp/node.pid ] && [ $i -lt 300 ] && kill -0 $npid 2>/dev/null; do
-    sleep 0.1
-    i=$((i + 1))
-  done
+  export HOMI_VF_QUEUES=$1
+  vm_node_homid --delegate-vf "$ctrl:1" --path delegated
+  r=$?
   grep -E "SR-IOV|delegated path|error" /tmp/node.log | tail -n 2
-  [ -e /tmp/node.pid ]
+  return $r
 }
 stop_homid() {
   kill -TERM $npid
   wait $npid
 }
-mkdir -p /run
 vm_check "homid_makes_vf_2" start_homid 2
 vm_subsys_fs
 vm_user_files 6 1 4000 900

@@ -79,6 +79,22 @@ vm_user_files() {
   sync
 }
 
+# vm_node_homid ARGS...: the node's homid (--node --runtime-dir /run/homi,
+# log /tmp/node.log, pid file /tmp/node.pid, ARGS added) in the background,
+# its pid in npid; true once it accepts clients (30 s at most).
+vm_node_homid() {
+  rm -f /tmp/node.pid
+  mkdir -p /run
+  homid --node --runtime-dir /run/homi --log /tmp/node.log --pidfile /tmp/node.pid "$@" &
+  npid=$!
+  i=0
+  while [ ! -e /tmp/node.pid ] && [ $i -lt 300 ] && kill -0 $npid 2>/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  [ -e /tmp/node.pid ]
+}
+
 # vm_mkfs FSTYPE DEV MOUNTPOINT
 vm_mkfs() {
   case $1 in
