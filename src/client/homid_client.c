@@ -55,7 +55,6 @@ struct homi_client {
     struct homid_cqe *cq;
     char *data;
     uint32_t slots, slot_size;
-    unsigned qpairs; /* delegated queue pairs homid granted it */
     char node[HOMID_NODE];
     char sockpath[108];
 
@@ -578,7 +577,6 @@ static int reattach(struct homi_client *cl)
     cl->slots = n->slots;
     cl->slot_size = n->slot_size;
     memcpy(cl->node, n->node, sizeof cl->node);
-    cl->qpairs = n->qpairs;
     cl->slot = n->slot;
     cl->freel = n->freel;
     cl->nfree = n->nfree;
@@ -636,11 +634,10 @@ static int ask_qpairs(struct homi_client *cl, struct homi_engine *e)
         return HOMI_EIO;
     }
     if (m.h.type == HOMID_QPAIRS_OK) {
-        cl->qpairs = m.u.qpairs_ok.granted;
         homi_log(HOMI_LOG_INFO,
                  "homid: %u delegated queue pairs of this process's own (%u of %u "
                  "left shared)",
-                 cl->qpairs, m.u.qpairs_ok.free, m.u.qpairs_ok.total);
+                 m.u.qpairs_ok.granted, m.u.qpairs_ok.free, m.u.qpairs_ok.total);
         return 0;
     }
     if (m.h.type != HOMID_ERROR) return HOMI_EIO;

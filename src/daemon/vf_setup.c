@@ -9,15 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "daemon/homid.h"
 #include "homi_nvme.h"
-
-static unsigned cfg_uint(const homi_config *cfg, const char *key)
-{
-    char v[32] = "";
-    if (homi_config_get(cfg, key, v, sizeof v)) return 0;
-    return (unsigned)strtoul(v, NULL, 10);
-}
 
 int homid_vf_setup(homi_config *cfg, const char *spec, char *why, size_t whylen)
 {
@@ -33,7 +27,7 @@ int homid_vf_setup(homi_config *cfg, const char *spec, char *why, size_t whylen)
     }
     memcpy(ctrl, spec, cl);
     ctrl[cl] = 0;
-    unsigned nq = cfg_uint(cfg, "homi_vf_queues"), ni = cfg_uint(cfg, "homi_vf_interrupts");
+    unsigned nq = cfg->vf_queues, ni = cfg->vf_interrupts;
     /* the primary's flexible resources go to the secondaries (a no-op when
      * they already have: no reset of the kernel's controller then) */
     int rc = homi_nvme_sriov_release_primary(ctrl, why, whylen);

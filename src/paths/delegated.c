@@ -52,7 +52,7 @@ struct dpath {
     struct dworker *w;
     atomic_uint rr;
     pthread_mutex_t gl; /* grants: the workers' holders, shared[] */
-    unsigned *shared, nshared, granted;
+    unsigned *shared, nshared;
 };
 
 /* Queue pairs held by one client (homid's connection) alone. */
@@ -183,7 +183,6 @@ static void pool_update(struct dpath *dp)
     dp->nshared = 0;
     for (unsigned i = 0; i < dp->n; i++)
         if (!dp->w[i].grant) dp->shared[dp->nshared++] = i;
-    dp->granted = dp->n - dp->nshared;
 }
 
 static struct dpath *dpath_of(struct homi_engine *eng)
@@ -261,7 +260,7 @@ int homi_delegated_inventory(struct homi_engine *eng, unsigned *total, unsigned 
     if (!dp) return HOMI_ENOTSUP;
     pthread_mutex_lock(&dp->gl);
     *total = dp->n;
-    *granted = dp->granted;
+    *granted = dp->n - dp->nshared;
     pthread_mutex_unlock(&dp->gl);
     return HOMI_OK;
 }
