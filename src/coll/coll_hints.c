@@ -58,7 +58,7 @@ const char *homi_coll_tristate_name(int v)
 
 static const char *const keys[] = {
     "homi_node_size", "homi_coll_ipc",        "homi_coll_overlap", "homi_coll_read_streams",
-    "homi_coll_net",  "homi_gpu_buffer_size", "homi_sieve_gap"};
+    "homi_coll_net",  "homi_gpu_buffer_size", "homi_sieve_gap",    "homi_coll_indep_min"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 const char *homi_coll_hint_key(unsigned i)
@@ -93,6 +93,9 @@ int homi_coll_hint_set(homi_coll_opts *o, const char *key, const char *val, char
     } else if (!strcmp(key, "homi_sieve_gap")) {
         if (homi_coll_parse_size(val, &n) || n > (1ll << 30)) return EXPECT("a size up to 1G");
         o->sieve_gap = n;
+    } else if (!strcmp(key, "homi_coll_indep_min")) {
+        if (homi_coll_parse_size(val, &n) || n > (1ll << 40)) return EXPECT("0 or a size up to 1T");
+        o->indep_min = n;
     } else {
         return 0;
     }
@@ -118,6 +121,8 @@ int homi_coll_hint_get(const homi_coll_opts *o, const char *key, char *buf, size
         snprintf(buf, len, "%lld", (long long)o->gpu_buffer_size);
     else if (!strcmp(key, "homi_sieve_gap"))
         snprintf(buf, len, "%lld", (long long)o->sieve_gap);
+    else if (!strcmp(key, "homi_coll_indep_min"))
+        snprintf(buf, len, "%lld", (long long)o->indep_min);
     else
         return -1;
     return 0;

@@ -128,6 +128,7 @@ struct homi_coll {
 struct rank_info {
     int64_t lo, hi; /* file range it reads or writes (lo == hi: nothing) */
     int32_t kind, device;
+    int64_t mean_len; /* bytes per piece on average (0: nothing)        */
 };
 
 /* What an aggregator publishes for IPC. */
@@ -188,10 +189,13 @@ int coll_ranks(struct coll_ctx *x, int prior, const struct coll_req *mine, long 
 int coll_interleaved(const struct coll_ctx *x);
 /* The start every collective call shares: segs clipped at eof into *mine
  * (*n kept, *total bytes), coll_ranks, and whether the call is two-phase
- * (cb: the cb_read or cb_write option; AUTO: when ranges interleave).
- * Collective; the agreed error (then *mine is freed and x too). */
+ * (cb: the cb_read or cb_write option; AUTO: when ranges interleave,
+ * unless indep_min > 0 and every rank's pieces are that long on average:
+ * then each is read whole on its own anyway, and two-phase only adds a
+ * copy and a wait).  Collective; the agreed error (then *mine is freed and
+ * x too). */
 int coll_begin(struct coll_ctx *x, const homi_coll_seg *segs, size_t nsegs, int64_t eof, int cb,
-               struct coll_req **mine, long *n, int64_t *total, int *two_phase);
+               int64_t indep_min, struct coll_req **mine, long *n, int64_t *total, int *two_phase);
 /* Everything between coll_ranks and the rounds: aggregators, file domains,
  * the request exchange (an aggregator's extents merged across gaps below
  * gap), UCX when ucx, the windows and their IPC mappings; *nrounds gets

@@ -47,21 +47,89 @@ void coll_sort(struct coll_req *r, size_t n)
         }
 }
 
+/* Add request q (in offset order) to the extents out[0..*k). */
+static void ext_add(struct coll_ext *out, size_t *k, const struct coll_req *q, int64_t gap)
+{
+    int64_t end = q->off + q->len;
+    if (*k && q->off <= out[*k - 1].off + out[*k - 1].len + gap) {
+        int64_t cur = out[*k - 1].off + out[*k - 1].len;
+        if (end > cur) out[*k - 1].len = end - out[*k - 1].off;
+    } else {
+        out[*k].off = q->off;
+        out[*k].len = q->len;
+        (*k)++;
+    }
+}
+
 size_t coll_merge(const struct coll_req *r, size_t n, int64_t gap, struct coll_ext *out)
 {
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int64_t end = r[i].off + r[i].len;
-        if (k && r[i].off <= out[k - 1].off + out[k - 1].len + gap) {
-            int64_t cur = out[k - 1].off + out[k - 1].len;
-            if (end > cur) out[k - 1].len = end - out[k - 1].off;
-        } else {
-            out[k].off = r[i].off;
-            out[k].len = r[i].len;
-            k++;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        ext_add(out, &k, &r[i], gap);
     return k;
+}
+
+/* The heap of runs, keyed by the offset of each run's next request. */
+struct runs_heap {
+    const struct coll_req *r;
+    const int64_t *start;
+    int64_t *pos;
+    int *h;
+    int n;
+};
+
+static int64_t head_off(const struct runs_heap *q, int i)
+{
+    return q->r[q->start[q->h[i]] + q->pos[q->h[i]]].off;
+}
+
+static void sift_down(struct runs_heap *q, int i)
+{
+    for (;;) {
+        int m = i, a = 2 * i + 1, b = a + 1;
+        if (a < q->n && head_off(q, a) < head_off(q, m)) m = a;
+        if (b < q->n && head_off(q, b) < head_off(q, m)) m = b;
+        if (m == i) return;
+        int t = q->h[i];
+        q->h[i] = q->h[m];
+        q->h[m] = t;
+        i = m;
+    }
+}
+
+long coll_merge_runs(const struct coll_req *r, const int64_t *start, const int64_t *cnt, int nruns,
+                     int64_t gap, struct coll_ext *out)
+{
+    struct runs_heap q = {.r = r, .start = start};
+    q.pos = calloc(nruns > 0 ? (size_t)nruns : 1, sizeof *q.pos);
+    q.h = malloc((nruns > 0 ? (size_t)nruns : 1) * sizeof *q.h);
+    if (!q.pos || !q.h) {
+        free(q.pos);
+        free(q.h);
+        return -1;
+    }
+    for (int i = 0; i < nruns; i++)
+        if (cnt[i] > 0) q.h[q.n++] = i;
+    for (int i = q.n / 2 - 1; i >= 0; i--)
+        sift_down(&q, i);
+    size_t k = 0;
+    while (q.n) {
+        int i = q.h[0];
+        ext_add(out, &k, &r[start[i] + q.pos[i]], gap);
+        if (++q.pos[i] == cnt[i]) q.h[0] = q.h[--q.n];
+        sift_down(&q, 0);
+    }
+    free(q.pos);
+    free(q.h);
+    return (long)k;
+}
+
+int coll_runs_sorted(const struct coll_req *r, const int64_t *start, const int64_t *cnt, int nruns)
+{
+    for (int i = 0; i < nruns; i++)
+        for (int64_t j = 1; j < cnt[i]; j++)
+            if (r[start[i] + j].off < r[start[i] + j - 1].off) return 0;
+    return 1;
 }
 
 void coll_domains_make(struct coll_domains *d, int64_t lo, int64_t hi, int naggr)

@@ -37,6 +37,13 @@ void coll_sort(struct coll_req *r, size_t n);
 /* Union of sorted requests; ranges closer than gap are merged too.  out
  * has room for n.  Returns the number of extents. */
 size_t coll_merge(const struct coll_req *sorted, size_t n, int64_t gap, struct coll_ext *out);
+/* The same union for nruns lists r[start[i] .. start[i] + cnt[i]), each
+ * sorted by offset (the requests an aggregator gets from each rank):
+ * merged as they are, in O(n log nruns), instead of sorted again.  -1 when
+ * out of memory.  coll_runs_sorted: 1 when every list is sorted. */
+long coll_merge_runs(const struct coll_req *r, const int64_t *start, const int64_t *cnt, int nruns,
+                     int64_t gap, struct coll_ext *out);
+int coll_runs_sorted(const struct coll_req *r, const int64_t *start, const int64_t *cnt, int nruns);
 
 /* File domains: naggr equal ranges of [lo, hi) on align boundaries. */
 struct coll_domains {

@@ -247,10 +247,12 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     long n;
     int64_t total;
     int two_phase;
-    int bad = coll_begin(&x, segs, nsegs, eof, c->o.cb_read, &mine, &n, &total, &two_phase);
+    int bad = coll_begin(&x, segs, nsegs, eof, c->o.cb_read, c->o.indep_min, &mine, &n, &total,
+                         &two_phase);
     if (bad) return bad;
 
-    /* independent reads when asked to, or when no two ranks' ranges meet */
+    /* independent reads when asked to, when no two ranks' ranges meet, or
+     * when every rank's pieces are long (indep_min) */
     if (!two_phase) {
         free(mine);
         coll_ctx_free(&x);

@@ -17,6 +17,7 @@ void homi_coll_opts_default(homi_coll_opts *o)
     o->gpu_buffer_size = 64 << 20;
     o->overlap = HOMI_COLL_AUTO;
     o->read_streams = 4;
+    o->indep_min = 1 << 20;
 }
 
 /* Node id = lowest rank of the node's shared-memory communicator. */
@@ -94,7 +95,7 @@ static int opts_ok(const homi_coll_opts *o)
            o->node_size >= 0 && o->sieve_gap >= 0 && o->cb_read >= 0 && o->cb_read <= 2 &&
            o->ipc >= 0 && o->ipc <= 2 && o->overlap >= 0 && o->overlap <= 2 && o->net >= 0 &&
            o->cb_write >= 0 && o->cb_write <= 2 && o->net <= 2 && o->read_streams >= 1 &&
-           o->read_streams <= COLL_MAX_STREAMS &&
+           o->read_streams <= COLL_MAX_STREAMS && o->indep_min >= 0 &&
            (o->gpu_buffer_size == 0 ||
             (o->gpu_buffer_size >= 4096 && o->gpu_buffer_size <= (1ll << 30)));
 }

@@ -216,7 +216,8 @@ int homi_coll_write(homi_coll *c, const void *buf, const homi_coll_seg *segs, si
     long n;
     int64_t total;
     int two_phase;
-    int bad = coll_begin(&x, segs, nsegs, INT64_MAX, c->o.cb_write, &mine, &n, &total, &two_phase);
+    int bad =
+        coll_begin(&x, segs, nsegs, INT64_MAX, c->o.cb_write, 0, &mine, &n, &total, &two_phase);
     if (bad) return bad;
 
     /* each rank its own pieces when asked to, or when no two ranks'

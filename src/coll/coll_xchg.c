@@ -256,16 +256,23 @@ static int exchange_requests(struct coll_ctx *x, int prior, int64_t gap)
             x->in[i].len = inpairs[2 * i + 1];
             x->in[i].mem_off = 0;
         }
-        /* union of all requests of my domain */
-        struct coll_req *all = malloc((size_t)(nin ? nin : 1) * sizeof *all);
-        if (!all)
+        /* union of all requests of my domain: each rank's list is sorted
+         * (split_requests), so the lists are merged as they are; sorting
+         * them all again took 0.37 s of a 0.64 s read of 2 M pieces */
+        long ne = -1;
+        if (coll_runs_sorted(x->in, x->in_start, x->in_cnt, P))
+            ne = coll_merge_runs(x->in, x->in_start, x->in_cnt, P, gap, x->E);
+        struct coll_req *all = ne < 0 ? malloc((size_t)(nin ? nin : 1) * sizeof *all) : NULL;
+        if (ne >= 0)
+            x->ne = (size_t)ne;
+        else if (!all)
             rc = HOMI_ENOMEM;
         else {
             memcpy(all, x->in, (size_t)nin * sizeof *all);
             coll_sort(all, (size_t)nin);
             x->ne = coll_merge(all, (size_t)nin, gap, x->E);
-            free(all);
         }
+        free(all);
     }
     free(inpairs);
     free(sc);
@@ -317,13 +324,15 @@ int coll_ranks(struct coll_ctx *x, int prior, const struct coll_req *mine, long 
     x->kind = HOMI_MEM_HOST;
     x->dev = -1;
     if (!rc && n) {
-        int64_t mhi = 0;
+        int64_t mhi = 0, sum = 0;
         me.lo = INT64_MAX;
         for (long i = 0; i < n; i++) {
+            sum += mine[i].len;
             if (mine[i].off < me.lo) me.lo = mine[i].off;
             if (mine[i].off + mine[i].len > me.hi) me.hi = mine[i].off + mine[i].len;
             if (mine[i].mem_off + mine[i].len > mhi) mhi = mine[i].mem_off + mine[i].len;
         }
+        me.mean_len = sum / n;
         if (!x->buf)
             rc = HOMI_EINVAL;
         else {
@@ -357,8 +366,17 @@ int coll_interleaved(const struct coll_ctx *x)
     return 0;
 }
 
+/* Is every rank's mean piece at least min bytes long (ranks that read
+ * nothing do not count)? */
+static int all_long(const struct coll_ctx *x, int64_t min)
+{
+    for (int i = 0; i < x->c->size; i++)
+        if (x->ri[i].hi > x->ri[i].lo && x->ri[i].mean_len < min) return 0;
+    return 1;
+}
+
 int coll_begin(struct coll_ctx *x, const homi_coll_seg *segs, size_t nsegs, int64_t eof, int cb,
-               struct coll_req **mine, long *n, int64_t *total, int *two_phase)
+               int64_t indep_min, struct coll_req **mine, long *n, int64_t *total, int *two_phase)
 {
     int rc = HOMI_OK;
     *total = 0;
@@ -376,7 +394,8 @@ int coll_begin(struct coll_ctx *x, const homi_coll_seg *segs, size_t nsegs, int6
         coll_ctx_free(x);
         return bad;
     }
-    *two_phase = cb == HOMI_COLL_ENABLE || (cb == HOMI_COLL_AUTO && coll_interleaved(x));
+    *two_phase = cb == HOMI_COLL_ENABLE || (cb == HOMI_COLL_AUTO && coll_interleaved(x) &&
+                                            !(indep_min > 0 && all_long(x, indep_min)));
     return HOMI_OK;
 }
 

@@ -66,12 +66,15 @@ typedef struct homi_coll_opts {
     int net;                 /* HOMI_COLL_NET_*: route between nodes (above)      */
     int cb_write;            /* HOMI_COLL_*: homi_coll_write two-phase; AUTO = only
                                 when ranks' file ranges interleave                */
+    int64_t indep_min;       /* cb_read AUTO: independent reads even when ranges
+                                interleave if every rank's pieces are this long on
+                                average (0: never; they are read whole anyway)   */
 } homi_coll_opts;
 
 /* Defaults: cb_nodes 0, cb_buffer_size 16 MiB, cb_read AUTO, node_size 0,
  * ipc AUTO, sieve_gap 64 KiB, gpu_buffer_size 64 MiB, overlap AUTO (on),
- * read_streams 4, net AUTO, cb_write AUTO.  HOMI_UCX_LIB names the UCX library to load
- * (libucp.so.0). */
+ * read_streams 4, net AUTO, cb_write AUTO, indep_min 1 MiB.  HOMI_UCX_LIB names the UCX library to
+ * load (libucp.so.0). */
 void homi_coll_opts_default(homi_coll_opts *o);
 
 /* The collective engine's MPI-IO hints (coll_hints.c), shared by the

@@ -45,6 +45,8 @@ struct scenario {
     int win_overlap;  /* HOMI_COLL_*: read-ahead of the next window (0: default, on) */
     int read_streams; /* parts of a window read at once (0: default) */
     int net;          /* HOMI_COLL_NET_*: route between nodes (0: auto) */
+    int fixed;        /* every segment is maxlen bytes long */
+    int expect;       /* with more than one rank: 1 independent reads, -1 two-phase */
 };
 
 /* GPU variant: the device of this rank (HOMI_TEST_GPUS=n spreads the ranks
@@ -95,7 +97,7 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     homi_coll_seg *seg = calloc((size_t)n, sizeof *seg);
     int64_t mem = 0, want = 0;
     for (int i = 0; i < n; i++) {
-        int64_t len = 1 + (int64_t)t_below((uint64_t)s->maxlen);
+        int64_t len = s->fixed ? s->maxlen : 1 + (int64_t)t_below((uint64_t)s->maxlen);
         int64_t off;
         if (s->overlap)
             off = (int64_t)t_below((uint64_t)(fsize + fsize / 8)); /* some past EOF */
@@ -147,6 +149,9 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     homi_coll_last_info(c, &info);
     CHECK(rc == 0, "%s: homi_coll_read: %s", s->name, homi_strerror(rc));
     CHECK(got == want, "%s: bytes %lld, expected %lld", s->name, (long long)got, (long long)want);
+    if (nprocs > 1 && s->expect)
+        CHECK(s->expect > 0 ? info.naggr == 0 : info.naggr > 0, "%s: %d aggregators, expected %s",
+              s->name, info.naggr, s->expect > 0 ? "independent reads" : "two-phase");
     long long d = t_first_diff(host, ref, (size_t)mem + 1);
     CHECK(d < 0, "%s: rank %d differs at memory byte %lld", s->name, rank, d);
     /* device buffers on one GPU of one node: every byte between ranks moves
@@ -340,40 +345,48 @@ int main(int argc, char **argv)
     make_file(path, fsize, seed);
 
     const struct scenario sc[] = {
-        {"interleaved default", 0, 0, HOMI_COLL_AUTO, 16 << 20, 64 << 10, 64, 70000, 0, 0, 0, 0},
-        {"interleaved 2 aggr 64K", 2, 0, HOMI_COLL_ENABLE, 64 << 10, 0, 200, 9000, 0, 0, 0, 0},
-        {"random overlap+EOF", 0, 0, HOMI_COLL_ENABLE, 1 << 20, 4096, 300, 300000, 1, 0, 0, 0},
-        {"virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1, 0, 0, 0},
-        {"virtual nodes of 1, 3 aggr", 3, 1, HOMI_COLL_ENABLE, 128 << 10, 0, 150, 20000, 0, 0, 0,
+        {"interleaved default", 0, 0, HOMI_COLL_AUTO, 16 << 20, 64 << 10, 64, 70000, 0, 0, 0, 0, 0,
+         -1},
+        /* interleaved, but every piece is long: each rank reads its own
+         * (homi_coll_indep_min, 1 MiB by default) */
+        {"interleaved long pieces", 0, 0, HOMI_COLL_AUTO, 16 << 20, 64 << 10, 2, (1 << 20) + 4096,
+         0, 0, 0, 0, 1, 1},
+        {"interleaved 2 aggr 64K", 2, 0, HOMI_COLL_ENABLE, 64 << 10, 0, 200, 9000, 0, 0, 0, 0, 0,
          0},
+        {"random overlap+EOF", 0, 0, HOMI_COLL_ENABLE, 1 << 20, 4096, 300, 300000, 1, 0, 0, 0, 0,
+         0},
+        {"virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1, 0, 0, 0,
+         0, 0},
+        {"virtual nodes of 1, 3 aggr", 3, 1, HOMI_COLL_ENABLE, 128 << 10, 0, 150, 20000, 0, 0, 0, 0,
+         0, 0},
         {"virtual nodes of 2, 3 aggr", 3, 2, HOMI_COLL_ENABLE, 96 << 10, 4096, 150, 30000, 1, 0, 0,
-         0},
-        {"cb disabled", 0, 0, HOMI_COLL_DISABLE, 1 << 20, 64 << 10, 100, 100000, 1, 0, 0, 0},
-        {"tiny segments", 0, 0, HOMI_COLL_ENABLE, 32 << 10, 0, 2000, 16, 1, 0, 0, 0},
+         0, 0, 0},
+        {"cb disabled", 0, 0, HOMI_COLL_DISABLE, 1 << 20, 64 << 10, 100, 100000, 1, 0, 0, 0, 0, 0},
+        {"tiny segments", 0, 0, HOMI_COLL_ENABLE, 32 << 10, 0, 2000, 16, 1, 0, 0, 0, 0, 0},
         {"one window (no read-ahead)", 0, 0, HOMI_COLL_ENABLE, 512 << 10, 64 << 10, 100, 90000, 1,
-         HOMI_COLL_DISABLE, 0, 0},
+         HOMI_COLL_DISABLE, 0, 0, 0, 0},
         {"read-ahead, 2 aggr, 40 rounds", 2, 0, HOMI_COLL_ENABLE, 300 << 10, 4096, 64, 200000, 0,
-         HOMI_COLL_ENABLE, 0, 0},
+         HOMI_COLL_ENABLE, 0, 0, 0, 0},
         /* windows cut into parts read at once, across holes and EOF */
-        {"8M windows, 5 streams", 1, 0, HOMI_COLL_ENABLE, 8 << 20, 64 << 10, 80, 400000, 1, 0, 5,
-         0},
+        {"8M windows, 5 streams", 1, 0, HOMI_COLL_ENABLE, 8 << 20, 64 << 10, 80, 400000, 1, 0, 5, 0,
+         0, 0},
         {"8M windows, 16 streams, 1 win", 2, 0, HOMI_COLL_ENABLE, 8 << 20, 4096, 40, 900000, 1,
-         HOMI_COLL_DISABLE, 16, 0},
+         HOMI_COLL_DISABLE, 16, 0, 0, 0},
         {"3M windows, 1 stream, 1 win", 2, 0, HOMI_COLL_ENABLE, 3 << 20, 4096, 40, 900000, 0,
-         HOMI_COLL_DISABLE, 1, 0},
+         HOMI_COLL_DISABLE, 1, 0, 0, 0},
         /* the route between nodes: UCX (the real libucp: shared memory and
          * TCP between the ranks here; host memory, or GPU memory when the
          * UCX found supports CUDA) and MPI */
         {"ucx: virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1, 0,
-         0, HOMI_COLL_NET_UCX},
+         0, HOMI_COLL_NET_UCX, 0, 0},
         {"ucx: nodes of 1, 3 aggr", 3, 1, HOMI_COLL_ENABLE, 128 << 10, 0, 150, 20000, 0, 0, 0,
-         HOMI_COLL_NET_UCX},
+         HOMI_COLL_NET_UCX, 0, 0},
         {"ucx: 2 aggr, 1M windows", 2, 2, HOMI_COLL_ENABLE, 1 << 20, 4096, 64, 300000, 0, 0, 0,
-         HOMI_COLL_NET_UCX},
+         HOMI_COLL_NET_UCX, 0, 0},
         {"ucx: one window, tiny", 0, 2, HOMI_COLL_ENABLE, 32 << 10, 0, 40, 64, 1, HOMI_COLL_DISABLE,
-         0, HOMI_COLL_NET_UCX},
+         0, HOMI_COLL_NET_UCX, 0, 0},
         {"mpi: virtual nodes of 2", 0, 2, HOMI_COLL_ENABLE, 256 << 10, 64 << 10, 100, 50000, 1, 0,
-         0, HOMI_COLL_NET_MPI},
+         0, HOMI_COLL_NET_MPI, 0, 0},
     };
     if (ucx_err) {
         ucx_errors(path, fsize);

@@ -88,6 +88,61 @@ static void one_case(int n, int64_t maxlen, int64_t span, int64_t eof, int64_t g
     free(P);
 }
 
+/* coll_merge_runs over nruns sorted lists (some empty, overlapping,
+ * duplicated) gives the extents that sorting the concatenation and
+ * coll_merge give. */
+static void runs_case(int nruns, int maxn, int64_t span, int64_t maxlen, int64_t gap)
+{
+    int64_t *start = calloc((size_t)nruns, sizeof *start),
+            *cnt = calloc((size_t)nruns, sizeof *cnt);
+    int64_t total = 0;
+    for (int i = 0; i < nruns; i++) {
+        start[i] = total;
+        cnt[i] = (int64_t)t_below((uint64_t)maxn + 1);
+        total += cnt[i];
+    }
+    struct coll_req *r = calloc((size_t)total + 1, sizeof *r),
+                    *all = calloc((size_t)total + 1, sizeof *all);
+    struct coll_ext *E1 = calloc((size_t)total + 1, sizeof *E1),
+                    *E2 = calloc((size_t)total + 1, sizeof *E2);
+    for (int i = 0; i < nruns; i++) {
+        int64_t off = (int64_t)t_below((uint64_t)span);
+        for (int64_t j = 0; j < cnt[i]; j++) {
+            struct coll_req *q = &r[start[i] + j];
+            q->off = off;
+            q->len = 1 + (int64_t)t_below((uint64_t)maxlen);
+            q->mem_off = j;
+            off += (int64_t)t_below((uint64_t)maxlen * 3); /* 0: the same offset again */
+        }
+    }
+    CHECK(coll_runs_sorted(r, start, cnt, nruns), "runs made sorted are not");
+    memcpy(all, r, (size_t)total * sizeof *r);
+    coll_sort(all, (size_t)total);
+    size_t n2 = coll_merge(all, (size_t)total, gap, E2);
+    long n1 = coll_merge_runs(r, start, cnt, nruns, gap, E1);
+    CHECK(n1 == (long)n2, "%ld extents from the runs, %zu from sorting", n1, n2);
+    for (size_t i = 0; n1 == (long)n2 && i < n2; i++)
+        CHECK(E1[i].off == E2[i].off && E1[i].len == E2[i].len, "extent %zu differs", i);
+    if (total > 1) { /* an unsorted list is seen */
+        int i = 0;
+        while (cnt[i] < 2 && i < nruns - 1)
+            i++;
+        if (cnt[i] >= 2) {
+            struct coll_req t = r[start[i]];
+            r[start[i]] = r[start[i] + cnt[i] - 1];
+            r[start[i] + cnt[i] - 1] = t;
+            if (r[start[i]].off != r[start[i] + cnt[i] - 1].off)
+                CHECK(!coll_runs_sorted(r, start, cnt, nruns), "an unsorted run passed");
+        }
+    }
+    free(start);
+    free(cnt);
+    free(r);
+    free(all);
+    free(E1);
+    free(E2);
+}
+
 int main(void)
 {
     t_seed_from_env(42);
@@ -99,6 +154,14 @@ int main(void)
                  4096 * (1 + (int64_t)t_below(64)), 1 + (int)t_below(8));
         t_bail_if_many();
     }
+    for (int i = 0; i < 300; i++) {
+        t_context = "merged runs";
+        runs_case(1 + (int)t_below(16), (int)t_below(300), 1 + (int64_t)t_below(1 << 20),
+                  1 + (int64_t)t_below(8192), (int64_t)t_below(3) * 1024);
+        t_bail_if_many();
+    }
+    t_context = "no runs";
+    CHECK(coll_merge_runs(NULL, NULL, NULL, 0, 0, NULL) == 0, "no runs: extents");
     /* negative values are rejected */
     homi_coll_seg bad = {-1, 10, 0};
     struct coll_req r;
