@@ -17,28 +17,35 @@
 #
 #   bench/run-coll-decomp-gpu.sh MPICH_PREFIX HOMI_BUILD [OUTDIR]
 #
-# MPICH_PREFIX: scripts/build-mpich-homi.sh's prefix; HOMI_BUILD: a CUDA
+# MPICH_PREFIX: scripts/build-mpich-homi.sh's prefix, or - for none (then
+# METHODS defaults to "pmpi stock" and the ratios use pmpi); HOMI_BUILD: a CUDA
 # build with src/libhomi.so and tools/homi-bench; devlibs/ (liburing,
 # libnvme, json-c) is put on LD_LIBRARY_PATH when present.  Knobs: DIR
 # (/var/tmp), N (1024,1024,1024 = 4 GiB), NPS ("4 8"), DECOMPS (all five),
-# CALLS ("0 4M"), ITERS (1), METHODS ("adhomi pmpi stock"), TAG (name
+# CALLS ("0 4M"), ITERS (1; the table takes the last iteration of each
+# process: ITERS=2 gives the steady state), METHODS ("adhomi pmpi stock"), TAG (name
 # suffix), EXTRA (options for every run; EXTRA=--no-gpu smoke-tests the
 # script on a machine without a GPU).  Exit status 1 when a run failed or read wrong data.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PREFIX=$(cd "${1:?usage: run-coll-decomp-gpu.sh MPICH_PREFIX HOMI_BUILD [OUTDIR]}" && pwd)
+PREFIX=${1:?usage: run-coll-decomp-gpu.sh MPICH_PREFIX|- HOMI_BUILD [OUTDIR]}
+[ "$PREFIX" = - ] || PREFIX=$(cd "$PREFIX" && pwd)
 BUILD=$(cd "${2:?HOMI_BUILD}" && pwd)
 OUT=${3:-bench/results}
 DIR=${DIR:-/var/tmp} N=${N:-1024,1024,1024} NPS=${NPS:-4 8} ITERS=${ITERS:-1}
 DECOMPS=${DECOMPS:-subarray3d block2d cyclic2d vector64k indexed}
-CALLS=${CALLS:-0 4M} METHODS=${METHODS:-adhomi pmpi stock} EXTRA=${EXTRA:-}
+if [ "$PREFIX" = - ]; then METHODS=${METHODS:-pmpi stock}; else METHODS=${METHODS:-adhomi pmpi stock}; fi
+CALLS=${CALLS:-0 4M} EXTRA=${EXTRA:-}
+case " $METHODS " in *" adhomi "*) [ "$PREFIX" != - ] || { echo "adhomi needs MPICH_PREFIX" >&2; exit 2; } ;; esac
 mkdir -p "$OUT"
 B=$(mktemp -d /tmp/homi-decomp.XXXXXX)
 trap 'rm -rf "$B"' EXIT
 export LD_LIBRARY_PATH="$BUILD/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 [ -d devlibs ] && export LD_LIBRARY_PATH="$PWD/devlibs:$LD_LIBRARY_PATH"
-gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -I"$PREFIX/include" bench/coll_gpu_bench.c \
-  -L"$PREFIX/lib" -lmpich -L"$BUILD/src" -lhomi -o "$B/bench-mpich" || exit 1
+if [ "$PREFIX" != - ]; then
+  gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -I"$PREFIX/include" bench/coll_gpu_bench.c \
+    -L"$PREFIX/lib" -lmpich -L"$BUILD/src" -lhomi -o "$B/bench-mpich" || exit 1
+fi
 mpicc -std=c11 -D_GNU_SOURCE -O2 -Iinclude bench/coll_gpu_bench.c -L"$BUILD/src" -lhomi \
   -o "$B/bench-ompi" || exit 1
 bash mpiio-pmpi/build.sh "$BUILD" "$B/libhomi_mpiio_ompi.so" mpicc >"$B/pmpi-build.log" 2>&1 ||
@@ -54,8 +61,9 @@ np0=${NPS%% *}
 } | tee "$txt"
 mpich=(env LD_LIBRARY_PATH="$PREFIX/lib:$LD_LIBRARY_PATH" "$PREFIX/bin/mpiexec")
 ompi=(mpirun --allow-run-as-root --oversubscribe -x LD_LIBRARY_PATH)
-[ -e "$file" ] || "${mpich[@]}" -n "$np0" "$B/bench-mpich" --file "$file" --create --n "$N" --mode host \
-  --iters 0 --no-gpu >>"$txt" 2>&1
+maker=("${ompi[@]}" -n "$np0" "$B/bench-ompi")
+[ "$PREFIX" = - ] || maker=("${mpich[@]}" -n "$np0" "$B/bench-mpich")
+[ -e "$file" ] || "${maker[@]}" --file "$file" --create --n "$N" --mode host --iters 0 --no-gpu >>"$txt" 2>&1
 fails=0
 for np in $NPS; do
   for d in $DECOMPS; do
@@ -95,18 +103,19 @@ single=$(awk -F, 'NR>1 && $1=="cached" && ($4=="homi" || $4=="homi-async") && $5
   echo "element by element. Single-process file -> GPU (homi-bench --gpu, 64 MiB, best of"
   echo "homi/homi-async): **${single:-n/a} GiB/s**. GiB/s = 2^30 bytes/s."
   echo
-  echo "| ranks | decomposition | calls | MPICH+ad_homi | OMPI+pmpi | OMPI stock | ad_homi / single | ad_homi / stock | pmpi / ad_homi | pmpi / stock | 4M / whole (ad_homi) |"
-  echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  awk -F, -v s="${single:-0}" '
+  echo "| ranks | decomposition | calls | MPICH+ad_homi | OMPI+pmpi | OMPI stock | ad_homi / single | ad_homi / stock | pmpi / ad_homi | pmpi / single | pmpi / stock | 4M / whole |"
+  echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  # 4M / whole: ad_homi's, or pmpi's without ad_homi
+  awk -F, -v s="${single:-0}" -v wm="$(case " $METHODS " in *" adhomi "*) echo adhomi ;; *) echo pmpi ;; esac)" '
     NR > 1 { k = $2 "|" $3 "|" $4; if ($6 == "verified") v[$1 "|" k] = $5; keys[k] = 1
-             if ($4 == 0 && $1 == "adhomi") whole[$2 "|" $3] = $5 }
+             if ($4 == 0 && $1 == wm) whole[$2 "|" $3] = $5 }
     END {
       for (k in keys) {
         split(k, p, "|"); a = v["adhomi|" k]; q = v["pmpi|" k]; st = v["stock|" k]
-        w = whole[p[1] "|" p[2]]
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p[1], p[2],
-          (p[3] == 0 ? "whole" : p[3]), f(a), f(q), f(st), r(a, s), r(a, st), r(q, a), r(q, st),
-          (p[3] == 0 ? "-" : r(a, w))
+        w = whole[p[1] "|" p[2]]; m = v[wm "|" k]
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p[1], p[2],
+          (p[3] == 0 ? "whole" : p[3]), f(a), f(q), f(st), r(a, s), r(a, st), r(q, a), r(q, s),
+          r(q, st), (p[3] == 0 ? "-" : r(m, w))
       }
     }
     function f(x) { return x > 0 ? sprintf("%.2f", x) : "n/a" }
