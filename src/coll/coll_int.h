@@ -196,6 +196,9 @@ int coll_interleaved(const struct coll_ctx *x);
  * x too). */
 int coll_begin(struct coll_ctx *x, const homi_coll_seg *segs, size_t nsegs, int64_t eof, int cb,
                int64_t indep_min, struct coll_req **mine, long *n, int64_t *total, int *two_phase);
+/* After an independent call: its time in c->info.total_s and, with
+ * HOMI_COLL_TRACE, one line saying why it was independent. */
+void coll_indep_done(homi_coll *c, double t0, int write, int64_t bytes);
 /* Everything between coll_ranks and the rounds: aggregators, file domains,
  * the request exchange (an aggregator's extents merged across gaps below
  * gap), UCX when ucx, the windows and their IPC mappings; *nrounds gets

@@ -256,8 +256,11 @@ int homi_coll_read(homi_coll *c, void *buf, const homi_coll_seg *segs, size_t ns
     if (!two_phase) {
         free(mine);
         coll_ctx_free(&x);
-        rc = homi_coll_read_indep(c->file, &c->o, buf, segs, nsegs, bytes);
+        int64_t got = 0;
+        rc = homi_coll_read_indep(c->file, &c->o, buf, segs, nsegs, &got);
         MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
+        if (bytes) *bytes = got;
+        coll_indep_done(c, x.t0, 0, got);
         return bad;
     }
 

@@ -151,6 +151,16 @@ int coll_pool_get(homi_coll *c, int write)
     return coll_readers_new(want, c->file, pool);
 }
 
+void coll_indep_done(homi_coll *c, double t0, int write, int64_t bytes)
+{
+    c->info.total_s = coll_now_s() - t0;
+    const char *trace = getenv("HOMI_COLL_TRACE");
+    if (!trace || !*trace || *trace == '0') return;
+    fprintf(stderr, "homi_coll: rank %d: %sindependent, %.3f s, %lld bytes: %s\n", c->rank,
+            write ? "write: " : "", c->info.total_s, (long long)bytes,
+            c->info.indep_why ? c->info.indep_why : "?");
+}
+
 void coll_trace(const homi_coll *c, int write, int nrounds)
 {
     const char *trace = getenv("HOMI_COLL_TRACE");

@@ -225,8 +225,11 @@ int homi_coll_write(homi_coll *c, const void *buf, const homi_coll_seg *segs, si
     if (!two_phase) {
         free(mine);
         coll_ctx_free(&x);
-        rc = homi_coll_write_segs(c->file, buf, segs, nsegs, wb, bytes);
+        int64_t put = 0;
+        rc = homi_coll_write_segs(c->file, buf, segs, nsegs, wb, &put);
         MPI_Allreduce(&rc, &bad, 1, MPI_INT, MPI_MIN, c->comm);
+        if (bytes) *bytes = put;
+        coll_indep_done(c, x.t0, 1, put);
         return bad;
     }
 

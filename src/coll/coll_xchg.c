@@ -394,8 +394,17 @@ int coll_begin(struct coll_ctx *x, const homi_coll_seg *segs, size_t nsegs, int6
         coll_ctx_free(x);
         return bad;
     }
-    *two_phase = cb == HOMI_COLL_ENABLE || (cb == HOMI_COLL_AUTO && coll_interleaved(x) &&
-                                            !(indep_min > 0 && all_long(x, indep_min)));
+    homi_coll_info *ci = &x->c->info;
+    if (cb == HOMI_COLL_ENABLE)
+        *two_phase = 1;
+    else if (cb == HOMI_COLL_DISABLE)
+        ci->indep_why = "two-phase disabled (romio_cb_read / romio_cb_write)";
+    else if (!coll_interleaved(x))
+        ci->indep_why = "the ranks' file ranges do not interleave";
+    else if (indep_min > 0 && all_long(x, indep_min))
+        ci->indep_why = "every rank's pieces average at least homi_coll_indep_min";
+    else
+        *two_phase = 1;
     return HOMI_OK;
 }
 

@@ -178,9 +178,11 @@ typedef struct homi_coll_info {
      * reads, copies (pack and place) and MPI (exchanges, round barriers);
      * printed on stderr by every rank when HOMI_COLL_TRACE=1 */
     double total_s, plan_s, setup_s, wait_s, copy_s, comm_s;
-    uint64_t ucx_bytes; /* bytes this rank received through UCX          */
-    int net_ucx;        /* UCX carried the pairs of the net option        */
-    int ucx_cuda;       /* ... and moved GPU memory directly              */
+    uint64_t ucx_bytes;    /* bytes this rank received through UCX          */
+    int net_ucx;           /* UCX carried the pairs of the net option        */
+    int ucx_cuda;          /* ... and moved GPU memory directly              */
+    const char *indep_why; /* naggr 0: why each rank read (wrote) its own
+                              pieces; NULL for a two-phase call          */
 } homi_coll_info;
 void homi_coll_last_info(const homi_coll *c, homi_coll_info *out);
 

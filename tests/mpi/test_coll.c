@@ -152,6 +152,12 @@ static int run(const char *path, int64_t fsize, const struct scenario *s, int gp
     if (nprocs > 1 && s->expect)
         CHECK(s->expect > 0 ? info.naggr == 0 : info.naggr > 0, "%s: %d aggregators, expected %s",
               s->name, info.naggr, s->expect > 0 ? "independent reads" : "two-phase");
+    if (nprocs > 1 && s->expect > 0)
+        CHECK(info.indep_why && strstr(info.indep_why, "homi_coll_indep_min"),
+              "%s: independent, but the reason given is \"%s\"", s->name,
+              info.indep_why ? info.indep_why : "(none)");
+    if (nprocs > 1 && s->expect < 0)
+        CHECK(!info.indep_why, "%s: two-phase, yet a reason for independence", s->name);
     long long d = t_first_diff(host, ref, (size_t)mem + 1);
     CHECK(d < 0, "%s: rank %d differs at memory byte %lld", s->name, rank, d);
     /* device buffers on one GPU of one node: every byte between ranks moves
